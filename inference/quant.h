@@ -1,0 +1,70 @@
+// Weight types with the standard GGUF (ggml) bit layouts, and the CPU kernels on them.
+//
+// Every type has: a reference dequantizer (block -> float), a reference quantizer
+// (float -> block, as used by `quantize` and `synth`), and a dot product of one weight
+// row with an activation row that was quantized once to the type's "dot type"
+// (Q8_0 blocks for the legacy quants, Q8_K blocks for the K-quants, F32 for F32/F16/BF16).
+// Dot kernels are picked at run time by CPU features (AVX-512 VNNI, AVX2/FMA, scalar).
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+// ggml type ids as stored in GGUF files.
+typedef enum PonderType {
+    PONDER_TYPE_F32 = 0,
+    PONDER_TYPE_F16 = 1,
+    PONDER_TYPE_Q4_0 = 2,
+    PONDER_TYPE_Q4_1 = 3,
+    PONDER_TYPE_Q5_0 = 6,
+    PONDER_TYPE_Q5_1 = 7,
+    PONDER_TYPE_Q8_0 = 8,
+    PONDER_TYPE_Q8_1 = 9, // activation-only type in ggml; not accepted as a weight type
+    PONDER_TYPE_Q2_K = 10,
+    PONDER_TYPE_Q3_K = 11,
+    PONDER_TYPE_Q4_K = 12,
+    PONDER_TYPE_Q5_K = 13,
+    PONDER_TYPE_Q6_K = 14,
+    PONDER_TYPE_Q8_K = 15, // activation-only: dot type of the K-quants
+    PONDER_TYPE_BF16 = 30,
+    PONDER_TYPE_COUNT = 40,
+} PonderType;
+
+enum { QK_LEGACY = 32, QK_K = 256 };
+
+typedef struct PonderTypeTraits {
+    const char *name;   // "q4_K" etc., as ggml names them
+    uint32_t block_len; // elements per block (1 for F32/F16/BF16)
+    uint32_t block_bytes;
+    bool is_weight_type; // may appear as a tensor type in a model file
+    PonderType dot_type; // what activations are quantized to for ponder_vec_dot
+} PonderTypeTraits;
+
+// NULL for an unknown id.
+const PonderTypeTraits *ponder_type_traits(uint32_t type);
+// Bytes of a row of N elements; false when N is not a multiple of the block length or
+// the type is unknown. Overflow-safe.
+bool ponder_row_bytes(uint32_t type, uint64_t n, uint64_t *out_bytes);
+
+float ponder_fp16_to_fp32(uint16_t h);
+uint16_t ponder_fp32_to_fp16(float f); // round to nearest even
+float ponder_bf16_to_fp32(uint16_t h);
+uint16_t ponder_fp32_to_bf16(float f); // round to nearest even
+
+// N must be a multiple of the block length.
+void ponder_dequantize_row(PonderType type, const void *src, float *dst, int64_t n);
+// Reference quantizers for every weight type (and Q8_0/Q8_K for activations).
+void ponder_quantize_row(PonderType type, const float *src, void *dst, int64_t n);
+
+// Dot product of weight row W (of TYPE, N elements) with activation row X already
+// quantized to ponder_type_traits(TYPE)->dot_type (use ponder_quantize_row for that).
+typedef float (*PonderVecDot)(const void *w, const void *x, int64_t n);
+// The fastest kernel this CPU supports for TYPE; NULL for types without one.
+PonderVecDot ponder_vec_dot_for(PonderType type);
+// The portable scalar kernel (tests compare the SIMD kernels against it).
+PonderVecDot ponder_vec_dot_scalar(PonderType type);
+
+// "avx512-vnni", "avx2", or "scalar": what ponder_vec_dot_for picks on this CPU.
+// Environment variable PONDER_CPU_KERNELS=scalar|avx2 caps it (for tests/benchmarks).
+const char *ponder_cpu_kernel_level(void);
