@@ -65,6 +65,18 @@ PonderVecDot ponder_vec_dot_for(PonderType type);
 // The portable scalar kernel (tests compare the SIMD kernels against it).
 PonderVecDot ponder_vec_dot_scalar(PonderType type);
 
+// Matrix product tile for prompt processing: for r < n_rows and c < n_cols,
+//   out[c * out_stride + r] = dot(weight row r, activation row c)
+// where weight rows are W_STRIDE bytes apart and activation rows (quantized to the dot
+// type) X_STRIDE bytes apart. Kernels reuse each decoded weight block across columns,
+// which is what makes prefill compute-bound rather than decode-bound.
+typedef void (*PonderGemm)(const void *w, size_t w_stride, int n_rows, const void *x,
+                           size_t x_stride, int n_cols, int64_t k, float *out,
+                           size_t out_stride);
+// The fastest tile kernel for TYPE on this CPU (a generic one built on the vec dot when
+// no specialised kernel exists); NULL for types without a dot product.
+PonderGemm ponder_gemm_for(PonderType type);
+
 // "avx512-vnni", "avx2", or "scalar": what ponder_vec_dot_for picks on this CPU.
 // Environment variable PONDER_CPU_KERNELS=scalar|avx2 caps it (for tests/benchmarks).
 const char *ponder_cpu_kernel_level(void);
