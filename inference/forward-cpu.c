@@ -1,0 +1,297 @@
+// The CPU backend: the reference forward pass every other backend is checked against,
+// and what users without a GPU run.
+//
+// A step processes T tokens that may belong to different sequences: every matrix product
+// runs once over all T tokens (so the weights are read once per step, which is what makes
+// batched decode cheap), and only attention looks at each token's own sequence.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "context.h"
+#include "cpu-ops.h"
+
+typedef struct CpuState {
+    double *inv_freq; // [n_rot / 2] RoPE angular frequency of each rotated pair
+
+    // Activations for up to max_step_tokens tokens.
+    float *x;    // [T][n_embd] the residual stream
+    float *xn;   // [T][n_embd] normalised input of a block
+    float *tmp;  // [T][n_embd] a block's output before the residual add
+    float *q;    // [T][n_head * head_dim]
+    float *k;    // [T][n_head_kv * head_dim]
+    float *v;    // [T][n_head_kv * head_dim]
+    float *att;  // [T][n_head * head_dim] attention output
+    float *gate; // [T][n_ff]
+    float *up;   // [T][n_ff]
+    void *xq;    // activations quantized for the matrix products
+
+    // Attention scratch, one slice per thread.
+    float *att_scratch; // [n_threads][att_scratch_floats]
+    uint64_t att_scratch_floats;
+} CpuState;
+
+static uint8_t *kv_row(const PonderContext *ctx, void *cache, uint32_t layer, int32_t seq,
+                       uint32_t pos)
+{
+    uint64_t index = ((uint64_t)layer * ctx->n_seq + (uint64_t)seq) * ctx->n_ctx + pos;
+    return (uint8_t *)cache + index * ctx->kv_row_bytes;
+}
+
+// One KV head's slice of a cached row as floats: the row itself for F32, else converted
+// into BUF.
+static const float *kv_head(const PonderContext *ctx, const uint8_t *row, uint32_t kv_head_index,
+                            float *buf)
+{
+    const uint8_t *slice = row + kv_head_index * ctx->kv_head_bytes;
+    if (ctx->kv_type == PONDER_TYPE_F32)
+        return (const float *)slice;
+    ponder_dequantize_row(ctx->kv_type, slice, buf, ctx->model->hp.head_dim);
+    return buf;
+}
+
+static void kv_store(const PonderContext *ctx, uint8_t *row, const float *values)
+{
+    const ModelHparams *hp = &ctx->model->hp;
+    uint64_t n = (uint64_t)hp->n_head_kv * hp->head_dim;
+    if (ctx->kv_type == PONDER_TYPE_F32)
+        memcpy(row, values, n * sizeof(float));
+    else
+        ponder_quantize_row(ctx->kv_type, values, row, (int64_t)n);
+}
+
+typedef struct AttentionTask {
+    PonderContext *ctx;
+    const StepBatch *step;
+    uint32_t layer;
+} AttentionTask;
+
+// Work item (token t, KV head g): the group of query heads sharing KV head g attends
+// over positions 0..pos[t] of the token's sequence. Each cached K/V slice is read once
+// per group rather than once per query head.
+static void attention_worker(void *arg, int ith, int nth)
+{
+    AttentionTask *task = arg;
+    PonderContext *ctx = task->ctx;
+    const ModelHparams *hp = &ctx->model->hp;
+    CpuState *s = ctx->backend_state;
+    const StepBatch *step = task->step;
+    uint32_t hd = hp->head_dim;
+    uint32_t group = hp->n_head / hp->n_head_kv;
+    uint32_t q_dim = hp->n_head * hd;
+    float scale = 1.0f / sqrtf((float)hd);
+
+    float *scores = s->att_scratch + (uint64_t)ith * s->att_scratch_floats; // [group][n_ctx]
+    float *k_buf = scores + (uint64_t)group * ctx->n_ctx;                   // [hd]
+    float *v_buf = k_buf + hd;                                             // [hd]
+
+    uint64_t n_items = (uint64_t)step->n_tokens * hp->n_head_kv;
+    for (uint64_t item = (uint64_t)ith; item < n_items; item += (uint64_t)nth) {
+        uint32_t t = (uint32_t)(item / hp->n_head_kv);
+        uint32_t g = (uint32_t)(item % hp->n_head_kv);
+        int32_t seq = step->seq[t];
+        uint32_t n_pos = step->pos[t] + 1;
+        const float *q = s->q + (uint64_t)t * q_dim + (uint64_t)g * group * hd;
+        float *out = s->att + (uint64_t)t * q_dim + (uint64_t)g * group * hd;
+
+        // scores = q · k / sqrt(hd) for every cached position
+        for (uint32_t p = 0; p < n_pos; p++) {
+            const float *k = kv_head(ctx, kv_row(ctx, ctx->k_cache, task->layer, seq, p), g, k_buf);
+            for (uint32_t h = 0; h < group; h++) {
+                const float *qh = q + h * hd;
+                float dot = 0;
+                for (uint32_t i = 0; i < hd; i++)
+                    dot += qh[i] * k[i];
+                scores[(uint64_t)h * ctx->n_ctx + p] = dot * scale;
+            }
+        }
+        // softmax over positions
+        for (uint32_t h = 0; h < group; h++) {
+            float *sc = scores + (uint64_t)h * ctx->n_ctx;
+            float max = sc[0];
+            for (uint32_t p = 1; p < n_pos; p++)
+                max = sc[p] > max ? sc[p] : max;
+            float sum = 0;
+            for (uint32_t p = 0; p < n_pos; p++) {
+                sc[p] = expf(sc[p] - max);
+                sum += sc[p];
+            }
+            for (uint32_t p = 0; p < n_pos; p++)
+                sc[p] /= sum;
+        }
+        // out = Σ softmax · v
+        memset(out, 0, (uint64_t)group * hd * sizeof(float));
+        for (uint32_t p = 0; p < n_pos; p++) {
+            const float *v = kv_head(ctx, kv_row(ctx, ctx->v_cache, task->layer, seq, p), g, v_buf);
+            for (uint32_t h = 0; h < group; h++) {
+                float weight = scores[(uint64_t)h * ctx->n_ctx + p];
+                float *oh = out + h * hd;
+                for (uint32_t i = 0; i < hd; i++)
+                    oh[i] += weight * v[i];
+            }
+        }
+    }
+}
+
+static void add_in_place(float *dst, const float *src, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++)
+        dst[i] += src[i];
+}
+
+static void add_bias(float *rows, const float *bias, uint32_t n_rows, uint32_t n)
+{
+    if (!bias)
+        return;
+    for (uint32_t r = 0; r < n_rows; r++)
+        add_in_place(rows + (uint64_t)r * n, bias, n);
+}
+
+static PonderStatus cpu_forward(PonderContext *ctx, const StepBatch *step, PonderError *err)
+{
+    const PonderModel *m = ctx->model;
+    const ModelHparams *hp = &m->hp;
+    CpuState *s = ctx->backend_state;
+    ThreadPool *pool = ctx->pool;
+    const uint32_t T = step->n_tokens;
+    const uint32_t d = hp->n_embd;
+    const uint32_t q_dim = hp->n_head * hp->head_dim;
+    const uint32_t kv_dim = hp->n_head_kv * hp->head_dim;
+
+    // embeddings: one row of the (possibly quantized) table per token
+    for (uint32_t t = 0; t < T; t++)
+        weight_row_to_float(&m->token_embd, (uint64_t)step->tokens[t], s->x + (uint64_t)t * d);
+
+    for (uint32_t l = 0; l < hp->n_layer; l++) {
+        if (context_cancelled(ctx))
+            return ponder_set_error(err, PONDER_ERR_CANCELLED, "cancelled");
+        const LayerWeights *lw = &m->layers[l];
+
+        // attention: normalise, then q, k, v projections (+ biases in qwen2)
+        cpu_rms_norm(s->x, lw->attn_norm, hp->rms_eps, T, d, s->xn);
+        cpu_matmul(pool, &lw->wq, s->xn, T, s->q, s->xq);
+        cpu_matmul(pool, &lw->wk, s->xn, T, s->k, s->xq);
+        cpu_matmul(pool, &lw->wv, s->xn, T, s->v, s->xq);
+        add_bias(s->q, lw->bq, T, q_dim);
+        add_bias(s->k, lw->bk, T, kv_dim);
+        add_bias(s->v, lw->bv, T, kv_dim);
+
+        // rotate q and k by position; append k and v to each token's sequence cache
+        for (uint32_t t = 0; t < T; t++) {
+            float *q = s->q + (uint64_t)t * q_dim;
+            float *k = s->k + (uint64_t)t * kv_dim;
+            cpu_rope(q, hp->n_head, hp->head_dim, hp->n_rot, hp->rope_style, s->inv_freq, step->pos[t]);
+            cpu_rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, hp->rope_style, s->inv_freq, step->pos[t]);
+            kv_store(ctx, kv_row(ctx, ctx->k_cache, l, step->seq[t], step->pos[t]), k);
+            kv_store(ctx, kv_row(ctx, ctx->v_cache, l, step->seq[t], step->pos[t]),
+                     s->v + (uint64_t)t * kv_dim);
+        }
+
+        // causal attention of each token over its own sequence
+        AttentionTask attention = {.ctx = ctx, .step = step, .layer = l};
+        threadpool_run(pool, attention_worker, &attention);
+
+        // output projection and residual
+        cpu_matmul(pool, &lw->wo, s->att, T, s->tmp, s->xq);
+        add_in_place(s->x, s->tmp, (uint64_t)T * d);
+
+        // feed-forward: normalise, gate and up, SwiGLU, down, residual
+        cpu_rms_norm(s->x, lw->ffn_norm, hp->rms_eps, T, d, s->xn);
+        cpu_matmul(pool, &lw->w_gate, s->xn, T, s->gate, s->xq);
+        cpu_matmul(pool, &lw->w_up, s->xn, T, s->up, s->xq);
+        cpu_swiglu(s->gate, s->up, (uint64_t)T * hp->n_ff);
+        cpu_matmul(pool, &lw->w_down, s->gate, T, s->tmp, s->xq);
+        add_in_place(s->x, s->tmp, (uint64_t)T * d);
+    }
+
+    // output head, only for the rows the caller asked for
+    if (step->n_out == 0)
+        return PONDER_OK;
+    for (uint32_t i = 0; i < step->n_out; i++)
+        cpu_rms_norm(s->x + (uint64_t)step->out_rows[i] * d, m->output_norm, hp->rms_eps, 1, d,
+                     s->xn + (uint64_t)i * d);
+    cpu_matmul(pool, &m->output, s->xn, step->n_out, step->logits, s->xq);
+    return PONDER_OK;
+}
+
+static void cpu_free(PonderContext *ctx)
+{
+    CpuState *s = ctx->backend_state;
+    if (!s)
+        return;
+    free(s->inv_freq);
+    free(s->x);
+    free(s->xn);
+    free(s->tmp);
+    free(s->q);
+    free(s->k);
+    free(s->v);
+    free(s->att);
+    free(s->gate);
+    free(s->up);
+    free(s->xq);
+    free(s->att_scratch);
+    free(s);
+    ctx->backend_state = NULL;
+}
+
+static float *alloc_floats(uint64_t n, bool *ok)
+{
+    float *p = malloc(n * sizeof(float) + 64);
+    if (!p)
+        *ok = false;
+    return p;
+}
+
+static PonderStatus cpu_init(PonderContext *ctx, PonderError *err)
+{
+    const PonderModel *m = ctx->model;
+    const ModelHparams *hp = &m->hp;
+    CpuState *s = calloc(1, sizeof *s);
+    if (!s)
+        return ponder_set_error(err, PONDER_ERR_NO_MEMORY, "out of memory");
+    ctx->backend_state = s;
+
+    uint32_t half = hp->n_rot / 2;
+    bool ok = true;
+    s->inv_freq = malloc(half * sizeof(double) + 8);
+    ok = s->inv_freq != NULL;
+    for (uint32_t i = 0; ok && i < half; i++) {
+        double freq = pow((double)hp->rope_theta, -2.0 * i / hp->n_rot);
+        if (m->rope_freq_factors)
+            freq /= m->rope_freq_factors[i]; // Llama 3.1 frequency scaling
+        s->inv_freq[i] = freq;
+    }
+
+    uint64_t T = ctx->max_step_tokens;
+    uint64_t q_dim = (uint64_t)hp->n_head * hp->head_dim;
+    uint64_t kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
+    uint64_t widest = hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd;
+    widest = q_dim > widest ? q_dim : widest;
+    s->x = alloc_floats(T * hp->n_embd, &ok);
+    s->xn = alloc_floats(T * hp->n_embd, &ok);
+    s->tmp = alloc_floats(T * hp->n_embd, &ok);
+    s->q = alloc_floats(T * q_dim, &ok);
+    s->k = alloc_floats(T * kv_dim, &ok);
+    s->v = alloc_floats(T * kv_dim, &ok);
+    s->att = alloc_floats(T * q_dim, &ok);
+    s->gate = alloc_floats(T * hp->n_ff, &ok);
+    s->up = alloc_floats(T * hp->n_ff, &ok);
+    s->xq = malloc(cpu_matmul_scratch_bytes(widest, (uint32_t)T));
+    ok = ok && s->xq;
+    uint32_t group = hp->n_head / hp->n_head_kv;
+    s->att_scratch_floats = (uint64_t)group * ctx->n_ctx + 2 * (uint64_t)hp->head_dim + 16;
+    s->att_scratch = alloc_floats(s->att_scratch_floats * threadpool_size(ctx->pool), &ok);
+    if (!ok)
+        return ponder_set_error(err, PONDER_ERR_NO_MEMORY,
+                                "out of memory allocating CPU activations for %llu tokens per step",
+                                (unsigned long long)T);
+    return PONDER_OK;
+}
+
+const Backend cpu_backend = {
+    .name = "cpu",
+    .init = cpu_init,
+    .free = cpu_free,
+    .forward = cpu_forward,
+};

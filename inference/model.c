@@ -1,0 +1,384 @@
+// Loading a model: hyperparameters from the GGUF metadata (no hard-coded sizes), every
+// tensor looked up by name and checked for the shape the hyperparameters imply, so a
+// file that disagrees with itself is an error naming the tensor, never a bad read.
+#include "model.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+PonderStatus ponder_set_error(PonderError *err, PonderStatus status, const char *fmt, ...)
+{
+    if (err) {
+        err->status = status;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+void weight_row_to_float(const Weight *w, uint64_t row, float *out)
+{
+    const uint8_t *src = (const uint8_t *)w->data + row * w->row_bytes;
+    ponder_dequantize_row(w->type, src, out, (int64_t)w->row_len);
+}
+
+typedef struct Loader {
+    PonderModel *model;
+    PonderError *err;
+    char key[128];
+} Loader;
+
+static const char *arch_key(Loader *l, const char *suffix)
+{
+    snprintf(l->key, sizeof l->key, "%s.%s", l->model->arch_name, suffix);
+    return l->key;
+}
+
+static bool read_u32(Loader *l, const char *suffix, uint32_t *out, bool required, uint32_t fallback)
+{
+    const char *key = arch_key(l, suffix);
+    if (gguf_get_u32(l->model->file, key, out))
+        return true;
+    if (gguf_find_kv(l->model->file, key)) {
+        ponder_set_error(l->err, PONDER_ERR_FORMAT, "metadata key '%s' is not an unsigned 32-bit count", key);
+        return false;
+    }
+    if (required) {
+        ponder_set_error(l->err, PONDER_ERR_FORMAT, "metadata key '%s' is missing", key);
+        return false;
+    }
+    *out = fallback;
+    return true;
+}
+
+static bool read_f32(Loader *l, const char *suffix, float *out, float fallback)
+{
+    const char *key = arch_key(l, suffix);
+    if (gguf_get_f32(l->model->file, key, out))
+        return true;
+    if (gguf_find_kv(l->model->file, key)) {
+        ponder_set_error(l->err, PONDER_ERR_FORMAT, "metadata key '%s' is not a number", key);
+        return false;
+    }
+    *out = fallback;
+    return true;
+}
+
+static bool load_hparams(Loader *l)
+{
+    PonderModel *m = l->model;
+    ModelHparams *hp = &m->hp;
+    GgufString arch;
+    if (!gguf_get_string(m->file, "general.architecture", &arch)) {
+        ponder_set_error(l->err, PONDER_ERR_FORMAT, "metadata key 'general.architecture' is missing");
+        return false;
+    }
+    gguf_string_copy(arch, m->arch_name, sizeof m->arch_name);
+    if (gguf_string_equals(arch, "qwen2")) {
+        hp->arch = MODEL_ARCH_QWEN2;
+        hp->rope_style = ROPE_STYLE_HALVES;
+    } else if (gguf_string_equals(arch, "llama")) {
+        hp->arch = MODEL_ARCH_LLAMA;
+        hp->rope_style = ROPE_STYLE_ADJACENT;
+    } else {
+        ponder_set_error(l->err, PONDER_ERR_UNSUPPORTED,
+                         "architecture '%s' is not supported (qwen2 and llama are)", m->arch_name);
+        return false;
+    }
+
+    if (!read_u32(l, "block_count", &hp->n_layer, true, 0) ||
+        !read_u32(l, "embedding_length", &hp->n_embd, true, 0) ||
+        !read_u32(l, "attention.head_count", &hp->n_head, true, 0) ||
+        !read_u32(l, "attention.head_count_kv", &hp->n_head_kv, false, hp->n_head) ||
+        !read_u32(l, "feed_forward_length", &hp->n_ff, true, 0) ||
+        !read_u32(l, "context_length", &hp->n_ctx_train, false, 4096) ||
+        !read_f32(l, "rope.freq_base", &hp->rope_theta, 10000.0f) ||
+        !read_f32(l, "attention.layer_norm_rms_epsilon", &hp->rms_eps, 1e-6f))
+        return false;
+
+    if (hp->n_layer == 0 || hp->n_layer > 4096 || hp->n_embd == 0 || hp->n_embd > 1u << 17 ||
+        hp->n_head == 0 || hp->n_head > 4096 || hp->n_head_kv == 0 ||
+        hp->n_head % hp->n_head_kv != 0 || hp->n_ff == 0 || hp->n_ff > 1u << 20 ||
+        hp->n_ctx_train == 0) {
+        ponder_set_error(l->err, PONDER_ERR_FORMAT,
+                         "implausible hyperparameters: %u layers, embedding %u, %u heads (%u KV), "
+                         "feed-forward %u, context %u",
+                         hp->n_layer, hp->n_embd, hp->n_head, hp->n_head_kv, hp->n_ff, hp->n_ctx_train);
+        return false;
+    }
+    if (!read_u32(l, "attention.key_length", &hp->head_dim, false, hp->n_embd / hp->n_head) ||
+        !read_u32(l, "rope.dimension_count", &hp->n_rot, false, hp->head_dim))
+        return false;
+    if (hp->head_dim == 0 || hp->head_dim % 2 || hp->head_dim > 1024 || hp->n_rot % 2 ||
+        hp->n_rot > hp->head_dim) {
+        ponder_set_error(l->err, PONDER_ERR_FORMAT, "implausible head size %u (rotated %u)",
+                         hp->head_dim, hp->n_rot);
+        return false;
+    }
+    if (!(hp->rms_eps > 0 && hp->rms_eps < 1) || !(hp->rope_theta > 1)) {
+        ponder_set_error(l->err, PONDER_ERR_FORMAT, "implausible RMS epsilon %g or RoPE base %g",
+                         hp->rms_eps, hp->rope_theta);
+        return false;
+    }
+    return true;
+}
+
+// Looks up tensor NAME with shape [ne0, ne1] (ne1 = 0: a 1-D tensor). Absent and
+// OPTIONAL: returns true with *out NULL.
+static bool find_tensor(Loader *l, const char *name, uint64_t ne0, uint64_t ne1, bool optional,
+                        const GgufTensor **out)
+{
+    const GgufTensor *t = gguf_find_tensor(l->model->file, name);
+    *out = t;
+    if (!t) {
+        if (optional)
+            return true;
+        ponder_set_error(l->err, PONDER_ERR_FORMAT, "tensor '%s' is missing", name);
+        return false;
+    }
+    uint64_t want1 = ne1 ? ne1 : 1;
+    bool shape_ok = t->ne[0] == ne0 && t->ne[1] == want1 && t->ne[2] == 1 && t->ne[3] == 1;
+    if (!shape_ok) {
+        ponder_set_error(l->err, PONDER_ERR_FORMAT,
+                         "tensor '%s' has shape [%llu, %llu, %llu, %llu], expected [%llu, %llu]",
+                         name, (unsigned long long)t->ne[0], (unsigned long long)t->ne[1],
+                         (unsigned long long)t->ne[2], (unsigned long long)t->ne[3],
+                         (unsigned long long)ne0, (unsigned long long)want1);
+        return false;
+    }
+    const PonderTypeTraits *traits = ponder_type_traits(t->type);
+    if (!traits || !traits->is_weight_type || !ponder_vec_dot_for((PonderType)t->type)) {
+        ponder_set_error(l->err, PONDER_ERR_UNSUPPORTED, "tensor '%s' has unsupported type %s (%u)",
+                         name, traits ? traits->name : "unknown", t->type);
+        return false;
+    }
+    return true;
+}
+
+static bool load_matrix(Loader *l, const char *name, uint64_t row_len, uint64_t n_rows,
+                        bool optional, Weight *out)
+{
+    const GgufTensor *t;
+    if (!find_tensor(l, name, row_len, n_rows, optional, &t))
+        return false;
+    memset(out, 0, sizeof *out);
+    if (!t)
+        return true;
+    out->type = (PonderType)t->type;
+    out->data = t->data;
+    out->row_len = row_len;
+    out->n_rows = n_rows;
+    ponder_row_bytes(t->type, row_len, &out->row_bytes); // the reader checked it fits
+    return true;
+}
+
+// 1-D tensors (norms, biases, RoPE factors) are small: keep them as floats.
+static bool load_vector(Loader *l, const char *name, uint64_t n, bool optional, float **out)
+{
+    const GgufTensor *t;
+    *out = NULL;
+    if (!find_tensor(l, name, n, 0, optional, &t))
+        return false;
+    if (!t)
+        return true;
+    *out = malloc(n * sizeof(float));
+    if (!*out) {
+        ponder_set_error(l->err, PONDER_ERR_NO_MEMORY, "out of memory loading '%s'", name);
+        return false;
+    }
+    ponder_dequantize_row((PonderType)t->type, t->data, *out, (int64_t)n);
+    return true;
+}
+
+static bool load_layer(Loader *l, uint32_t i, LayerWeights *lw)
+{
+    const ModelHparams *hp = &l->model->hp;
+    uint64_t q_dim = (uint64_t)hp->n_head * hp->head_dim;
+    uint64_t kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
+    char name[96];
+#define LAYER_NAME(suffix) (snprintf(name, sizeof name, "blk.%u." suffix, i), name)
+    return load_vector(l, LAYER_NAME("attn_norm.weight"), hp->n_embd, false, &lw->attn_norm) &&
+           load_matrix(l, LAYER_NAME("attn_q.weight"), hp->n_embd, q_dim, false, &lw->wq) &&
+           load_matrix(l, LAYER_NAME("attn_k.weight"), hp->n_embd, kv_dim, false, &lw->wk) &&
+           load_matrix(l, LAYER_NAME("attn_v.weight"), hp->n_embd, kv_dim, false, &lw->wv) &&
+           load_matrix(l, LAYER_NAME("attn_output.weight"), q_dim, hp->n_embd, false, &lw->wo) &&
+           load_vector(l, LAYER_NAME("attn_q.bias"), q_dim, true, &lw->bq) &&
+           load_vector(l, LAYER_NAME("attn_k.bias"), kv_dim, true, &lw->bk) &&
+           load_vector(l, LAYER_NAME("attn_v.bias"), kv_dim, true, &lw->bv) &&
+           load_vector(l, LAYER_NAME("ffn_norm.weight"), hp->n_embd, false, &lw->ffn_norm) &&
+           load_matrix(l, LAYER_NAME("ffn_gate.weight"), hp->n_embd, hp->n_ff, false, &lw->w_gate) &&
+           load_matrix(l, LAYER_NAME("ffn_up.weight"), hp->n_embd, hp->n_ff, false, &lw->w_up) &&
+           load_matrix(l, LAYER_NAME("ffn_down.weight"), hp->n_ff, hp->n_embd, false, &lw->w_down);
+#undef LAYER_NAME
+}
+
+// llama.cpp's general.file_type values (LLAMA_FTYPE_*).
+static const char *file_type_name(uint32_t ftype)
+{
+    switch (ftype) {
+    case 0: return "F32";
+    case 1: return "F16";
+    case 2: return "Q4_0";
+    case 3: return "Q4_1";
+    case 7: return "Q8_0";
+    case 8: return "Q5_0";
+    case 9: return "Q5_1";
+    case 10: return "Q2_K";
+    case 11: return "Q3_K_S";
+    case 12: return "Q3_K_M";
+    case 13: return "Q3_K_L";
+    case 14: return "Q4_K_S";
+    case 15: return "Q4_K_M";
+    case 16: return "Q5_K_S";
+    case 17: return "Q5_K_M";
+    case 18: return "Q6_K";
+    case 32: return "BF16";
+    default: return NULL;
+    }
+}
+
+static void describe(PonderModel *m, const char *path)
+{
+    const ModelHparams *hp = &m->hp;
+    GgufString s;
+    if (gguf_get_string(m->file, "general.name", &s)) {
+        gguf_string_copy(s, m->name, sizeof m->name);
+    } else {
+        const char *base = strrchr(path, '/');
+        snprintf(m->name, sizeof m->name, "%s", base ? base + 1 : path);
+    }
+    uint32_t ftype;
+    const char *ft = gguf_get_u32(m->file, "general.file_type", &ftype) ? file_type_name(ftype) : NULL;
+    snprintf(m->file_type, sizeof m->file_type, "%s",
+             ft ? ft : ponder_type_traits(m->layers[0].wq.type)->name);
+    if (gguf_get_string(m->file, "tokenizer.chat_template", &s)) {
+        m->chat_template = malloc(s.len + 1);
+        if (m->chat_template)
+            gguf_string_copy(s, m->chat_template, s.len + 1);
+    }
+
+    PonderModelInfo *info = &m->info;
+    info->architecture = m->arch_name;
+    info->name = m->name;
+    info->file_type = m->file_type;
+    info->n_layer = hp->n_layer;
+    info->n_embd = hp->n_embd;
+    info->n_head = hp->n_head;
+    info->n_head_kv = hp->n_head_kv;
+    info->head_dim = hp->head_dim;
+    info->n_ff = hp->n_ff;
+    info->n_vocab = hp->n_vocab;
+    info->n_ctx_train = hp->n_ctx_train;
+    info->rope_theta = hp->rope_theta;
+    info->rms_eps = hp->rms_eps;
+    info->tied_output = m->output.data == m->token_embd.data;
+    info->file_size = m->file->map_size;
+    for (uint64_t i = 0; i < m->file->n_tensors; i++) {
+        info->n_params += m->file->tensors[i].n_elements;
+        info->tensor_bytes += m->file->tensors[i].n_bytes;
+    }
+}
+
+PonderModel *ponder_model_load(const char *path, PonderError *err)
+{
+    char msg[512];
+    PonderModel *m = calloc(1, sizeof *m);
+    if (!m) {
+        ponder_set_error(err, PONDER_ERR_NO_MEMORY, "out of memory");
+        return NULL;
+    }
+    Loader l = {.model = m, .err = err};
+    m->file = gguf_open(path, msg, sizeof msg);
+    if (!m->file) {
+        ponder_set_error(err, PONDER_ERR_FORMAT, "%s", msg);
+        goto fail;
+    }
+    if (!load_hparams(&l))
+        goto fail;
+    ModelHparams *hp = &m->hp;
+
+    const GgufTensor *embd = gguf_find_tensor(m->file, "token_embd.weight");
+    if (!embd || embd->ne[1] == 0 || embd->ne[1] > (1u << 24)) {
+        ponder_set_error(err, PONDER_ERR_FORMAT, "tensor 'token_embd.weight' is missing or empty");
+        goto fail;
+    }
+    hp->n_vocab = (uint32_t)embd->ne[1];
+    if (!load_matrix(&l, "token_embd.weight", hp->n_embd, hp->n_vocab, false, &m->token_embd) ||
+        !load_vector(&l, "output_norm.weight", hp->n_embd, false, &m->output_norm) ||
+        !load_matrix(&l, "output.weight", hp->n_embd, hp->n_vocab, true, &m->output) ||
+        !load_vector(&l, "rope_freqs.weight", hp->n_rot / 2, true, &m->rope_freq_factors))
+        goto fail;
+    if (!m->output.data)
+        m->output = m->token_embd; // tied head (small models share the embedding)
+
+    m->layers = calloc(hp->n_layer, sizeof *m->layers);
+    if (!m->layers) {
+        ponder_set_error(err, PONDER_ERR_NO_MEMORY, "out of memory");
+        goto fail;
+    }
+    for (uint32_t i = 0; i < hp->n_layer; i++)
+        if (!load_layer(&l, i, &m->layers[i]))
+            goto fail;
+
+    if (gguf_find_kv(m->file, "tokenizer.ggml.model")) {
+        m->tokenizer = tokenizer_from_gguf(m->file, msg, sizeof msg);
+        if (!m->tokenizer) {
+            ponder_set_error(err, PONDER_ERR_FORMAT, "tokenizer: %s", msg);
+            goto fail;
+        }
+        if (tokenizer_vocab_size(m->tokenizer) > hp->n_vocab) {
+            ponder_set_error(err, PONDER_ERR_FORMAT,
+                             "the tokenizer has %u tokens but the embedding only %u rows",
+                             tokenizer_vocab_size(m->tokenizer), hp->n_vocab);
+            goto fail;
+        }
+    }
+    describe(m, path);
+    return m;
+
+fail:
+    ponder_model_free(m);
+    return NULL;
+}
+
+void ponder_model_free(PonderModel *m)
+{
+    if (!m)
+        return;
+    if (m->layers) {
+        for (uint32_t i = 0; i < m->hp.n_layer; i++) {
+            LayerWeights *lw = &m->layers[i];
+            free(lw->attn_norm);
+            free(lw->ffn_norm);
+            free(lw->bq);
+            free(lw->bk);
+            free(lw->bv);
+        }
+        free(m->layers);
+    }
+    free(m->output_norm);
+    free(m->rope_freq_factors);
+    free(m->chat_template);
+    tokenizer_free(m->tokenizer);
+    gguf_close(m->file);
+    free(m);
+}
+
+const PonderModelInfo *ponder_model_info(const PonderModel *model)
+{
+    return &model->info;
+}
+
+const Tokenizer *ponder_model_tokenizer(const PonderModel *model)
+{
+    return model->tokenizer;
+}
+
+const char *ponder_model_chat_template(const PonderModel *model)
+{
+    return model->chat_template;
+}
