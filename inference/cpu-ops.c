@@ -72,23 +72,66 @@ void cpu_matmul(ThreadPool *pool, const Weight *w, const float *x, uint32_t n_to
     };
     ponder_row_bytes(task.dot_type, w->row_len, &task.xq_stride);
     atomic_init(&task.next_chunk, 0);
-    threadpool_run(pool, quantize_activations, &task);
+    if (n_tokens == 1)
+        quantize_activations(&task, 0, 1); // too little work to share
+    else
+        threadpool_run(pool, quantize_activations, &task);
     threadpool_run(pool, multiply_rows, &task);
 }
 
-void cpu_rms_norm(const float *x, const float *weight, float eps, uint32_t n_rows, uint32_t n,
-                  float *out)
+typedef struct RangeTask {
+    RangeFn fn;
+    void *arg;
+    uint64_t n;
+} RangeTask;
+
+static void run_range(void *arg, int ith, int nth)
 {
-    for (uint32_t r = 0; r < n_rows; r++) {
-        const float *xr = x + (uint64_t)r * n;
-        float *o = out + (uint64_t)r * n;
+    RangeTask *t = arg;
+    uint64_t begin = t->n * (uint64_t)ith / (uint64_t)nth;
+    uint64_t end = t->n * (uint64_t)(ith + 1) / (uint64_t)nth;
+    if (begin < end)
+        t->fn(t->arg, begin, end);
+}
+
+void cpu_parallel_for(ThreadPool *pool, uint64_t n, uint64_t min_per_thread, RangeFn fn, void *arg)
+{
+    if (n < 2 * min_per_thread || threadpool_size(pool) == 1) {
+        fn(arg, 0, n);
+        return;
+    }
+    RangeTask task = {fn, arg, n};
+    threadpool_run(pool, run_range, &task);
+}
+
+typedef struct RmsNormTask {
+    const float *x, *weight;
+    float eps;
+    uint32_t n;
+    float *out;
+} RmsNormTask;
+
+static void rms_norm_rows(void *arg, uint64_t begin, uint64_t end)
+{
+    const RmsNormTask *t = arg;
+    const uint32_t n = t->n;
+    for (uint64_t r = begin; r < end; r++) {
+        const float *xr = t->x + r * n;
+        float *o = t->out + r * n;
         double sum = 0;
         for (uint32_t i = 0; i < n; i++)
             sum += (double)xr[i] * xr[i];
-        float scale = (float)(1.0 / sqrt(sum / n + eps));
+        float scale = (float)(1.0 / sqrt(sum / n + t->eps));
         for (uint32_t i = 0; i < n; i++)
-            o[i] = xr[i] * scale * weight[i];
+            o[i] = xr[i] * scale * t->weight[i];
     }
+}
+
+void cpu_rms_norm(ThreadPool *pool, const float *x, const float *weight, float eps, uint32_t n_rows,
+                  uint32_t n, float *out)
+{
+    RmsNormTask task = {x, weight, eps, n, out};
+    cpu_parallel_for(pool, n_rows, 8, rms_norm_rows, &task);
 }
 
 void cpu_rope(float *x, uint32_t n_heads, uint32_t head_dim, uint32_t n_rot, RopeStyle style,
@@ -113,8 +156,33 @@ void cpu_rope(float *x, uint32_t n_heads, uint32_t head_dim, uint32_t n_rot, Rop
     }
 }
 
-void cpu_swiglu(float *gate, const float *up, uint64_t n)
+typedef struct BinaryTask {
+    float *dst;
+    const float *src;
+} BinaryTask;
+
+static void swiglu_range(void *arg, uint64_t begin, uint64_t end)
 {
-    for (uint64_t i = 0; i < n; i++)
-        gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+    BinaryTask *t = arg;
+    for (uint64_t i = begin; i < end; i++)
+        t->dst[i] = t->dst[i] / (1.0f + expf(-t->dst[i])) * t->src[i];
+}
+
+void cpu_swiglu(ThreadPool *pool, float *gate, const float *up, uint64_t n)
+{
+    BinaryTask task = {gate, up};
+    cpu_parallel_for(pool, n, 4096, swiglu_range, &task);
+}
+
+static void add_range(void *arg, uint64_t begin, uint64_t end)
+{
+    BinaryTask *t = arg;
+    for (uint64_t i = begin; i < end; i++)
+        t->dst[i] += t->src[i];
+}
+
+void cpu_add(ThreadPool *pool, float *dst, const float *src, uint64_t n)
+{
+    BinaryTask task = {dst, src};
+    cpu_parallel_for(pool, n, 16384, add_range, &task);
 }

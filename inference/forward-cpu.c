@@ -133,18 +133,42 @@ static void attention_worker(void *arg, int ith, int nth)
     }
 }
 
-static void add_in_place(float *dst, const float *src, uint64_t n)
-{
-    for (uint64_t i = 0; i < n; i++)
-        dst[i] += src[i];
-}
-
 static void add_bias(float *rows, const float *bias, uint32_t n_rows, uint32_t n)
 {
     if (!bias)
         return;
-    for (uint32_t r = 0; r < n_rows; r++)
-        add_in_place(rows + (uint64_t)r * n, bias, n);
+    for (uint32_t r = 0; r < n_rows; r++) {
+        float *row = rows + (uint64_t)r * n;
+        for (uint32_t i = 0; i < n; i++)
+            row[i] += bias[i];
+    }
+}
+
+typedef struct RopeStoreTask {
+    PonderContext *ctx;
+    const StepBatch *step;
+    uint32_t layer;
+} RopeStoreTask;
+
+// Rotates q and k of tokens [begin, end) by their positions and appends k and v to
+// each token's sequence in the cache.
+static void rope_and_store(void *arg, uint64_t begin, uint64_t end)
+{
+    RopeStoreTask *task = arg;
+    PonderContext *ctx = task->ctx;
+    const ModelHparams *hp = &ctx->model->hp;
+    CpuState *s = ctx->backend_state;
+    const StepBatch *step = task->step;
+    const uint32_t q_dim = hp->n_head * hp->head_dim;
+    const uint32_t kv_dim = hp->n_head_kv * hp->head_dim;
+    for (uint64_t t = begin; t < end; t++) {
+        float *q = s->q + t * q_dim;
+        float *k = s->k + t * kv_dim;
+        cpu_rope(q, hp->n_head, hp->head_dim, hp->n_rot, hp->rope_style, s->inv_freq, step->pos[t]);
+        cpu_rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, hp->rope_style, s->inv_freq, step->pos[t]);
+        kv_store(ctx, kv_row(ctx, ctx->k_cache, task->layer, step->seq[t], step->pos[t]), k);
+        kv_store(ctx, kv_row(ctx, ctx->v_cache, task->layer, step->seq[t], step->pos[t]), s->v + t * kv_dim);
+    }
 }
 
 static PonderStatus cpu_forward(PonderContext *ctx, const StepBatch *step, PonderError *err)
@@ -168,7 +192,7 @@ static PonderStatus cpu_forward(PonderContext *ctx, const StepBatch *step, Ponde
         const LayerWeights *lw = &m->layers[l];
 
         // attention: normalise, then q, k, v projections (+ biases in qwen2)
-        cpu_rms_norm(s->x, lw->attn_norm, hp->rms_eps, T, d, s->xn);
+        cpu_rms_norm(pool, s->x, lw->attn_norm, hp->rms_eps, T, d, s->xn);
         cpu_matmul(pool, &lw->wq, s->xn, T, s->q, s->xq);
         cpu_matmul(pool, &lw->wk, s->xn, T, s->k, s->xq);
         cpu_matmul(pool, &lw->wv, s->xn, T, s->v, s->xq);
@@ -177,15 +201,8 @@ static PonderStatus cpu_forward(PonderContext *ctx, const StepBatch *step, Ponde
         add_bias(s->v, lw->bv, T, kv_dim);
 
         // rotate q and k by position; append k and v to each token's sequence cache
-        for (uint32_t t = 0; t < T; t++) {
-            float *q = s->q + (uint64_t)t * q_dim;
-            float *k = s->k + (uint64_t)t * kv_dim;
-            cpu_rope(q, hp->n_head, hp->head_dim, hp->n_rot, hp->rope_style, s->inv_freq, step->pos[t]);
-            cpu_rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, hp->rope_style, s->inv_freq, step->pos[t]);
-            kv_store(ctx, kv_row(ctx, ctx->k_cache, l, step->seq[t], step->pos[t]), k);
-            kv_store(ctx, kv_row(ctx, ctx->v_cache, l, step->seq[t], step->pos[t]),
-                     s->v + (uint64_t)t * kv_dim);
-        }
+        RopeStoreTask rope = {.ctx = ctx, .step = step, .layer = l};
+        cpu_parallel_for(pool, T, 4, rope_and_store, &rope);
 
         // causal attention of each token over its own sequence
         AttentionTask attention = {.ctx = ctx, .step = step, .layer = l};
@@ -193,22 +210,22 @@ static PonderStatus cpu_forward(PonderContext *ctx, const StepBatch *step, Ponde
 
         // output projection and residual
         cpu_matmul(pool, &lw->wo, s->att, T, s->tmp, s->xq);
-        add_in_place(s->x, s->tmp, (uint64_t)T * d);
+        cpu_add(pool, s->x, s->tmp, (uint64_t)T * d);
 
         // feed-forward: normalise, gate and up, SwiGLU, down, residual
-        cpu_rms_norm(s->x, lw->ffn_norm, hp->rms_eps, T, d, s->xn);
+        cpu_rms_norm(pool, s->x, lw->ffn_norm, hp->rms_eps, T, d, s->xn);
         cpu_matmul(pool, &lw->w_gate, s->xn, T, s->gate, s->xq);
         cpu_matmul(pool, &lw->w_up, s->xn, T, s->up, s->xq);
-        cpu_swiglu(s->gate, s->up, (uint64_t)T * hp->n_ff);
+        cpu_swiglu(pool, s->gate, s->up, (uint64_t)T * hp->n_ff);
         cpu_matmul(pool, &lw->w_down, s->gate, T, s->tmp, s->xq);
-        add_in_place(s->x, s->tmp, (uint64_t)T * d);
+        cpu_add(pool, s->x, s->tmp, (uint64_t)T * d);
     }
 
     // output head, only for the rows the caller asked for
     if (step->n_out == 0)
         return PONDER_OK;
     for (uint32_t i = 0; i < step->n_out; i++)
-        cpu_rms_norm(s->x + (uint64_t)step->out_rows[i] * d, m->output_norm, hp->rms_eps, 1, d,
+        cpu_rms_norm(pool, s->x + (uint64_t)step->out_rows[i] * d, m->output_norm, hp->rms_eps, 1, d,
                      s->xn + (uint64_t)i * d);
     cpu_matmul(pool, &m->output, s->xn, step->n_out, step->logits, s->xq);
     return PONDER_OK;
