@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend-module.h"
 #include "context.h"
 
 enum { DEFAULT_CTX = 4096, DEFAULT_PREFILL_CHUNK = 256, MAX_SEQUENCES = 1024 };
@@ -80,11 +81,9 @@ PonderContext *ponder_context_new(PonderModel *model, const PonderContextParams 
         p.n_threads = (uint32_t)threadpool_default_size();
     if (p.prefill_chunk == 0)
         p.prefill_chunk = DEFAULT_PREFILL_CHUNK;
-    if (p.backend != PONDER_BACKEND_CPU) {
-        ponder_set_error(err, PONDER_ERR_UNSUPPORTED, "the %s backend is not available in this build",
-                         ponder_backend_name(p.backend));
+    const Backend *backend = &cpu_backend;
+    if (p.backend != PONDER_BACKEND_CPU && !(backend = backend_module_load(p.backend, err)))
         return NULL;
-    }
 
     PonderContext *ctx = calloc(1, sizeof *ctx);
     if (!ctx) {
@@ -126,7 +125,7 @@ PonderContext *ponder_context_new(PonderModel *model, const PonderContextParams 
         ponder_set_error(err, PONDER_ERR_NO_MEMORY, "could not start %u threads", p.n_threads);
         goto fail;
     }
-    ctx->backend = &cpu_backend;
+    ctx->backend = backend;
     if (ctx->backend->init(ctx, err) != PONDER_OK)
         goto fail;
     return ctx;
