@@ -4,6 +4,16 @@
 // string length against the mapping before anything is handed out, so a hostile file
 // yields an error message and never an out-of-bounds read. Strings returned by the
 // reader point into the mapping and are NOT NUL-terminated (GgufString has a length).
+//
+// What the reader rejects (each with a message naming the key or tensor): versions other
+// than 2 and 3, counts or lengths larger than the rest of the file, empty keys or tensor
+// names, names with NUL bytes, keys over 65535 bytes, tensor names over 256 bytes,
+// duplicate keys or tensor names, unknown value types, nested arrays, a
+// general.alignment that is not a uint32 power of two, n_dims outside 1..4, any ne[i] == 0
+// (no model tensor is empty), element counts over 2^63 - 1, unknown tensor types and the
+// activation-only ones (q8_1, q8_K), rows that are not a whole number of blocks, offsets
+// that are not multiples of the alignment, data past the end of the file, and tensors
+// whose data ranges overlap.
 #pragma once
 
 #include <stdbool.h>
@@ -85,6 +95,11 @@ GgufFile *gguf_open(const char *path, char *err, size_t err_size);
 GgufFile *gguf_open_memory(const void *data, size_t size, char *err, size_t err_size);
 void gguf_close(GgufFile *file);
 
+// Bytes per element of a fixed-size value type; 0 for STRING, ARRAY and unknown types.
+size_t gguf_value_type_size(GgufValueType type);
+// "uint32", "string", ... ("unknown" for ids out of range).
+const char *gguf_value_type_name(GgufValueType type);
+
 const GgufKv *gguf_find_kv(const GgufFile *file, const char *key);
 const GgufTensor *gguf_find_tensor(const GgufFile *file, const char *name);
 
@@ -129,6 +144,7 @@ void gguf_writer_set_bool(GgufWriter *writer, const char *key, bool value);
 void gguf_writer_set_string(GgufWriter *writer, const char *key, const char *value);
 void gguf_writer_set_string_n(GgufWriter *writer, const char *key, const char *value,
                               size_t len);
+// LENS may be NULL when every value is NUL-terminated.
 void gguf_writer_set_array_strings(GgufWriter *writer, const char *key,
                                    const char *const *values, const size_t *lens,
                                    uint64_t count);
