@@ -1,0 +1,41 @@
+// Internal interface between the run-time dispatcher (quant-dispatch.c) and the kernel
+// files of each instruction-set level (dot-scalar.c, dot-avx2.c, dot-avx512.c, ...).
+// Tests include it to run every level against the scalar reference.
+#pragma once
+
+#include "quant.h"
+
+typedef enum PonderCpuLevel {
+    PONDER_CPU_SCALAR = 0,
+    PONDER_CPU_AVX2 = 1,   // AVX2 + FMA + F16C
+    PONDER_CPU_AVX512 = 2, // AVX-512 F/BW/VL/DQ + VNNI
+} PonderCpuLevel;
+
+// What this CPU and OS support, capped by PONDER_CPU_KERNELS (decided once).
+PonderCpuLevel ponder_cpu_level(void);
+// The kernel of one level, falling back to a lower level for types without one there;
+// NULL if LEVEL exceeds what the CPU supports.
+PonderVecDot ponder_vec_dot_at_level(PonderType type, PonderCpuLevel level);
+PonderGemm ponder_gemm_at_level(PonderType type, PonderCpuLevel level);
+
+// Per-level tables: NULL where the level has no kernel of its own for TYPE.
+PonderVecDot quant_vec_dot_avx2(PonderType type);
+PonderVecDot quant_vec_dot_avx512(PonderType type);
+PonderGemm quant_gemm_scalar(PonderType type);
+PonderGemm quant_gemm_avx2(PonderType type);
+PonderGemm quant_gemm_avx512(PonderType type);
+
+// Defines NAME, a tile "kernel" that just calls DOT for every (row, column) pair: the
+// fallback for types without a specialised tile kernel. Rows are the outer loop so a
+// weight row stays in L1 while every column passes over it.
+#define QUANT_DEFINE_GEMM_FROM_DOT(NAME, DOT)                                             \
+    static void NAME(const void *w, size_t w_stride, int n_rows, const void *x,          \
+                     size_t x_stride, int n_cols, int64_t k, float *out, size_t out_stride) \
+    {                                                                                    \
+        for (int r = 0; r < n_rows; r++) {                                               \
+            const char *w_row = (const char *)w + (size_t)r * w_stride;                  \
+            for (int c = 0; c < n_cols; c++)                                             \
+                out[(size_t)c * out_stride + r] =                                        \
+                    DOT(w_row, (const char *)x + (size_t)c * x_stride, k);               \
+        }                                                                                \
+    }

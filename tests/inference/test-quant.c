@@ -1,0 +1,579 @@
+// Weight types: bit layouts (against llama.cpp's own files), quantizer accuracy, and every
+// dot / tile kernel level against the scalar reference.
+#include "quant-kernels.h"
+#include "test-util.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const PonderType weight_types[] = {
+    PONDER_TYPE_F32,  PONDER_TYPE_F16,  PONDER_TYPE_BF16, PONDER_TYPE_Q4_0, PONDER_TYPE_Q4_1,
+    PONDER_TYPE_Q5_0, PONDER_TYPE_Q5_1, PONDER_TYPE_Q8_0, PONDER_TYPE_Q2_K, PONDER_TYPE_Q3_K,
+    PONDER_TYPE_Q4_K, PONDER_TYPE_Q5_K, PONDER_TYPE_Q6_K,
+};
+enum { N_WEIGHT_TYPES = sizeof weight_types / sizeof weight_types[0] };
+
+// ---- Random data ----
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rng_next(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static double rng_uniform(void) // [0, 1)
+{
+    return (double)(rng_next() >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static float rng_gaussian(void)
+{
+    double u = rng_uniform() + 1e-300, v = rng_uniform();
+    return (float)(sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v));
+}
+
+static void fill_gaussian(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = rng_gaussian();
+}
+
+// Gaussian data whose magnitude jumps by up to 10^±3 every 32 values, with some blocks
+// zero and some constant: the cases where scales and mins hit their extremes.
+static void fill_extreme(float *x, size_t n)
+{
+    for (size_t b = 0; b < n; b += 32) {
+        float scale = (float)pow(10.0, 6.0 * rng_uniform() - 3.0);
+        int kind = (int)(rng_next() % 8);
+        float constant = rng_gaussian() * scale;
+        for (size_t i = b; i < b + 32 && i < n; i++) {
+            if (kind == 0)
+                x[i] = 0;
+            else if (kind == 1)
+                x[i] = constant;
+            else if (kind == 2)
+                x[i] = fabsf(rng_gaussian()) * scale + scale; // all positive: no min needed
+            else
+                x[i] = rng_gaussian() * scale;
+        }
+    }
+}
+
+static void *quantize_new(PonderType type, const float *x, int64_t n)
+{
+    uint64_t bytes;
+    if (!ponder_row_bytes(type, (uint64_t)n, &bytes))
+        return NULL;
+    void *q = malloc(bytes ? bytes : 1);
+    ponder_quantize_row(type, x, q, n);
+    return q;
+}
+
+static double rel_rms_after_roundtrip(PonderType type, const float *x, int64_t n)
+{
+    void *q = quantize_new(type, x, n);
+    float *y = malloc((size_t)n * sizeof *y);
+    ponder_dequantize_row(type, q, y, n);
+    double err = test_rel_rms(y, x, (size_t)n);
+    free(y);
+    free(q);
+    return err;
+}
+
+// ---- Quantizer accuracy on Gaussian data ----
+
+typedef struct TypeBound {
+    PonderType type;
+    double roundtrip_max; // relative RMS error on Gaussian data
+    double file_max;      // llama.cpp's file vs the f16 file (a wrong layout gives ~1)
+} TypeBound;
+
+static const TypeBound bounds[] = {
+    {PONDER_TYPE_F32, 1e-9, 1e-9},        {PONDER_TYPE_F16, 5e-4, 1e-9},
+    {PONDER_TYPE_BF16, 4e-3, 4e-3},       {PONDER_TYPE_Q8_0, 0.006, 0.008},
+    {PONDER_TYPE_Q6_K, 0.025, 0.03},      {PONDER_TYPE_Q5_0, 0.05, 0.06},
+    {PONDER_TYPE_Q5_1, 0.045, 0.06},      {PONDER_TYPE_Q5_K, 0.04, 0.06},
+    {PONDER_TYPE_Q4_0, 0.1, 0.12},        {PONDER_TYPE_Q4_1, 0.09, 0.12},
+    {PONDER_TYPE_Q4_K, 0.085, 0.11},      {PONDER_TYPE_Q3_K, 0.19, 0.25},
+    {PONDER_TYPE_Q2_K, 0.35, 0.45},
+};
+
+static const TypeBound *bound_for(PonderType type)
+{
+    for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++)
+        if (bounds[i].type == type)
+            return &bounds[i];
+    return NULL;
+}
+
+static void test_roundtrip_accuracy(void)
+{
+    const int64_t n = 256 * 64;
+    float *x = malloc((size_t)n * sizeof *x);
+    fill_gaussian(x, (size_t)n);
+    printf("quantize -> dequantize, relative RMS error on Gaussian data:\n");
+    for (int t = 0; t < N_WEIGHT_TYPES; t++) {
+        PonderType type = weight_types[t];
+        double err = rel_rms_after_roundtrip(type, x, n);
+        printf("  %-5s %.5f\n", ponder_type_traits(type)->name, err);
+        CHECKF(err <= bound_for(type)->roundtrip_max, "%s: %g", ponder_type_traits(type)->name, err);
+    }
+    // Extreme data must not blow up (NaN, overflowing quants): the error stays that of the
+    // type, measured per 256-value block so tiny blocks count as much as huge ones.
+    fill_extreme(x, (size_t)n);
+    for (int t = 0; t < N_WEIGHT_TYPES; t++) {
+        PonderType type = weight_types[t];
+        void *q = quantize_new(type, x, n);
+        float *y = malloc((size_t)n * sizeof *y);
+        ponder_dequantize_row(type, q, y, n);
+        double worst = 0;
+        for (int64_t b = 0; b < n; b += 256) {
+            double err = test_rel_rms(y + b, x + b, 256);
+            if (isfinite(err) || err != err)
+                worst = err > worst || err != err ? err : worst;
+        }
+        CHECKF(worst <= 2.5 * bound_for(type)->roundtrip_max, "%s extreme data: %g",
+               ponder_type_traits(type)->name, worst);
+        free(y);
+        free(q);
+    }
+    free(x);
+}
+
+// ---- llama.cpp's files: dequantized tensors must match the f16 originals ----
+
+// A tiny GGUF reader: just enough to list tensors (the library's reader is tested on its own).
+typedef struct MiniTensor {
+    char name[96];
+    uint32_t type;
+    uint64_t ne[4];
+    uint64_t n_elements;
+    const uint8_t *data;
+} MiniTensor;
+
+typedef struct MiniGguf {
+    char *bytes;
+    size_t size;
+    uint64_t n_tensors;
+    MiniTensor *tensors;
+} MiniGguf;
+
+typedef struct Cursor {
+    const uint8_t *p, *end;
+    bool bad;
+} Cursor;
+
+static uint64_t take(Cursor *c, size_t n)
+{
+    uint64_t v = 0;
+    if ((size_t)(c->end - c->p) < n) {
+        c->bad = true;
+        c->p = c->end;
+        return 0;
+    }
+    memcpy(&v, c->p, n);
+    c->p += n;
+    return v;
+}
+
+static void skip_bytes(Cursor *c, uint64_t n)
+{
+    if ((uint64_t)(c->end - c->p) < n) {
+        c->bad = true;
+        c->p = c->end;
+    } else {
+        c->p += n;
+    }
+}
+
+static void skip_value(Cursor *c, uint32_t type)
+{
+    static const uint8_t sizes[] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+    if (type == 8) {
+        skip_bytes(c, take(c, 8));
+    } else if (type == 9) {
+        uint32_t elem = (uint32_t)take(c, 4);
+        uint64_t count = take(c, 8);
+        for (uint64_t i = 0; i < count && !c->bad; i++)
+            skip_value(c, elem);
+    } else if (type < sizeof sizes && sizes[type]) {
+        skip_bytes(c, sizes[type]);
+    } else {
+        c->bad = true;
+    }
+}
+
+static bool mini_gguf_open(MiniGguf *g, const char *path)
+{
+    memset(g, 0, sizeof *g);
+    g->bytes = test_read_file(path, &g->size);
+    if (!g->bytes)
+        return false;
+    Cursor c = {(const uint8_t *)g->bytes, (const uint8_t *)g->bytes + g->size, false};
+    if (take(&c, 4) != 0x46554747u) // "GGUF"
+        return false;
+    take(&c, 4); // version
+    g->n_tensors = take(&c, 8);
+    uint64_t n_kv = take(&c, 8);
+    uint64_t alignment = 32;
+    for (uint64_t i = 0; i < n_kv && !c.bad; i++) {
+        uint64_t key_len = take(&c, 8);
+        bool is_alignment = key_len == 17 && (uint64_t)(c.end - c.p) >= 17 &&
+                            memcmp(c.p, "general.alignment", 17) == 0;
+        skip_bytes(&c, key_len);
+        uint32_t type = (uint32_t)take(&c, 4);
+        if (is_alignment && type == 4)
+            alignment = take(&c, 4);
+        else
+            skip_value(&c, type);
+    }
+    if (c.bad || g->n_tensors > 10000)
+        return false;
+    g->tensors = calloc(g->n_tensors ? g->n_tensors : 1, sizeof *g->tensors);
+    uint64_t *offsets = calloc(g->n_tensors ? g->n_tensors : 1, sizeof *offsets);
+    for (uint64_t i = 0; i < g->n_tensors && !c.bad; i++) {
+        MiniTensor *t = &g->tensors[i];
+        uint64_t len = take(&c, 8);
+        if (len >= sizeof t->name || (uint64_t)(c.end - c.p) < len) {
+            c.bad = true;
+            break;
+        }
+        memcpy(t->name, c.p, len);
+        c.p += len;
+        uint32_t n_dims = (uint32_t)take(&c, 4);
+        t->n_elements = 1;
+        for (uint32_t d = 0; d < 4; d++) {
+            t->ne[d] = d < n_dims ? take(&c, 8) : 1;
+            t->n_elements *= t->ne[d];
+        }
+        t->type = (uint32_t)take(&c, 4);
+        offsets[i] = take(&c, 8);
+    }
+    size_t data_start = (size_t)((c.p - (const uint8_t *)g->bytes + alignment - 1) / alignment * alignment);
+    bool ok = !c.bad;
+    for (uint64_t i = 0; i < g->n_tensors && ok; i++) {
+        uint64_t bytes;
+        ok = ponder_row_bytes(g->tensors[i].type, g->tensors[i].n_elements, &bytes) &&
+             data_start + offsets[i] + bytes <= g->size;
+        g->tensors[i].data = (const uint8_t *)g->bytes + data_start + offsets[i];
+    }
+    free(offsets);
+    return ok;
+}
+
+static void mini_gguf_close(MiniGguf *g)
+{
+    free(g->bytes);
+    free(g->tensors);
+}
+
+static const MiniTensor *mini_gguf_find(const MiniGguf *g, const char *name)
+{
+    for (uint64_t i = 0; i < g->n_tensors; i++)
+        if (strcmp(g->tensors[i].name, name) == 0)
+            return &g->tensors[i];
+    return NULL;
+}
+
+static float *dequantize_tensor(const MiniTensor *t)
+{
+    float *y = malloc(t->n_elements * sizeof *y);
+    ponder_dequantize_row((PonderType)t->type, t->data, y, (int64_t)t->n_elements);
+    return y;
+}
+
+static void test_llama_cpp_files(void)
+{
+    static const char *const archs[] = {"qwen2", "llama"};
+    static const char *const variants[] = {"bf16", "q8_0", "q6_k", "q5_k_m", "q5_0", "q5_1",
+                                           "q4_k_m", "q4_0", "q4_1", "q3_k_m", "q2_k"};
+    bool seen[PONDER_TYPE_COUNT] = {false};
+    int files = 0;
+    printf("llama.cpp files vs the f16 originals (relative RMS error; ours re-quantized):\n");
+    for (size_t a = 0; a < 2; a++) {
+        char path[256];
+        snprintf(path, sizeof path, "models/%s-f16.gguf", archs[a]);
+        MiniGguf f16;
+        if (!mini_gguf_open(&f16, test_shared_path(path))) {
+            mini_gguf_close(&f16);
+            continue;
+        }
+        for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+            snprintf(path, sizeof path, "models/%s-%s.gguf", archs[a], variants[v]);
+            MiniGguf qf;
+            bool opened = mini_gguf_open(&qf, test_shared_path(path));
+            CHECKF(opened, "cannot read %s", path);
+            if (!opened) {
+                mini_gguf_close(&qf);
+                continue;
+            }
+            files++;
+            // worst error per type in this file, and ours on the same tensors
+            double worst[PONDER_TYPE_COUNT] = {0}, ours[PONDER_TYPE_COUNT] = {0};
+            for (uint64_t i = 0; i < qf.n_tensors; i++) {
+                const MiniTensor *t = &qf.tensors[i];
+                const MiniTensor *ref = mini_gguf_find(&f16, t->name);
+                if (!ref || ref->n_elements != t->n_elements || t->type == ref->type)
+                    continue;
+                const TypeBound *bound = bound_for((PonderType)t->type);
+                CHECKF(bound, "%s: %s has unexpected type %u", path, t->name, t->type);
+                if (!bound)
+                    continue;
+                seen[t->type] = true;
+                float *theirs = dequantize_tensor(t);
+                float *orig = dequantize_tensor(ref);
+                double err = test_rel_rms(theirs, orig, t->n_elements);
+                CHECKF(err <= bound->file_max, "%s: %s (%s) error %g", path, t->name,
+                       ponder_type_traits(t->type)->name, err);
+                if (err > worst[t->type])
+                    worst[t->type] = err;
+                // our quantizer on the same rows (rows of ne[0] values)
+                double mine = 0;
+                uint64_t row_len = t->ne[0];
+                if (row_len % ponder_type_traits(t->type)->block_len == 0) {
+                    void *q = quantize_new((PonderType)t->type, orig, (int64_t)t->n_elements);
+                    float *back = malloc(t->n_elements * sizeof *back);
+                    ponder_dequantize_row((PonderType)t->type, q, back, (int64_t)t->n_elements);
+                    mine = test_rel_rms(back, orig, t->n_elements);
+                    free(back);
+                    free(q);
+                    // comparable with llama.cpp's quantizer (which sees no importance matrix here)
+                    CHECKF(mine <= 1.1 * err + 1e-6, "%s: %s our %s quantizer error %g vs llama.cpp %g",
+                           path, t->name, ponder_type_traits(t->type)->name, mine, err);
+                }
+                if (mine > ours[t->type])
+                    ours[t->type] = mine;
+                free(theirs);
+                free(orig);
+            }
+            printf("  %-22s", path + 7);
+            for (int type = 0; type < PONDER_TYPE_COUNT; type++)
+                if (worst[type] > 0)
+                    printf(" %s %.4f (ours %.4f)", ponder_type_traits((uint32_t)type)->name,
+                           worst[type], ours[type]);
+            printf("\n");
+            mini_gguf_close(&qf);
+        }
+        mini_gguf_close(&f16);
+    }
+    if (files == 0) {
+        printf("  (no model files found under %s)\n", test_shared_path("models"));
+        test_failures++;
+        return;
+    }
+    for (int t = 0; t < N_WEIGHT_TYPES; t++)
+        if (weight_types[t] != PONDER_TYPE_F32 && weight_types[t] != PONDER_TYPE_F16)
+            CHECKF(seen[weight_types[t]], "no tensor of type %s in the llama.cpp files",
+                   ponder_type_traits(weight_types[t])->name);
+}
+
+// ---- Dot products ----
+
+// Weight rows whose quant bits are random (every code, including the extreme scales of
+// Q6_K/Q3_K), with sane fp16 scale fields, or quantized extreme data.
+static void *random_weight_row(PonderType type, int64_t n, bool raw_bits)
+{
+    float *x = malloc((size_t)n * sizeof *x);
+    fill_extreme(x, (size_t)n);
+    void *row = quantize_new(type, x, n);
+    free(x);
+    const PonderTypeTraits *t = ponder_type_traits(type);
+    if (!raw_bits || t->block_len == 1)
+        return row;
+    uint8_t *p = row;
+    for (int64_t b = 0; b < n / t->block_len; b++, p += t->block_bytes) {
+        // keep the fp16 fields (where the quantizer put sane values), randomise the rest
+        uint8_t keep[8];
+        size_t at, len;
+        switch (type) {
+        case PONDER_TYPE_Q4_0: case PONDER_TYPE_Q5_0: case PONDER_TYPE_Q8_0: at = 0; len = 2; break;
+        case PONDER_TYPE_Q4_1: case PONDER_TYPE_Q5_1: case PONDER_TYPE_Q4_K: case PONDER_TYPE_Q5_K:
+            at = 0; len = 4; break;
+        case PONDER_TYPE_Q2_K: at = 80; len = 4; break;
+        case PONDER_TYPE_Q3_K: at = 108; len = 2; break;
+        case PONDER_TYPE_Q6_K: at = 208; len = 2; break;
+        default: at = 0; len = 0; break;
+        }
+        memcpy(keep, p + at, len);
+        for (uint32_t i = 0; i < t->block_bytes; i++)
+            p[i] = (uint8_t)rng_next();
+        memcpy(p + at, keep, len);
+    }
+    return row;
+}
+
+static double ref_dot(const float *a, const float *b, int64_t n, double *abs_sum)
+{
+    double sum = 0, mag = 0;
+    for (int64_t i = 0; i < n; i++) {
+        sum += (double)a[i] * b[i];
+        mag += fabs((double)a[i] * b[i]);
+    }
+    *abs_sum = mag;
+    return sum;
+}
+
+// The scalar kernel computes exactly dot(dequantize(w), dequantize(quantize(x))).
+static void test_scalar_dot_vs_dequantized(void)
+{
+    const int64_t n = 1024;
+    float *x = malloc(n * sizeof *x), *wf = malloc(n * sizeof *wf), *xf = malloc(n * sizeof *xf);
+    for (int t = 0; t < N_WEIGHT_TYPES; t++) {
+        PonderType type = weight_types[t];
+        PonderType dot_type = ponder_type_traits(type)->dot_type;
+        for (int trial = 0; trial < 20; trial++) {
+            void *w = random_weight_row(type, n, trial % 2 == 1);
+            if (trial < 10)
+                fill_gaussian(x, (size_t)n);
+            else
+                fill_extreme(x, (size_t)n);
+            void *xq = quantize_new(dot_type, x, n);
+            ponder_dequantize_row(type, w, wf, n);
+            ponder_dequantize_row(dot_type, xq, xf, n);
+            double mag, want = ref_dot(wf, xf, n, &mag);
+            double got = ponder_vec_dot_scalar(type)(w, xq, n);
+            CHECKF(fabs(got - want) <= 1e-5 * mag + 1e-30, "%s trial %d: %.9g vs %.9g",
+                   ponder_type_traits(type)->name, trial, got, want);
+            free(w);
+            free(xq);
+        }
+    }
+    free(x);
+    free(wf);
+    free(xf);
+}
+
+static const char *level_name(PonderCpuLevel level)
+{
+    return level == PONDER_CPU_AVX512 ? "avx512" : level == PONDER_CPU_AVX2 ? "avx2" : "scalar";
+}
+
+// Every SIMD level against the scalar kernel, and every tile kernel against its own
+// level's vec_dot.
+static void test_kernel_levels(void)
+{
+    static const int sizes[] = {1, 3, 5, 17, 33};
+    const int64_t k_values[] = {256, 1024, 2816};
+    int levels_run = 0;
+    for (PonderCpuLevel level = PONDER_CPU_SCALAR; level <= PONDER_CPU_AVX512; level++) {
+        if (!ponder_vec_dot_at_level(PONDER_TYPE_F32, level)) {
+            printf("  level %s: not supported by this CPU\n", level_name(level));
+            continue;
+        }
+        levels_run++;
+        for (int t = 0; t < N_WEIGHT_TYPES; t++) {
+            PonderType type = weight_types[t];
+            PonderType dot_type = ponder_type_traits(type)->dot_type;
+            PonderVecDot dot = ponder_vec_dot_at_level(type, level);
+            PonderGemm gemm = ponder_gemm_at_level(type, level);
+            CHECK(dot && gemm);
+            if (!dot || !gemm)
+                continue;
+            for (size_t ki = 0; ki < sizeof k_values / sizeof k_values[0]; ki++) {
+                int64_t k = k_values[ki];
+                uint64_t w_bytes, x_bytes;
+                ponder_row_bytes(type, (uint64_t)k, &w_bytes);
+                ponder_row_bytes(dot_type, (uint64_t)k, &x_bytes);
+                const int max_rows = 33, max_cols = 33;
+                // odd strides: rows are not packed back to back in the tile tests
+                size_t w_stride = (size_t)w_bytes + 64, x_stride = (size_t)x_bytes + 32;
+                uint8_t *w = malloc(w_stride * max_rows), *xq = malloc(x_stride * max_cols);
+                float *x = malloc((size_t)k * sizeof *x);
+                for (int r = 0; r < max_rows; r++) {
+                    void *row = random_weight_row(type, k, r % 3 == 2);
+                    memcpy(w + r * w_stride, row, w_bytes);
+                    free(row);
+                }
+                for (int c = 0; c < max_cols; c++) {
+                    if (c % 2)
+                        fill_gaussian(x, (size_t)k);
+                    else
+                        fill_extreme(x, (size_t)k);
+                    ponder_quantize_row(dot_type, x, xq + c * x_stride, k);
+                }
+                // vec_dot vs scalar, tolerance relative to the sum of |terms|
+                float *wf = malloc((size_t)k * sizeof *wf), *xf = malloc((size_t)k * sizeof *xf);
+                for (int r = 0; r < 6; r++) {
+                    ponder_dequantize_row(type, w + r * w_stride, wf, k);
+                    ponder_dequantize_row(dot_type, xq + r * x_stride, xf, k);
+                    double mag;
+                    ref_dot(wf, xf, k, &mag);
+                    float want = ponder_vec_dot_scalar(type)(w + r * w_stride, xq + r * x_stride, k);
+                    float got = dot(w + r * w_stride, xq + r * x_stride, k);
+                    CHECKF(fabs((double)got - want) <= 1e-5 * mag + 1e-30,
+                           "%s %s k=%lld row %d: %.9g vs scalar %.9g", level_name(level),
+                           ponder_type_traits(type)->name, (long long)k, r, got, want);
+                }
+                free(wf);
+                free(xf);
+                // gemm tiles vs vec_dot of the same level; tolerance relative to sum |terms|
+                float *want = malloc(sizeof(float) * max_rows * max_cols);
+                double *mag = malloc(sizeof(double) * max_rows * max_cols);
+                float *wfs = malloc(sizeof(float) * (size_t)k * max_rows);
+                float *xfs = malloc(sizeof(float) * (size_t)k * max_cols);
+                for (int r = 0; r < max_rows; r++)
+                    ponder_dequantize_row(type, w + r * w_stride, wfs + r * k, k);
+                for (int c = 0; c < max_cols; c++)
+                    ponder_dequantize_row(dot_type, xq + c * x_stride, xfs + c * k, k);
+                for (int r = 0; r < max_rows; r++)
+                    for (int c = 0; c < max_cols; c++) {
+                        want[r * max_cols + c] = dot(w + r * w_stride, xq + c * x_stride, k);
+                        ref_dot(wfs + r * k, xfs + c * k, k, &mag[r * max_cols + c]);
+                    }
+                size_t out_stride = max_rows + 3;
+                float *out = malloc(out_stride * max_cols * sizeof *out);
+                for (size_t ri = 0; ri < sizeof sizes / sizeof sizes[0]; ri++) {
+                    for (size_t ci = 0; ci < sizeof sizes / sizeof sizes[0]; ci++) {
+                        int n_rows = sizes[ri], n_cols = sizes[ci];
+                        for (size_t i = 0; i < out_stride * max_cols; i++)
+                            out[i] = -12345.0f;
+                        gemm(w, w_stride, n_rows, xq, x_stride, n_cols, k, out, out_stride);
+                        int bad = 0;
+                        for (int c = 0; c < max_cols; c++) {
+                            for (int r = 0; r < (int)out_stride; r++) {
+                                float o = out[c * out_stride + r];
+                                if (r >= n_rows || c >= n_cols) {
+                                    bad += o != -12345.0f; // untouched outside the tile
+                                    continue;
+                                }
+                                float expect = want[r * max_cols + c];
+                                if (!(fabs((double)o - expect) <= 1e-5 * mag[r * max_cols + c] + 1e-30)) {
+                                    if (bad == 0)
+                                        fprintf(stderr, "  row %d col %d: %.9g vs vec_dot %.9g\n", r, c, o, expect);
+                                    bad++;
+                                }
+                            }
+                        }
+                        CHECKF(bad == 0, "%s %s gemm %dx%d k=%lld: %d wrong", level_name(level),
+                               ponder_type_traits(type)->name, n_rows, n_cols, (long long)k, bad);
+                    }
+                }
+                free(want);
+                free(mag);
+                free(wfs);
+                free(xfs);
+                free(out);
+                free(w);
+                free(xq);
+                free(x);
+            }
+        }
+    }
+    CHECK(levels_run >= 1);
+}
+
+int main(void)
+{
+    printf("kernel level on this CPU: %s\n", ponder_cpu_kernel_level());
+    test_roundtrip_accuracy();
+    test_llama_cpp_files();
+    test_scalar_dot_vs_dequantized();
+    test_kernel_levels();
+    return test_finish();
+}
