@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""Writes the malformed GGUF files of tests/data/gguf-hostile/ and the fuzzer's seed corpus.
+
+Each hostile file breaks one rule of the format; expected-errors.txt maps its name to a
+fragment the reader's error message must contain (so a file is rejected for the reason
+it was made for, not by an accident earlier in the file). The seeds in
+tests/fuzz/corpus-gguf/ are small valid or nearly valid files for libFuzzer to mutate.
+
+Usage: tools/make-hostile-gguf.py [--hostile DIR] [--seeds DIR] [--real-prefix GGUF]
+(defaults: the two directories above, relative to the repository root; --real-prefix adds
+the first 16 KiB of a real model file as one more seed).
+
+Only the Python standard library is used; the output is deterministic.
+"""
+
+import argparse
+import os
+import random
+import struct
+
+# GGUF value types
+U8, I8, U16, I16, U32, I32, F32, BOOL, STR, ARR, U64, I64, F64 = range(13)
+# ggml tensor types: (id, block length, block bytes)
+T_F32, T_F16, T_Q4_0, T_Q8_0, T_Q4_K, T_Q6_K, T_Q8_K, T_BF16 = (
+    (0, 1, 4), (1, 1, 2), (2, 32, 18), (8, 32, 34), (12, 256, 144), (14, 256, 210),
+    (15, 256, 292), (30, 1, 2))
+SCALAR_FORMAT = {U8: '<B', I8: '<b', U16: '<H', I16: '<h', U32: '<I', I32: '<i',
+                 F32: '<f', BOOL: '<?', U64: '<Q', I64: '<q', F64: '<d'}
+
+
+def u32(v):
+    return struct.pack('<I', v)
+
+
+def u64(v):
+    return struct.pack('<Q', v)
+
+
+def gstr(s):
+    b = s.encode() if isinstance(s, str) else s
+    return u64(len(b)) + b
+
+
+def value(vtype, v):
+    """Encoded value (without its type) of a scalar, string or (elem_type, list) array."""
+    if vtype == STR:
+        return gstr(v)
+    if vtype == ARR:
+        elem_type, items = v
+        return u32(elem_type) + u64(len(items)) + b''.join(value(elem_type, x) for x in items)
+    return struct.pack(SCALAR_FORMAT[vtype], v)
+
+
+def kv(key, vtype, v):
+    return gstr(key) + u32(vtype) + value(vtype, v)
+
+
+def tensor_info(name, ne, ttype, offset):
+    return gstr(name) + u32(len(ne)) + b''.join(u64(n) for n in ne) + u32(ttype[0]) + u64(offset)
+
+
+def tensor_bytes(ne, ttype):
+    n = 1
+    for d in ne:
+        n *= d
+    return n // ttype[1] * ttype[2]
+
+
+def header(n_tensors, n_kv, version=3, magic=b'GGUF'):
+    return magic + u32(version) + u64(n_tensors) + u64(n_kv)
+
+
+def pad(buf, alignment=32):
+    return buf + b'\0' * (-len(buf) % alignment)
+
+
+def build(kvs, tensors, alignment=32, seed=0):
+    """A valid file: KVS are encoded kv() entries; TENSORS are (name, ne, type) laid out in
+    order at aligned offsets and filled with pseudo-random bytes."""
+    rng = random.Random(seed)
+    infos, data = b'', b''
+    for name, ne, ttype in tensors:
+        data = pad(data, alignment)
+        infos += tensor_info(name, ne, ttype, len(data))
+        data += bytes(rng.getrandbits(8) for _ in range(tensor_bytes(ne, ttype)))
+    return pad(header(len(tensors), len(kvs)) + b''.join(kvs) + infos, alignment) + data
+
+
+ARCH = kv('general.architecture', STR, 'qwen2')
+
+
+def one_tensor_file(name, ne, ttype, offset, data_size, extra_kvs=()):
+    """A file with one tensor info as given and DATA_SIZE bytes of data."""
+    kvs = [ARCH, *extra_kvs]
+    head = header(1, len(kvs)) + b''.join(kvs) + tensor_info(name, ne, ttype, offset)
+    return pad(head) + b'\x5a' * data_size
+
+
+def hostile_files():
+    """(file name, bytes, fragment of the expected error message)"""
+    good = build([ARCH], [('a', [32], T_F32), ('b', [64, 2], T_Q8_0)])
+    one = header(1, 1) + ARCH  # start of a file whose tensor info comes next
+    past_end = one_tensor_file('blk.0.attn_q.weight', [64, 64], T_F32, 0, 1000)
+    past_begin = len(past_end) - 1000
+    files = [
+        ('empty.gguf', b'', 'empty'),
+        ('truncated-magic.gguf', b'GG', 'truncated: magic'),
+        ('bad-magic.gguf', b'GGML' + good[4:], 'not a GGUF file'),
+        ('version-1.gguf', header(0, 0, version=1), 'version 1 is not supported'),
+        ('version-99.gguf', header(0, 0, version=99), 'unsupported GGUF version 99'),
+        ('big-endian.gguf', b'GGUF' + struct.pack('>I', 3) + struct.pack('>QQ', 0, 0),
+         'big-endian'),
+        ('truncated-header.gguf', b'GGUF' + u32(3) + u64(0)[:5], 'truncated: tensor count'),
+        ('truncated-key.gguf', header(0, 1) + u64(20) + b'general.', 'key 0: string length 20'),
+        ('truncated-value.gguf', header(0, 1) + gstr('k') + u32(U32) + b'\1\2',
+         "truncated: value of key 'k'"),
+        ('truncated-array.gguf',
+         header(0, 1) + gstr('k') + u32(ARR) + u32(U32) + u64(10) + u32(1) * 3,
+         "key 'k': array of 10 uint32"),
+        ('truncated-string-array.gguf',
+         header(0, 1) + gstr('tokens') + u32(ARR) + u32(STR) + u64(3) + gstr('a') + u64(50)
+         + b'b' * 30,
+         "key 'tokens': string 1 of 3 has length 50"),
+        ('truncated-tensor-info.gguf', one + gstr('blk.0.attn_q.weight') + u32(2) + u64(256),
+         "truncated: shape of tensor 'blk.0.attn_q.weight'"),
+        ('truncated-data.gguf', good[:-10], "tensor 'b': data"),
+        ('huge-tensor-count.gguf', header(1 << 60, 0), 'tensor count 1152921504606846976'),
+        ('huge-kv-count.gguf', header(0, 1 << 60) + ARCH, 'kv count 1152921504606846976'),
+        ('huge-string-length.gguf', header(0, 1) + gstr('k') + u32(STR) + u64(1 << 62) + b'abc',
+         "value of key 'k': string length 4611686018427387904"),
+        ('huge-array-count.gguf',
+         header(0, 1) + gstr('k') + u32(ARR) + u32(U8) + u64(1 << 62) + b'abc',
+         "key 'k': array of 4611686018427387904 uint8"),
+        ('huge-string-array-count.gguf',
+         header(0, 1) + gstr('k') + u32(ARR) + u32(STR) + u64(1 << 61) + gstr('a'),
+         "key 'k': array of 2305843009213693952 strings"),
+        ('empty-key.gguf', header(0, 1) + kv('', U32, 1), 'key 0 at offset 24 is empty'),
+        ('key-with-nul.gguf', header(0, 1) + kv('gen\0eral', U32, 1), 'NUL byte'),
+        ('nested-array.gguf',
+         header(0, 1) + gstr('k') + u32(ARR) + u32(ARR) + u64(1) + u32(U8) + u64(1) + b'x',
+         "key 'k': nested arrays"),
+        ('bad-value-type.gguf', header(0, 1) + gstr('k') + u32(13) + u32(0),
+         "key 'k': unknown value type 13"),
+        ('bad-array-type.gguf', header(0, 1) + gstr('k') + u32(ARR) + u32(200) + u64(0),
+         "key 'k': unknown array element type 200"),
+        ('duplicate-key.gguf', build([ARCH, kv('x', U32, 1), ARCH], []),
+         "duplicate key 'general.architecture'"),
+        ('alignment-0.gguf', build([kv('general.alignment', U32, 0)], []),
+         'general.alignment 0 is not a power of two'),
+        ('alignment-3.gguf', build([kv('general.alignment', U32, 3)], []),
+         'general.alignment 3 is not a power of two'),
+        ('alignment-u64.gguf', build([kv('general.alignment', U64, 32)], []),
+         'general.alignment has type uint64'),
+        ('n-dims-0.gguf', one_tensor_file('w', [], T_F32, 0, 128), "tensor 'w': 0 dimensions"),
+        ('n-dims-5.gguf', one_tensor_file('w', [1] * 5, T_F32, 0, 128),
+         "tensor 'w': 5 dimensions"),
+        ('zero-dim.gguf', one_tensor_file('w', [32, 0], T_F32, 0, 0), "tensor 'w': dimension 1 is 0"),
+        ('ne-overflow.gguf', one_tensor_file('w', [1 << 32, 1 << 31], T_F32, 0, 0),
+         "tensor 'w': element count overflows"),
+        ('empty-tensor-name.gguf', one_tensor_file('', [32], T_F32, 0, 128), 'is empty'),
+        ('long-tensor-name.gguf', one_tensor_file('n' * 257, [32], T_F32, 0, 128),
+         'is 257 bytes long (at most 256 allowed)'),
+        ('bad-tensor-type.gguf', one_tensor_file('w', [32], (99, 1, 1), 0, 128),
+         "tensor 'w': unknown or unsupported type id 99"),
+        ('iq-tensor-type.gguf', one_tensor_file('w', [256], (16, 256, 66), 0, 66),
+         "tensor 'w': unknown or unsupported type id 16"),
+        ('activation-tensor-type.gguf', one_tensor_file('w', [256], T_Q8_K, 0, 292),
+         "tensor 'w': type q8_K (id 15) is not supported"),
+        ('row-not-block-multiple.gguf', one_tensor_file('blk.0.ffn_down.weight', [128, 2], T_Q4_K,
+                                                         0, 1024),
+         "tensor 'blk.0.ffn_down.weight': row length 128 is not a multiple of the q4_K block "
+         "length 256"),
+        ('misaligned-offset.gguf', one_tensor_file('w', [4], T_F32, 16, 64),
+         "tensor 'w': offset 16 is not a multiple of the alignment 32"),
+        ('offset-past-end.gguf', one_tensor_file('w', [32], T_F32, 1 << 40, 128),
+         "tensor 'w': data ["),
+        ('data-past-end.gguf', past_end,
+         "tensor 'blk.0.attn_q.weight': data [%d, %d) extends past end of file (size %d)"
+         % (past_begin, past_begin + 64 * 64 * 4, len(past_end))),
+        ('duplicate-tensor.gguf', build([ARCH], [('w', [32], T_F32), ('w', [32], T_F32)]),
+         "duplicate tensor name 'w'"),
+    ]
+    # Two tensors sharing bytes: "a" is [0, 128), "b" starts at 64.
+    overlap = pad(header(2, 1) + ARCH + tensor_info('a', [32], T_F32, 0)
+                  + tensor_info('b', [32], T_F32, 64)) + b'\1' * 192
+    files.append(('overlapping-tensors.gguf', overlap, "tensors 'a' [0, 128) and 'b' [64, 192) overlap"))
+    return files
+
+
+def seed_files():
+    tokens = ['<unk>', 'a', 'b', 'ab', 'Ġthe', '<think>', '</think>', '<｜User｜>']
+    model_kvs = [
+        ARCH,
+        kv('general.name', STR, 'seed'),
+        kv('qwen2.block_count', U32, 1),
+        kv('qwen2.embedding_length', U32, 256),
+        kv('qwen2.rope.freq_base', F32, 1000000.0),
+        kv('tokenizer.ggml.model', STR, 'gpt2'),
+        kv('tokenizer.ggml.tokens', ARR, (STR, tokens)),
+        kv('tokenizer.ggml.token_type', ARR, (I32, [1] * len(tokens))),
+        kv('tokenizer.ggml.merges', ARR, (STR, ['a b'])),
+        kv('tokenizer.ggml.add_bos_token', BOOL, True),
+    ]
+    every_type = [kv('t.%d' % t, t, v) for t, v in [
+        (U8, 200), (I8, -100), (U16, 60000), (I16, -30000), (U32, 4000000000), (I32, -5),
+        (F32, 1.5), (BOOL, False), (STR, 'h\u00e9llo'), (U64, 1 << 63), (I64, -1 << 62),
+        (F64, -2.25)]]
+    every_type += [kv('a.%d' % t, ARR, (t, v)) for t, v in [
+        (U8, [1, 2]), (I8, [-1]), (U16, [3]), (I16, [-4]), (U32, [5]), (I32, [-6]),
+        (F32, [0.5]), (BOOL, [True, False]), (STR, ['x', '']), (U64, [7]), (I64, [-8]),
+        (F64, [9.0])]]
+    every_type.append(kv('a.empty', ARR, (I32, [])))
+    return [
+        ('minimal.gguf', header(0, 0)),
+        ('arch-only-v2.gguf', header(0, 1, version=2) + ARCH),
+        ('every-value-type.gguf', build(every_type, [('w', [4], T_F32)])),
+        ('tiny-model.gguf', build(model_kvs, [
+            ('token_embd.weight', [256, 8], T_Q8_0),
+            ('blk.0.attn_norm.weight', [256], T_F32),
+            ('blk.0.attn_q.weight', [256, 2], T_Q4_K),
+            ('blk.0.ffn_down.weight', [256, 2], T_Q6_K),
+            ('output.weight', [64, 2], T_Q4_0),
+            ('blk.0.ffn_up.weight', [8, 2], T_F16),
+            ('blk.0.ffn_gate.weight', [8, 2], T_BF16),
+        ], seed=1)),
+        ('aligned-64.gguf', build([ARCH, kv('general.alignment', U32, 64)],
+                                  [('a', [3], T_F32), ('b', [5, 2, 1, 3], T_F16)], alignment=64,
+                                  seed=2)),
+    ]
+
+
+def write_all(directory, files):
+    os.makedirs(directory, exist_ok=True)
+    for name, data in files:
+        with open(os.path.join(directory, name), 'wb') as f:
+            f.write(data)
+
+
+def main():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--hostile', default=os.path.join(root, 'tests/data/gguf-hostile'))
+    parser.add_argument('--seeds', default=os.path.join(root, 'tests/fuzz/corpus-gguf'))
+    parser.add_argument('--real-prefix', help='a real GGUF file whose first 16 KiB become a seed')
+    args = parser.parse_args()
+
+    hostile = hostile_files()
+    names = [name for name, _, _ in hostile]
+    assert len(names) == len(set(names))
+    write_all(args.hostile, [(name, data) for name, data, _ in hostile])
+    with open(os.path.join(args.hostile, 'expected-errors.txt'), 'w') as f:
+        f.write('# file<TAB>fragment of the error message gguf_open must give '
+                '(written by tools/make-hostile-gguf.py)\n')
+        for name, _, fragment in hostile:
+            f.write('%s\t%s\n' % (name, fragment))
+
+    seeds = seed_files()
+    if args.real_prefix:
+        with open(args.real_prefix, 'rb') as f:
+            seeds.append(('real-prefix-16k.gguf', f.read(16384)))
+    write_all(args.seeds, seeds)
+    print('%d hostile files in %s, %d seeds in %s' % (len(hostile), args.hostile, len(seeds),
+                                                        args.seeds))
+
+
+if __name__ == '__main__':
+    main()
