@@ -165,8 +165,7 @@ static void store_kv(GgufWriter *w, const char *key, size_t key_len, GgufValueTy
     if (value.failed || !key || key_len == 0 || key_len > WRITER_MAX_KEY_LEN ||
         memchr(key, '\0', key_len)) {
         if (value.failed)
-            record_error(w, "out of memory storing key '%.*s'", (int)(key_len < 200 ? key_len : 200),
-                         key);
+            record_error(w, "out of memory storing metadata");
         else
             record_error(w, "invalid key (empty, over %d bytes, or with a NUL byte)",
                          WRITER_MAX_KEY_LEN);
@@ -195,8 +194,7 @@ static void store_kv(GgufWriter *w, const char *key, size_t key_len, GgufValueTy
         size_t cap = w->kv_cap ? w->kv_cap * 2 : 32;
         WriterKv *grown = realloc(w->kv, cap * sizeof *grown);
         if (!grown) {
-            record_error(w, "out of memory storing key '%.*s'", (int)(key_len < 200 ? key_len : 200),
-                         key);
+            record_error(w, "out of memory storing metadata");
             free(value.data);
             return;
         }
@@ -205,7 +203,7 @@ static void store_kv(GgufWriter *w, const char *key, size_t key_len, GgufValueTy
     }
     char *key_copy = malloc(key_len + 1);
     if (!key_copy) {
-        record_error(w, "out of memory storing a key");
+        record_error(w, "out of memory storing metadata");
         free(value.data);
         return;
     }
@@ -560,47 +558,43 @@ static bool write_zeros(FILE *f, uint64_t n)
     return true;
 }
 
-// Writes the tensors' bytes in order; on failure ERR says why (errno left for I/O).
-static bool write_tensor_data(GgufWriter *w, FILE *f, bool *io_error, char *err,
-                              size_t err_size)
+// Records the errno text of a failed write, fsync or close; returns false.
+static bool io_failed(const char *what, char *err, size_t err_size)
+{
+    snprintf(err, err_size, "%s failed: %s", what, strerror(errno));
+    return false;
+}
+
+// Writes the tensors' bytes in order, with zeros up to each aligned offset.
+static bool write_tensor_data(GgufWriter *w, FILE *f, char *err, size_t err_size)
 {
     uint64_t pos = 0;
     for (size_t i = 0; i < w->n_tensors; i++) {
         WriterTensor *t = &w->tensors[i];
-        *io_error = true;
         if (!write_zeros(f, t->offset - pos))
-            return false;
+            return io_failed("write", err, err_size);
+        pos = t->offset + t->n_bytes;
         if (t->data) {
             if (!write_all(f, t->data, t->n_bytes))
-                return false;
-        } else {
-            *io_error = false;
-            if (t->n_bytes > SIZE_MAX) {
-                snprintf(err, err_size, "tensor '%s' is too large for memory", t->name);
-                return false;
-            }
-            void *bytes = malloc((size_t)t->n_bytes);
-            if (!bytes) {
-                snprintf(err, err_size, "out of memory for tensor '%s' (%llu bytes)", t->name,
-                         (unsigned long long)t->n_bytes);
-                return false;
-            }
-            char reason[400] = "";
-            if (!t->fill(t->user, bytes, t->n_bytes, reason, sizeof reason)) {
-                snprintf(err, err_size, "tensor '%s': %s", t->name,
-                         reason[0] ? reason : "fill failed");
-                free(bytes);
-                return false;
-            }
-            *io_error = true;
-            bool ok = write_all(f, bytes, t->n_bytes);
-            free(bytes);
-            if (!ok)
-                return false;
+                return io_failed("write", err, err_size);
+            continue;
         }
-        pos = t->offset + t->n_bytes;
+        void *bytes = t->n_bytes <= SIZE_MAX ? malloc((size_t)t->n_bytes) : NULL;
+        if (!bytes) {
+            snprintf(err, err_size, "out of memory for tensor '%s' (%llu bytes)", t->name,
+                     (unsigned long long)t->n_bytes);
+            return false;
+        }
+        char reason[400] = "";
+        bool ok = t->fill(t->user, bytes, t->n_bytes, reason, sizeof reason);
+        if (!ok)
+            snprintf(err, err_size, "tensor '%s': %s", t->name, reason[0] ? reason : "fill failed");
+        else if (!write_all(f, bytes, t->n_bytes))
+            ok = io_failed("write", err, err_size);
+        free(bytes);
+        if (!ok)
+            return false;
     }
-    *io_error = false;
     return true;
 }
 
@@ -662,32 +656,19 @@ bool gguf_writer_write(GgufWriter *w, const char *path, char *err, size_t err_si
         return false;
     }
 
-    bool io_error = true;
-    bool ok = write_all(f, header.data, header.len) &&
-              write_tensor_data(w, f, &io_error, reason, sizeof reason);
-    int saved = errno;
+    bool ok = (write_all(f, header.data, header.len) ||
+               io_failed("write", reason, sizeof reason)) &&
+              write_tensor_data(w, f, reason, sizeof reason) &&
+              ((fflush(f) == 0 && fsync(fileno(f)) == 0) ||
+               io_failed("write", reason, sizeof reason));
     free(header.data);
-    if (ok) {
-        io_error = true;
-        ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-        saved = errno;
-    }
-    if (fclose(f) != 0 && ok) {
-        ok = false;
-        io_error = true;
-        saved = errno;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        ok = false;
-        io_error = true;
-        saved = errno;
-    }
+    if (fclose(f) != 0 && ok)
+        ok = io_failed("close", reason, sizeof reason);
+    if (ok && rename(tmp, path) != 0)
+        ok = io_failed("rename", reason, sizeof reason);
     if (!ok) {
         unlink(tmp);
-        if (io_error)
-            snprintf(err, err_size, "%s: write failed: %s", path, strerror(saved));
-        else
-            snprintf(err, err_size, "%s: %s", path, reason);
+        snprintf(err, err_size, "%s: %s", path, reason);
         return false;
     }
     sync_parent_dir(path);

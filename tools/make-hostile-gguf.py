@@ -154,7 +154,8 @@ def hostile_files():
         ('n-dims-0.gguf', one_tensor_file('w', [], T_F32, 0, 128), "tensor 'w': 0 dimensions"),
         ('n-dims-5.gguf', one_tensor_file('w', [1] * 5, T_F32, 0, 128),
          "tensor 'w': 5 dimensions"),
-        ('zero-dim.gguf', one_tensor_file('w', [32, 0], T_F32, 0, 0), "tensor 'w': dimension 1 is 0"),
+        ('zero-dim.gguf', one_tensor_file('w', [32, 0], T_F32, 0, 0),
+         "tensor 'w': dimension 1 is 0"),
         ('ne-overflow.gguf', one_tensor_file('w', [1 << 32, 1 << 31], T_F32, 0, 0),
          "tensor 'w': element count overflows"),
         ('empty-tensor-name.gguf', one_tensor_file('', [32], T_F32, 0, 128), 'is empty'),
@@ -183,7 +184,8 @@ def hostile_files():
     # Two tensors sharing bytes: "a" is [0, 128), "b" starts at 64.
     overlap = pad(header(2, 1) + ARCH + tensor_info('a', [32], T_F32, 0)
                   + tensor_info('b', [32], T_F32, 64)) + b'\1' * 192
-    files.append(('overlapping-tensors.gguf', overlap, "tensors 'a' [0, 128) and 'b' [64, 192) overlap"))
+    files.append(('overlapping-tensors.gguf', overlap,
+                  "tensors 'a' [0, 128) and 'b' [64, 192) overlap"))
     return files
 
 

@@ -6,9 +6,9 @@
 //   CC=clang meson setup build-fuzz -Dinference_only=true -Dfuzz=true -Db_lundef=false
 //   meson compile -C build-fuzz tests/fuzz/fuzz-gguf
 //   mkdir -p build-fuzz/corpus
-//   build-fuzz/tests/fuzz/fuzz-gguf -max_total_time=60 -timeout=10 -rss_limit_mb=2048 build-fuzz/corpus tests/fuzz/corpus-gguf
-// (the first directory collects new inputs; the seeds are written by
-// tools/make-hostile-gguf.py). A crash leaves crash-<sha1> in the current directory;
+//   build-fuzz/tests/fuzz/fuzz-gguf -max_total_time=60 -timeout=10 -rss_limit_mb=2048 CORPUS SEEDS
+// with CORPUS = build-fuzz/corpus (collects the new inputs) and SEEDS = tests/fuzz/corpus-gguf
+// (written by tools/make-hostile-gguf.py). A crash leaves crash-<sha1> in the current directory;
 // replay it with `build-fuzz/tests/fuzz/fuzz-gguf crash-<sha1>`.
 //
 // The same checks run without libFuzzer in tests/inference/test-gguf-hostile.c, which
@@ -100,7 +100,8 @@ static unsigned touch_tensor(const GgufFile *f, const GgufTensor *t, char *name,
     if (gguf_find_tensor(f, name) != t)
         broken("gguf_find_tensor does not find a tensor");
     uint64_t row_bytes;
-    if (t->n_dims < 1 || t->n_dims > GGUF_MAX_DIMS || !ponder_row_bytes(t->type, t->ne[0], &row_bytes) ||
+    if (t->n_dims < 1 || t->n_dims > GGUF_MAX_DIMS ||
+        !ponder_row_bytes(t->type, t->ne[0], &row_bytes) ||
         t->n_bytes != row_bytes * (t->n_elements / t->ne[0]) || t->offset % f->alignment != 0)
         broken("tensor shape, type or offset inconsistent");
     if ((const uint8_t *)t->data != f->map + f->data_offset + t->offset ||

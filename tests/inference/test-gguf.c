@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -552,7 +554,8 @@ static void expect_write_error(GgufWriter *w, const char *path, const char *frag
 {
     char err[512] = "";
     CHECK(!gguf_writer_write(w, path, err, sizeof err));
-    CHECKF(strstr(err, fragment) != NULL, "message '%s' lacks '%s'", err, fragment);
+    CHECKF(strstr(err, fragment) != NULL && strstr(err, path) == err,
+           "message '%s' lacks the path or '%s'", err, fragment);
     CHECKF(access(path, F_OK) != 0, "%s exists after a failed write", path);
     gguf_writer_free(w);
 }
@@ -597,6 +600,23 @@ static void test_writer_errors(void)
     w = gguf_writer_new();
     gguf_writer_set_u32(w, "", 1);
     expect_write_error(w, path, "invalid key");
+
+    // A full disk, simulated with a file-size limit (writes past it fail with EFBIG).
+    static uint8_t big[256 * 1024];
+    w = gguf_writer_new();
+    gguf_writer_add_tensor(w, "big", PONDER_TYPE_F32, 1, (const uint64_t[]){sizeof big / 4}, big);
+    struct rlimit old_limit, limit;
+    getrlimit(RLIMIT_FSIZE, &old_limit);
+    limit = old_limit;
+    limit.rlim_cur = 64 * 1024;
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    CHECK(setrlimit(RLIMIT_FSIZE, &limit) == 0);
+    char full_path[512];
+    snprintf(full_path, sizeof full_path, "%s", temp_path("full.gguf"));
+    expect_write_error(w, full_path, "write failed: File too large");
+    setrlimit(RLIMIT_FSIZE, &old_limit);
+    signal(SIGXFSZ, old_handler);
+    CHECK(count_temp_leftovers() == 0);
 
     // A failed write leaves an existing file untouched.
     w = gguf_writer_new();
