@@ -24,6 +24,9 @@ PonderVecDot quant_vec_dot_avx512(PonderType type);
 PonderGemm quant_gemm_scalar(PonderType type);
 PonderGemm quant_gemm_avx2(PonderType type);
 PonderGemm quant_gemm_avx512(PonderType type);
+// The specialised tile kernels of gemm-avx2.c / gemm-avx512.c (NULL for other types).
+PonderGemm quant_gemm_avx2_tiles(PonderType type);
+PonderGemm quant_gemm_avx512_tiles(PonderType type);
 
 // Defines NAME, a tile "kernel" that just calls DOT for every (row, column) pair: the
 // fallback for types without a specialised tile kernel. Rows are the outer loop so a

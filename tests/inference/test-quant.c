@@ -499,16 +499,17 @@ static void test_kernel_levels(void)
                 }
                 // vec_dot vs scalar, tolerance relative to the sum of |terms|
                 float *wf = malloc((size_t)k * sizeof *wf), *xf = malloc((size_t)k * sizeof *xf);
-                for (int r = 0; r < 6; r++) {
+                for (int r = 0; r < max_rows; r++) {
+                    int c = (r * 7) % max_cols;
                     ponder_dequantize_row(type, w + r * w_stride, wf, k);
-                    ponder_dequantize_row(dot_type, xq + r * x_stride, xf, k);
+                    ponder_dequantize_row(dot_type, xq + c * x_stride, xf, k);
                     double mag;
                     ref_dot(wf, xf, k, &mag);
-                    float want = ponder_vec_dot_scalar(type)(w + r * w_stride, xq + r * x_stride, k);
-                    float got = dot(w + r * w_stride, xq + r * x_stride, k);
+                    float want = ponder_vec_dot_scalar(type)(w + r * w_stride, xq + c * x_stride, k);
+                    float got = dot(w + r * w_stride, xq + c * x_stride, k);
                     CHECKF(fabs((double)got - want) <= 1e-5 * mag + 1e-30,
-                           "%s %s k=%lld row %d: %.9g vs scalar %.9g", level_name(level),
-                           ponder_type_traits(type)->name, (long long)k, r, got, want);
+                           "%s %s k=%lld row %d col %d: %.9g vs scalar %.9g", level_name(level),
+                           ponder_type_traits(type)->name, (long long)k, r, c, got, want);
                 }
                 free(wf);
                 free(xf);
@@ -545,7 +546,7 @@ static void test_kernel_levels(void)
                                 float expect = want[r * max_cols + c];
                                 if (!(fabs((double)o - expect) <= 1e-5 * mag[r * max_cols + c] + 1e-30)) {
                                     if (bad == 0)
-                                        fprintf(stderr, "  row %d col %d: %.9g vs vec_dot %.9g\n", r, c, o, expect);
+                                        fprintf(stderr, "  row %d col %d: %.9g vs vec_dot %.9g (sum of abs terms %.9g, scalar %.9g)\n", r, c, o, expect, mag[r * max_cols + c], ponder_vec_dot_scalar(type)(w + r * w_stride, xq + c * x_stride, k));
                                     bad++;
                                 }
                             }

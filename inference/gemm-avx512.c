@@ -1,0 +1,515 @@
+// AVX-512 VNNI tile kernels for prompt processing (Q4_K, Q5_K, Q6_K, Q8_0).
+//
+// Design: a zmm register holds one value for each of 16 weight rows. The weights of 16
+// rows are first decoded into a "panel" where dword s of lane r holds quants 4s..4s+3 of
+// row r, so that one vpdpbusd multiplies 4 quants of 16 rows by the same 4 activations
+// (broadcast straight from the caller's Q8 row) - 64 multiply-adds per instruction with no
+// shuffling in the inner loop. Decoding (nibble unpacking and a 16x16 dword transpose) is
+// paid once per call and reused across every activation column. A register tile of
+// 2 row groups x 4 columns keeps 8 integer accumulators per sub-block and 16 float ones.
+//
+// Per K-quant sub-block the integer sums are converted to float and scaled by the row's
+// sub-block scale (d * sc, a vector from the panel); offsets (mins, or the +32 / +4 that
+// makes Q6_K / Q3_K quants unsigned) are applied through the Q8_K block's sums of 16
+// activations with vpdpwssd. Q8_0 activations are made unsigned (x + 128, via xor) and the
+// panel holds -128 * sum(w) per block to start the accumulator from.
+#include "quant-blocks.h"
+#include "quant-kernels.h"
+
+#include <immintrin.h>
+
+enum {
+    ROW_GROUP = 16,                         // rows per panel (zmm lanes)
+    MAX_ROW_GROUPS = 2,                     // row groups per pass (the register tile height)
+    TILE_COLS = 4,                          // columns per register tile
+    K_CHUNK_BLOCKS = 2,                     // super-blocks decoded per pass (bounds the stack)
+    Q8_CHUNK_BLOCKS = 8 * K_CHUNK_BLOCKS,   // Q8_0 blocks per pass (same 512 values)
+};
+
+static inline uint32_t load_u32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+// In-place transpose of 16 rows of 16 dwords.
+static inline void transpose16(__m512i r[16])
+{
+    __m512i t[16];
+    for (int k = 0; k < 8; k++) {
+        t[2 * k] = _mm512_unpacklo_epi32(r[2 * k], r[2 * k + 1]);
+        t[2 * k + 1] = _mm512_unpackhi_epi32(r[2 * k], r[2 * k + 1]);
+    }
+    // u[4k + m], 128-bit lane L = column 4L + m of rows 4k..4k+3
+    __m512i u[16];
+    for (int k = 0; k < 4; k++) {
+        u[4 * k + 0] = _mm512_unpacklo_epi64(t[4 * k], t[4 * k + 2]);
+        u[4 * k + 1] = _mm512_unpackhi_epi64(t[4 * k], t[4 * k + 2]);
+        u[4 * k + 2] = _mm512_unpacklo_epi64(t[4 * k + 1], t[4 * k + 3]);
+        u[4 * k + 3] = _mm512_unpackhi_epi64(t[4 * k + 1], t[4 * k + 3]);
+    }
+    // then a 4x4 transpose of 128-bit lanes for each m
+    for (int m = 0; m < 4; m++) {
+        __m512i v0 = _mm512_shuffle_i32x4(u[m], u[4 + m], 0x88);
+        __m512i v1 = _mm512_shuffle_i32x4(u[m], u[4 + m], 0xdd);
+        __m512i v2 = _mm512_shuffle_i32x4(u[8 + m], u[12 + m], 0x88);
+        __m512i v3 = _mm512_shuffle_i32x4(u[8 + m], u[12 + m], 0xdd);
+        r[m] = _mm512_shuffle_i32x4(v0, v2, 0x88);
+        r[8 + m] = _mm512_shuffle_i32x4(v0, v2, 0xdd);
+        r[4 + m] = _mm512_shuffle_i32x4(v1, v3, 0x88);
+        r[12 + m] = _mm512_shuffle_i32x4(v1, v3, 0xdd);
+    }
+}
+
+static inline __m128i load_row16(const uint8_t *block0, size_t w_stride, int n_rows, int row,
+                                 size_t offset)
+{
+    if (row >= n_rows)
+        return _mm_setzero_si128();
+    return _mm_loadu_si128((const __m128i *)(block0 + (size_t)row * w_stride + offset));
+}
+
+// The 16 bytes at OFFSET in the blocks of 16 rows as four vectors: out[m] lane r = dword m
+// of row r's bytes. Rows >= N_ROWS read as zero.
+static inline void load_dwords16(const uint8_t *block0, size_t w_stride, int n_rows, size_t offset,
+                                 __m512i out[4])
+{
+    __m512i z[4];
+    for (int r = 0; r < 4; r++) { // 128-bit lane L of z[r] = row r + 4L
+        __m512i v = _mm512_castsi128_si512(load_row16(block0, w_stride, n_rows, r, offset));
+        v = _mm512_inserti32x4(v, load_row16(block0, w_stride, n_rows, r + 4, offset), 1);
+        v = _mm512_inserti32x4(v, load_row16(block0, w_stride, n_rows, r + 8, offset), 2);
+        z[r] = _mm512_inserti32x4(v, load_row16(block0, w_stride, n_rows, r + 12, offset), 3);
+    }
+    __m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]), t1 = _mm512_unpackhi_epi32(z[0], z[1]);
+    __m512i t2 = _mm512_unpacklo_epi32(z[2], z[3]), t3 = _mm512_unpackhi_epi32(z[2], z[3]);
+    out[0] = _mm512_unpacklo_epi64(t0, t2);
+    out[1] = _mm512_unpackhi_epi64(t0, t2);
+    out[2] = _mm512_unpacklo_epi64(t1, t3);
+    out[3] = _mm512_unpackhi_epi64(t1, t3);
+}
+
+// Byte I (0..3) of every dword, zero-extended.
+static inline __m512i byte_of(__m512i v, int i)
+{
+    return _mm512_and_si512(_mm512_srli_epi32(v, 8 * i), _mm512_set1_epi32(0xff));
+}
+
+// Byte I (0..3) of every dword, sign-extended.
+static inline __m512i signed_byte_of(__m512i v, int i)
+{
+    return _mm512_srai_epi32(_mm512_slli_epi32(v, 24 - 8 * i), 24);
+}
+
+// The fp16 in the low (HIGH = 0) or high half of every dword, as float.
+static inline __m512 half_of(__m512i v, int high)
+{
+    __m512i h = high ? _mm512_srli_epi32(v, 16) : v;
+    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(h));
+}
+
+// ---- K-quant panels ----
+
+// 16 rows of one super-block.
+typedef struct KPanel {
+    __m512i q[QK_K / 4];    // dword s of lane r: unsigned quants 4s..4s+3 of row r
+    // Sub-block scales, as integers (Q4_K/Q5_K: applied exactly, to integer partial sums
+    // that fit 16 bits) or as floats d * scale (Q6_K, whose partial sums do not fit).
+    __m512i int_scale[8];
+    __m512 scale[16];
+    __m512 d;               // for the integer scales
+    __m512i offset_pair[8]; // i16 pairs multiplying activation sums (bsums 2p, 2p+1)
+    __m512 offset_scale;    // what the offset_pair products are scaled by
+} KPanel;
+
+// Transposes 64 unpacked quants per row (Z[r] = row r, elements 64c..64c+63) into
+// panel steps 16c..16c+15.
+static inline void store_chunk(KPanel *p, int c, __m512i z[16])
+{
+    transpose16(z);
+    for (int s = 0; s < 16; s++)
+        p->q[16 * c + s] = z[s];
+}
+
+// Element 64c + l of a Q4_K/Q5_K row: low nibble of qs[32c + l] for l < 32, else the high
+// nibble of qs[32c + l - 32]. Gives the 64 low-nibble values in element order.
+static inline __m512i k_nibbles64(const uint8_t *qs32)
+{
+    __m512i both = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)qs32));
+    __m512i shifted = _mm512_srlv_epi64(both, _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0));
+    return _mm512_and_si512(shifted, _mm512_set1_epi8(0xf));
+}
+
+// Bit 4 for elements 64c..64c+63 of a Q5_K row (element 32j + l: bit j of qh[l]).
+static inline __m512i q5_k_high64(const uint8_t *qh, int c)
+{
+    __m512i both = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)qh));
+    __m512i shifted = _mm512_srlv_epi64(both, _mm512_set_epi64(2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1,
+                                                              2 * c, 2 * c, 2 * c, 2 * c));
+    return _mm512_slli_epi64(_mm512_and_si512(shifted, _mm512_set1_epi8(1)), 4);
+}
+
+// Scales and mins of Q4_K/Q5_K, whose block header (d, dmin, 12 scale bytes) is the first
+// 16 bytes of the block.
+static void k_affine_scales(KPanel *p, const uint8_t *block0, size_t w_stride, int n_rows)
+{
+    __m512i h[4];
+    load_dwords16(block0, w_stride, n_rows, 0, h);
+    __m512 d = half_of(h[0], 0), dmin = half_of(h[0], 1);
+    const __m512i m6 = _mm512_set1_epi32(0x3f3f3f3f), m4 = _mm512_set1_epi32(0x0f0f0f0f);
+    const __m512i top2 = _mm512_set1_epi32(0x30303030);
+    __m512i sc_low = _mm512_and_si512(h[1], m6), m_low = _mm512_and_si512(h[2], m6);
+    __m512i sc_high = _mm512_or_si512(_mm512_and_si512(h[3], m4),
+                                      _mm512_and_si512(_mm512_srli_epi32(h[1], 2), top2));
+    __m512i m_high = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(h[3], 4), m4),
+                                     _mm512_and_si512(_mm512_srli_epi32(h[2], 2), top2));
+    for (int j = 0; j < 8; j++) {
+        __m512i sc = byte_of(j < 4 ? sc_low : sc_high, j % 4);
+        __m512i m = byte_of(j < 4 ? m_low : m_high, j % 4);
+        p->int_scale[j] = sc; // as the i16 pair (sc, 0)
+        // sub-block j spans bsums 2j and 2j+1: pair (m, m)
+        p->offset_pair[j] = _mm512_or_si512(m, _mm512_slli_epi32(m, 16));
+    }
+    p->d = d;
+    p->offset_scale = _mm512_sub_ps(_mm512_setzero_ps(), dmin);
+}
+
+static void panel_q4_k(KPanel *p, const uint8_t *block0, size_t w_stride, int n_rows)
+{
+    for (int c = 0; c < 4; c++) {
+        __m512i z[16];
+        for (int r = 0; r < 16; r++)
+            z[r] = r < n_rows ? k_nibbles64(((const BlockQ4_K *)(block0 + (size_t)r * w_stride))->qs + 32 * c)
+                              : _mm512_setzero_si512();
+        store_chunk(p, c, z);
+    }
+    k_affine_scales(p, block0, w_stride, n_rows);
+}
+
+static void panel_q5_k(KPanel *p, const uint8_t *block0, size_t w_stride, int n_rows)
+{
+    for (int c = 0; c < 4; c++) {
+        __m512i z[16];
+        for (int r = 0; r < 16; r++) {
+            const BlockQ5_K *b = (const BlockQ5_K *)(block0 + (size_t)r * w_stride);
+            z[r] = r < n_rows ? _mm512_or_si512(k_nibbles64(b->qs + 32 * c), q5_k_high64(b->qh, c))
+                              : _mm512_setzero_si512();
+        }
+        store_chunk(p, c, z);
+    }
+    k_affine_scales(p, block0, w_stride, n_rows);
+}
+
+// Q6_K: elements 128h + 64u + l (u = 0, 1; l < 64) are nibble u of ql[64h + l] with bits
+// 2(2u + l/32) of qh[32h + l % 32] on top: quant + 32, unsigned.
+static inline __m512i q6_k_quants64(const BlockQ6_K *b, int h, int u)
+{
+    __m512i ql = _mm512_loadu_si512(b->ql + 64 * h);
+    __m512i low = _mm512_and_si512(u ? _mm512_srli_epi16(ql, 4) : ql, _mm512_set1_epi8(0xf));
+    __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b->qh + 32 * h)));
+    int lo_shift = 4 * u, hi_shift = 4 * u + 2;
+    __m512i high = _mm512_srlv_epi64(qh, _mm512_set_epi64(hi_shift, hi_shift, hi_shift, hi_shift,
+                                                          lo_shift, lo_shift, lo_shift, lo_shift));
+    high = _mm512_slli_epi64(_mm512_and_si512(high, _mm512_set1_epi8(3)), 4);
+    return _mm512_or_si512(low, high);
+}
+
+static void panel_q6_k(KPanel *p, const uint8_t *block0, size_t w_stride, int n_rows)
+{
+    for (int c = 0; c < 4; c++) {
+        __m512i z[16];
+        for (int r = 0; r < 16; r++)
+            z[r] = r < n_rows ? q6_k_quants64((const BlockQ6_K *)(block0 + (size_t)r * w_stride), c / 2, c % 2)
+                              : _mm512_setzero_si512();
+        store_chunk(p, c, z);
+    }
+    __m512i sc[4], tail[4];
+    load_dwords16(block0, w_stride, n_rows, offsetof(BlockQ6_K, scales), sc);
+    load_dwords16(block0, w_stride, n_rows, offsetof(BlockQ6_K, scales) + 2, tail); // ends at d
+    __m512 d = half_of(tail[3], 1);
+    for (int j = 0; j < 16; j++)
+        p->scale[j] = _mm512_mul_ps(d, _mm512_cvtepi32_ps(signed_byte_of(sc[j / 4], j % 4)));
+    for (int q = 0; q < 8; q++) { // pair (scale 2q, scale 2q+1) as i16
+        __m512i lo = signed_byte_of(sc[q / 2], 2 * (q % 2));
+        __m512i hi = signed_byte_of(sc[q / 2], 2 * (q % 2) + 1);
+        p->offset_pair[q] = _mm512_or_si512(_mm512_and_si512(lo, _mm512_set1_epi32(0xffff)),
+                                            _mm512_slli_epi32(hi, 16));
+    }
+    p->offset_scale = _mm512_mul_ps(d, _mm512_set1_ps(-32.0f)); // quants were stored + 32
+}
+
+typedef void (*KPanelDecode)(KPanel *p, const uint8_t *block0, size_t w_stride, int n_rows);
+
+// ---- The K-quant register tile ----
+
+// Accumulates ACC[g][c] (lane r: row 16g + r, column c) over N_BLOCKS super-blocks of
+// panels P[block][g], for the activation rows X[c] starting at super-block X_BLOCK0.
+// INT_STEPS > 0: integer scales, applied every INT_STEPS panel steps (sub-blocks of 32);
+// INT_STEPS == 0: float scales per sub-block of 16.
+static inline __attribute__((always_inline)) void
+k_tile(const KPanel (*panels)[MAX_ROW_GROUPS], int n_blocks, int n_groups_const, int n_cols_const,
+       int int_steps, const BlockQ8_K *const *x, int64_t x_block0, __m512 acc[MAX_ROW_GROUPS][TILE_COLS])
+{
+    const int G = n_groups_const, C = n_cols_const;
+    const int run = int_steps > 0 ? int_steps : 4; // steps summed before scaling
+    for (int b = 0; b < n_blocks; b++) {
+        const BlockQ8_K *xb[TILE_COLS];
+        for (int c = 0; c < C; c++)
+            xb[c] = x[c] + x_block0 + b;
+        __m512i isum[MAX_ROW_GROUPS][TILE_COLS];
+        __m512 fsum[MAX_ROW_GROUPS][TILE_COLS];
+        for (int g = 0; g < G; g++)
+            for (int c = 0; c < C; c++) {
+                isum[g][c] = _mm512_setzero_si512();
+                fsum[g][c] = _mm512_setzero_ps();
+            }
+        for (int s0 = 0; s0 < QK_K / 4; s0 += run) {
+            __m512i t[MAX_ROW_GROUPS][TILE_COLS];
+            for (int g = 0; g < G; g++)
+                for (int c = 0; c < C; c++)
+                    t[g][c] = _mm512_setzero_si512();
+            for (int s = s0; s < s0 + run; s++) {
+                for (int c = 0; c < C; c++) {
+                    __m512i xv = _mm512_set1_epi32((int)load_u32(xb[c]->qs + 4 * s));
+                    for (int g = 0; g < G; g++)
+                        t[g][c] = _mm512_dpbusd_epi32(t[g][c], panels[b][g].q[s], xv);
+                }
+            }
+            for (int g = 0; g < G; g++)
+                for (int c = 0; c < C; c++) {
+                    if (int_steps > 0) // partial sums fit 16 bits: times (scale, 0) as i16 pairs
+                        isum[g][c] = _mm512_dpwssd_epi32(isum[g][c], t[g][c], panels[b][g].int_scale[s0 / 8]);
+                    else
+                        fsum[g][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t[g][c]), panels[b][g].scale[s0 / 4],
+                                                     fsum[g][c]);
+                }
+        }
+        for (int c = 0; c < C; c++) {
+            __m512 dx = _mm512_set1_ps(xb[c]->d);
+            for (int g = 0; g < G; g++) {
+                __m512i m = _mm512_setzero_si512();
+                for (int q = 0; q < 8; q++)
+                    m = _mm512_dpwssd_epi32(m, panels[b][g].offset_pair[q],
+                                            _mm512_set1_epi32((int)load_u32(&xb[c]->bsums[2 * q])));
+                __m512 offset = _mm512_mul_ps(_mm512_cvtepi32_ps(m), panels[b][g].offset_scale);
+                __m512 total = int_steps > 0
+                                   ? _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[g][c]), panels[b][g].d, offset)
+                                   : _mm512_add_ps(fsum[g][c], offset);
+                acc[g][c] = _mm512_fmadd_ps(total, dx, acc[g][c]);
+            }
+        }
+    }
+}
+
+// ---- Q8_0 panels and tile ----
+
+// 16 rows of one Q8_0 block.
+typedef struct Q8Panel {
+    __m512i q[QK_LEGACY / 4]; // dword s of lane r: signed quants 4s..4s+3 of row r
+    __m512i start;            // -128 * sum of the row's quants (activations come as x + 128)
+    __m512 d;
+} Q8Panel;
+
+static inline __m256i q8_0_quants(const uint8_t *block0, size_t w_stride, int n_rows, int row,
+                                  int64_t block)
+{
+    if (row >= n_rows || block < 0)
+        return _mm256_setzero_si256();
+    const BlockQ8_0 *b = (const BlockQ8_0 *)(block0 + (size_t)row * w_stride) + block;
+    return _mm256_loadu_si256((const __m256i *)b->qs);
+}
+
+// Panels for Q8_0 blocks FIRST and FIRST + 1 (if HAS_SECOND) of 16 rows.
+static void panel_q8_0_pair(Q8Panel p[2], const uint8_t *row0, size_t w_stride, int n_rows,
+                            int64_t first, bool has_second)
+{
+    __m512i z[16];
+    for (int r = 0; r < 16; r++)
+        z[r] = _mm512_inserti64x4(_mm512_castsi256_si512(q8_0_quants(row0, w_stride, n_rows, r, first)),
+                                  q8_0_quants(row0, w_stride, n_rows, r, has_second ? first + 1 : -1), 1);
+    transpose16(z);
+    for (int half = 0; half < (has_second ? 2 : 1); half++) {
+        Q8Panel *panel = &p[half];
+        __m512i sum = _mm512_setzero_si512();
+        for (int s = 0; s < 8; s++) {
+            panel->q[s] = z[8 * half + s];
+            sum = _mm512_dpbusd_epi32(sum, _mm512_set1_epi8(1), panel->q[s]);
+        }
+        panel->start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(sum, 7));
+        uint16_t d[16];
+        for (int r = 0; r < 16; r++)
+            d[r] = r < n_rows ? ((const BlockQ8_0 *)(row0 + (size_t)r * w_stride))[first + half].d : 0;
+        panel->d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d));
+    }
+}
+
+static inline __attribute__((always_inline)) void
+q8_0_tile(const Q8Panel (*panels)[MAX_ROW_GROUPS], int n_blocks, int n_groups_const,
+          int n_cols_const, const BlockQ8_0 *const *x, int64_t x_block0,
+          __m512 acc[MAX_ROW_GROUPS][TILE_COLS])
+{
+    const int G = n_groups_const, C = n_cols_const;
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (int b = 0; b < n_blocks; b++) {
+        __m512i t[MAX_ROW_GROUPS][TILE_COLS];
+        for (int g = 0; g < G; g++)
+            for (int c = 0; c < C; c++)
+                t[g][c] = panels[b][g].start;
+        for (int s = 0; s < 8; s++) {
+            for (int c = 0; c < C; c++) {
+                __m512i xv = _mm512_xor_si512(_mm512_set1_epi32((int)load_u32(x[c][x_block0 + b].qs + 4 * s)), flip);
+                for (int g = 0; g < G; g++)
+                    t[g][c] = _mm512_dpbusd_epi32(t[g][c], xv, panels[b][g].q[s]);
+            }
+        }
+        for (int c = 0; c < C; c++) {
+            __m512 dx = _mm512_set1_ps(_cvtsh_ss(x[c][x_block0 + b].d));
+            for (int g = 0; g < G; g++)
+                acc[g][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t[g][c]), _mm512_mul_ps(panels[b][g].d, dx),
+                                            acc[g][c]);
+        }
+    }
+}
+
+// ---- Drivers ----
+
+// Loads (or zeroes, on the first pass) and stores the tile accumulators in OUT.
+static inline void tile_load(__m512 acc[MAX_ROW_GROUPS][TILE_COLS], bool first, const float *out,
+                             size_t out_stride, int rows, int cols)
+{
+    for (int g = 0; g < MAX_ROW_GROUPS; g++) {
+        int in_group = rows - ROW_GROUP * g;
+        __mmask16 mask = in_group >= 16 ? 0xffff : in_group <= 0 ? 0 : (__mmask16)((1u << in_group) - 1);
+        for (int c = 0; c < TILE_COLS; c++)
+            acc[g][c] = first || c >= cols ? _mm512_setzero_ps()
+                                           : _mm512_maskz_loadu_ps(mask, out + (size_t)c * out_stride + ROW_GROUP * g);
+    }
+}
+
+static inline void tile_store(__m512 acc[MAX_ROW_GROUPS][TILE_COLS], float *out, size_t out_stride,
+                              int rows, int cols)
+{
+    for (int g = 0; g < MAX_ROW_GROUPS; g++) {
+        int in_group = rows - ROW_GROUP * g;
+        if (in_group <= 0)
+            break;
+        __mmask16 mask = in_group >= 16 ? 0xffff : (__mmask16)((1u << in_group) - 1);
+        for (int c = 0; c < cols; c++)
+            _mm512_mask_storeu_ps(out + (size_t)c * out_stride + ROW_GROUP * g, mask, acc[g][c]);
+    }
+}
+
+// Expands BODY(G, C) for the compile-time tile shape matching the run-time GROUPS x COLS.
+#define DISPATCH_TILE(groups, cols, BODY)                                                 \
+    do {                                                                                 \
+        switch ((groups) * 8 + (cols)) {                                                 \
+        case 8 + 1: BODY(1, 1); break;                                                   \
+        case 8 + 2: BODY(1, 2); break;                                                   \
+        case 8 + 3: BODY(1, 3); break;                                                   \
+        case 8 + 4: BODY(1, 4); break;                                                   \
+        case 16 + 1: BODY(2, 1); break;                                                  \
+        case 16 + 2: BODY(2, 2); break;                                                  \
+        case 16 + 3: BODY(2, 3); break;                                                  \
+        default: BODY(2, 4); break;                                                      \
+        }                                                                                \
+    } while (0)
+
+static inline __attribute__((always_inline)) void
+gemm_k(KPanelDecode decode, int int_steps, size_t block_bytes, const void *w, size_t w_stride,
+       int n_rows, const void *x, size_t x_stride, int n_cols, int64_t k, float *out, size_t out_stride)
+{
+    const int64_t n_blocks = k / QK_K;
+    KPanel panels[K_CHUNK_BLOCKS][MAX_ROW_GROUPS];
+    for (int r0 = 0; r0 < n_rows; r0 += ROW_GROUP * MAX_ROW_GROUPS) {
+        int rows = n_rows - r0 < ROW_GROUP * MAX_ROW_GROUPS ? n_rows - r0 : ROW_GROUP * MAX_ROW_GROUPS;
+        int groups = (rows + ROW_GROUP - 1) / ROW_GROUP;
+        for (int64_t kb = 0; kb < n_blocks; kb += K_CHUNK_BLOCKS) {
+            int nb = n_blocks - kb < K_CHUNK_BLOCKS ? (int)(n_blocks - kb) : K_CHUNK_BLOCKS;
+            for (int b = 0; b < nb; b++)
+                for (int g = 0; g < groups; g++)
+                    decode(&panels[b][g],
+                           (const uint8_t *)w + (size_t)(r0 + ROW_GROUP * g) * w_stride + (size_t)(kb + b) * block_bytes,
+                           w_stride, rows - ROW_GROUP * g);
+            for (int c0 = 0; c0 < n_cols; c0 += TILE_COLS) {
+                int cols = n_cols - c0 < TILE_COLS ? n_cols - c0 : TILE_COLS;
+                const BlockQ8_K *xr[TILE_COLS];
+                for (int c = 0; c < TILE_COLS; c++)
+                    xr[c] = (const BlockQ8_K *)((const uint8_t *)x + (size_t)(c0 + (c < cols ? c : 0)) * x_stride);
+                float *o = out + (size_t)c0 * out_stride + r0;
+                __m512 acc[MAX_ROW_GROUPS][TILE_COLS];
+                tile_load(acc, kb == 0, o, out_stride, rows, cols);
+#define K_TILE(G, C) k_tile(panels, nb, G, C, int_steps, xr, kb, acc)
+                DISPATCH_TILE(groups, cols, K_TILE);
+#undef K_TILE
+                tile_store(acc, o, out_stride, rows, cols);
+            }
+        }
+    }
+}
+
+static void gemm_q4_k(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
+                      int n_cols, int64_t k, float *out, size_t out_stride)
+{
+    gemm_k(panel_q4_k, 4, sizeof(BlockQ4_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
+}
+
+static void gemm_q5_k(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
+                      int n_cols, int64_t k, float *out, size_t out_stride)
+{
+    gemm_k(panel_q5_k, 2, sizeof(BlockQ5_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
+}
+
+static void gemm_q6_k(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
+                      int n_cols, int64_t k, float *out, size_t out_stride)
+{
+    gemm_k(panel_q6_k, 0, sizeof(BlockQ6_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
+}
+
+static void gemm_q8_0(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
+                      int n_cols, int64_t k, float *out, size_t out_stride)
+{
+    const int64_t n_blocks = k / QK_LEGACY;
+    Q8Panel panels[Q8_CHUNK_BLOCKS][MAX_ROW_GROUPS];
+    for (int r0 = 0; r0 < n_rows; r0 += ROW_GROUP * MAX_ROW_GROUPS) {
+        int rows = n_rows - r0 < ROW_GROUP * MAX_ROW_GROUPS ? n_rows - r0 : ROW_GROUP * MAX_ROW_GROUPS;
+        int groups = (rows + ROW_GROUP - 1) / ROW_GROUP;
+        for (int64_t kb = 0; kb < n_blocks; kb += Q8_CHUNK_BLOCKS) {
+            int nb = n_blocks - kb < Q8_CHUNK_BLOCKS ? (int)(n_blocks - kb) : Q8_CHUNK_BLOCKS;
+            for (int g = 0; g < groups; g++) {
+                const uint8_t *row0 = (const uint8_t *)w + (size_t)(r0 + ROW_GROUP * g) * w_stride;
+                for (int b = 0; b < nb; b += 2) {
+                    Q8Panel pair[2];
+                    panel_q8_0_pair(pair, row0, w_stride, rows - ROW_GROUP * g, kb + b, b + 1 < nb);
+                    panels[b][g] = pair[0];
+                    if (b + 1 < nb)
+                        panels[b + 1][g] = pair[1];
+                }
+            }
+            for (int c0 = 0; c0 < n_cols; c0 += TILE_COLS) {
+                int cols = n_cols - c0 < TILE_COLS ? n_cols - c0 : TILE_COLS;
+                const BlockQ8_0 *xr[TILE_COLS];
+                for (int c = 0; c < TILE_COLS; c++)
+                    xr[c] = (const BlockQ8_0 *)((const uint8_t *)x + (size_t)(c0 + (c < cols ? c : 0)) * x_stride);
+                float *o = out + (size_t)c0 * out_stride + r0;
+                __m512 acc[MAX_ROW_GROUPS][TILE_COLS];
+                tile_load(acc, kb == 0, o, out_stride, rows, cols);
+#define Q8_TILE(G, C) q8_0_tile(panels, nb, G, C, xr, kb, acc)
+                DISPATCH_TILE(groups, cols, Q8_TILE);
+#undef Q8_TILE
+                tile_store(acc, o, out_stride, rows, cols);
+            }
+        }
+    }
+}
+
+PonderGemm quant_gemm_avx512_tiles(PonderType type)
+{
+    switch (type) {
+    case PONDER_TYPE_Q4_K: return gemm_q4_k;
+    case PONDER_TYPE_Q5_K: return gemm_q5_k;
+    case PONDER_TYPE_Q6_K: return gemm_q6_k;
+    case PONDER_TYPE_Q8_0: return gemm_q8_0;
+    default: return NULL;
+    }
+}
