@@ -24,6 +24,10 @@ enum {
     GGUF_MAGIC = 0x46554747, // "GGUF" read as a little-endian u32
     MAX_KEY_LEN = 65535,     // the GGUF spec's limit
     MAX_TENSOR_NAME_LEN = 256,
+    // Far above any model (~30 keys, a few thousand tensors); they cap the per-entry
+    // structures at a fixed size even for a huge hostile file.
+    MAX_KV_COUNT = 1 << 20,
+    MAX_TENSOR_COUNT = 1 << 20,
     // Smallest encodings, used to bound counts before allocating for them.
     MIN_KV_BYTES = 8 + 1 + 4 + 1,              // key length, 1-byte key, type, 1-byte value
     MIN_TENSOR_INFO_BYTES = 8 + 1 + 4 + 8 + 4 + 8, // name, n_dims, one ne, type, offset
@@ -105,11 +109,19 @@ static double decode_float(uint64_t bits, size_t size)
     return d;
 }
 
-// ---- Name index (open addressing; slots hold index + 1, 0 = empty) -----------------
+// ---- Name index ------------------------------------------------------------------
+// Names sorted once, for duplicate detection and binary-search lookups: O(n log n) to
+// build whatever names a hostile file holds (a fixed hash could be flooded with
+// colliding names), and ~9 comparisons per lookup among the few hundred tensors.
+
+typedef struct NameEntry {
+    GgufString name;
+    size_t index; // into file->kv or file->tensors
+} NameEntry;
 
 typedef struct NameIndex {
-    size_t *slots;
-    size_t mask;
+    NameEntry *sorted;
+    size_t count;
 } NameIndex;
 
 typedef GgufString (*NameOf)(const GgufFile *file, size_t i);
@@ -124,60 +136,57 @@ static GgufString tensor_name(const GgufFile *file, size_t i)
     return file->tensors[i].name;
 }
 
-static uint64_t hash_name(const char *s, uint64_t len)
+static int compare_strings(GgufString a, GgufString b)
 {
-    uint64_t h = 0xcbf29ce484222325u; // FNV-1a
-    for (uint64_t i = 0; i < len; i++)
-        h = (h ^ (uint8_t)s[i]) * 0x100000001b3u;
-    return h;
+    uint64_t common = a.len < b.len ? a.len : b.len;
+    int c = common > 0 ? memcmp(a.data, b.data, (size_t)common) : 0;
+    return c != 0 ? c : (a.len > b.len) - (a.len < b.len);
 }
 
-static bool same_name(GgufString a, const char *b, uint64_t b_len)
+static int compare_entries(const void *a, const void *b)
 {
-    return a.len == b_len && memcmp(a.data, b, b_len) == 0;
+    const NameEntry *x = a, *y = b;
+    int c = compare_strings(x->name, y->name);
+    return c != 0 ? c : (x->index > y->index) - (x->index < y->index);
 }
 
-// Builds the index of COUNT names; on a duplicate stores the pair in *DUP_A, *DUP_B.
+// Indexes the COUNT names; on a duplicate stores the two entry numbers in *DUP_A < *DUP_B.
 static bool index_build(NameIndex *ix, const GgufFile *file, size_t count, NameOf name_of,
                         size_t *dup_a, size_t *dup_b, bool *out_of_memory)
 {
-    size_t capacity = 8;
-    while (capacity < count * 2) // count is bounded by the file size, so no overflow
-        capacity *= 2;
-    ix->slots = calloc(capacity, sizeof *ix->slots);
-    ix->mask = capacity - 1;
-    *out_of_memory = ix->slots == NULL;
-    if (!ix->slots)
+    ix->sorted = malloc((count > 0 ? count : 1) * sizeof *ix->sorted);
+    *out_of_memory = ix->sorted == NULL;
+    if (!ix->sorted)
         return false;
-    for (size_t i = 0; i < count; i++) {
-        GgufString name = name_of(file, i);
-        size_t slot = hash_name(name.data, name.len) & ix->mask;
-        while (ix->slots[slot] != 0) {
-            size_t other = ix->slots[slot] - 1;
-            if (same_name(name_of(file, other), name.data, name.len)) {
-                *dup_a = other;
-                *dup_b = i;
-                return false;
-            }
-            slot = (slot + 1) & ix->mask;
+    ix->count = count;
+    for (size_t i = 0; i < count; i++)
+        ix->sorted[i] = (NameEntry){name_of(file, i), i};
+    qsort(ix->sorted, count, sizeof *ix->sorted, compare_entries);
+    for (size_t i = 1; i < count; i++) {
+        if (compare_strings(ix->sorted[i - 1].name, ix->sorted[i].name) == 0) {
+            *dup_a = ix->sorted[i - 1].index;
+            *dup_b = ix->sorted[i].index;
+            return false;
         }
-        ix->slots[slot] = i + 1;
     }
     return true;
 }
 
-static size_t index_find(const NameIndex *ix, const GgufFile *file, NameOf name_of,
-                         const char *name)
+static size_t index_find(const NameIndex *ix, const char *name)
 {
-    if (!ix->slots || !name)
+    if (!ix->sorted || !name)
         return SIZE_MAX;
-    size_t len = strlen(name);
-    size_t slot = hash_name(name, len) & ix->mask;
-    while (ix->slots[slot] != 0) {
-        size_t i = ix->slots[slot] - 1;
-        if (same_name(name_of(file, i), name, len))
-            return i;
-        slot = (slot + 1) & ix->mask;
+    GgufString key = {name, strlen(name)};
+    size_t lo = 0, hi = ix->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = compare_strings(ix->sorted[mid].name, key);
+        if (c == 0)
+            return ix->sorted[mid].index;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return SIZE_MAX;
 }
@@ -395,7 +404,7 @@ static bool read_alignment(Parser *p, GgufFileImpl *impl)
 {
     GgufFile *file = &impl->file;
     file->alignment = GGUF_DEFAULT_ALIGNMENT;
-    size_t i = index_find(&impl->kv_index, file, kv_name, "general.alignment");
+    size_t i = index_find(&impl->kv_index, "general.alignment");
     if (i == SIZE_MAX)
         return true;
     const GgufKv *kv = &file->kv[i];
@@ -536,6 +545,9 @@ static bool parse_header(Parser *p, GgufFile *file)
     if (!read_uint(p, 8, &file->n_tensors, "tensor count") ||
         !read_uint(p, 8, &file->n_kv, "kv count"))
         return false;
+    if (file->n_kv > MAX_KV_COUNT)
+        return fail(p, "kv count %llu exceeds the limit of %d", (unsigned long long)file->n_kv,
+                    MAX_KV_COUNT);
     if (file->n_kv > remaining(p) / MIN_KV_BYTES)
         return fail(p, "kv count %llu is more than the %zu bytes left in the file can hold",
                     (unsigned long long)file->n_kv, remaining(p));
@@ -566,6 +578,9 @@ static bool parse(Parser *p, GgufFileImpl *impl)
         return false;
 
     // Tensor infos, then the data section at the next alignment boundary.
+    if (file->n_tensors > MAX_TENSOR_COUNT)
+        return fail(p, "tensor count %llu exceeds the limit of %d",
+                    (unsigned long long)file->n_tensors, MAX_TENSOR_COUNT);
     if (file->n_tensors > remaining(p) / MIN_TENSOR_INFO_BYTES)
         return fail(p, "tensor count %llu is more than the %zu bytes left in the file can hold",
                     (unsigned long long)file->n_tensors, remaining(p));
@@ -670,8 +685,8 @@ void gguf_close(GgufFile *file)
             free((void *)file->kv[i].string_offsets);
     free(file->kv);
     free(file->tensors);
-    free(impl->kv_index.slots);
-    free(impl->tensor_index.slots);
+    free(impl->kv_index.sorted);
+    free(impl->tensor_index.sorted);
     if (file->owns_map)
         munmap((void *)file->map, file->map_size);
     free(impl);
@@ -683,7 +698,7 @@ const GgufKv *gguf_find_kv(const GgufFile *file, const char *key)
 {
     if (!file)
         return NULL;
-    size_t i = index_find(&((const GgufFileImpl *)file)->kv_index, file, kv_name, key);
+    size_t i = index_find(&((const GgufFileImpl *)file)->kv_index, key);
     return i == SIZE_MAX ? NULL : &file->kv[i];
 }
 
@@ -691,7 +706,7 @@ const GgufTensor *gguf_find_tensor(const GgufFile *file, const char *name)
 {
     if (!file)
         return NULL;
-    size_t i = index_find(&((const GgufFileImpl *)file)->tensor_index, file, tensor_name, name);
+    size_t i = index_find(&((const GgufFileImpl *)file)->tensor_index, name);
     return i == SIZE_MAX ? NULL : &file->tensors[i];
 }
 

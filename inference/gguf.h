@@ -6,14 +6,14 @@
 // reader point into the mapping and are NOT NUL-terminated (GgufString has a length).
 //
 // What the reader rejects (each with a message naming the key or tensor): versions other
-// than 2 and 3, counts or lengths larger than the rest of the file, empty keys or tensor
-// names, names with NUL bytes, keys over 65535 bytes, tensor names over 256 bytes,
-// duplicate keys or tensor names, unknown value types, nested arrays, a
-// general.alignment that is not a uint32 power of two, n_dims outside 1..4, any ne[i] == 0
-// (no model tensor is empty), element counts over 2^63 - 1, unknown tensor types and the
-// activation-only ones (q8_1, q8_K), rows that are not a whole number of blocks, offsets
-// that are not multiples of the alignment, data past the end of the file, and tensors
-// whose data ranges overlap.
+// than 2 and 3; counts or lengths larger than the rest of the file; more than 2^20 keys or
+// 2^20 tensors; empty keys or tensor names, names with NUL bytes, keys over 65535 bytes,
+// tensor names over 256 bytes; duplicate keys or tensor names; unknown value types and
+// nested arrays; a general.alignment that is not a uint32 power of two; n_dims outside
+// 1..4; any ne[i] == 0 (no model tensor is empty); element counts over 2^63 - 1; unknown
+// tensor types and the activation-only ones (q8_1, q8_K); rows that are not a whole
+// number of blocks; offsets that are not multiples of the alignment; data past the end of
+// the file; and tensors whose data ranges overlap.
 #pragma once
 
 #include <stdbool.h>

@@ -729,6 +729,9 @@ static void check_real_file(const char *dir, const char *name)
         if (!traits)
             continue;
         counts[t->type]++;
+        char tname[128];
+        gguf_string_copy(t->name, tname, sizeof tname);
+        CHECKF(gguf_find_tensor(f, tname) == t, "%s: lookup of %s", name, tname);
         uint64_t row;
         CHECK(ponder_row_bytes(t->type, t->ne[0], &row));
         CHECK(t->n_bytes == row * (t->n_elements / t->ne[0]));
@@ -738,8 +741,6 @@ static void check_real_file(const char *dir, const char *name)
         if (t->offset + t->n_bytes > end)
             end = t->offset + t->n_bytes;
         // Norms stay F32 whatever the file type.
-        char tname[128];
-        gguf_string_copy(t->name, tname, sizeof tname);
         if (strstr(tname, "_norm.weight"))
             CHECKF(t->type == PONDER_TYPE_F32, "%s: %s is %s", name, tname, traits->name);
     }
