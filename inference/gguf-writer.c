@@ -463,7 +463,7 @@ static uint64_t padding_to(uint64_t pos, uint32_t alignment)
     return (alignment - pos % alignment) % alignment;
 }
 
-// Everything before the data section: header, metadata, tensor infos, padding.
+// Everything before the data section: header, metadata, tensor infos.
 // Assigns each tensor its offset. False on overflow or out of memory.
 static bool build_header(GgufWriter *w, ByteBuf *out, char *err, size_t err_size)
 {
@@ -479,25 +479,19 @@ static bool build_header(GgufWriter *w, ByteBuf *out, char *err, size_t err_size
     uint64_t offset = 0;
     for (size_t i = 0; i < w->n_tensors; i++) {
         WriterTensor *t = &w->tensors[i];
-        offset += padding_to(offset, w->alignment);
-        t->offset = offset;
-        if (t->n_bytes > UINT64_MAX - offset) {
+        uint64_t pad = padding_to(offset, w->alignment);
+        if (pad > UINT64_MAX - offset || t->n_bytes > UINT64_MAX - offset - pad) {
             snprintf(err, err_size, "tensor data exceeds 2^64 bytes at '%s'", t->name);
             return false;
         }
-        offset += t->n_bytes;
+        t->offset = offset + pad;
+        offset = t->offset + t->n_bytes;
         buf_put_string(out, t->name, strlen(t->name));
         buf_put_le(out, t->n_dims, 4);
         for (uint32_t d = 0; d < t->n_dims; d++)
             buf_put_le(out, t->ne[d], 8);
         buf_put_le(out, t->type, 4);
         buf_put_le(out, t->offset, 8);
-    }
-    static const uint8_t zeros[64];
-    for (uint64_t pad = padding_to(out->len, w->alignment); pad > 0;) {
-        size_t n = pad < sizeof zeros ? (size_t)pad : sizeof zeros;
-        buf_put(out, zeros, n);
-        pad -= n;
     }
     if (out->failed) {
         snprintf(err, err_size, "out of memory building the file header");
@@ -656,7 +650,8 @@ bool gguf_writer_write(GgufWriter *w, const char *path, char *err, size_t err_si
         return false;
     }
 
-    bool ok = (write_all(f, header.data, header.len) ||
+    bool ok = ((write_all(f, header.data, header.len) &&
+                write_zeros(f, padding_to(header.len, w->alignment))) ||
                io_failed("write", reason, sizeof reason)) &&
               write_tensor_data(w, f, reason, sizeof reason) &&
               ((fflush(f) == 0 && fsync(fileno(f)) == 0) ||
