@@ -313,8 +313,9 @@ static bool read_array(Parser *p, GgufKv *kv, const char *key_shown)
 {
     uint32_t elem_type;
     uint64_t count;
-    if (!read_u32(p, &elem_type, "array element type") ||
-        !read_uint(p, 8, &count, "array element count"))
+    char what[128];
+    snprintf(what, sizeof what, "array header of key '%s'", key_shown);
+    if (!read_u32(p, &elem_type, what) || !read_uint(p, 8, &count, what))
         return false;
     if (elem_type == GGUF_VALUE_ARRAY)
         return fail(p, "key '%s': nested arrays are not supported", key_shown);

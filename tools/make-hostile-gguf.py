@@ -114,6 +114,8 @@ def hostile_files():
         ('truncated-key.gguf', header(0, 1) + u64(20) + b'general.', 'key 0: string length 20'),
         ('truncated-value.gguf', header(0, 1) + gstr('k') + u32(U32) + b'\1\2',
          "truncated: value of key 'k'"),
+        ('truncated-array-header.gguf', header(0, 1) + gstr('k') + u32(ARR) + u32(U8) + b'\1\0',
+         "truncated: array header of key 'k'"),
         ('truncated-array.gguf',
          header(0, 1) + gstr('k') + u32(ARR) + u32(U32) + u64(10) + u32(1) * 3,
          "key 'k': array of 10 uint32"),
