@@ -255,28 +255,38 @@ k_tile(const KPanel (*panels)[MAX_ROW_GROUPS], int n_blocks, int n_groups_const,
     const int run = int_steps > 0 ? int_steps : 4; // steps summed before scaling
     for (int b = 0; b < n_blocks; b++) {
         const BlockQ8_K *xb[TILE_COLS];
+        #pragma GCC unroll 16
         for (int c = 0; c < C; c++)
             xb[c] = x[c] + x_block0 + b;
         __m512i isum[MAX_ROW_GROUPS][TILE_COLS];
         __m512 fsum[MAX_ROW_GROUPS][TILE_COLS];
+        #pragma GCC unroll 16
         for (int g = 0; g < G; g++)
+            #pragma GCC unroll 16
             for (int c = 0; c < C; c++) {
                 isum[g][c] = _mm512_setzero_si512();
                 fsum[g][c] = _mm512_setzero_ps();
             }
         for (int s0 = 0; s0 < QK_K / 4; s0 += run) {
             __m512i t[MAX_ROW_GROUPS][TILE_COLS];
+            #pragma GCC unroll 16
             for (int g = 0; g < G; g++)
+                #pragma GCC unroll 16
                 for (int c = 0; c < C; c++)
                     t[g][c] = _mm512_setzero_si512();
+            #pragma GCC unroll 16
             for (int s = s0; s < s0 + run; s++) {
+                #pragma GCC unroll 16
                 for (int c = 0; c < C; c++) {
                     __m512i xv = _mm512_set1_epi32((int)load_u32(xb[c]->qs + 4 * s));
+                    #pragma GCC unroll 16
                     for (int g = 0; g < G; g++)
                         t[g][c] = _mm512_dpbusd_epi32(t[g][c], panels[b][g].q[s], xv);
                 }
             }
+            #pragma GCC unroll 16
             for (int g = 0; g < G; g++)
+                #pragma GCC unroll 16
                 for (int c = 0; c < C; c++) {
                     if (int_steps > 0) // partial sums fit 16 bits: times (scale, 0) as i16 pairs
                         isum[g][c] = _mm512_dpwssd_epi32(isum[g][c], t[g][c], panels[b][g].int_scale[s0 / 8]);
@@ -285,10 +295,13 @@ k_tile(const KPanel (*panels)[MAX_ROW_GROUPS], int n_blocks, int n_groups_const,
                                                      fsum[g][c]);
                 }
         }
+        #pragma GCC unroll 16
         for (int c = 0; c < C; c++) {
             __m512 dx = _mm512_set1_ps(xb[c]->d);
+            #pragma GCC unroll 16
             for (int g = 0; g < G; g++) {
                 __m512i m = _mm512_setzero_si512();
+                #pragma GCC unroll 16
                 for (int q = 0; q < 8; q++)
                     m = _mm512_dpwssd_epi32(m, panels[b][g].offset_pair[q],
                                             _mm512_set1_epi32((int)load_u32(&xb[c]->bsums[2 * q])));
@@ -353,18 +366,25 @@ q8_0_tile(const Q8Panel (*panels)[MAX_ROW_GROUPS], int n_blocks, int n_groups_co
     const __m512i flip = _mm512_set1_epi8((char)0x80);
     for (int b = 0; b < n_blocks; b++) {
         __m512i t[MAX_ROW_GROUPS][TILE_COLS];
+        #pragma GCC unroll 16
         for (int g = 0; g < G; g++)
+            #pragma GCC unroll 16
             for (int c = 0; c < C; c++)
                 t[g][c] = panels[b][g].start;
+        #pragma GCC unroll 16
         for (int s = 0; s < 8; s++) {
+            #pragma GCC unroll 16
             for (int c = 0; c < C; c++) {
                 __m512i xv = _mm512_xor_si512(_mm512_set1_epi32((int)load_u32(x[c][x_block0 + b].qs + 4 * s)), flip);
+                #pragma GCC unroll 16
                 for (int g = 0; g < G; g++)
                     t[g][c] = _mm512_dpbusd_epi32(t[g][c], xv, panels[b][g].q[s]);
             }
         }
+        #pragma GCC unroll 16
         for (int c = 0; c < C; c++) {
             __m512 dx = _mm512_set1_ps(_cvtsh_ss(x[c][x_block0 + b].d));
+            #pragma GCC unroll 16
             for (int g = 0; g < G; g++)
                 acc[g][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t[g][c]), _mm512_mul_ps(panels[b][g].d, dx),
                                             acc[g][c]);
