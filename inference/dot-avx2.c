@@ -14,5 +14,6 @@ PonderVecDot quant_vec_dot_avx2(PonderType type)
 
 PonderGemm quant_gemm_avx2(PonderType type)
 {
-    return x86_gemm_from_dot(type);
+    PonderGemm tiles = quant_gemm_avx2_tiles(type);
+    return tiles ? tiles : x86_gemm_from_dot(type);
 }
