@@ -75,7 +75,9 @@ int64_t tokenizer_encode(const Tokenizer *tok, const char *text, size_t len, boo
 // Returns the byte count written to OUT (up to out_size), or -1 for an invalid id.
 int tokenizer_token_bytes(const Tokenizer *tok, int32_t id, char *out, size_t out_size);
 
-// The longest token's byte length.
+// The longest token's byte length, counting each byte of a token that is not valid
+// UTF-8 on its own as the 3 bytes of the U+FFFD it may decode to (so buffers sized from
+// it fit both tokenizer_token_bytes and token_decoder_push).
 size_t tokenizer_max_token_bytes(const Tokenizer *tok);
 
 // Streaming-safe decoding: bytes of a token that ends inside a UTF-8 sequence are held
