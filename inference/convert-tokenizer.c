@@ -406,10 +406,9 @@ static bool write_config_part(struct GgufWriter *writer, const char *tokenizer_j
 {
     JsonValue *config = NULL;
     if (config_path) {
-        char reason[256];
-        config = json_parse_file(config_path, reason, sizeof reason);
+        config = json_parse_file(config_path, err, err_size); // its messages name the file
         if (!config)
-            return failf(err, err_size, "%s: %s", config_path, reason);
+            return false;
         if (config->type != JSON_OBJECT) {
             json_free(config);
             return failf(err, err_size, "%s: not a JSON object", config_path);
@@ -451,10 +450,9 @@ bool hf_tokenizer_write(struct GgufWriter *writer, const char *tokenizer_json_pa
     memset(summary, 0, sizeof *summary);
     summary->bos_id = summary->eos_id = -1;
 
-    char reason[256];
-    JsonValue *root = json_parse_file(path, reason, sizeof reason);
+    JsonValue *root = json_parse_file(path, err, err_size); // its messages name the file
     if (!root)
-        return failf(err, err_size, "%s: %s", path, reason);
+        return false;
     const JsonValue *model = member(root, "model");
     const JsonValue *vocab = member(model, "vocab");
     const JsonValue *merges = member(model, "merges");

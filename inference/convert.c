@@ -154,10 +154,9 @@ static bool read_rope(const char *path, const JsonValue *cfg, HfHparams *hp, cha
 
 static bool read_config(const char *path, HfHparams *hp, char *err, size_t err_size)
 {
-    char reason[256];
-    JsonValue *cfg = json_parse_file(path, reason, sizeof reason);
+    JsonValue *cfg = json_parse_file(path, err, err_size); // its messages name the file
     if (!cfg)
-        return failf(err, err_size, "%s: %s", path, reason);
+        return false;
     bool ok = true;
     const JsonValue *archs = json_get(cfg, "architectures");
     const JsonValue *arch0 = archs && archs->type == JSON_ARRAY ? json_at(archs, 0) : NULL;

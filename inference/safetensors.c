@@ -375,10 +375,9 @@ static SafetensorsFile *file_named(const SafetensorsCheckpoint *ckpt, const char
 static bool open_shards(SafetensorsCheckpoint *ckpt, const char *dir, const char *index_path,
                         char *err, size_t err_size)
 {
-    char reason[256];
-    JsonValue *index = json_parse_file(index_path, reason, sizeof reason);
+    JsonValue *index = json_parse_file(index_path, err, err_size); // messages name the file
     if (!index)
-        return failf(err, err_size, "%s: %s", index_path, reason);
+        return false;
     const JsonValue *map = json_get(index, "weight_map");
     bool ok = true;
     if (!map || map->type != JSON_OBJECT || map->count == 0)
