@@ -176,6 +176,18 @@ static void test_hostile(void)
     json_free(v);
     free(deep);
 
+    // A flat array of too many values is refused before memory runs out.
+    size_t n_values = 5 << 20;
+    char *flat = malloc(2 * n_values + 2);
+    flat[0] = '[';
+    for (size_t i = 0; i < n_values; i++)
+        memcpy(flat + 1 + 2 * i, "0,", 2);
+    flat[2 * n_values] = ']';
+    v = json_parse(flat, 2 * n_values + 1, err, sizeof err);
+    CHECKF(v == NULL && strstr(err, "values"), "%s", err);
+    json_free(v);
+    free(flat);
+
     // Every proper prefix of a document is an error (and never a crash).
     const char *doc = "{\"a\": [1, -2.5e3, \"x\\u00e9\\ud83d\\ude00\"], \"b\": {\"c\": null, "
                       "\"d\": [true, false]}, \"e\": \"\xE4\xB8\xAD\"}";

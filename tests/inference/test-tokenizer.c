@@ -561,6 +561,81 @@ static void check_binary_round_trip(const Tokenizer *tok, const char *name)
     CHECKF(failures == 0, "%s: %zu random byte strings do not survive encoding", name, failures);
 }
 
+// The full vocabulary through GGUF: tokenizer.json's tokens and merges written as
+// tokenizer.ggml.* keys (as llama.cpp's converter does) must load fast and tokenize the
+// golden texts exactly as the tokenizer.json path does.
+static void check_full_vocab_gguf(const Tokenizer *from_json, const char *dir,
+                                  const char *pre_name, const JsonValue *set)
+{
+    char err[512], path[4200];
+    snprintf(path, sizeof path, "%s/tokenizer.json", test_shared_path(dir));
+    JsonValue *root = json_parse_file(path, err, sizeof err);
+    CHECKF(root != NULL, "%s", err);
+    if (!root)
+        return;
+    const JsonValue *merges = json_get(json_get(root, "model"), "merges");
+    uint32_t n_tokens = tokenizer_vocab_size(from_json);
+    const char **tokens = malloc(n_tokens * sizeof *tokens);
+    int32_t *types = malloc(n_tokens * sizeof *types);
+    for (uint32_t i = 0; i < n_tokens; i++) {
+        tokens[i] = tokenizer_token_text(from_json, (int32_t)i);
+        types[i] = tokenizer_token_type(from_json, (int32_t)i);
+    }
+    char **merge_texts = malloc(merges->count * sizeof *merge_texts);
+    for (size_t i = 0; i < merges->count; i++) {
+        const JsonValue *m = &merges->items[i];
+        if (m->type == JSON_STRING) {
+            merge_texts[i] = strdup(m->string);
+        } else {
+            merge_texts[i] = malloc(m->items[0].string_len + m->items[1].string_len + 2);
+            sprintf(merge_texts[i], "%s %s", m->items[0].string, m->items[1].string);
+        }
+    }
+    GgufWriter *w = gguf_writer_new();
+    gguf_writer_set_string(w, "tokenizer.ggml.model", "gpt2");
+    gguf_writer_set_string(w, "tokenizer.ggml.pre", pre_name);
+    gguf_writer_set_array_strings(w, "tokenizer.ggml.tokens", tokens, NULL, n_tokens);
+    gguf_writer_set_array_i32(w, "tokenizer.ggml.token_type", types, n_tokens);
+    gguf_writer_set_array_strings(w, "tokenizer.ggml.merges", (const char *const *)merge_texts,
+                                  NULL, merges->count);
+    gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)tokenizer_bos(from_json));
+    gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)tokenizer_eos(from_json));
+    gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", true);
+    char gguf_path[] = "/tmp/ponder-test-tokenizer-XXXXXX";
+    int fd = mkstemp(gguf_path);
+    CHECK(fd >= 0);
+    if (fd >= 0)
+        close(fd);
+    CHECKF(fd >= 0 && gguf_writer_write(w, gguf_path, err, sizeof err), "%s", err);
+    gguf_writer_free(w);
+    for (size_t i = 0; i < merges->count; i++)
+        free(merge_texts[i]);
+    free(merge_texts);
+    free(tokens);
+    free(types);
+    json_free(root);
+
+    double t0 = seconds_now();
+    GgufFile *file = gguf_open(gguf_path, err, sizeof err);
+    Tokenizer *tok = file ? tokenizer_from_gguf(file, err, sizeof err) : NULL;
+    double elapsed = seconds_now() - t0;
+    CHECKF(tok != NULL, "%s", err);
+    unlink(gguf_path);
+    if (tok) {
+        printf("%s via GGUF: loaded %u tokens in %.3f s\n", dir, tokenizer_vocab_size(tok),
+               elapsed);
+#if !defined(__SANITIZE_ADDRESS__)
+        CHECKF(elapsed < 1.0, "loading from GGUF took %.3f s", elapsed);
+#endif
+        CHECK(tokenizer_pre(tok) == tokenizer_pre(from_json));
+        CHECK(tokenizer_bos(tok) == tokenizer_bos(from_json));
+        CHECK(tokenizer_eos(tok) == tokenizer_eos(from_json));
+        check_golden_set(tok, set, pre_name);
+    }
+    tokenizer_free(tok);
+    gguf_close(file);
+}
+
 static void check_bad_json(void)
 {
     char err[512];
@@ -603,9 +678,11 @@ int main(void)
             check_llama_cpp_vectors(tok, "deepseek-r1-qwen");
             check_llama_cpp_vectors(tok, "qwen2");
             check_gguf(tok, set);
+            check_full_vocab_gguf(tok, dir, "deepseek-r1-qwen", set);
         } else {
             check_llama_cpp_vectors(tok, "llama-bpe");
             check_binary_round_trip(tok, tokenizers[t].name); // no normaliser to change bytes
+            check_full_vocab_gguf(tok, dir, "llama-bpe", set);
         }
     }
     check_bad_json();
