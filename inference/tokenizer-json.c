@@ -3,9 +3,8 @@
 // anything else is refused by name rather than tokenized differently from Hugging Face.
 
 #include "json.h"
-#include "tokenizer.h"
+#include "tokenizer-internal.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,16 +16,6 @@ static const char QWEN2_PATTERN[] =
 static const char LLAMA3_PATTERN[] =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+"
     "[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-
-static void set_error(char *err, size_t err_size, const char *fmt, ...)
-{
-    if (!err || !err_size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_size, fmt, ap);
-    va_end(ap);
-}
 
 static bool type_is(const JsonValue *v, const char *type)
 {
@@ -59,8 +48,8 @@ static bool read_pre_tokenizer(const JsonValue *root, TokenizerPre *pre, char *e
             const char *behavior = json_get_string(&steps[i], "behavior", "");
             if (!pattern || strcmp(behavior, "Isolated") != 0 ||
                 json_get_bool(&steps[i], "invert", false)) {
-                set_error(err, err_size, "unsupported Split pre-tokenizer (behavior \"%s\")",
-                          behavior);
+                tokenizer_set_error(err, err_size,
+                                    "unsupported Split pre-tokenizer (behavior \"%s\")", behavior);
                 return false;
             }
         } else if (type_is(&steps[i], "ByteLevel") &&
@@ -68,13 +57,14 @@ static bool read_pre_tokenizer(const JsonValue *root, TokenizerPre *pre, char *e
                    !json_get_bool(&steps[i], "add_prefix_space", false)) {
             byte_level = true;
         } else {
-            set_error(err, err_size, "unsupported pre-tokenizer step \"%s\"",
-                      json_get_string(&steps[i], "type", "?"));
+            tokenizer_set_error(err, err_size, "unsupported pre-tokenizer step \"%s\"",
+                                json_get_string(&steps[i], "type", "?"));
             return false;
         }
     }
     if (!pattern || !byte_level) {
-        set_error(err, err_size, "the pre-tokenizer is not a Split regex followed by ByteLevel");
+        tokenizer_set_error(err, err_size,
+                            "the pre-tokenizer is not a Split regex followed by ByteLevel");
         return false;
     }
     if (strcmp(pattern, QWEN2_PATTERN) == 0)
@@ -82,7 +72,7 @@ static bool read_pre_tokenizer(const JsonValue *root, TokenizerPre *pre, char *e
     else if (strcmp(pattern, LLAMA3_PATTERN) == 0)
         *pre = TOKENIZER_PRE_LLAMA3;
     else {
-        set_error(err, err_size, "unsupported pre-tokenizer regex: %.200s", pattern);
+        tokenizer_set_error(err, err_size, "unsupported pre-tokenizer regex: %.200s", pattern);
         return false;
     }
     return true;
@@ -95,8 +85,8 @@ static bool read_normalizer(const JsonValue *root, bool *nfc, char *err, size_t 
     *nfc = false;
     for (size_t i = 0; i < n; i++) {
         if (!type_is(&steps[i], "NFC")) {
-            set_error(err, err_size, "unsupported normalizer \"%s\"",
-                      json_get_string(&steps[i], "type", "?"));
+            tokenizer_set_error(err, err_size, "unsupported normalizer \"%s\"",
+                                json_get_string(&steps[i], "type", "?"));
             return false;
         }
         *nfc = true;
@@ -153,7 +143,7 @@ static bool read_id(const JsonValue *v, const char *what, int64_t *id, char *err
 {
     if (!v || v->type != JSON_NUMBER || !v->number_is_integer || v->integer < 0 ||
         v->integer >= INT32_MAX - 1) {
-        set_error(err, err_size, "%s: the id is not an integer in range", what);
+        tokenizer_set_error(err, err_size, "%s: the id is not an integer in range", what);
         return false;
     }
     *id = v->integer;
@@ -172,7 +162,7 @@ static bool read_tokens(const JsonValue *vocab, const JsonValue *added, JsonVoca
     for (size_t i = 0; added && i < added->count; i++) {
         const char *content = json_get_string(&added->items[i], "content", NULL);
         if (!content) {
-            set_error(err, err_size, "added token %zu has no content", i);
+            tokenizer_set_error(err, err_size, "added token %zu has no content", i);
             return false;
         }
         if (!read_id(json_get(&added->items[i], "id"), content, &id, err, err_size))
@@ -185,7 +175,7 @@ static bool read_tokens(const JsonValue *vocab, const JsonValue *added, JsonVoca
     out->lens = calloc(out->n_tokens ? out->n_tokens : 1, sizeof *out->lens);
     out->types = malloc((out->n_tokens ? out->n_tokens : 1) * sizeof *out->types);
     if (!out->tokens || !out->lens || !out->types) {
-        set_error(err, err_size, "out of memory");
+        tokenizer_set_error(err, err_size, "out of memory");
         return false;
     }
     for (uint32_t i = 0; i < out->n_tokens; i++)
@@ -193,7 +183,7 @@ static bool read_tokens(const JsonValue *vocab, const JsonValue *added, JsonVoca
     for (size_t i = 0; i < vocab->count; i++) {
         id = vocab->items[i].integer;
         if (out->tokens[id]) {
-            set_error(err, err_size, "id %lld is given to two tokens", (long long)id);
+            tokenizer_set_error(err, err_size, "id %lld is given to two tokens", (long long)id);
             return false;
         }
         out->tokens[id] = vocab->keys[i];
@@ -221,11 +211,11 @@ static bool read_merges(const JsonValue *merges, JsonVocab *out, char *err, size
 {
     size_t n = merges ? merges->count : 0, pair_bytes = 0;
     if (merges && merges->type != JSON_ARRAY) {
-        set_error(err, err_size, "model.merges is not an array");
+        tokenizer_set_error(err, err_size, "model.merges is not an array");
         return false;
     }
     if (n > INT32_MAX) {
-        set_error(err, err_size, "too many merges");
+        tokenizer_set_error(err, err_size, "too many merges");
         return false;
     }
     for (size_t i = 0; i < n; i++) {
@@ -234,7 +224,8 @@ static bool read_merges(const JsonValue *merges, JsonVocab *out, char *err, size
             continue;
         if (m->type != JSON_ARRAY || m->count != 2 || m->items[0].type != JSON_STRING ||
             m->items[1].type != JSON_STRING) {
-            set_error(err, err_size, "merge %zu is neither \"a b\" nor [\"a\", \"b\"]", i);
+            tokenizer_set_error(err, err_size, "merge %zu is neither \"a b\" nor [\"a\", \"b\"]",
+                                i);
             return false;
         }
         pair_bytes += m->items[0].string_len + m->items[1].string_len + 1;
@@ -244,7 +235,7 @@ static bool read_merges(const JsonValue *merges, JsonVocab *out, char *err, size
     out->merge_lens = malloc((n ? n : 1) * sizeof *out->merge_lens);
     out->merge_text = malloc(pair_bytes ? pair_bytes : 1);
     if (!out->merges || !out->merge_lens || !out->merge_text) {
-        set_error(err, err_size, "out of memory");
+        tokenizer_set_error(err, err_size, "out of memory");
         return false;
     }
     char *w = out->merge_text;
@@ -283,12 +274,12 @@ static Tokenizer *build(const JsonValue *root, const JsonValue *config, char *er
 {
     const JsonValue *model = json_get(root, "model");
     if (!type_is(model, "BPE")) {
-        set_error(err, err_size, "model type \"%s\" is not BPE",
-                  json_get_string(model, "type", "?"));
+        tokenizer_set_error(err, err_size, "model type \"%s\" is not BPE",
+                            json_get_string(model, "type", "?"));
         return NULL;
     }
     if (json_get_bool(model, "byte_fallback", false)) {
-        set_error(err, err_size, "BPE with byte_fallback is not supported");
+        tokenizer_set_error(err, err_size, "BPE with byte_fallback is not supported");
         return NULL;
     }
     TokenizerSpec spec = {.bos_id = -1, .eos_id = -1};
@@ -297,14 +288,16 @@ static Tokenizer *build(const JsonValue *root, const JsonValue *config, char *er
         return NULL;
     // tokenizer.c ties ignore_merges to the Llama 3 pre-tokenizer, as llama.cpp does.
     if (json_get_bool(model, "ignore_merges", false) != (spec.pre == TOKENIZER_PRE_LLAMA3)) {
-        set_error(err, err_size, "ignore_merges = %s with this pre-tokenizer is not supported",
-                  json_get_bool(model, "ignore_merges", false) ? "true" : "false");
+        tokenizer_set_error(err, err_size,
+                            "ignore_merges = %s with this pre-tokenizer is not supported",
+                            json_get_bool(model, "ignore_merges", false) ? "true" : "false");
         return NULL;
     }
     const JsonValue *vocab = json_get(model, "vocab");
     const JsonValue *added = json_get(root, "added_tokens");
     if (!vocab || vocab->type != JSON_OBJECT || (added && added->type != JSON_ARRAY)) {
-        set_error(err, err_size, "model.vocab (an object) or added_tokens (an array) missing");
+        tokenizer_set_error(err, err_size,
+                            "model.vocab (an object) or added_tokens (an array) missing");
         return NULL;
     }
     JsonVocab v = {0};
@@ -345,7 +338,7 @@ Tokenizer *tokenizer_from_json(const char *tokenizer_json_path, const char *conf
     char inner[512] = "";
     Tokenizer *tok = build(root, config, inner, sizeof inner);
     if (!tok)
-        set_error(err, err_size, "%s: %s", tokenizer_json_path, inner);
+        tokenizer_set_error(err, err_size, "%s: %s", tokenizer_json_path, inner);
     json_free(config);
     json_free(root);
     return tok;

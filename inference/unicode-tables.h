@@ -9,8 +9,9 @@ typedef struct UnicodeRange {
     uint32_t first, last; // inclusive
 } UnicodeRange;
 
+// Every code point of RANGE has canonical combining class CCC.
 typedef struct UnicodeCccRun {
-    uint32_t first, last; // inclusive; every code point in it has combining class CCC
+    UnicodeRange range; // first, so that unicode.c searches both tables alike
     uint8_t ccc;
 } UnicodeCccRun;
 

@@ -89,19 +89,28 @@ size_t utf8_encode(uint32_t cp, char *out)
 
 // ---- Character classes -------------------------------------------------------------
 
-static bool in_ranges(const UnicodeRange *ranges, size_t count, uint32_t cp)
+// The range holding CP in a sorted TABLE of COUNT entries, STRIDE bytes apart, that each
+// begin with a UnicodeRange; NULL if none does.
+static const UnicodeRange *find_range(const void *table, size_t count, size_t stride,
+                                      uint32_t cp)
 {
     size_t lo = 0, hi = count;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (cp < ranges[mid].first)
+        const UnicodeRange *r = (const UnicodeRange *)((const char *)table + mid * stride);
+        if (cp < r->first)
             hi = mid;
-        else if (cp > ranges[mid].last)
+        else if (cp > r->last)
             lo = mid + 1;
         else
-            return true;
+            return r;
     }
-    return false;
+    return NULL;
+}
+
+static bool in_ranges(const UnicodeRange *ranges, size_t count, uint32_t cp)
+{
+    return find_range(ranges, count, sizeof *ranges, cp) != NULL;
 }
 
 bool unicode_is_letter(uint32_t cp)
@@ -150,17 +159,9 @@ static uint8_t combining_class(uint32_t cp)
 {
     if (cp < NFC_INERT_BELOW || cp > 0x10FFFF)
         return 0;
-    size_t lo = 0, hi = unicode_ccc_run_count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (cp < unicode_ccc_runs[mid].first)
-            hi = mid;
-        else if (cp > unicode_ccc_runs[mid].last)
-            lo = mid + 1;
-        else
-            return unicode_ccc_runs[mid].ccc;
-    }
-    return 0;
+    const UnicodeRange *run =
+        find_range(unicode_ccc_runs, unicode_ccc_run_count, sizeof *unicode_ccc_runs, cp);
+    return run ? ((const UnicodeCccRun *)run)->ccc : 0; // RANGE is the run's first member
 }
 
 static const UnicodeDecomposition *find_decomposition(uint32_t cp)

@@ -76,9 +76,16 @@ def ucd_version(ucd):
     return m.group(1) if m else "unknown"
 
 
-def emit_rows(out, items, per_line):
-    for i in range(0, len(items), per_line):
-        out.append("    " + " ".join(items[i:i + per_line]))
+def emit_rows(out, items, width=100):
+    """Appends ITEMS to OUT, as many to a line as fit in WIDTH columns."""
+    line = ""
+    for item in items:
+        if line and len(line) + 1 + len(item) > width:
+            out.append(line)
+            line = ""
+        line = line + " " + item if line else "    " + item
+    if line:
+        out.append(line)
 
 
 def generate(ucd):
@@ -127,13 +134,13 @@ def generate(ucd):
     for name, cps in (("letter", letters), ("number", numbers), ("whitespace", whitespace)):
         ranges = to_ranges(cps)
         out.append("const UnicodeRange unicode_%s_ranges[] = {" % name)
-        emit_rows(out, ["{0x%X, 0x%X}," % (lo, hi) for lo, hi in ranges], 6)
+        emit_rows(out, ["{0x%X, 0x%X}," % (lo, hi) for lo, hi in ranges])
         out.append("};")
         out.append("const size_t unicode_%s_range_count = %d;" % (name, len(ranges)))
         out.append("")
 
     out.append("const UnicodeCccRun unicode_ccc_runs[] = {")
-    emit_rows(out, ["{0x%X, 0x%X, %d}," % tuple(r) for r in ccc_runs], 5)
+    emit_rows(out, ["{{0x%X, 0x%X}, %d}," % tuple(r) for r in ccc_runs])
     out.append("};")
     out.append("const size_t unicode_ccc_run_count = %d;" % len(ccc_runs))
     out.append("")
@@ -143,16 +150,16 @@ def generate(ucd):
         entries.append("{0x%X, %d, %d}," % (cp, len(data), len(seq)))
         data.extend(seq)
     out.append("const UnicodeDecomposition unicode_decompositions[] = {")
-    emit_rows(out, entries, 5)
+    emit_rows(out, entries)
     out.append("};")
     out.append("const size_t unicode_decomposition_count = %d;" % len(entries))
     out.append("const uint32_t unicode_decomposition_data[] = {")
-    emit_rows(out, ["0x%X," % d for d in data], 8)
+    emit_rows(out, ["0x%X," % d for d in data])
     out.append("};")
     out.append("")
 
     out.append("const UnicodeComposition unicode_compositions[] = {")
-    emit_rows(out, ["{0x%X, 0x%X, 0x%X}," % c for c in compositions], 4)
+    emit_rows(out, ["{0x%X, 0x%X, 0x%X}," % c for c in compositions])
     out.append("};")
     out.append("const size_t unicode_composition_count = %d;" % len(compositions))
     return "\n".join(out) + "\n"
