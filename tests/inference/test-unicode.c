@@ -155,9 +155,14 @@ static void test_normalization_file(void)
                "/NormalizationTest.txt.bz2 missing (apt-get install unicode-data)\n");
         return;
     }
-    FILE *f = popen("bzcat " UCD_DIR "/NormalizationTest.txt.bz2 2>/dev/null", "r");
+    // python3 is a build dependency (its bz2 module is in the standard library); bzcat
+    // is the fallback.
+    FILE *f = popen("{ python3 -c 'import bz2, sys; sys.stdout.buffer.write(bz2.open(sys.argv[1])"
+                    ".read())' " UCD_DIR "/NormalizationTest.txt.bz2 || bzcat " UCD_DIR
+                    "/NormalizationTest.txt.bz2; } 2>/dev/null",
+                    "r");
     if (!f) {
-        printf("note: skipped NormalizationTest: cannot run bzcat\n");
+        printf("note: skipped NormalizationTest: cannot start a shell\n");
         return;
     }
     static char listed[0x110000]; // code points of part 1 (tested with their own line)
@@ -202,6 +207,10 @@ static void test_normalization_file(void)
         lines++;
     }
     pclose(f);
+    if (lines == 0) {
+        printf("note: skipped NormalizationTest: neither python3 nor bzcat could decompress it\n");
+        return;
+    }
     CHECKF(lines > 18000, "only %zu test lines read", lines);
     CHECKF(failures == 0, "%zu of %zu NormalizationTest lines fail", failures, lines);
     // Part 1's rule: every code point not listed there is its own NFC.
