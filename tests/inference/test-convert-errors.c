@@ -156,6 +156,16 @@ static const char *syn_config =
     " \"head_dim\": 32, \"vocab_size\": 1536, \"max_position_embeddings\": 2048,"
     " \"rms_norm_eps\": 1e-5, \"tie_word_embeddings\": true, \"bos_token_id\": 1503}";
 
+// transformers 5 writes rope_theta and the scaling together as rope_parameters.
+static const char *syn_config_v5 =
+    "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 48, \"intermediate_size\": 64,"
+    " \"num_hidden_layers\": 1, \"num_attention_heads\": 2, \"num_key_value_heads\": 1,"
+    " \"head_dim\": 32, \"vocab_size\": 1536, \"max_position_embeddings\": 2048,"
+    " \"rms_norm_eps\": 1e-5, \"tie_word_embeddings\": true, \"rope_parameters\": {"
+    "\"rope_type\": \"llama3\", \"rope_theta\": 500000.0, \"factor\": 8.0,"
+    " \"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0,"
+    " \"original_max_position_embeddings\": 8192}}";
+
 // A folder DIR with the synthetic checkpoint and the fixture tokenizer.
 static void make_syn_dir(const char *dir, const char *config, const char *skip,
                          const char *extra, Corruption corruption)
@@ -283,6 +293,27 @@ static void check_synthetic(void)
                      PONDER_TYPE_F32, true);
         check_values(g, "blk.0.ffn_up.weight", "model.layers.0.mlp.up_proj.weight", PONDER_TYPE_F32,
                      false);
+        gguf_close(g);
+    }
+    unlink(out);
+    remove_dir(dir);
+
+    make_syn_dir(dir, syn_config_v5, NULL, NULL, INTACT);
+    ok = convert_hf_to_gguf(dir, out, "f32", err, sizeof err);
+    CHECKF(ok, "rope_parameters: %s", err);
+    g = ok ? gguf_open(out, err, sizeof err) : NULL;
+    if (g) {
+        float theta = 0;
+        CHECK(gguf_get_f32(g, "llama.rope.freq_base", &theta) && theta == 500000.0f);
+        // Short wavelengths keep their frequency, long ones are divided by the factor.
+        const GgufTensor *freqs = gguf_find_tensor(g, "rope_freqs.weight");
+        CHECK(freqs && freqs->type == PONDER_TYPE_F32 && freqs->ne[0] == HEAD_DIM / 2);
+        if (freqs && freqs->ne[0] == HEAD_DIM / 2) {
+            const float *f = freqs->data;
+            CHECK(f[0] == 1.0f && f[HEAD_DIM / 2 - 1] == 8.0f);
+            for (int i = 1; i < HEAD_DIM / 2; i++)
+                CHECK(f[i] >= f[i - 1]);
+        }
         gguf_close(g);
     }
     unlink(out);
