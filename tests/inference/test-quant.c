@@ -1,5 +1,6 @@
 // Weight types: bit layouts (against llama.cpp's own files), quantizer accuracy, and every
 // dot / tile kernel level against the scalar reference.
+#define _POSIX_C_SOURCE 200809L // setenv
 #include "quant-kernels.h"
 #include "test-util.h"
 
@@ -14,6 +15,11 @@ static const PonderType weight_types[] = {
     PONDER_TYPE_Q4_K, PONDER_TYPE_Q5_K, PONDER_TYPE_Q6_K,
 };
 enum { N_WEIGHT_TYPES = sizeof weight_types / sizeof weight_types[0] };
+
+static const char *level_name(PonderCpuLevel level)
+{
+    return level == PONDER_CPU_AVX512 ? "avx512-vnni" : level == PONDER_CPU_AVX2 ? "avx2" : "scalar";
+}
 
 // ---- Random data ----
 
@@ -449,10 +455,6 @@ static void test_scalar_dot_vs_dequantized(void)
     free(xf);
 }
 
-static const char *level_name(PonderCpuLevel level)
-{
-    return level == PONDER_CPU_AVX512 ? "avx512" : level == PONDER_CPU_AVX2 ? "avx2" : "scalar";
-}
 
 // Every SIMD level against the scalar kernel, and every tile kernel against its own
 // level's vec_dot.
@@ -483,7 +485,9 @@ static void test_kernel_levels(void)
                 const int max_rows = 33, max_cols = 33;
                 // odd strides: rows are not packed back to back in the tile tests
                 size_t w_stride = (size_t)w_bytes + 64, x_stride = (size_t)x_bytes + 32;
-                uint8_t *w = malloc(w_stride * max_rows), *xq = malloc(x_stride * max_cols);
+                // the last row ends exactly at the end of its buffer, so AddressSanitizer sees over-reads
+                uint8_t *w = malloc(w_stride * (max_rows - 1) + w_bytes);
+                uint8_t *xq = malloc(x_stride * (max_cols - 1) + x_bytes);
                 float *x = malloc((size_t)k * sizeof *x);
                 for (int r = 0; r < max_rows; r++) {
                     void *row = random_weight_row(type, k, r % 3 == 2);
@@ -569,9 +573,28 @@ static void test_kernel_levels(void)
     CHECK(levels_run >= 1);
 }
 
+// PONDER_CPU_KERNELS caps the level that ponder_vec_dot_for / ponder_gemm_for pick. The
+// choice is made once per process, so this runs first and sets the variable itself.
+static void test_level_cap(void)
+{
+    PonderCpuLevel supported = PONDER_CPU_SCALAR;
+    while (supported < PONDER_CPU_AVX512 && ponder_vec_dot_at_level(PONDER_TYPE_F32, supported + 1))
+        supported++;
+    setenv("PONDER_CPU_KERNELS", "avx2", 1);
+    PonderCpuLevel want = supported < PONDER_CPU_AVX2 ? supported : PONDER_CPU_AVX2;
+    CHECK(ponder_cpu_level() == want);
+    CHECK(strcmp(ponder_cpu_kernel_level(), level_name(want)) == 0);
+    for (int t = 0; t < N_WEIGHT_TYPES; t++) {
+        CHECK(ponder_vec_dot_for(weight_types[t]) == ponder_vec_dot_at_level(weight_types[t], want));
+        CHECK(ponder_gemm_for(weight_types[t]) == ponder_gemm_at_level(weight_types[t], want));
+    }
+    printf("CPU supports kernels up to %s; PONDER_CPU_KERNELS=avx2 gives %s\n", level_name(supported),
+           ponder_cpu_kernel_level());
+}
+
 int main(void)
 {
-    printf("kernel level on this CPU: %s\n", ponder_cpu_kernel_level());
+    test_level_cap();
     test_roundtrip_accuracy();
     test_llama_cpp_files();
     test_scalar_dot_vs_dequantized();
