@@ -28,6 +28,12 @@ PonderGemm quant_gemm_avx512(PonderType type);
 PonderGemm quant_gemm_avx2_tiles(PonderType type);
 PonderGemm quant_gemm_avx512_tiles(PonderType type);
 
+// Activation quantizers (Q8_0, Q8_1, Q8_K) with AVX2, byte-identical to the reference.
+void quant_quantize_q8_avx2(PonderType type, const float *src, void *dst, int64_t n);
+// ponder_quantize_row with the kernels of LEVEL, which this CPU must support (for tests).
+void ponder_quantize_row_at_level(PonderType type, const float *src, void *dst, int64_t n,
+                                  PonderCpuLevel level);
+
 // Defines NAME, a tile "kernel" that just calls DOT for every (row, column) pair: the
 // fallback for types without a specialised tile kernel. Rows are the outer loop so a
 // weight row stays in L1 while every column passes over it.

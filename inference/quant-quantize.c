@@ -6,6 +6,7 @@
 // largest quant. The K-quants (two-level scales) live in quant-quantize-k.c and reuse the
 // fitting helpers declared in quant-fit.h.
 #include "quant-fit.h"
+#include "quant-kernels.h"
 
 #include <math.h>
 
@@ -287,9 +288,23 @@ static void quantize_q8_k(const float *x, BlockQ8_K *b)
 
 void ponder_quantize_row(PonderType type, const float *src, void *dst, int64_t n)
 {
+    ponder_quantize_row_at_level(type, src, dst, n, ponder_cpu_level());
+}
+
+void ponder_quantize_row_at_level(PonderType type, const float *src, void *dst, int64_t n,
+                                  PonderCpuLevel level)
+{
     const PonderTypeTraits *traits = ponder_type_traits(type);
     if (!traits)
         return;
+    bool activation = type == PONDER_TYPE_Q8_0 || type == PONDER_TYPE_Q8_1 || type == PONDER_TYPE_Q8_K;
+#if defined(__x86_64__)
+    if (activation && level >= PONDER_CPU_AVX2) {
+        quant_quantize_q8_avx2(type, src, dst, n);
+        return;
+    }
+#endif
+    (void)activation;
     uint8_t *p = dst;
     if (traits->block_len == 1) {
         for (int64_t i = 0; i < n; i++) {

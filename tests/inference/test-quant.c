@@ -152,6 +152,36 @@ static void test_roundtrip_accuracy(void)
     free(x);
 }
 
+// The SIMD activation quantizers write exactly the reference's bytes.
+static void test_activation_quantizers(void)
+{
+    static const PonderType types[] = {PONDER_TYPE_Q8_0, PONDER_TYPE_Q8_1, PONDER_TYPE_Q8_K};
+    const int64_t n = 256 * 12;
+    float *x = malloc((size_t)n * sizeof *x);
+    for (PonderCpuLevel level = PONDER_CPU_AVX2; level <= PONDER_CPU_AVX512; level++) {
+        if (!ponder_vec_dot_at_level(PONDER_TYPE_F32, level))
+            continue;
+        for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+            uint64_t bytes;
+            ponder_row_bytes(types[t], (uint64_t)n, &bytes);
+            uint8_t *want = malloc(bytes), *got = malloc(bytes);
+            for (int trial = 0; trial < 4; trial++) {
+                if (trial % 2)
+                    fill_extreme(x, (size_t)n);
+                else
+                    fill_gaussian(x, (size_t)n);
+                ponder_quantize_row_at_level(types[t], x, want, n, PONDER_CPU_SCALAR);
+                ponder_quantize_row_at_level(types[t], x, got, n, level);
+                CHECKF(memcmp(want, got, bytes) == 0, "%s quantizer at level %s differs from scalar",
+                       ponder_type_traits(types[t])->name, level_name(level));
+            }
+            free(want);
+            free(got);
+        }
+    }
+    free(x);
+}
+
 // ---- llama.cpp's files: dequantized tensors must match the f16 originals ----
 
 // A tiny GGUF reader: just enough to list tensors (the library's reader is tested on its own).
@@ -596,6 +626,7 @@ int main(void)
 {
     test_level_cap();
     test_roundtrip_accuracy();
+    test_activation_quantizers();
     test_llama_cpp_files();
     test_scalar_dot_vs_dequantized();
     test_kernel_levels();
