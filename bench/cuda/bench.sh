@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Benchmark run ON THE GPU MACHINE (after bench/cuda/pack.sh here, with ponder-infer):
+# makes the synthetic R1-Distill-Qwen files with `ponder-infer synth` (random weights, the
+# real shapes), then `ponder-infer bench` on the CUDA backend: pp512 and tg128, aggregate
+# tokens/s of 8 and 32 sequences, and tg at 4k and 16k tokens of context.
+#   MODELS="r1-distill-qwen-1.5b:q4_k_m r1-distill-qwen-7b:q4_k_m" TESTS="basic parallel depth"
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+c=.carry/cuda
+out=${OUT:-/tmp/cuda-bench}
+mkdir -p "$out" /tmp/models
+export PONDER_MODULE_DIR=$PWD/$c/lib LD_LIBRARY_PATH=/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+pi=$c/bin/ponder-infer
+tok=$c/shared/tokenizers/deepseek-r1-distill-qwen/tokenizer.json
+models=${MODELS:-"r1-distill-qwen-1.5b:q4_k_m"}
+tests=${TESTS:-"basic parallel depth"}
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv,noheader | tee "$out/gpu.txt"
+
+for spec in $models; do
+    preset=${spec%%:*} type=${spec##*:}
+    file=/tmp/models/$preset-$type.gguf
+    if [ ! -f "$file" ]; then
+        start=$SECONDS
+        "$pi" synth --preset "$preset" --type "$type" --tokenizer "$tok" -o "$file" >>"$out/synth.log" 2>&1 ||
+            { echo "synth $spec failed"; tail -3 "$out/synth.log"; continue; }
+        echo "synth $spec: $((SECONDS - start)) s"
+    fi
+    run() { # label, then bench arguments
+        local label=$1
+        shift
+        echo "--- $spec $label: bench $*" >>"$out/bench.log"
+        timeout 240 "$pi" bench --model "$file" --backend cuda "$@" 2>&1 | tee -a "$out/bench.log" | grep -E "^\| R1|^\| [A-Z].*(pp|tg)|ponder-infer:" 
+    }
+    for t in $tests; do
+        case $t in
+        basic) run basic -p 512 -n 128 --reps 3 ;;
+        parallel) run x8 -p 0 -n 64 --parallel 8 --reps 2
+                  run x32 -p 0 -n 64 --parallel 32 --reps 2 ;;
+        depth) run d4096 -p 0 -n 64 --depth 4096 --reps 2
+               run d16384 -p 0 -n 64 --depth 16384 --reps 2 ;;
+        esac
+    done
+done

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Run HERE (no GPU needed): copies what the GPU machine needs into .carry/cuda, a
+# git-ignored folder the device tool carries: the test program, the CUDA module,
+# ponder-infer, and the tiny models (only the ones asked for, to stay under the 64 MiB
+# the working tree may take).
+#   bench/cuda/pack.sh BUILD_DIR [all|quick|none]   (models: all 24, qwen2-q4_k_m only, none)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build=${1:-build-cuda}
+models=${2:-all}
+dest=.carry/cuda
+rm -rf "$dest"
+mkdir -p "$dest/bin" "$dest/lib" "$dest/shared/models"
+cp "$build/tests/cuda/test-cuda" "$dest/bin/"
+cp "$build/inference/cuda/libponder-cuda.so" "$dest/lib/"
+[ -x "$build/inference/tool/ponder-infer" ] && cp "$build/inference/tool/ponder-infer" "$dest/bin/"
+[ -n "${PONDER_INFER:-}" ] && cp "$PONDER_INFER" "$dest/bin/ponder-infer"
+shared=../shared
+cp "$shared/models/reference.json" "$dest/shared/models/"
+mkdir -p "$dest/shared/tokenizers/deepseek-r1-distill-qwen"
+cp "$shared/tokenizers/deepseek-r1-distill-qwen/tokenizer.json" "$dest/shared/tokenizers/deepseek-r1-distill-qwen/"
+case "$models" in
+all) cp "$shared"/models/*.gguf "$dest/shared/models/" ;;
+quick) cp "$shared/models/qwen2-q4_k_m.gguf" "$shared/models/llama-q5_k_m.gguf" "$dest/shared/models/" ;;
+none) ;;
+esac
+du -sh "$dest"
