@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 // llama.cpp's llama_ftype values (general.file_type).
 enum {
@@ -239,8 +240,10 @@ static void *rows_worker(void *p)
 bool quant_rows_parallel(uint64_t n_rows, uint64_t row_len, int n_threads, QuantRowsWork work,
                          void *arg)
 {
-    if (n_threads < 1)
-        n_threads = 1;
+    if (n_threads < 1) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        n_threads = cores > 0 && cores < 1024 ? (int)cores : 1;
+    }
     if ((uint64_t)n_threads > n_rows)
         n_threads = n_rows ? (int)n_rows : 1;
     if (row_len == 0 || row_len > SIZE_MAX / sizeof(float) / (size_t)n_threads)

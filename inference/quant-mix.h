@@ -46,8 +46,8 @@ PonderType quant_mix_tensor_type(const QuantMix *mix, const QuantMixModel *model
 // the calling thread.
 typedef void (*QuantRowsWork)(void *arg, uint64_t first_row, uint64_t n_rows, float *scratch);
 
-// Runs WORK over N_ROWS rows in small chunks on N_THREADS threads (the caller is one of
-// them; threads that cannot start just leave more chunks to the others). False only when
-// the scratch rows cannot be allocated.
+// Runs WORK over N_ROWS rows in small chunks on N_THREADS threads (below 1: one per
+// online core; the caller is one of them, and threads that cannot start just leave more
+// chunks to the others). False only when the scratch rows cannot be allocated.
 bool quant_rows_parallel(uint64_t n_rows, uint64_t row_len, int n_threads, QuantRowsWork work,
                          void *arg);

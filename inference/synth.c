@@ -516,10 +516,6 @@ bool synth_gguf(const char *preset, const char *type, const char *tokenizer_json
     SynthModel m;
     if (!model_build(&m, preset, type, tokenizer_json_path, err, err_size))
         return false;
-    if (n_threads <= 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        n_threads = cores > 0 ? (int)cores : 1;
-    }
     for (uint64_t i = 0; i < m.n_tensors; i++) {
         SynthTensor *t = &m.tensors[i];
         t->preset = m.preset;
