@@ -135,19 +135,26 @@ static inline __m256i dot_s8s8(__m256i q, __m256i x)
     return DOT_U8S8(_mm256_setzero_si256(), _mm256_sign_epi8(q, q), _mm256_sign_epi8(x, q));
 }
 
+// Two blocks per iteration into two accumulators: one FMA chain would wait on its latency.
 #define DEFINE_DOT_SYMMETRIC(NAME, BLOCK, QUANTS)                                         \
+    static inline __m256 NAME##_block(const BLOCK *a, const BlockQ8_0 *b, __m256 acc)     \
+    {                                                                                    \
+        __m256i s = dot_s8s8(QUANTS(a), load256(b->qs));                                 \
+        return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(fp16(a->d) * fp16(b->d)), acc); \
+    }                                                                                    \
     static float NAME(const void *w, const void *x, int64_t n)                           \
     {                                                                                    \
         const BLOCK *a = w;                                                              \
         const BlockQ8_0 *b = x;                                                          \
-        __m256 acc = _mm256_setzero_ps();                                                \
-        for (int64_t i = 0; i < n / QK_LEGACY; i++) {                                    \
-            __m256i q = QUANTS(&a[i]);                                                   \
-            __m256i s = dot_s8s8(q, load256(b[i].qs));                                   \
-            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s),                                 \
-                                  _mm256_set1_ps(fp16(a[i].d) * fp16(b[i].d)), acc);      \
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                   \
+        int64_t i = 0, blocks = n / QK_LEGACY;                                           \
+        for (; i + 2 <= blocks; i += 2) {                                                \
+            acc0 = NAME##_block(&a[i], &b[i], acc0);                                     \
+            acc1 = NAME##_block(&a[i + 1], &b[i + 1], acc1);                             \
         }                                                                                \
-        return hsum_ps(acc);                                                             \
+        if (i < blocks)                                                                  \
+            acc0 = NAME##_block(&a[i], &b[i], acc0);                                     \
+        return hsum_ps(_mm256_add_ps(acc0, acc1));                                       \
     }
 
 static inline __m256i quants_q8_0(const BlockQ8_0 *b)
@@ -238,14 +245,15 @@ static inline float k_affine_block(const __m256i low[4], const __m256i high[4], 
     uint64_t scales, mins;
     unpack_k_scales(packed_scales, &scales, &mins);
     __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)scales)));
-    __m256i isum = _mm256_setzero_si256();
+    __m256i part[4]; // independent chains: a fused multiply-accumulate has latency
 #pragma GCC unroll 4
     for (int c = 0; c < 4; c++) {
         __m256i p_low = _mm256_maddubs_epi16(low[c], load256(b->qs + 64 * c));
         __m256i p_high = _mm256_maddubs_epi16(high[c], load256(b->qs + 64 * c + 32));
-        isum = DOT_I16(isum, p_low, broadcast_scale32(sc, 2 * c));
-        isum = DOT_I16(isum, p_high, broadcast_scale32(sc, 2 * c + 1));
+        part[c] = DOT_I16(_mm256_setzero_si256(), p_low, broadcast_scale32(sc, 2 * c));
+        part[c] = DOT_I16(part[c], p_high, broadcast_scale32(sc, 2 * c + 1));
     }
+    __m256i isum = _mm256_add_epi32(_mm256_add_epi32(part[0], part[1]), _mm256_add_epi32(part[2], part[3]));
     float scaled = (float)hsum_epi32(isum), min_sum = (float)hsum_epi32_128(k_min_products(mins, b->bsums));
     return b->d * (fp16(d) * scaled - fp16(dmin) * min_sum);
 }
@@ -258,7 +266,7 @@ static float dot_q4_k(const void *w, const void *x, int64_t n)
     const __m256i mask = _mm256_set1_epi8(0xf);
     for (int64_t i = 0; i < n / QK_K; i++) {
         __m256i low[4], high[4];
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
             __m256i bytes = load256(a[i].qs + 32 * c);
             low[c] = _mm256_and_si256(bytes, mask);
@@ -286,7 +294,7 @@ static float dot_q5_k(const void *w, const void *x, int64_t n)
     for (int64_t i = 0; i < n / QK_K; i++) {
         __m256i low[4], high[4];
         __m256i qh = load256(a[i].qh);
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
             __m256i bytes = load256(a[i].qs + 32 * c);
             low[c] = _mm256_or_si256(_mm256_and_si256(bytes, mask), move_bit(qh, 2 * c, 4));
@@ -326,17 +334,20 @@ static float dot_q2_k(const void *w, const void *x, int64_t n)
         __m128i packed = _mm_loadu_si128((const __m128i *)a[i].scales);
         __m256i sc = _mm256_cvtepu8_epi16(_mm_and_si128(packed, _mm_set1_epi8(0xf)));
         __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0xf)));
-        __m256i isum = _mm256_setzero_si256();
-        #pragma GCC unroll 4
+        // independent chains: a fused multiply-accumulate has latency
+        __m256i part[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                           _mm256_setzero_si256()};
+#pragma GCC unroll 4
         for (int h = 0; h < 2; h++) {
             __m256i bits = load256(a[i].qs + 32 * h);
-            #pragma GCC unroll 4
+#pragma GCC unroll 4
             for (int s = 0; s < 4; s++) {
                 __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), three);
                 __m256i p = _mm256_maddubs_epi16(q, load256(b[i].qs + 128 * h + 32 * s));
-                isum = DOT_I16(isum, p, scale_pair16(sc, h, s));
+                part[s] = DOT_I16(part[s], p, scale_pair16(sc, h, s));
             }
         }
+        __m256i isum = _mm256_add_epi32(_mm256_add_epi32(part[0], part[1]), _mm256_add_epi32(part[2], part[3]));
         // finished in scalar from exact sums: the two parts can cancel (see k_affine_block)
         float scaled = (float)hsum_epi32(isum), min_sum = (float)hsum_epi32(scaled_bsums(mins, &b[i]));
         sum += b[i].d * (fp16(a[i].d) * scaled - fp16(a[i].dmin) * min_sum);
@@ -365,19 +376,22 @@ static float dot_q3_k(const void *w, const void *x, int64_t n)
     for (int64_t i = 0; i < n / QK_K; i++) {
         __m256i sc = _mm256_cvtepi8_epi16(unpack_q3_k_scales(a[i].scales));
         __m256i hmask = load256(a[i].hmask);
-        __m256i isum = _mm256_setzero_si256();
-        #pragma GCC unroll 4
+        // independent chains: a fused multiply-accumulate has latency
+        __m256i part[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                           _mm256_setzero_si256()};
+#pragma GCC unroll 4
         for (int h = 0; h < 2; h++) {
             __m256i bits = load256(a[i].qs + 32 * h);
-            #pragma GCC unroll 4
+#pragma GCC unroll 4
             for (int s = 0; s < 4; s++) {
                 // quant + 4 in [0, 7]: the 2 low bits, plus 4 where the hmask bit is set
                 __m256i q = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), three),
                                             move_bit(hmask, 4 * h + s, 2));
                 __m256i p = _mm256_maddubs_epi16(q, load256(b[i].qs + 128 * h + 32 * s));
-                isum = DOT_I16(isum, p, scale_pair16(sc, h, s));
+                part[s] = DOT_I16(part[s], p, scale_pair16(sc, h, s));
             }
         }
+        __m256i isum = _mm256_add_epi32(_mm256_add_epi32(part[0], part[1]), _mm256_add_epi32(part[2], part[3]));
         // undo the +4: subtract 4 * scale * (sum of the sub-block's activations)
         isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(scaled_bsums(sc, &b[i]), 2));
         acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(b[i].d * fp16(a[i].d)), acc);
@@ -393,8 +407,10 @@ static float dot_q6_k(const void *w, const void *x, int64_t n)
     const __m256i low4 = _mm256_set1_epi8(0xf);
     for (int64_t i = 0; i < n / QK_K; i++) {
         __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a[i].scales));
-        __m256i isum = _mm256_setzero_si256();
-        #pragma GCC unroll 4
+        // independent chains: a fused multiply-accumulate has latency
+        __m256i part[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                           _mm256_setzero_si256()};
+#pragma GCC unroll 4
         for (int h = 0; h < 2; h++) {
             __m256i ql0 = load256(a[i].ql + 64 * h), ql1 = load256(a[i].ql + 64 * h + 32);
             __m256i qh = load256(a[i].qh + 32 * h);
@@ -409,12 +425,13 @@ static float dot_q6_k(const void *w, const void *x, int64_t n)
                 _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
                                 _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8((char)0xc0)), 2)),
             };
-            #pragma GCC unroll 4
+#pragma GCC unroll 4
             for (int s = 0; s < 4; s++) {
                 __m256i p = _mm256_maddubs_epi16(q[s], load256(b[i].qs + 128 * h + 32 * s));
-                isum = DOT_I16(isum, p, scale_pair16(sc, h, s));
+                part[s] = DOT_I16(part[s], p, scale_pair16(sc, h, s));
             }
         }
+        __m256i isum = _mm256_add_epi32(_mm256_add_epi32(part[0], part[1]), _mm256_add_epi32(part[2], part[3]));
         // undo the +32
         isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(scaled_bsums(sc, &b[i]), 5));
         acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(b[i].d * fp16(a[i].d)), acc);
