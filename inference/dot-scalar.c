@@ -283,6 +283,17 @@ PonderVecDot ponder_vec_dot_scalar(PonderType type)
     }
 }
 
+// Rows are the outer loop so a weight row stays in L1 while every column passes over it.
+void quant_gemm_by_dot(PonderVecDot dot, const void *w, size_t w_stride, int n_rows, const void *x,
+                       size_t x_stride, int n_cols, int64_t k, float *out, size_t out_stride)
+{
+    for (int r = 0; r < n_rows; r++) {
+        const char *w_row = (const char *)w + (size_t)r * w_stride;
+        for (int c = 0; c < n_cols; c++)
+            out[(size_t)c * out_stride + r] = dot(w_row, (const char *)x + (size_t)c * x_stride, k);
+    }
+}
+
 QUANT_DEFINE_GEMM_FROM_DOT(gemm_f32, dot_f32)
 QUANT_DEFINE_GEMM_FROM_DOT(gemm_f16, dot_f16)
 QUANT_DEFINE_GEMM_FROM_DOT(gemm_bf16, dot_bf16)

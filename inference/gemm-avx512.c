@@ -471,24 +471,40 @@ gemm_k(KPanelDecode decode, int int_steps, size_t block_bytes, const void *w, si
 static void gemm_q4_k(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
                       int n_cols, int64_t k, float *out, size_t out_stride)
 {
+    if (n_cols < QUANT_TILE_MIN_COLS) {
+        quant_gemm_by_dot(quant_vec_dot_avx512(PONDER_TYPE_Q4_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
+        return;
+    }
     gemm_k(panel_q4_k, 4, sizeof(BlockQ4_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
 }
 
 static void gemm_q5_k(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
                       int n_cols, int64_t k, float *out, size_t out_stride)
 {
+    if (n_cols < QUANT_TILE_MIN_COLS) {
+        quant_gemm_by_dot(quant_vec_dot_avx512(PONDER_TYPE_Q5_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
+        return;
+    }
     gemm_k(panel_q5_k, 2, sizeof(BlockQ5_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
 }
 
 static void gemm_q6_k(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
                       int n_cols, int64_t k, float *out, size_t out_stride)
 {
+    if (n_cols < QUANT_TILE_MIN_COLS) {
+        quant_gemm_by_dot(quant_vec_dot_avx512(PONDER_TYPE_Q6_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
+        return;
+    }
     gemm_k(panel_q6_k, 0, sizeof(BlockQ6_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
 }
 
 static void gemm_q8_0(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
                       int n_cols, int64_t k, float *out, size_t out_stride)
 {
+    if (n_cols < QUANT_TILE_MIN_COLS) {
+        quant_gemm_by_dot(quant_vec_dot_avx512(PONDER_TYPE_Q8_0), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
+        return;
+    }
     const int64_t n_blocks = k / QK_LEGACY;
     Q8Panel panels[Q8_CHUNK_BLOCKS][MAX_ROW_GROUPS];
     for (int r0 = 0; r0 < n_rows; r0 += ROW_GROUP * MAX_ROW_GROUPS) {

@@ -34,17 +34,19 @@ void quant_quantize_q8_avx2(PonderType type, const float *src, void *dst, int64_
 void ponder_quantize_row_at_level(PonderType type, const float *src, void *dst, int64_t n,
                                   PonderCpuLevel level);
 
-// Defines NAME, a tile "kernel" that just calls DOT for every (row, column) pair: the
-// fallback for types without a specialised tile kernel. Rows are the outer loop so a
-// weight row stays in L1 while every column passes over it.
+// A tile "kernel" that just calls DOT for every (row, column) pair: the fallback for types
+// without a specialised tile kernel, and for tiles too narrow to pay for one (a tile kernel
+// decodes its weights once per call, which takes a few columns to win back).
+void quant_gemm_by_dot(PonderVecDot dot, const void *w, size_t w_stride, int n_rows, const void *x,
+                       size_t x_stride, int n_cols, int64_t k, float *out, size_t out_stride);
+// Columns below which the tile kernels hand over to quant_gemm_by_dot (measured on Zen 4:
+// the decoded-panel kernels break even with the dot products at about 3 columns).
+enum { QUANT_TILE_MIN_COLS = 4 };
+
+// Defines NAME, a PonderGemm that is quant_gemm_by_dot with DOT.
 #define QUANT_DEFINE_GEMM_FROM_DOT(NAME, DOT)                                             \
     static void NAME(const void *w, size_t w_stride, int n_rows, const void *x,          \
                      size_t x_stride, int n_cols, int64_t k, float *out, size_t out_stride) \
     {                                                                                    \
-        for (int r = 0; r < n_rows; r++) {                                               \
-            const char *w_row = (const char *)w + (size_t)r * w_stride;                  \
-            for (int c = 0; c < n_cols; c++)                                             \
-                out[(size_t)c * out_stride + r] =                                        \
-                    DOT(w_row, (const char *)x + (size_t)c * x_stride, k);               \
-        }                                                                                \
+        quant_gemm_by_dot(DOT, w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride); \
     }

@@ -490,7 +490,9 @@ static void test_scalar_dot_vs_dequantized(void)
 // level's vec_dot.
 static void test_kernel_levels(void)
 {
-    static const int sizes[] = {1, 3, 5, 17, 33};
+    // columns 6 and 7 leave 2 and 3 for the last register tile of 4
+    static const int row_counts[] = {1, 3, 5, 17, 33};
+    static const int col_counts[] = {1, 3, 5, 6, 7, 17, 33};
     const int64_t k_values[] = {256, 1024, 2816};
     int levels_run = 0;
     for (PonderCpuLevel level = PONDER_CPU_SCALAR; level <= PONDER_CPU_AVX512; level++) {
@@ -563,9 +565,9 @@ static void test_kernel_levels(void)
                     }
                 size_t out_stride = max_rows + 3;
                 float *out = malloc(out_stride * max_cols * sizeof *out);
-                for (size_t ri = 0; ri < sizeof sizes / sizeof sizes[0]; ri++) {
-                    for (size_t ci = 0; ci < sizeof sizes / sizeof sizes[0]; ci++) {
-                        int n_rows = sizes[ri], n_cols = sizes[ci];
+                for (size_t ri = 0; ri < sizeof row_counts / sizeof row_counts[0]; ri++) {
+                    for (size_t ci = 0; ci < sizeof col_counts / sizeof col_counts[0]; ci++) {
+                        int n_rows = row_counts[ri], n_cols = col_counts[ci];
                         for (size_t i = 0; i < out_stride * max_cols; i++)
                             out[i] = -12345.0f;
                         gemm(w, w_stride, n_rows, xq, x_stride, n_cols, k, out, out_stride);
