@@ -106,6 +106,90 @@ static inline __m256 load_bf16x8(const uint16_t *p)
 DEFINE_DOT_HALF(dot_f16, load_f16x8, fp16)
 DEFINE_DOT_HALF(dot_bf16, load_bf16x8, ponder_bf16_to_fp32)
 
+// Tile kernels for the float weight types: FLOAT_TILE_ROWS weight rows x 4 activation
+// columns, each weight vector converted once and used for 4 FMAs (the dot products alone
+// convert it once per column), each activation vector used for every row. Accumulators run
+// along k and are reduced at the end, so K needs no blocking. With AVX-512's 32 registers
+// the tile is 4 rows high, else 2.
+#ifdef __AVX512F__
+#define FLOAT_TILE_ROWS 4
+#else
+#define FLOAT_TILE_ROWS 2
+#endif
+
+static inline __m256 load_f32x8(const float *p)
+{
+    return _mm256_loadu_ps(p);
+}
+
+static inline float to_float_f32(float v)
+{
+    return v;
+}
+
+#define DEFINE_GEMM_FLOAT(NAME, WTYPE, LOAD8, TO_FLOAT, DOT)                              \
+    static inline __attribute__((always_inline)) void NAME##_tile(                      \
+        const WTYPE *const *w, const float *const *x, int n_cols_const, int64_t n, float *out, \
+        size_t out_stride, int rows)                                                     \
+    {                                                                                    \
+        const int C = n_cols_const, R = FLOAT_TILE_ROWS;                                 \
+        __m256 acc[FLOAT_TILE_ROWS][4];                                                  \
+        for (int r = 0; r < R; r++)                                                      \
+            for (int c = 0; c < 4; c++)                                                  \
+                acc[r][c] = _mm256_setzero_ps();                                         \
+        int64_t i = 0;                                                                   \
+        for (; i + 8 <= n; i += 8) {                                                     \
+            __m256 a[FLOAT_TILE_ROWS];                                                   \
+            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) a[r] = LOAD8(w[r] + i);  \
+            _Pragma("GCC unroll 4") for (int c = 0; c < C; c++)                          \
+            {                                                                            \
+                __m256 b = _mm256_loadu_ps(x[c] + i);                                    \
+                _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)                      \
+                    acc[r][c] = _mm256_fmadd_ps(a[r], b, acc[r][c]);                     \
+            }                                                                            \
+        }                                                                                \
+        for (int r = 0; r < rows; r++) {                                                 \
+            for (int c = 0; c < C; c++) {                                                \
+                float tail = 0;                                                          \
+                for (int64_t j = i; j < n; j++)                                          \
+                    tail += TO_FLOAT(w[r][j]) * x[c][j];                                 \
+                out[(size_t)c * out_stride + r] = hsum_ps(acc[r][c]) + tail;             \
+            }                                                                            \
+        }                                                                                \
+    }                                                                                    \
+    static void NAME(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride, \
+                     int n_cols, int64_t k, float *out, size_t out_stride)               \
+    {                                                                                    \
+        if (n_cols < QUANT_TILE_MIN_COLS) {                                              \
+            quant_gemm_by_dot(DOT, w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride); \
+            return;                                                                      \
+        }                                                                                \
+        /* columns outer: their 4 activation rows stay in L1 while the weights stream */ \
+        for (int c0 = 0; c0 < n_cols; c0 += 4) {                                         \
+            int cols = n_cols - c0 < 4 ? n_cols - c0 : 4;                                \
+            const float *xr[4];                                                          \
+            for (int c = 0; c < 4; c++)                                                  \
+                xr[c] = (const float *)((const char *)x + (size_t)(c0 + (c < cols ? c : 0)) * x_stride); \
+            for (int r0 = 0; r0 < n_rows; r0 += FLOAT_TILE_ROWS) {                       \
+                int rows = n_rows - r0 < FLOAT_TILE_ROWS ? n_rows - r0 : FLOAT_TILE_ROWS; \
+                const WTYPE *wr[FLOAT_TILE_ROWS]; /* missing rows repeat the last */     \
+                for (int r = 0; r < FLOAT_TILE_ROWS; r++)                                \
+                    wr[r] = (const WTYPE *)((const char *)w + (size_t)(r0 + (r < rows ? r : rows - 1)) * w_stride); \
+                float *o = out + (size_t)c0 * out_stride + r0;                           \
+                switch (cols) {                                                          \
+                case 1: NAME##_tile(wr, xr, 1, k, o, out_stride, rows); break;           \
+                case 2: NAME##_tile(wr, xr, 2, k, o, out_stride, rows); break;           \
+                case 3: NAME##_tile(wr, xr, 3, k, o, out_stride, rows); break;           \
+                default: NAME##_tile(wr, xr, 4, k, o, out_stride, rows); break;          \
+                }                                                                        \
+            }                                                                            \
+        }                                                                                \
+    }
+
+DEFINE_GEMM_FLOAT(gemm_f32, float, load_f32x8, to_float_f32, dot_f32)
+DEFINE_GEMM_FLOAT(gemm_f16, uint16_t, load_f16x8, fp16, dot_f16)
+DEFINE_GEMM_FLOAT(gemm_bf16, uint16_t, load_bf16x8, ponder_bf16_to_fp32, dot_bf16)
+
 // ---- Legacy quants ----
 
 // 32 quants of a 4-bit legacy block in element order: low nibbles, then high nibbles.
@@ -441,9 +525,6 @@ static float dot_q6_k(const void *w, const void *x, int64_t n)
 
 // The table of this build's vec_dot kernels, and tile kernels that are loops over them
 // (the fallback for types without a specialised tile kernel).
-QUANT_DEFINE_GEMM_FROM_DOT(gemm_dot_f32, dot_f32)
-QUANT_DEFINE_GEMM_FROM_DOT(gemm_dot_f16, dot_f16)
-QUANT_DEFINE_GEMM_FROM_DOT(gemm_dot_bf16, dot_bf16)
 QUANT_DEFINE_GEMM_FROM_DOT(gemm_dot_q4_0, dot_q4_0)
 QUANT_DEFINE_GEMM_FROM_DOT(gemm_dot_q4_1, dot_q4_1)
 QUANT_DEFINE_GEMM_FROM_DOT(gemm_dot_q5_0, dot_q5_0)
@@ -458,9 +539,9 @@ QUANT_DEFINE_GEMM_FROM_DOT(gemm_dot_q6_k, dot_q6_k)
 static PonderGemm x86_gemm_from_dot(PonderType type)
 {
     switch (type) {
-    case PONDER_TYPE_F32: return gemm_dot_f32;
-    case PONDER_TYPE_F16: return gemm_dot_f16;
-    case PONDER_TYPE_BF16: return gemm_dot_bf16;
+    case PONDER_TYPE_F32: return gemm_f32;
+    case PONDER_TYPE_F16: return gemm_f16;
+    case PONDER_TYPE_BF16: return gemm_bf16;
     case PONDER_TYPE_Q4_0: return gemm_dot_q4_0;
     case PONDER_TYPE_Q4_1: return gemm_dot_q4_1;
     case PONDER_TYPE_Q5_0: return gemm_dot_q5_0;
