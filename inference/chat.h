@@ -29,15 +29,18 @@ typedef struct ChatMarkers {
 // Finds the R1 markers in TOK's vocabulary. False (with a message) if one is missing.
 bool chat_find_markers(const Tokenizer *tok, ChatMarkers *out, char *err, size_t err_size);
 
-// Builds the prompt token ids for MESSAGES (system messages anywhere are concatenated at
-// the start, as the published template does). When ADD_GENERATION_PROMPT is set the
-// prompt ends in "<｜Assistant｜><think>\n". Returns the count (ids malloc'd in *OUT),
-// or -1 with a message.
+// Builds the prompt token ids for MESSAGES as the published template does: the LAST
+// system message's text goes right after BOS (earlier ones are dropped: the template
+// assigns, it does not concatenate), then each user/assistant message in order (an
+// assistant message with NULL text is skipped, like content none). When
+// ADD_GENERATION_PROMPT is set the prompt ends in "<｜Assistant｜><think>\n". Returns
+// the count (ids malloc'd in *OUT), or -1 with a message.
 int64_t chat_build_prompt(const Tokenizer *tok, const ChatMessage *messages, size_t n_messages,
                           bool add_generation_prompt, int32_t **out, char *err, size_t err_size);
 
 // The text R1 sees of an earlier answer: everything after the last "</think>" (the whole
-// text when there is none), with leading whitespace trimmed. Returns a pointer into TEXT.
+// text when there is none), as the template's split('</think>')[-1] gives it: leading
+// whitespace is kept (trim it for display, not for the prompt). Returns a pointer into TEXT.
 const char *chat_strip_reasoning(const char *text);
 
 // Streaming splitter of generated text into reasoning and answer. Generation starts

@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Checks the hand-written chat fixture against the published template.
+
+tests/data/chat/cases.json was written by hand from reading the DeepSeek-R1-Distill chat
+template. This renders every case with jinja2 the way transformers' apply_chat_template
+does (sandboxed environment, trim_blocks, lstrip_blocks, loop controls) and reports any
+case whose 'expected' text differs.
+
+    python3 tools/check-chat-cases.py [--config ../shared/tokenizers/deepseek-r1-distill-qwen/tokenizer_config.json]
+
+Needs jinja2 (Debian: python3-jinja2). Optionally, with `transformers` installed and
+--hf-tokenizer DIR, also compares Hugging Face's token ids for the cases without marker
+look-alikes with apply_chat_template's.
+"""
+import argparse
+import json
+import pathlib
+import sys
+
+from jinja2.ext import loopcontrols
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def render(template_text, config, messages, add_generation_prompt):
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                        extensions=[loopcontrols])
+    template = env.from_string(template_text)
+    return template.render(messages=messages, add_generation_prompt=add_generation_prompt,
+                           bos_token=config["bos_token"], eos_token=config["eos_token"])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config", default=str(
+        ROOT.parent / "shared/tokenizers/deepseek-r1-distill-qwen/tokenizer_config.json"))
+    parser.add_argument("--cases", default=str(ROOT / "tests/data/chat/cases.json"))
+    parser.add_argument("--hf-tokenizer", help="directory for AutoTokenizer (optional)")
+    args = parser.parse_args()
+
+    config = json.load(open(args.config, encoding="utf-8"))
+    cases = json.load(open(args.cases, encoding="utf-8"))["cases"]
+    failures = 0
+    for case in cases:
+        got = render(config["chat_template"], config, case["messages"],
+                     case["add_generation_prompt"])
+        if got != case["expected"]:
+            failures += 1
+            print(f"DIFFERS: {case['name']}\n  template: {got!r}\n  fixture:  {case['expected']!r}")
+    if args.hf_tokenizer:
+        from transformers import AutoTokenizer
+        tok = AutoTokenizer.from_pretrained(args.hf_tokenizer)
+        for case in cases:
+            ids = tok.apply_chat_template(case["messages"],
+                                          add_generation_prompt=case["add_generation_prompt"],
+                                          tokenize=True)
+            direct = tok.encode(case["expected"], add_special_tokens=False)
+            if ids != direct:
+                failures += 1
+                print(f"IDS DIFFER: {case['name']}")
+    print(f"{len(cases)} cases, {failures} differences")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
