@@ -116,7 +116,7 @@ typedef struct KPanel {
     __m512i q[QK_K / 4];    // dword s of lane r: unsigned quants 4s..4s+3 of row r
     // Sub-block scales, as integers (Q4_K/Q5_K: applied exactly, to integer partial sums
     // that fit 16 bits) or as floats d * scale (Q6_K, whose partial sums do not fit).
-    __m512i int_scale[8];
+    __m512i int_scale[16];
     __m512 scale[16];
     __m512 d;               // for the integer scales
     __m512i offset_pair[8]; // i16 pairs multiplying activation sums (bsums 2p, 2p+1)
@@ -239,20 +239,98 @@ static void panel_q6_k(KPanel *p, const uint8_t *block0, size_t w_stride, int n_
     p->offset_scale = _mm512_mul_ps(d, _mm512_set1_ps(-32.0f)); // quants were stored + 32
 }
 
+// Q2_K / Q3_K: element 128h + 64u + l (l < 64) keeps its two low bits at bit 2(2u + l/32)
+// of qs[32h + l % 32]; Q3_K's third bit (set: +4 over the low bits - 4) is bit
+// 4h + 2u + l/32 of hmask[l % 32].
+static inline __m512i bits_of64(const uint8_t *bytes32, int shift_low, int shift_high, int mask)
+{
+    __m512i both = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)bytes32));
+    __m512i shifted = _mm512_srlv_epi64(both, _mm512_set_epi64(shift_high, shift_high, shift_high, shift_high,
+                                                              shift_low, shift_low, shift_low, shift_low));
+    return _mm512_and_si512(shifted, _mm512_set1_epi8((char)mask));
+}
+
+static void panel_q2_k(KPanel *p, const uint8_t *block0, size_t w_stride, int n_rows)
+{
+    for (int c = 0; c < 4; c++) {
+        int h = c / 2, u = c % 2;
+        __m512i z[16];
+        for (int r = 0; r < 16; r++)
+            z[r] = r < n_rows ? bits_of64(((const BlockQ2_K *)(block0 + (size_t)r * w_stride))->qs + 32 * h,
+                                          4 * u, 4 * u + 2, 3)
+                              : _mm512_setzero_si512();
+        store_chunk(p, c, z);
+    }
+    __m512i sc[4], tail[4];
+    load_dwords16(block0, w_stride, n_rows, offsetof(BlockQ2_K, scales), sc);
+    load_dwords16(block0, w_stride, n_rows, offsetof(BlockQ2_K, d) - 12, tail); // ends at dmin
+    for (int j = 0; j < 16; j++)
+        p->int_scale[j] = _mm512_and_si512(byte_of(sc[j / 4], j % 4), _mm512_set1_epi32(0xf));
+    for (int q = 0; q < 8; q++) { // mins of sub-blocks 2q, 2q+1 as an i16 pair
+        __m512i lo = _mm512_srli_epi32(byte_of(sc[q / 2], 2 * (q % 2)), 4);
+        __m512i hi = _mm512_srli_epi32(byte_of(sc[q / 2], 2 * (q % 2) + 1), 4);
+        p->offset_pair[q] = _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16));
+    }
+    p->d = half_of(tail[3], 0);
+    p->offset_scale = _mm512_sub_ps(_mm512_setzero_ps(), half_of(tail[3], 1));
+}
+
+static void panel_q3_k(KPanel *p, const uint8_t *block0, size_t w_stride, int n_rows)
+{
+    for (int c = 0; c < 4; c++) {
+        int h = c / 2, u = c % 2;
+        __m512i z[16];
+        for (int r = 0; r < 16; r++) {
+            const BlockQ3_K *b = (const BlockQ3_K *)(block0 + (size_t)r * w_stride);
+            // quant + 4, in [0, 7]
+            z[r] = r < n_rows ? _mm512_or_si512(bits_of64(b->qs + 32 * h, 4 * u, 4 * u + 2, 3),
+                                                _mm512_slli_epi64(bits_of64(b->hmask, 4 * h + 2 * u, 4 * h + 2 * u + 1, 1), 2))
+                              : _mm512_setzero_si512();
+        }
+        store_chunk(p, c, z);
+    }
+    __m512i h[4], tail[4];
+    load_dwords16(block0, w_stride, n_rows, offsetof(BlockQ3_K, scales) - 4, h); // h[1..3]: the scales
+    load_dwords16(block0, w_stride, n_rows, offsetof(BlockQ3_K, d) - 14, tail);  // ends at d
+    // the 16 six-bit scales, four per dword (see q3_k_scales)
+    const __m512i m4 = _mm512_set1_epi32(0x0f0f0f0f), m2 = _mm512_set1_epi32(0x03030303);
+    __m512i a0 = h[1], a1 = h[2], high = h[3];
+    __m512i packed[4] = {
+        _mm512_or_si512(_mm512_and_si512(a0, m4), _mm512_slli_epi32(_mm512_and_si512(high, m2), 4)),
+        _mm512_or_si512(_mm512_and_si512(a1, m4),
+                        _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(high, 2), m2), 4)),
+        _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(a0, 4), m4),
+                        _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(high, 4), m2), 4)),
+        _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(a1, 4), m4),
+                        _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(high, 6), m2), 4)),
+    };
+    __m512i scale[16];
+    for (int j = 0; j < 16; j++) {
+        scale[j] = _mm512_sub_epi32(byte_of(packed[j / 4], j % 4), _mm512_set1_epi32(32));
+        p->int_scale[j] = _mm512_and_si512(scale[j], _mm512_set1_epi32(0xffff)); // (scale, 0)
+    }
+    for (int q = 0; q < 8; q++)
+        p->offset_pair[q] = _mm512_or_si512(p->int_scale[2 * q], _mm512_slli_epi32(scale[2 * q + 1], 16));
+    p->d = half_of(tail[3], 1);
+    p->offset_scale = _mm512_mul_ps(p->d, _mm512_set1_ps(-4.0f)); // quants were stored + 4
+}
+
 typedef void (*KPanelDecode)(KPanel *p, const uint8_t *block0, size_t w_stride, int n_rows);
 
 // ---- The K-quant register tile ----
 
 // Accumulates ACC[g][c] (lane r: row 16g + r, column c) over N_BLOCKS super-blocks of
 // panels P[block][g], for the activation rows X[c] starting at super-block X_BLOCK0.
-// INT_STEPS > 0: integer scales, applied every INT_STEPS panel steps (sub-blocks of 32);
-// INT_STEPS == 0: float scales per sub-block of 16.
+// SUB_STEPS: panel steps per sub-block (8 for sub-blocks of 32, 4 for 16).
+// INT_STEPS > 0: integer scales, applied to partial sums of INT_STEPS steps (short enough
+// to fit 16 bits); INT_STEPS == 0: float scales per sub-block.
 static inline __attribute__((always_inline)) void
 k_tile(const KPanel (*panels)[MAX_ROW_GROUPS], int n_blocks, int n_groups_const, int n_cols_const,
-       int int_steps, const BlockQ8_K *const *x, int64_t x_block0, __m512 acc[MAX_ROW_GROUPS][TILE_COLS])
+       int sub_steps, int int_steps, const BlockQ8_K *const *x, int64_t x_block0,
+       __m512 acc[MAX_ROW_GROUPS][TILE_COLS])
 {
     const int G = n_groups_const, C = n_cols_const;
-    const int run = int_steps > 0 ? int_steps : 4; // steps summed before scaling
+    const int run = int_steps > 0 ? int_steps : sub_steps; // steps summed before scaling
     for (int b = 0; b < n_blocks; b++) {
         const BlockQ8_K *xb[TILE_COLS];
         #pragma GCC unroll 16
@@ -289,9 +367,9 @@ k_tile(const KPanel (*panels)[MAX_ROW_GROUPS], int n_blocks, int n_groups_const,
                 #pragma GCC unroll 16
                 for (int c = 0; c < C; c++) {
                     if (int_steps > 0) // partial sums fit 16 bits: times (scale, 0) as i16 pairs
-                        isum[g][c] = _mm512_dpwssd_epi32(isum[g][c], t[g][c], panels[b][g].int_scale[s0 / 8]);
+                        isum[g][c] = _mm512_dpwssd_epi32(isum[g][c], t[g][c], panels[b][g].int_scale[s0 / sub_steps]);
                     else
-                        fsum[g][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t[g][c]), panels[b][g].scale[s0 / 4],
+                        fsum[g][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t[g][c]), panels[b][g].scale[s0 / sub_steps],
                                                      fsum[g][c]);
                 }
         }
@@ -436,7 +514,7 @@ static inline void tile_store(__m512 acc[MAX_ROW_GROUPS][TILE_COLS], float *out,
     } while (0)
 
 static inline __attribute__((always_inline)) void
-gemm_k(KPanelDecode decode, int int_steps, size_t block_bytes, const void *w, size_t w_stride,
+gemm_k(KPanelDecode decode, int sub_steps, int int_steps, size_t block_bytes, const void *w, size_t w_stride,
        int n_rows, const void *x, size_t x_stride, int n_cols, int64_t k, float *out, size_t out_stride)
 {
     const int64_t n_blocks = k / QK_K;
@@ -459,7 +537,7 @@ gemm_k(KPanelDecode decode, int int_steps, size_t block_bytes, const void *w, si
                 float *o = out + (size_t)c0 * out_stride + r0;
                 __m512 acc[MAX_ROW_GROUPS][TILE_COLS];
                 tile_load(acc, kb == 0, o, out_stride, rows, cols);
-#define K_TILE(G, C) k_tile(panels, nb, G, C, int_steps, xr, kb, acc)
+#define K_TILE(G, C) k_tile(panels, nb, G, C, sub_steps, int_steps, xr, kb, acc)
                 DISPATCH_TILE(groups, cols, K_TILE);
 #undef K_TILE
                 tile_store(acc, o, out_stride, rows, cols);
@@ -475,7 +553,7 @@ static void gemm_q4_k(const void *w, size_t w_stride, int n_rows, const void *x,
         quant_gemm_by_dot(quant_vec_dot_avx512(PONDER_TYPE_Q4_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
         return;
     }
-    gemm_k(panel_q4_k, 4, sizeof(BlockQ4_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
+    gemm_k(panel_q4_k, 8, 4, sizeof(BlockQ4_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
 }
 
 static void gemm_q5_k(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
@@ -485,7 +563,7 @@ static void gemm_q5_k(const void *w, size_t w_stride, int n_rows, const void *x,
         quant_gemm_by_dot(quant_vec_dot_avx512(PONDER_TYPE_Q5_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
         return;
     }
-    gemm_k(panel_q5_k, 2, sizeof(BlockQ5_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
+    gemm_k(panel_q5_k, 8, 2, sizeof(BlockQ5_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
 }
 
 static void gemm_q6_k(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
@@ -495,7 +573,27 @@ static void gemm_q6_k(const void *w, size_t w_stride, int n_rows, const void *x,
         quant_gemm_by_dot(quant_vec_dot_avx512(PONDER_TYPE_Q6_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
         return;
     }
-    gemm_k(panel_q6_k, 0, sizeof(BlockQ6_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
+    gemm_k(panel_q6_k, 4, 0, sizeof(BlockQ6_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
+}
+
+static void gemm_q2_k(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
+                      int n_cols, int64_t k, float *out, size_t out_stride)
+{
+    if (n_cols < QUANT_TILE_MIN_COLS) {
+        quant_gemm_by_dot(quant_vec_dot_avx512(PONDER_TYPE_Q2_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
+        return;
+    }
+    gemm_k(panel_q2_k, 4, 4, sizeof(BlockQ2_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
+}
+
+static void gemm_q3_k(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
+                      int n_cols, int64_t k, float *out, size_t out_stride)
+{
+    if (n_cols < QUANT_TILE_MIN_COLS) {
+        quant_gemm_by_dot(quant_vec_dot_avx512(PONDER_TYPE_Q3_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
+        return;
+    }
+    gemm_k(panel_q3_k, 4, 4, sizeof(BlockQ3_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
 }
 
 static void gemm_q8_0(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
@@ -542,6 +640,8 @@ static void gemm_q8_0(const void *w, size_t w_stride, int n_rows, const void *x,
 PonderGemm quant_gemm_avx512_tiles(PonderType type)
 {
     switch (type) {
+    case PONDER_TYPE_Q2_K: return gemm_q2_k;
+    case PONDER_TYPE_Q3_K: return gemm_q3_k;
     case PONDER_TYPE_Q4_K: return gemm_q4_k;
     case PONDER_TYPE_Q5_K: return gemm_q5_k;
     case PONDER_TYPE_Q6_K: return gemm_q6_k;
