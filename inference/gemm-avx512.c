@@ -26,6 +26,13 @@ enum {
     Q8_CHUNK_BLOCKS = 8 * K_CHUNK_BLOCKS,   // Q8_0 blocks per pass (same 512 values)
 };
 
+static inline uint16_t load_u16(const void *p)
+{
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
 static inline uint32_t load_u32(const void *p)
 {
     uint32_t v;
@@ -393,32 +400,47 @@ k_tile(const KPanel (*panels)[MAX_ROW_GROUPS], int n_blocks, int n_groups_const,
     }
 }
 
-// ---- Q8_0 panels and tile ----
+// ---- Panels of 32-element blocks with signed quants (Q8_0, Q4_0, Q5_0) and their tile ----
 
-// 16 rows of one Q8_0 block.
+// 16 rows of one block.
 typedef struct Q8Panel {
     __m512i q[QK_LEGACY / 4]; // dword s of lane r: signed quants 4s..4s+3 of row r
     __m512i start;            // -128 * sum of the row's quants (activations come as x + 128)
     __m512 d;
 } Q8Panel;
 
-static inline __m256i q8_0_quants(const uint8_t *block0, size_t w_stride, int n_rows, int row,
-                                  int64_t block)
+// The 32 signed quants of block BLOCK of ROW (zero outside the matrix). Every type here
+// starts its blocks with the fp16 scale.
+static inline __attribute__((always_inline)) __m256i
+legacy_quants(PonderType type, const uint8_t *row0, size_t w_stride, int n_rows, int row, int64_t block)
 {
     if (row >= n_rows || block < 0)
         return _mm256_setzero_si256();
-    const BlockQ8_0 *b = (const BlockQ8_0 *)(block0 + (size_t)row * w_stride) + block;
-    return _mm256_loadu_si256((const __m256i *)b->qs);
+    const uint8_t *row_bytes = row0 + (size_t)row * w_stride;
+    if (type == PONDER_TYPE_Q8_0)
+        return _mm256_loadu_si256((const __m256i *)((const BlockQ8_0 *)row_bytes)[block].qs);
+    const uint8_t *qs = type == PONDER_TYPE_Q4_0 ? ((const BlockQ4_0 *)row_bytes)[block].qs
+                                                 : ((const BlockQ5_0 *)row_bytes)[block].qs;
+    __m128i bytes = _mm_loadu_si128((const __m128i *)qs);
+    __m128i mask = _mm_set1_epi8(0xf);
+    __m256i q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), _mm_and_si128(bytes, mask));
+    if (type == PONDER_TYPE_Q4_0)
+        return _mm256_sub_epi8(q, _mm256_set1_epi8(8));
+    // Q5_0: bit 4 of element e is bit e of qh
+    __mmask32 high = load_u32(((const BlockQ5_0 *)row_bytes)[block].qh);
+    q = _mm256_or_si256(q, _mm256_maskz_mov_epi8(high, _mm256_set1_epi8(0x10)));
+    return _mm256_sub_epi8(q, _mm256_set1_epi8(16));
 }
 
-// Panels for Q8_0 blocks FIRST and FIRST + 1 (if HAS_SECOND) of 16 rows.
-static void panel_q8_0_pair(Q8Panel p[2], const uint8_t *row0, size_t w_stride, int n_rows,
-                            int64_t first, bool has_second)
+// Panels for blocks FIRST and FIRST + 1 (if HAS_SECOND) of 16 rows.
+static inline __attribute__((always_inline)) void
+panel_legacy_pair(PonderType type, size_t block_bytes, Q8Panel p[2], const uint8_t *row0,
+                  size_t w_stride, int n_rows, int64_t first, bool has_second)
 {
     __m512i z[16];
     for (int r = 0; r < 16; r++)
-        z[r] = _mm512_inserti64x4(_mm512_castsi256_si512(q8_0_quants(row0, w_stride, n_rows, r, first)),
-                                  q8_0_quants(row0, w_stride, n_rows, r, has_second ? first + 1 : -1), 1);
+        z[r] = _mm512_inserti64x4(_mm512_castsi256_si512(legacy_quants(type, row0, w_stride, n_rows, r, first)),
+                                  legacy_quants(type, row0, w_stride, n_rows, r, has_second ? first + 1 : -1), 1);
     transpose16(z);
     for (int half = 0; half < (has_second ? 2 : 1); half++) {
         Q8Panel *panel = &p[half];
@@ -430,7 +452,7 @@ static void panel_q8_0_pair(Q8Panel p[2], const uint8_t *row0, size_t w_stride, 
         panel->start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(sum, 7));
         uint16_t d[16];
         for (int r = 0; r < 16; r++)
-            d[r] = r < n_rows ? ((const BlockQ8_0 *)(row0 + (size_t)r * w_stride))[first + half].d : 0;
+            d[r] = r < n_rows ? load_u16(row0 + (size_t)r * w_stride + (size_t)(first + half) * block_bytes) : 0;
         panel->d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d));
     }
 }
@@ -596,13 +618,15 @@ static void gemm_q3_k(const void *w, size_t w_stride, int n_rows, const void *x,
     gemm_k(panel_q3_k, 4, 4, sizeof(BlockQ3_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
 }
 
-static void gemm_q8_0(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
-                      int n_cols, int64_t k, float *out, size_t out_stride)
+static inline __attribute__((always_inline)) void
+gemm_legacy(PonderType type, const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
+            int n_cols, int64_t k, float *out, size_t out_stride)
 {
     if (n_cols < QUANT_TILE_MIN_COLS) {
-        quant_gemm_by_dot(quant_vec_dot_avx512(PONDER_TYPE_Q8_0), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
+        quant_gemm_by_dot(quant_vec_dot_avx512(type), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
         return;
     }
+    const size_t block_bytes = ponder_type_traits(type)->block_bytes;
     const int64_t n_blocks = k / QK_LEGACY;
     Q8Panel panels[Q8_CHUNK_BLOCKS][MAX_ROW_GROUPS];
     for (int r0 = 0; r0 < n_rows; r0 += ROW_GROUP * MAX_ROW_GROUPS) {
@@ -614,7 +638,8 @@ static void gemm_q8_0(const void *w, size_t w_stride, int n_rows, const void *x,
                 const uint8_t *row0 = (const uint8_t *)w + (size_t)(r0 + ROW_GROUP * g) * w_stride;
                 for (int b = 0; b < nb; b += 2) {
                     Q8Panel pair[2];
-                    panel_q8_0_pair(pair, row0, w_stride, rows - ROW_GROUP * g, kb + b, b + 1 < nb);
+                    panel_legacy_pair(type, block_bytes, pair, row0, w_stride, rows - ROW_GROUP * g, kb + b,
+                                      b + 1 < nb);
                     panels[b][g] = pair[0];
                     if (b + 1 < nb)
                         panels[b + 1][g] = pair[1];
@@ -637,6 +662,17 @@ static void gemm_q8_0(const void *w, size_t w_stride, int n_rows, const void *x,
     }
 }
 
+#define DEFINE_GEMM_LEGACY(NAME, TYPE)                                                    \
+    static void NAME(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride, \
+                     int n_cols, int64_t k, float *out, size_t out_stride)               \
+    {                                                                                    \
+        gemm_legacy(TYPE, w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride); \
+    }
+
+DEFINE_GEMM_LEGACY(gemm_q8_0, PONDER_TYPE_Q8_0)
+DEFINE_GEMM_LEGACY(gemm_q4_0, PONDER_TYPE_Q4_0)
+DEFINE_GEMM_LEGACY(gemm_q5_0, PONDER_TYPE_Q5_0)
+
 PonderGemm quant_gemm_avx512_tiles(PonderType type)
 {
     switch (type) {
@@ -646,6 +682,8 @@ PonderGemm quant_gemm_avx512_tiles(PonderType type)
     case PONDER_TYPE_Q5_K: return gemm_q5_k;
     case PONDER_TYPE_Q6_K: return gemm_q6_k;
     case PONDER_TYPE_Q8_0: return gemm_q8_0;
+    case PONDER_TYPE_Q4_0: return gemm_q4_0;
+    case PONDER_TYPE_Q5_0: return gemm_q5_0;
     default: return NULL;
     }
 }
