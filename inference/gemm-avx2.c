@@ -228,7 +228,7 @@ k_tile(const KPanel *panels, int n_blocks, int n_cols_const, int sub_steps, cons
     }
 }
 
-// ---- Q8_0 panels and tile ----
+// ---- Panels of 32-element blocks with signed quants (Q8_0, Q4_0, Q5_0) and their tile ----
 
 typedef struct Q8Panel {
     __m256i q[QK_LEGACY / 4];   // dword s of lane r: signed quants 4s..4s+3 of row r
@@ -236,14 +236,37 @@ typedef struct Q8Panel {
     __m256 d;
 } Q8Panel;
 
-static void panel_q8_0(Q8Panel *p, const uint8_t *row0, size_t w_stride, int n_rows, int64_t block)
+// The 32 signed quants of block BLOCK of ROW, a block of TYPE.
+static inline __attribute__((always_inline)) __m256i legacy_quants(PonderType type, const uint8_t *row, int64_t block)
+{
+    if (type == PONDER_TYPE_Q8_0)
+        return _mm256_loadu_si256((const __m256i *)((const BlockQ8_0 *)row)[block].qs);
+    const uint8_t *qs = type == PONDER_TYPE_Q4_0 ? ((const BlockQ4_0 *)row)[block].qs
+                                                 : ((const BlockQ5_0 *)row)[block].qs;
+    __m128i bytes = _mm_loadu_si128((const __m128i *)qs);
+    __m128i mask = _mm_set1_epi8(0xf);
+    __m256i q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), _mm_and_si128(bytes, mask));
+    if (type == PONDER_TYPE_Q4_0)
+        return _mm256_sub_epi8(q, _mm256_set1_epi8(8));
+    // Q5_0: bit 4 of element e is bit e of qh; spread byte e/8 of qh to byte e, test bit e%8
+    __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)load_u32(((const BlockQ5_0 *)row)[block].qh)),
+                                         _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                                           0x0101010101010101, 0));
+    __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
+    __m256i high = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
+    return _mm256_sub_epi8(_mm256_or_si256(q, high), _mm256_set1_epi8(16));
+}
+
+static inline __attribute__((always_inline)) void
+panel_legacy(PonderType type, size_t block_bytes, Q8Panel *p, const uint8_t *row0, size_t w_stride,
+             int n_rows, int64_t block)
 {
     __m256i z[8];
     uint16_t d[8];
     for (int r = 0; r < 8; r++) {
-        const BlockQ8_0 *b = (const BlockQ8_0 *)(row0 + (size_t)r * w_stride) + block;
-        z[r] = r < n_rows ? _mm256_loadu_si256((const __m256i *)b->qs) : _mm256_setzero_si256();
-        d[r] = r < n_rows ? b->d : 0;
+        const uint8_t *row = row0 + (size_t)r * w_stride;
+        z[r] = r < n_rows ? legacy_quants(type, row, block) : _mm256_setzero_si256();
+        d[r] = r < n_rows ? (uint16_t)load_u32(row + (size_t)block * block_bytes) : 0; // fp16 d first
     }
     transpose8(z);
     for (int s = 0; s < 8; s++) {
@@ -359,13 +382,15 @@ static void gemm_q6_k(const void *w, size_t w_stride, int n_rows, const void *x,
     gemm_k(panel_q6_k, 4, sizeof(BlockQ6_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
 }
 
-static void gemm_q8_0(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
-                      int n_cols, int64_t k, float *out, size_t out_stride)
+static inline __attribute__((always_inline)) void
+gemm_legacy(PonderType type, const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
+            int n_cols, int64_t k, float *out, size_t out_stride)
 {
     if (n_cols < QUANT_TILE_MIN_COLS) {
-        quant_gemm_by_dot(quant_vec_dot_avx2(PONDER_TYPE_Q8_0), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
+        quant_gemm_by_dot(quant_vec_dot_avx2(type), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
         return;
     }
+    const size_t block_bytes = ponder_type_traits(type)->block_bytes;
     const int64_t n_blocks = k / QK_LEGACY;
     Q8Panel panels[Q8_CHUNK_BLOCKS];
     for (int r0 = 0; r0 < n_rows; r0 += ROWS) {
@@ -374,7 +399,7 @@ static void gemm_q8_0(const void *w, size_t w_stride, int n_rows, const void *x,
         for (int64_t kb = 0; kb < n_blocks; kb += Q8_CHUNK_BLOCKS) {
             int nb = n_blocks - kb < Q8_CHUNK_BLOCKS ? (int)(n_blocks - kb) : Q8_CHUNK_BLOCKS;
             for (int b = 0; b < nb; b++)
-                panel_q8_0(&panels[b], row0, w_stride, rows, kb + b);
+                panel_legacy(type, block_bytes, &panels[b], row0, w_stride, rows, kb + b);
             for (int c0 = 0; c0 < n_cols; c0 += COLS) {
                 int cols = n_cols - c0 < COLS ? n_cols - c0 : COLS;
                 const BlockQ8_0 *xr[COLS];
@@ -392,12 +417,25 @@ static void gemm_q8_0(const void *w, size_t w_stride, int n_rows, const void *x,
     }
 }
 
+#define DEFINE_GEMM_LEGACY(NAME, TYPE)                                                    \
+    static void NAME(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride, \
+                     int n_cols, int64_t k, float *out, size_t out_stride)               \
+    {                                                                                    \
+        gemm_legacy(TYPE, w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride); \
+    }
+
+DEFINE_GEMM_LEGACY(gemm_q8_0, PONDER_TYPE_Q8_0)
+DEFINE_GEMM_LEGACY(gemm_q4_0, PONDER_TYPE_Q4_0)
+DEFINE_GEMM_LEGACY(gemm_q5_0, PONDER_TYPE_Q5_0)
+
 PonderGemm quant_gemm_avx2_tiles(PonderType type)
 {
     switch (type) {
     case PONDER_TYPE_Q4_K: return gemm_q4_k;
     case PONDER_TYPE_Q6_K: return gemm_q6_k;
     case PONDER_TYPE_Q8_0: return gemm_q8_0;
+    case PONDER_TYPE_Q4_0: return gemm_q4_0;
+    case PONDER_TYPE_Q5_0: return gemm_q5_0;
     default: return NULL;
     }
 }
