@@ -1,4 +1,4 @@
-// AVX2 tile kernels for prompt processing (Q4_K, Q6_K, Q8_0): the design of
+// AVX2 tile kernels for prompt processing (Q4_K, Q5_K, Q6_K, Q8_0, Q4_0, Q5_0): the design of
 // gemm-avx512.c on 256-bit registers without VNNI.
 //
 // A ymm register holds one value for each of 8 weight rows; the weights of 8 rows are
@@ -115,17 +115,26 @@ static inline void store_chunk(KPanel *p, int t, __m256i z[8])
         p->q[8 * t + s] = z[s];
 }
 
-static void panel_q4_k(KPanel *p, const uint8_t *block0, size_t w_stride, int n_rows)
+// Q4_K and Q5_K (FIVE_BITS): same header; Q5_K adds bit 4 of element 32j + l as bit j of qh[l].
+static inline __attribute__((always_inline)) void
+panel_k_affine(KPanel *p, const uint8_t *block0, size_t w_stride, int n_rows, bool five_bits)
 {
-    const __m256i mask = _mm256_set1_epi8(0xf);
+    const __m256i mask = _mm256_set1_epi8(0xf), one = _mm256_set1_epi8(1);
     for (int c = 0; c < 4; c++) { // qs[32c..32c+31]: elements 64c + l (low), 64c + 32 + l (high)
         __m256i low[8], high[8];
         for (int r = 0; r < 8; r++) {
-            __m256i bytes = r < n_rows ? _mm256_loadu_si256((const __m256i *)((const BlockQ4_K *)(
-                                             block0 + (size_t)r * w_stride))->qs + c)
-                                       : _mm256_setzero_si256();
+            const uint8_t *row = block0 + (size_t)r * w_stride;
+            const uint8_t *qs = five_bits ? ((const BlockQ5_K *)row)->qs : ((const BlockQ4_K *)row)->qs;
+            __m256i bytes = r < n_rows ? _mm256_loadu_si256((const __m256i *)qs + c) : _mm256_setzero_si256();
             low[r] = _mm256_and_si256(bytes, mask);
             high[r] = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), mask);
+            if (five_bits && r < n_rows) {
+                __m256i qh = _mm256_loadu_si256((const __m256i *)((const BlockQ5_K *)row)->qh);
+                __m256i bit_low = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one);
+                __m256i bit_high = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one);
+                low[r] = _mm256_or_si256(low[r], _mm256_slli_epi16(bit_low, 4));
+                high[r] = _mm256_or_si256(high[r], _mm256_slli_epi16(bit_high, 4));
+            }
         }
         store_chunk(p, 2 * c, low);
         store_chunk(p, 2 * c + 1, high);
@@ -145,6 +154,16 @@ static void panel_q4_k(KPanel *p, const uint8_t *block0, size_t w_stride, int n_
     }
     p->d = half_of(h[0], 0);
     p->offset_scale = _mm256_sub_ps(_mm256_setzero_ps(), half_of(h[0], 1));
+}
+
+static void panel_q4_k(KPanel *p, const uint8_t *block0, size_t w_stride, int n_rows)
+{
+    panel_k_affine(p, block0, w_stride, n_rows, false);
+}
+
+static void panel_q5_k(KPanel *p, const uint8_t *block0, size_t w_stride, int n_rows)
+{
+    panel_k_affine(p, block0, w_stride, n_rows, true);
 }
 
 static void panel_q6_k(KPanel *p, const uint8_t *block0, size_t w_stride, int n_rows)
@@ -372,6 +391,16 @@ static void gemm_q4_k(const void *w, size_t w_stride, int n_rows, const void *x,
     gemm_k(panel_q4_k, 8, sizeof(BlockQ4_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
 }
 
+static void gemm_q5_k(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
+                      int n_cols, int64_t k, float *out, size_t out_stride)
+{
+    if (n_cols < QUANT_TILE_MIN_COLS) {
+        quant_gemm_by_dot(quant_vec_dot_avx2(PONDER_TYPE_Q5_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
+        return;
+    }
+    gemm_k(panel_q5_k, 8, sizeof(BlockQ5_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
+}
+
 static void gemm_q6_k(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
                       int n_cols, int64_t k, float *out, size_t out_stride)
 {
@@ -432,6 +461,7 @@ PonderGemm quant_gemm_avx2_tiles(PonderType type)
 {
     switch (type) {
     case PONDER_TYPE_Q4_K: return gemm_q4_k;
+    case PONDER_TYPE_Q5_K: return gemm_q5_k;
     case PONDER_TYPE_Q6_K: return gemm_q6_k;
     case PONDER_TYPE_Q8_0: return gemm_q8_0;
     case PONDER_TYPE_Q4_0: return gemm_q4_0;

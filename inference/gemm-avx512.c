@@ -1,4 +1,4 @@
-// AVX-512 VNNI tile kernels for prompt processing (Q4_K, Q5_K, Q6_K, Q8_0).
+// AVX-512 VNNI tile kernels for prompt processing (Q2_K..Q6_K, Q8_0, Q4_0, Q5_0).
 //
 // Design: a zmm register holds one value for each of 16 weight rows. The weights of 16
 // rows are first decoded into a "panel" where dword s of lane r holds quants 4s..4s+3 of
