@@ -74,7 +74,9 @@ typedef void (*PonderGemm)(const void *w, size_t w_stride, int n_rows, const voi
                            size_t x_stride, int n_cols, int64_t k, float *out,
                            size_t out_stride);
 // The fastest tile kernel for TYPE on this CPU (a generic one built on the vec dot when
-// no specialised kernel exists); NULL for types without a dot product.
+// no specialised kernel exists); NULL for types without a dot product. Tile kernels decode
+// the weights once per call, so they pay off from about 4 columns (below that they call
+// the dot products themselves); rows in multiples of 16 fill their vector lanes.
 PonderGemm ponder_gemm_for(PonderType type);
 
 // "avx512-vnni", "avx2", or "scalar": what ponder_vec_dot_for picks on this CPU.
