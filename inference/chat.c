@@ -38,9 +38,9 @@ bool chat_find_markers(const Tokenizer *tok, ChatMarkers *out, char *err, size_t
         const char *text;
         int32_t *id;
     } wanted[] = {
-        {MARK_BOS, &out->bos},       {MARK_EOS, &out->eos},
-        {MARK_USER, &out->user},     {MARK_ASSISTANT, &out->assistant},
-        {MARK_THINK, &out->think},   {MARK_END_THINK, &out->end_think},
+        {MARK_BOS, &out->bos},     {MARK_EOS, &out->eos},
+        {MARK_USER, &out->user},   {MARK_ASSISTANT, &out->assistant},
+        {MARK_THINK, &out->think}, {MARK_END_THINK, &out->end_think},
     };
     for (size_t i = 0; i < sizeof wanted / sizeof wanted[0]; i++) {
         *wanted[i].id = tokenizer_find(tok, wanted[i].text);

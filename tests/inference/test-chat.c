@@ -169,8 +169,7 @@ static void test_strip_reasoning(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *got = chat_strip_reasoning(cases[i].text);
-        CHECKF(strcmp(got, cases[i].stripped) == 0, "strip \"%s\" gave \"%s\"", cases[i].text,
-               got);
+        CHECKF(strcmp(got, cases[i].stripped) == 0, "strip \"%s\" gave \"%s\"", cases[i].text, got);
         CHECK(got >= cases[i].text && got <= cases[i].text + strlen(cases[i].text));
     }
 }
@@ -228,7 +227,7 @@ static ChatMessage *case_messages(const JsonValue *c, size_t *n_messages)
     for (size_t i = 0; i < messages->count; i++) {
         const JsonValue *m = &messages->items[i];
         const char *role = json_get_string(m, "role", "");
-        out[i].role = strcmp(role, "system") == 0   ? CHAT_ROLE_SYSTEM
+        out[i].role = strcmp(role, "system") == 0 ? CHAT_ROLE_SYSTEM
                       : strcmp(role, "user") == 0 ? CHAT_ROLE_USER
                                                   : CHAT_ROLE_ASSISTANT;
         const JsonValue *content = json_get(m, "content");
@@ -241,8 +240,8 @@ static ChatMessage *case_messages(const JsonValue *c, size_t *n_messages)
 static void test_prompts(const Tokenizer *tok)
 {
     char err[256];
-    JsonValue *doc = json_parse_file(test_source_path("tests/data/chat/cases.json"), err,
-                                     sizeof err);
+    JsonValue *doc =
+        json_parse_file(test_source_path("tests/data/chat/cases.json"), err, sizeof err);
     CHECKF(doc != NULL, "cases.json: %s", err);
     if (!doc)
         return;
@@ -265,8 +264,7 @@ static void test_prompts(const Tokenizer *tok)
         if (json_get(c, "expected_segments")) {
             // The look-alikes matter: matching them as HF does gives other ids.
             int32_t *hf = NULL;
-            int64_t n_hf = tokenizer_encode(tok, expected->string, expected->string_len, true,
-                                            &hf);
+            int64_t n_hf = tokenizer_encode(tok, expected->string, expected->string_len, true, &hf);
             CHECKF(n_hf != n || memcmp(hf, ids, (size_t)n * sizeof *ids) != 0,
                    "%s: look-alikes made no difference", name);
             free(hf);
@@ -331,7 +329,8 @@ static void test_llama_tokenizer(void)
 {
     char err[256] = "";
     char json_path[4096];
-    snprintf(json_path, sizeof json_path, "%s", test_shared_path("tokenizers/llama-3.1/tokenizer.json"));
+    snprintf(json_path, sizeof json_path, "%s",
+             test_shared_path("tokenizers/llama-3.1/tokenizer.json"));
     Tokenizer *tok = tokenizer_from_json(
         json_path, test_shared_path("tokenizers/llama-3.1/tokenizer_config.json"), err, sizeof err);
     CHECKF(tok != NULL, "llama tokenizer: %s", err);

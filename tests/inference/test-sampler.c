@@ -168,8 +168,7 @@ static int check_frequencies(const char *what, const int64_t *counts, const doub
     if (cells > 1) {
         double critical = chi2_critical(cells - 1, 4.75); // p ~ 1e-6
         if (chi2 > critical) {
-            fprintf(stderr, "%s: chi-square %.1f > %.1f (%d cells)\n", what, chi2, critical,
-                    cells);
+            fprintf(stderr, "%s: chi-square %.1f > %.1f (%d cells)\n", what, chi2, critical, cells);
             failures++;
         }
     }
@@ -177,8 +176,8 @@ static int check_frequencies(const char *what, const int64_t *counts, const doub
 }
 
 // Draws DRAWS tokens and compares their frequencies with the reference.
-static void check_sampler(const char *what, const SamplerParams *sp, const float *logits,
-                          int32_t n, const int32_t *history, size_t n_history, int64_t draws)
+static void check_sampler(const char *what, const SamplerParams *sp, const float *logits, int32_t n,
+                          const int32_t *history, size_t n_history, int64_t draws)
 {
     double *penalized = malloc((size_t)n * sizeof *penalized);
     double *probs = malloc((size_t)n * sizeof *probs);
@@ -242,7 +241,7 @@ static SamplerParams plain_params(float temperature)
     return p;
 }
 
-// ---- Tests ---------------------------------------------------------------------------------------
+// ---- Tests ------------------------------------------------------------------------------
 
 static void test_argmax(void)
 {
@@ -331,10 +330,10 @@ static void test_filters_small(void)
         int32_t top_k;
         float top_p, min_p;
     } cases[] = {
-        {1.0f, 5, 1.0f, 0.0f},    {0.7f, 1, 1.0f, 0.0f},    {1.0f, 0, 0.5f, 0.0f},
-        {1.3f, 0, 0.9f, 0.0f},    {1.0f, 0, 0.0f, 0.0f},    {1.0f, 0, 1.0f, 0.1f},
-        {2.0f, 0, 1.0f, 0.3f},    {1.0f, 8, 0.8f, 0.0f},    {1.0f, 8, 0.8f, 0.05f},
-        {0.8f, 12, 0.95f, 0.02f}, {1.0f, 100, 0.7f, 0.0f},  {1.0f, 0, 0.99f, 0.2f},
+        {1.0f, 5, 1.0f, 0.0f},    {0.7f, 1, 1.0f, 0.0f},   {1.0f, 0, 0.5f, 0.0f},
+        {1.3f, 0, 0.9f, 0.0f},    {1.0f, 0, 0.0f, 0.0f},   {1.0f, 0, 1.0f, 0.1f},
+        {2.0f, 0, 1.0f, 0.3f},    {1.0f, 8, 0.8f, 0.0f},   {1.0f, 8, 0.8f, 0.05f},
+        {0.8f, 12, 0.95f, 0.02f}, {1.0f, 100, 0.7f, 0.0f}, {1.0f, 0, 0.99f, 0.2f},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         SamplerParams p = plain_params(cases[c].temperature);
@@ -348,8 +347,8 @@ static void test_filters_small(void)
                 logits[i] = (float)(gaussian() * 1.5);
         } while (ambiguity_of(&p, logits, N) <= 1e-3);
         char what[96];
-        snprintf(what, sizeof what, "small: T=%.1f top_k=%d top_p=%.2f min_p=%.2f",
-                 p.temperature, p.top_k, p.top_p, p.min_p);
+        snprintf(what, sizeof what, "small: T=%.1f top_k=%d top_p=%.2f min_p=%.2f", p.temperature,
+                 p.top_k, p.top_p, p.min_p);
         check_sampler(what, &p, logits, N, NULL, 0, 50000);
     }
 }
@@ -370,11 +369,11 @@ static void test_filters_large(void)
         {2.5, 30, 0.6f, 0, 0.95f, 0.0f, 1500}, // R1's recommended setting
         {2.5, 30, 0.6f, 0, 1.0f, 0.0f, 1500},  // no filter
         {2.5, 30, 1.0f, 40, 1.0f, 0.0f, 1500},
-        {2.5, 3, 1.0f, 40, 1.0f, 0.0f, 1500},  // k beyond the favoured tokens
+        {2.5, 3, 1.0f, 40, 1.0f, 0.0f, 1500}, // k beyond the favoured tokens
         {2.5, 30, 0.6f, 20, 0.9f, 0.0f, 1500},
         {2.5, 30, 0.6f, 0, 1.0f, 0.05f, 1500},
         {2.5, 30, 0.8f, 0, 0.95f, 0.01f, 1500},
-        {1.0, 0, 1.0f, 0, 0.5f, 0.0f, 600},  // flat: a huge nucleus
+        {1.0, 0, 1.0f, 0, 0.5f, 0.0f, 600},    // flat: a huge nucleus
         {1.0, 0, 1.0f, 2000, 1.0f, 0.0f, 600}, // large k
         {1.0, 0, 1.0f, 300, 0.3f, 0.0f, 600},
     };
@@ -391,9 +390,10 @@ static void test_filters_large(void)
                 break;
         }
         char what[128];
-        snprintf(what, sizeof what, "large: spread %.1f peaks %d T=%.1f top_k=%d top_p=%.2f "
-                 "min_p=%.2f", cases[c].spread, cases[c].peaks, p.temperature, p.top_k,
-                 p.top_p, p.min_p);
+        snprintf(what, sizeof what,
+                 "large: spread %.1f peaks %d T=%.1f top_k=%d top_p=%.2f "
+                 "min_p=%.2f",
+                 cases[c].spread, cases[c].peaks, p.temperature, p.top_k, p.top_p, p.min_p);
         check_sampler(what, &p, logits, N, NULL, 0, cases[c].draws);
     }
 
@@ -414,8 +414,8 @@ static void test_filters_large(void)
 static void test_penalties(void)
 {
     enum { N = 12 };
-    const float logits[N] = {2.0f, 1.8f, -0.5f, 0.3f, 1.0f, -1.2f, 0.0f, 1.5f, 0.9f, -0.2f,
-                             0.6f, 1.1f};
+    const float logits[N] = {2.0f, 1.8f, -0.5f, 0.3f,  1.0f, -1.2f,
+                             0.0f, 1.5f, 0.9f,  -0.2f, 0.6f, 1.1f};
     const int32_t history[] = {0, 2, 2, 7, 5, 0, 0, 11, 2, 3};
     const size_t n_history = sizeof history / sizeof history[0];
     const struct {
