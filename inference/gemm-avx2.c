@@ -352,9 +352,14 @@ static inline void tile_store(__m256 acc[COLS], float *out, size_t out_stride, i
     } while (0)
 
 static inline __attribute__((always_inline)) void
-gemm_k(KPanelDecode decode, int sub_steps, size_t block_bytes, const void *w, size_t w_stride,
-       int n_rows, const void *x, size_t x_stride, int n_cols, int64_t k, float *out, size_t out_stride)
+gemm_k(PonderType type, KPanelDecode decode, int sub_steps, const void *w, size_t w_stride, int n_rows,
+       const void *x, size_t x_stride, int n_cols, int64_t k, float *out, size_t out_stride)
 {
+    if (n_cols < QUANT_TILE_MIN_COLS) {
+        quant_gemm_by_dot(quant_vec_dot_avx2(type), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
+        return;
+    }
+    const size_t block_bytes = ponder_type_traits(type)->block_bytes;
     const int64_t n_blocks = k / QK_K;
     KPanel panels[K_CHUNK_BLOCKS];
     for (int r0 = 0; r0 < n_rows; r0 += ROWS) {
@@ -381,35 +386,16 @@ gemm_k(KPanelDecode decode, int sub_steps, size_t block_bytes, const void *w, si
     }
 }
 
-static void gemm_q4_k(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
-                      int n_cols, int64_t k, float *out, size_t out_stride)
-{
-    if (n_cols < QUANT_TILE_MIN_COLS) {
-        quant_gemm_by_dot(quant_vec_dot_avx2(PONDER_TYPE_Q4_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
-        return;
+#define DEFINE_GEMM_K(NAME, TYPE, DECODE, SUB_STEPS)                                     \
+    static void NAME(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride, \
+                     int n_cols, int64_t k, float *out, size_t out_stride)               \
+    {                                                                                    \
+        gemm_k(TYPE, DECODE, SUB_STEPS, w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride); \
     }
-    gemm_k(panel_q4_k, 8, sizeof(BlockQ4_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
-}
 
-static void gemm_q5_k(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
-                      int n_cols, int64_t k, float *out, size_t out_stride)
-{
-    if (n_cols < QUANT_TILE_MIN_COLS) {
-        quant_gemm_by_dot(quant_vec_dot_avx2(PONDER_TYPE_Q5_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
-        return;
-    }
-    gemm_k(panel_q5_k, 8, sizeof(BlockQ5_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
-}
-
-static void gemm_q6_k(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
-                      int n_cols, int64_t k, float *out, size_t out_stride)
-{
-    if (n_cols < QUANT_TILE_MIN_COLS) {
-        quant_gemm_by_dot(quant_vec_dot_avx2(PONDER_TYPE_Q6_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
-        return;
-    }
-    gemm_k(panel_q6_k, 4, sizeof(BlockQ6_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
-}
+DEFINE_GEMM_K(gemm_q4_k, PONDER_TYPE_Q4_K, panel_q4_k, 8)
+DEFINE_GEMM_K(gemm_q5_k, PONDER_TYPE_Q5_K, panel_q5_k, 8)
+DEFINE_GEMM_K(gemm_q6_k, PONDER_TYPE_Q6_K, panel_q6_k, 4)
 
 static inline __attribute__((always_inline)) void
 gemm_legacy(PonderType type, const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,

@@ -536,9 +536,14 @@ static inline void tile_store(__m512 acc[MAX_ROW_GROUPS][TILE_COLS], float *out,
     } while (0)
 
 static inline __attribute__((always_inline)) void
-gemm_k(KPanelDecode decode, int sub_steps, int int_steps, size_t block_bytes, const void *w, size_t w_stride,
+gemm_k(PonderType type, KPanelDecode decode, int sub_steps, int int_steps, const void *w, size_t w_stride,
        int n_rows, const void *x, size_t x_stride, int n_cols, int64_t k, float *out, size_t out_stride)
 {
+    if (n_cols < QUANT_TILE_MIN_COLS) {
+        quant_gemm_by_dot(quant_vec_dot_avx512(type), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
+        return;
+    }
+    const size_t block_bytes = ponder_type_traits(type)->block_bytes;
     const int64_t n_blocks = k / QK_K;
     KPanel panels[K_CHUNK_BLOCKS][MAX_ROW_GROUPS];
     for (int r0 = 0; r0 < n_rows; r0 += ROW_GROUP * MAX_ROW_GROUPS) {
@@ -568,55 +573,20 @@ gemm_k(KPanelDecode decode, int sub_steps, int int_steps, size_t block_bytes, co
     }
 }
 
-static void gemm_q4_k(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
-                      int n_cols, int64_t k, float *out, size_t out_stride)
-{
-    if (n_cols < QUANT_TILE_MIN_COLS) {
-        quant_gemm_by_dot(quant_vec_dot_avx512(PONDER_TYPE_Q4_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
-        return;
+#define DEFINE_GEMM_K(NAME, TYPE, DECODE, SUB_STEPS, INT_STEPS)                          \
+    static void NAME(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride, \
+                     int n_cols, int64_t k, float *out, size_t out_stride)               \
+    {                                                                                    \
+        gemm_k(TYPE, DECODE, SUB_STEPS, INT_STEPS, w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride); \
     }
-    gemm_k(panel_q4_k, 8, 4, sizeof(BlockQ4_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
-}
 
-static void gemm_q5_k(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
-                      int n_cols, int64_t k, float *out, size_t out_stride)
-{
-    if (n_cols < QUANT_TILE_MIN_COLS) {
-        quant_gemm_by_dot(quant_vec_dot_avx512(PONDER_TYPE_Q5_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
-        return;
-    }
-    gemm_k(panel_q5_k, 8, 2, sizeof(BlockQ5_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
-}
-
-static void gemm_q6_k(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
-                      int n_cols, int64_t k, float *out, size_t out_stride)
-{
-    if (n_cols < QUANT_TILE_MIN_COLS) {
-        quant_gemm_by_dot(quant_vec_dot_avx512(PONDER_TYPE_Q6_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
-        return;
-    }
-    gemm_k(panel_q6_k, 4, 0, sizeof(BlockQ6_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
-}
-
-static void gemm_q2_k(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
-                      int n_cols, int64_t k, float *out, size_t out_stride)
-{
-    if (n_cols < QUANT_TILE_MIN_COLS) {
-        quant_gemm_by_dot(quant_vec_dot_avx512(PONDER_TYPE_Q2_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
-        return;
-    }
-    gemm_k(panel_q2_k, 4, 4, sizeof(BlockQ2_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
-}
-
-static void gemm_q3_k(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
-                      int n_cols, int64_t k, float *out, size_t out_stride)
-{
-    if (n_cols < QUANT_TILE_MIN_COLS) {
-        quant_gemm_by_dot(quant_vec_dot_avx512(PONDER_TYPE_Q3_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
-        return;
-    }
-    gemm_k(panel_q3_k, 4, 4, sizeof(BlockQ3_K), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
-}
+// Q4_K: partial sums of 4 steps (16 quants <= 15) fit 16 bits; Q5_K (quants <= 31): 2 steps;
+// Q6_K's do not (float scales); Q2_K, Q3_K: a 16-quant sub-block fits.
+DEFINE_GEMM_K(gemm_q4_k, PONDER_TYPE_Q4_K, panel_q4_k, 8, 4)
+DEFINE_GEMM_K(gemm_q5_k, PONDER_TYPE_Q5_K, panel_q5_k, 8, 2)
+DEFINE_GEMM_K(gemm_q6_k, PONDER_TYPE_Q6_K, panel_q6_k, 4, 0)
+DEFINE_GEMM_K(gemm_q2_k, PONDER_TYPE_Q2_K, panel_q2_k, 4, 4)
+DEFINE_GEMM_K(gemm_q3_k, PONDER_TYPE_Q3_K, panel_q3_k, 4, 4)
 
 static inline __attribute__((always_inline)) void
 gemm_legacy(PonderType type, const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
