@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) || defined(__i386__)
+// The SIMD kernel files are built for x86-64 only (see inference/meson.build).
+#if defined(__x86_64__)
 #include <cpuid.h>
 
 static uint64_t read_xcr0(void)
@@ -89,10 +90,12 @@ PonderVecDot ponder_vec_dot_at_level(PonderType type, PonderCpuLevel level)
     if (level > supported_level())
         return NULL;
     PonderVecDot dot = NULL;
+#if defined(__x86_64__)
     if (level >= PONDER_CPU_AVX512)
         dot = quant_vec_dot_avx512(type);
     if (!dot && level >= PONDER_CPU_AVX2)
         dot = quant_vec_dot_avx2(type);
+#endif
     return dot ? dot : ponder_vec_dot_scalar(type);
 }
 
@@ -101,10 +104,12 @@ PonderGemm ponder_gemm_at_level(PonderType type, PonderCpuLevel level)
     if (level > supported_level())
         return NULL;
     PonderGemm gemm = NULL;
+#if defined(__x86_64__)
     if (level >= PONDER_CPU_AVX512)
         gemm = quant_gemm_avx512(type);
     if (!gemm && level >= PONDER_CPU_AVX2)
         gemm = quant_gemm_avx2(type);
+#endif
     return gemm ? gemm : quant_gemm_scalar(type);
 }
 
