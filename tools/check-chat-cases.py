@@ -8,9 +8,9 @@ case whose 'expected' text differs.
 
     python3 tools/check-chat-cases.py [--config ../shared/tokenizers/deepseek-r1-distill-qwen/tokenizer_config.json]
 
-Needs jinja2 (Debian: python3-jinja2). Optionally, with `transformers` installed and
---hf-tokenizer DIR, also compares Hugging Face's token ids for the cases without marker
-look-alikes with apply_chat_template's.
+Needs jinja2 (Debian: python3-jinja2). With Hugging Face `tokenizers` installed,
+--hf-tokenizer DIR --write-hf-ids PATH also writes the ids HF gives each rendered text
+(tests/data/chat/hf-ids.json was made this way on the GPU machine).
 """
 import argparse
 import json
@@ -37,6 +37,7 @@ def main():
         ROOT.parent / "shared/tokenizers/deepseek-r1-distill-qwen/tokenizer_config.json"))
     parser.add_argument("--cases", default=str(ROOT / "tests/data/chat/cases.json"))
     parser.add_argument("--hf-tokenizer", help="directory for AutoTokenizer (optional)")
+    parser.add_argument("--write-hf-ids", help="with --hf-tokenizer: write HF's ids here")
     args = parser.parse_args()
 
     config = json.load(open(args.config, encoding="utf-8"))
@@ -49,16 +50,21 @@ def main():
             failures += 1
             print(f"DIFFERS: {case['name']}\n  template: {got!r}\n  fixture:  {case['expected']!r}")
     if args.hf_tokenizer:
-        from transformers import AutoTokenizer
-        tok = AutoTokenizer.from_pretrained(args.hf_tokenizer)
-        for case in cases:
-            ids = tok.apply_chat_template(case["messages"],
-                                          add_generation_prompt=case["add_generation_prompt"],
-                                          tokenize=True)
-            direct = tok.encode(case["expected"], add_special_tokens=False)
-            if ids != direct:
-                failures += 1
-                print(f"IDS DIFFER: {case['name']}")
+        # Hugging Face `tokenizers` itself: transformers' AutoTokenizer is not used because
+        # transformers 5 rebuilds this tokenizer from tokenizer_config.json's
+        # LlamaTokenizerFast class and loses spaces, CJK and emoji.
+        import tokenizers
+        tok = tokenizers.Tokenizer.from_file(str(pathlib.Path(args.hf_tokenizer) / "tokenizer.json"))
+        hf_ids = {case["name"]: tok.encode(case["expected"], add_special_tokens=False).ids
+                  for case in cases}
+        if args.write_hf_ids:
+            with open(args.write_hf_ids, "w", encoding="utf-8") as f:
+                json.dump({"about": "Hugging Face tokenizers " + tokenizers.__version__ +
+                                    ": Tokenizer.from_file(tokenizer.json).encode(expected, "
+                                    "add_special_tokens=False).ids for each case of cases.json "
+                                    "(tools/check-chat-cases.py --write-hf-ids)",
+                           "ids": hf_ids}, f, ensure_ascii=False)
+                f.write("\n")
     print(f"{len(cases)} cases, {failures} differences")
     return 1 if failures else 0
 
