@@ -22,7 +22,7 @@ enum {
     ROW_GROUP = 16,                         // rows per panel (zmm lanes)
     MAX_ROW_GROUPS = 2,                     // row groups per pass (the register tile height)
     TILE_COLS = 4,                          // columns per register tile
-    K_CHUNK_BLOCKS = 2,                     // super-blocks decoded per pass (bounds the stack)
+    K_CHUNK_BLOCKS = 1,                     // super-blocks per pass: the panels stay in L1
     Q8_CHUNK_BLOCKS = 8 * K_CHUNK_BLOCKS,   // Q8_0 blocks per pass (same 512 values)
 };
 
@@ -121,10 +121,12 @@ static inline __m512 half_of(__m512i v, int high)
 // 16 rows of one super-block.
 typedef struct KPanel {
     __m512i q[QK_K / 4];    // dword s of lane r: unsigned quants 4s..4s+3 of row r
-    // Sub-block scales, as integers (Q4_K/Q5_K: applied exactly, to integer partial sums
-    // that fit 16 bits) or as floats d * scale (Q6_K, whose partial sums do not fit).
-    __m512i int_scale[16];
-    __m512 scale[16];
+    // Sub-block scales, as integers (applied exactly, to integer partial sums that fit 16
+    // bits) or as floats d * scale (Q6_K, whose partial sums do not fit).
+    union {
+        __m512i int_scale[16];
+        __m512 scale[16];
+    };
     __m512 d;               // for the integer scales
     __m512i offset_pair[8]; // i16 pairs multiplying activation sums (bsums 2p, 2p+1)
     __m512 offset_scale;    // what the offset_pair products are scaled by
