@@ -230,15 +230,21 @@ static void model_like_logits(float *logits, int32_t n, double spread, int n_pea
         logits[(int32_t)(uniform01() * n)] += (float)(6.0 + 6.0 * uniform01());
 }
 
-static SamplerParams plain_params(float temperature)
+static SamplerParams filter_params(float temperature, int32_t top_k, float top_p, float min_p,
+                                   uint64_t seed)
 {
     SamplerParams p = sampler_default_params();
     p.temperature = temperature;
-    p.top_p = 1.0f;
-    p.top_k = 0;
-    p.min_p = 0.0f;
-    p.seed = 42;
+    p.top_k = top_k;
+    p.top_p = top_p;
+    p.min_p = min_p;
+    p.seed = seed;
     return p;
+}
+
+static SamplerParams plain_params(float temperature)
+{
+    return filter_params(temperature, 0, 1.0f, 0.0f, 42);
 }
 
 // ---- Tests ------------------------------------------------------------------------------
@@ -336,11 +342,8 @@ static void test_filters_small(void)
         {0.8f, 12, 0.95f, 0.02f}, {1.0f, 100, 0.7f, 0.0f}, {1.0f, 0, 0.99f, 0.2f},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        SamplerParams p = plain_params(cases[c].temperature);
-        p.top_k = cases[c].top_k;
-        p.top_p = cases[c].top_p;
-        p.min_p = cases[c].min_p;
-        p.seed = 77 + c;
+        SamplerParams p = filter_params(cases[c].temperature, cases[c].top_k, cases[c].top_p,
+                                        cases[c].min_p, 77 + c);
         // Draw logits until the case is unambiguous (deterministic: fixed RNG).
         do {
             for (int i = 0; i < N; i++)
@@ -378,11 +381,8 @@ static void test_filters_large(void)
         {1.0, 0, 1.0f, 300, 0.3f, 0.0f, 600},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        SamplerParams p = plain_params(cases[c].temperature);
-        p.top_k = cases[c].top_k;
-        p.top_p = cases[c].top_p;
-        p.min_p = cases[c].min_p;
-        p.seed = 500 + c;
+        SamplerParams p = filter_params(cases[c].temperature, cases[c].top_k, cases[c].top_p,
+                                        cases[c].min_p, 500 + c);
         // New logits until no top-p/min-p decision is within rounding of its threshold.
         for (;;) {
             model_like_logits(logits, N, cases[c].spread, cases[c].peaks);
