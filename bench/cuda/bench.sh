@@ -9,9 +9,13 @@ cd "$(dirname "$0")/../.."
 c=.carry/cuda
 out=${OUT:-/tmp/cuda-bench}
 mkdir -p "$out" /tmp/models
-export PONDER_MODULE_DIR=$PWD/$c/lib LD_LIBRARY_PATH=/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
-pi=$c/bin/ponder-infer
-tok=$c/shared/tokenizers/deepseek-r1-distill-qwen/tokenizer.json
+. bench/cuda/unpack-carry.sh
+pi=$bin/ponder-infer
+# synth reads the BOS/EOS ids from tokenizer_config.json beside tokenizer.json
+mkdir -p /tmp/tokenizer
+tok=/tmp/tokenizer/tokenizer.json
+cp $c/shared/tokenizers/deepseek-r1-distill-qwen/tokenizer_config.json /tmp/tokenizer/
+[ -f $tok ] || xz -dc $c/shared/tokenizers/deepseek-r1-distill-qwen/tokenizer.json.xz >$tok
 models=${MODELS:-"r1-distill-qwen-1.5b:q4_k_m"}
 tests=${TESTS:-"basic parallel depth"}
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv,noheader | tee "$out/gpu.txt"
@@ -29,15 +33,32 @@ for spec in $models; do
         local label=$1
         shift
         echo "--- $spec $label: bench $*" >>"$out/bench.log"
-        timeout 240 "$pi" bench --model "$file" --backend cuda "$@" 2>&1 | tee -a "$out/bench.log" | grep -E "^\| R1|^\| [A-Z].*(pp|tg)|ponder-infer:" 
+        timeout 240 "$pi" bench --model "$file" --backend cuda "$@" 2>&1 | tee -a "$out/bench.log" | grep -E "^\| [A-Z].*(pp|tg)|ponder-infer:" | sed "s/^/$label /"
     }
     for t in $tests; do
         case $t in
         basic) run basic -p 512 -n 128 --reps 3 ;;
         parallel) run x8 -p 0 -n 64 --parallel 8 --reps 2
                   run x32 -p 0 -n 64 --parallel 32 --reps 2 ;;
+        rows) for r in 1 4 8; do PONDER_CUDA_DECODE_ROWS=$r run rows$r -p 0 -n 128 --reps 3; done ;;
+        gemm) # the batched steps through dequantize + cuBLAS instead of the mat-vec kernels
+              PONDER_CUDA_MATVEC_MAX=${GEMM_FROM:-4} run x8-gemm -p 0 -n 64 --parallel 8 --reps 2
+              PONDER_CUDA_MATVEC_MAX=${GEMM_FROM:-4} run x32-gemm -p 0 -n 64 --parallel 32 --reps 2 ;;
         depth) run d4096 -p 0 -n 64 --depth 4096 --reps 2
                run d16384 -p 0 -n 64 --depth 16384 --reps 2 ;;
         esac
     done
 done
+
+# Kernel times of decode steps (ncu serialises kernels: durations, not the launch gaps).
+if [ -n "${PROFILE:-}" ]; then
+    file=/tmp/models/${PROFILE%%:*}-${PROFILE##*:}.gguf
+    for par in ${PROFILE_PARALLEL:-1}; do
+        timeout 150 ncu --metrics gpu__time_duration.sum --csv --print-units base --clock-control none \
+            --cache-control none --launch-skip 1200 --launch-count ${PROFILE_LAUNCHES:-700} \
+            "$pi" bench --model "$file" --backend cuda -p 0 -n 8 --reps 1 --parallel $par \
+            >"$out/ncu-x$par.csv" 2>"$out/ncu-x$par.err"
+        echo "--- kernel times, $par sequence(s) per step"
+        python3 bench/cuda/kernel-profile.py "$out/ncu-x$par.csv" ${PROFILE_STEPS:-2} | tee "$out/profile-x$par.txt" | head -16
+    done
+fi

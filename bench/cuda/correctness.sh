@@ -8,16 +8,15 @@ cd "$(dirname "$0")/../.."
 c=.carry/cuda
 out=${OUT:-/tmp/cuda-correctness}
 mkdir -p "$out"
-export PONDER_SHARED=$PWD/$c/shared PONDER_MODULE_DIR=$PWD/$c/lib
-export LD_LIBRARY_PATH=/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+. bench/cuda/unpack-carry.sh
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
 
-timeout 300 "$c/bin/test-cuda" >"$out/test-cuda.log" 2>&1
+timeout 200 "$bin/test-cuda" >"$out/test-cuda.log" 2>&1
 test_rc=$?
-timeout 200 compute-sanitizer --tool memcheck --error-exitcode 9 "$c/bin/test-cuda" --quick \
+timeout 150 compute-sanitizer --tool memcheck --error-exitcode 9 "$bin/test-cuda" --quick \
     >"$out/memcheck.log" 2>&1
 memcheck_rc=$?
-timeout 120 compute-sanitizer --tool racecheck --error-exitcode 9 "$c/bin/test-cuda" --quick --ops \
+timeout 60 compute-sanitizer --tool racecheck --error-exitcode 9 "$bin/test-cuda" --quick --ops \
     >"$out/racecheck.log" 2>&1
 racecheck_rc=$?
 

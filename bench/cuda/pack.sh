@@ -18,10 +18,18 @@ cp "$build/inference/cuda/libponder-cuda.so" "$dest/lib/"
 shared=../shared
 cp "$shared/models/reference.json" "$dest/shared/models/"
 mkdir -p "$dest/shared/tokenizers/deepseek-r1-distill-qwen"
-cp "$shared/tokenizers/deepseek-r1-distill-qwen/tokenizer.json" "$dest/shared/tokenizers/deepseek-r1-distill-qwen/"
+# xz: the tokenizer (only `synth` needs it) shrinks from 7 MB to 1.5 MB
+xz -9 -c "$shared/tokenizers/deepseek-r1-distill-qwen/tokenizer.json" \
+    >"$dest/shared/tokenizers/deepseek-r1-distill-qwen/tokenizer.json.xz"
+cp "$shared/tokenizers/deepseek-r1-distill-qwen/tokenizer_config.json" "$dest/shared/tokenizers/deepseek-r1-distill-qwen/"
 case "$models" in
 all) cp "$shared"/models/*.gguf "$dest/shared/models/" ;;
-quick) cp "$shared/models/qwen2-q4_k_m.gguf" "$shared/models/llama-q5_k_m.gguf" "$dest/shared/models/" ;;
+quick) cp "$shared"/models/qwen2-q4_k_m.gguf "$shared"/models/llama-q{6_k,8_0}.gguf \
+          "$shared"/models/qwen2-{bf16,q2_k,q5_1}.gguf "$dest/shared/models/" ;;
 none) ;;
 esac
+strip "$dest"/bin/* "$dest"/lib/*.so
+# the kernels' machine code compresses well: unpack-carry.sh restores bin/ and lib/ there
+tar -C "$dest" -cJf "$dest/binaries.tar.xz" bin lib
+rm -rf "$dest/bin" "$dest/lib"
 du -sh "$dest"

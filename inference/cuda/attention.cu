@@ -1,198 +1,200 @@
 // Attention over the fp16 KV cache, split across the context (flash-decoding).
 //
 // Design: a block per (slice of the context, KV head, token) handles the whole GQA group of
-// query heads that share the KV head, so each cached K/V row is read once per group. Its
-// four warps take 32-position tiles in turn. For scores, lanes own positions (each lane a
-// full q.k over head_dim, q broadcast from shared memory: no shuffles per position); for
-// the weighted sum of V, lanes own dimensions (coalesced V rows). Each warp keeps an online
-// softmax (running max and sum); the block merges its warps, and a second kernel merges the
-// slices of a (token, head) and writes the output in the forms the output projection reads.
+// query heads that share the KV head, so each cached K/V row is read once per group
+// (attention.cuh). Slices of a (token, head) are merged by their running max and sum.
+//
+// Two entry points:
+//  - cuda_attention: any step (also prefill chunks, where tokens of one sequence see each
+//    other's K/V): RoPE and the cache write ran before (rope-kv.cu); a second kernel merges.
+//  - cuda_attention_decode: steps where each sequence has one token (decode, batched
+//    decode). One kernel does it all: each block rotates its query heads itself, the block
+//    whose slice holds the new position rotates and stores the token's K and V, and the
+//    last block of a (token, KV head) to finish merges the slices (an atomic counter), so
+//    a decode layer's attention is a single launch.
 //
 // The grid is fixed by (tokens, heads, n_split) and each block reads its token's position
 // from device memory, so a captured decode graph stays valid as the context grows.
-// Multi-token steps of one sequence (prefill chunks) work too: every token of the step has
-// its K/V in the cache before this runs, and each attends up to its own position.
-#include <math.h>
-
-#include "cuda-common.cuh"
-
-enum { ATT_THREADS = 128, ATT_WARPS = ATT_THREADS / 32, ATT_TILE = 32, ATT_MIN_SLICE = 64, ATT_MAX_SPLIT = 256 };
-enum { G = CUDA_MAX_GROUP };
+#include "attention.cuh"
 
 template <int HD>
 __global__ void __launch_bounds__(ATT_THREADS) attention_split_kernel(CudaAttentionArgs a)
 {
-    constexpr int DPL = HD / 32; // dimensions per lane when summing V
-    __shared__ float q_s[G][HD];
-    __shared__ float p_s[ATT_WARPS][G][ATT_TILE];
-    __shared__ float m_s[ATT_WARPS][G], l_s[ATT_WARPS][G];
-    __shared__ float acc_s[ATT_WARPS][G][HD];
-
+    __shared__ AttentionSmem<HD> sm;
     const int split = blockIdx.x, g = blockIdx.y, t = blockIdx.z;
     const int group = (int)(a.n_head / a.n_head_kv);
-    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
     const int n_pos = (int)a.d_pos[t] + 1;
-    const int slice = max((n_pos + (int)a.n_split - 1) / (int)a.n_split, (int)ATT_MIN_SLICE);
+    const int slice = attention_slice(n_pos, (int)a.n_split);
     const int p0 = split * slice, p1 = min(n_pos, p0 + slice);
-    // partial (t, head g*group + h, split) lives at part0 + h * n_split
-    const size_t part0 = ((size_t)t * a.n_head + (size_t)g * group) * a.n_split + split;
-    if (p0 >= p1) { // nothing left for this slice: mark it empty for the merge
-        if (threadIdx.x < (unsigned)group) {
-            a.part_ml[(part0 + threadIdx.x * a.n_split) * 2] = -INFINITY;
-            a.part_ml[(part0 + threadIdx.x * a.n_split) * 2 + 1] = 0.0f;
-        }
-        return;
-    }
+    if (p0 >= p1)
+        return; // past the last slice: the merge does not read it
 
     const float scale = rsqrtf((float)HD);
     const float *q = a.q + (size_t)t * a.q_stride + (size_t)g * group * HD;
     for (int i = threadIdx.x; i < group * HD; i += ATT_THREADS)
-        q_s[i / HD][i % HD] = q[i] * scale;
+        sm.q[i / HD][i % HD] = q[i] * scale;
     __syncthreads();
 
     const size_t head_row0 = ((size_t)a.d_seq[t] * a.n_head_kv + g) * a.n_ctx;
-    const uint16_t *K = a.k_cache + head_row0 * HD;
-    const uint16_t *V = a.v_cache + head_row0 * HD;
-    float m[G], l[G], acc[G][DPL];
-#pragma unroll
-    for (int h = 0; h < G; h++) {
-        m[h] = -INFINITY;
-        l[h] = 0.0f;
-#pragma unroll
-        for (int d = 0; d < DPL; d++)
-            acc[h][d] = 0.0f;
-    }
+    attend_slice<HD>(sm, a.k_cache + head_row0 * HD, a.v_cache + head_row0 * HD, p0, p1, group);
 
-    for (int tile = p0 + warp * ATT_TILE; tile < p1; tile += ATT_WARPS * ATT_TILE) {
-        const int p = tile + lane;
-        const bool valid = p < p1;
-        float s[G];
-#pragma unroll
-        for (int h = 0; h < G; h++)
-            s[h] = 0.0f;
-        if (valid) {
-            const uint4 *krow = (const uint4 *)(K + (size_t)p * HD);
-#pragma unroll 4
-            for (int c = 0; c < HD / 8; c++) {
-                const uint4 raw = krow[c];
-                const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
-                float kf[8];
-#pragma unroll
-                for (int i = 0; i < 4; i++) {
-                    const float2 f = __half22float2(*(const __half2 *)&words[i]);
-                    kf[2 * i] = f.x;
-                    kf[2 * i + 1] = f.y;
-                }
-#pragma unroll
-                for (int h = 0; h < G; h++) {
-                    if (h < group) {
-                        const float4 q0 = *(const float4 *)&q_s[h][c * 8];
-                        const float4 q1 = *(const float4 *)&q_s[h][c * 8 + 4];
-                        s[h] += q0.x * kf[0] + q0.y * kf[1] + q0.z * kf[2] + q0.w * kf[3] +
-                                q1.x * kf[4] + q1.y * kf[5] + q1.z * kf[6] + q1.w * kf[7];
-                    }
-                }
-            }
-        }
-        // online softmax over the tile; lane 0 is always valid, so the new max is finite
-#pragma unroll
-        for (int h = 0; h < G; h++) {
-            if (h < group) {
-                const float sh = valid ? s[h] : -INFINITY;
-                const float m_new = fmaxf(m[h], warp_max(sh));
-                const float corr = __expf(m[h] - m_new);
-                const float pv = valid ? __expf(sh - m_new) : 0.0f;
-                l[h] = l[h] * corr + warp_sum(pv);
-#pragma unroll
-                for (int d = 0; d < DPL; d++)
-                    acc[h][d] *= corr;
-                m[h] = m_new;
-                p_s[warp][h][lane] = pv;
-            }
-        }
-        __syncwarp();
-        const int n_tile = min((int)ATT_TILE, p1 - tile);
-        for (int j = 0; j < n_tile; j++) {
-            const uint16_t *vrow = V + (size_t)(tile + j) * HD + lane * DPL;
-            float vf[DPL];
-            if constexpr (DPL == 4) {
-                const uint2 raw = *(const uint2 *)vrow;
-                const float2 lo = __half22float2(*(const __half2 *)&raw.x);
-                const float2 hi = __half22float2(*(const __half2 *)&raw.y);
-                vf[0] = lo.x, vf[1] = lo.y, vf[2] = hi.x, vf[3] = hi.y;
-            } else {
-                const float2 f = __half22float2(*(const __half2 *)vrow);
-                vf[0] = f.x, vf[1] = f.y;
-            }
-#pragma unroll
-            for (int h = 0; h < G; h++) {
-                if (h < group) {
-                    const float pj = p_s[warp][h][j];
-#pragma unroll
-                    for (int d = 0; d < DPL; d++)
-                        acc[h][d] = fmaf(pj, vf[d], acc[h][d]);
-                }
-            }
-        }
-        __syncwarp();
-    }
-
-    // merge the warps (a warp that got no tile has m = -inf and contributes nothing)
-#pragma unroll
-    for (int h = 0; h < G; h++) {
-        if (h < group) {
-            if (lane == 0) {
-                m_s[warp][h] = m[h];
-                l_s[warp][h] = l[h];
-            }
-#pragma unroll
-            for (int d = 0; d < DPL; d++)
-                acc_s[warp][h][lane * DPL + d] = acc[h][d];
-        }
-    }
-    __syncthreads();
+    // partial (t, head g*group + h, split) lives at part0 + h * n_split
+    const size_t part0 = ((size_t)t * a.n_head + (size_t)g * group) * a.n_split + split;
     for (int i = threadIdx.x; i < group * HD; i += ATT_THREADS) {
         const int h = i / HD, d = i % HD;
-        float M = -INFINITY;
-#pragma unroll
-        for (int w = 0; w < ATT_WARPS; w++)
-            M = fmaxf(M, m_s[w][h]);
-        float sum = 0.0f, L = 0.0f;
-#pragma unroll
-        for (int w = 0; w < ATT_WARPS; w++) {
-            const float f = m_s[w][h] == -INFINITY ? 0.0f : __expf(m_s[w][h] - M);
-            sum += acc_s[w][h][d] * f;
-            L += l_s[w][h] * f;
-        }
         const size_t part = part0 + (size_t)h * a.n_split;
-        a.part_acc[part * HD + d] = sum;
+        a.part_acc[part * HD + d] = sm.acc[0][h][d];
         if (d == 0) {
-            a.part_ml[part * 2] = M;
-            a.part_ml[part * 2 + 1] = L;
+            a.part_ml[part * 2] = sm.M[h];
+            a.part_ml[part * 2 + 1] = sm.L[h];
         }
     }
 }
 
-// One block per (head, token), one thread per dimension: merges the slices.
+// Head HEAD of token T, dimension D: the slices' partials merged. __ldcg: the partials
+// come from other blocks of the same launch in the fused kernel (never from L1).
+template <int HD>
+static __device__ __forceinline__ float merge_slices(const CudaAttentionArgs &a, int t, int head, int d)
+{
+    const size_t base = ((size_t)t * a.n_head + head) * a.n_split;
+    const int n_active = attention_active_slices((int)a.d_pos[t] + 1, (int)a.n_split);
+    float M = -INFINITY;
+#pragma unroll 8
+    for (int s = 0; s < n_active; s++)
+        M = fmaxf(M, __ldcg(&a.part_ml[(base + s) * 2]));
+    float num = 0.0f, den = 0.0f;
+#pragma unroll 8
+    for (int s = 0; s < n_active; s++) {
+        const float f = __expf(__ldcg(&a.part_ml[(base + s) * 2]) - M);
+        num += __ldcg(&a.part_acc[(base + s) * HD + d]) * f;
+        den += __ldcg(&a.part_ml[(base + s) * 2 + 1]) * f;
+    }
+    return num / den;
+}
+
+// One block per (head, token), one thread per dimension.
 template <int HD>
 __global__ void __launch_bounds__(HD) attention_merge_kernel(CudaAttentionArgs a)
 {
     const int head = blockIdx.x, t = blockIdx.y, d = threadIdx.x;
-    const size_t base = ((size_t)t * a.n_head + head) * a.n_split;
-    float M = -INFINITY;
-    for (uint32_t s = 0; s < a.n_split; s++)
-        if (a.part_ml[(base + s) * 2 + 1] > 0.0f)
-            M = fmaxf(M, a.part_ml[(base + s) * 2]);
-    float num = 0.0f, den = 0.0f;
-    for (uint32_t s = 0; s < a.n_split; s++) {
-        const float l = a.part_ml[(base + s) * 2 + 1];
-        if (l > 0.0f) {
-            const float f = __expf(a.part_ml[(base + s) * 2] - M);
-            num += a.part_acc[(base + s) * HD + d] * f;
-            den += l * f;
+    act_store(a.out, t, (uint32_t)(head * HD + d), merge_slices<HD>(a, t, head, d));
+}
+
+// Element DIM of head H (of the heads from BASE) after the bias and RoPE, given the
+// position's table; x points at the head's raw values.
+static __device__ __forceinline__ void rope_pair(const CudaRopeArgs &r, const float2 *cos_sin, uint32_t i,
+                                                 const float *x, const float *bias, uint32_t *d0, uint32_t *d1,
+                                                 float *v0, float *v1)
+{
+    const uint32_t half_rot = r.n_rot / 2;
+    *d0 = r.rope_halves ? i : 2 * i;
+    *d1 = r.rope_halves ? i + half_rot : 2 * i + 1;
+    const float x0 = x[*d0] + (bias ? bias[*d0] : 0.0f), x1 = x[*d1] + (bias ? bias[*d1] : 0.0f);
+    const float2 cs = cos_sin[i];
+    *v0 = x0 * cs.x - x1 * cs.y;
+    *v1 = x0 * cs.y + x1 * cs.x;
+}
+
+template <int HD>
+__global__ void __launch_bounds__(ATT_THREADS) attention_decode_kernel(CudaDecodeAttentionArgs args)
+{
+    __shared__ AttentionSmem<HD> sm;
+    const CudaAttentionArgs &a = args.att;
+    const CudaRopeArgs &r = args.rope;
+    const int split = blockIdx.x, g = blockIdx.y, t = blockIdx.z;
+    const int group = (int)(a.n_head / a.n_head_kv);
+    const int pos = (int)a.d_pos[t], n_pos = pos + 1;
+    const int slice = attention_slice(n_pos, (int)a.n_split);
+    const int n_active = attention_active_slices(n_pos, (int)a.n_split);
+    if (split >= n_active)
+        return;
+    const int p0 = split * slice, p1 = min(n_pos, p0 + slice);
+    const uint32_t half_rot = r.n_rot / 2, tail = HD - r.n_rot;
+
+    // this position's rotation table, then the group's query heads: bias, RoPE, scale
+    for (uint32_t i = threadIdx.x; i < half_rot; i += ATT_THREADS) {
+        double s, c;
+        sincos((double)pos * r.d_inv_freq[i], &s, &c);
+        sm.cos_sin[i] = make_float2((float)c, (float)s);
+    }
+    __syncthreads();
+    const float scale = rsqrtf((float)HD);
+    const uint32_t h0 = (uint32_t)g * group;
+    for (uint32_t idx = threadIdx.x; idx < group * (half_rot + tail); idx += ATT_THREADS) {
+        const uint32_t h = idx / (half_rot + tail), i = idx % (half_rot + tail);
+        const float *x = r.q + (size_t)t * r.qkv_stride + (size_t)(h0 + h) * HD;
+        const float *bias = r.bq ? r.bq + (size_t)(h0 + h) * HD : nullptr;
+        if (i < half_rot) {
+            uint32_t d0, d1;
+            float v0, v1;
+            rope_pair(r, sm.cos_sin, i, x, bias, &d0, &d1, &v0, &v1);
+            sm.q[h][d0] = v0 * scale;
+            sm.q[h][d1] = v1 * scale;
+        } else {
+            const uint32_t d = r.n_rot + (i - half_rot);
+            sm.q[h][d] = (x[d] + (bias ? bias[d] : 0.0f)) * scale;
         }
     }
-    act_store(a.out, t, (uint32_t)(head * HD + d), num / den);
+    // the slice holding the new position stores the token's K and V (this KV head's)
+    const size_t head_row0 = ((size_t)a.d_seq[t] * a.n_head_kv + g) * a.n_ctx;
+    uint16_t *K = r.k_cache + head_row0 * HD, *V = r.v_cache + head_row0 * HD;
+    if (p1 == n_pos) {
+        const float *k = r.k + (size_t)t * r.qkv_stride + (size_t)g * HD;
+        const float *v = r.v + (size_t)t * r.qkv_stride + (size_t)g * HD;
+        const float *bk = r.bk ? r.bk + (size_t)g * HD : nullptr, *bv = r.bv ? r.bv + (size_t)g * HD : nullptr;
+        uint16_t *k_row = K + (size_t)pos * HD, *v_row = V + (size_t)pos * HD;
+        for (uint32_t i = threadIdx.x; i < half_rot + tail; i += ATT_THREADS) {
+            if (i < half_rot) {
+                uint32_t d0, d1;
+                float v0, v1;
+                rope_pair(r, sm.cos_sin, i, k, bk, &d0, &d1, &v0, &v1);
+                k_row[d0] = float_to_half_bits(v0);
+                k_row[d1] = float_to_half_bits(v1);
+            } else {
+                const uint32_t d = r.n_rot + (i - half_rot);
+                k_row[d] = float_to_half_bits(k[d] + (bk ? bk[d] : 0.0f));
+            }
+        }
+        for (uint32_t d = threadIdx.x; d < HD; d += ATT_THREADS)
+            v_row[d] = float_to_half_bits(v[d] + (bv ? bv[d] : 0.0f));
+    }
+    __syncthreads(); // the block's own cache writes are visible to it after the barrier
+
+    attend_slice<HD>(sm, K, V, p0, p1, group);
+
+    if (n_active == 1) { // short context: the block's result is the output
+        for (int i = threadIdx.x; i < group * HD; i += ATT_THREADS) {
+            const int h = i / HD, d = i % HD;
+            act_store(a.out, t, (h0 + h) * HD + d, sm.acc[0][h][d] / sm.L[h]);
+        }
+        return;
+    }
+    const size_t part0 = ((size_t)t * a.n_head + h0) * a.n_split + split;
+    for (int i = threadIdx.x; i < group * HD; i += ATT_THREADS) {
+        const int h = i / HD, d = i % HD;
+        const size_t part = part0 + (size_t)h * a.n_split;
+        a.part_acc[part * HD + d] = sm.acc[0][h][d];
+        if (d == 0) {
+            a.part_ml[part * 2] = sm.M[h];
+            a.part_ml[part * 2 + 1] = sm.L[h];
+        }
+    }
+    // the last block of this (token, KV head) to finish merges every slice
+    __threadfence();
+    __syncthreads();
+    uint32_t *counter = args.d_counters + (size_t)t * a.n_head_kv + g;
+    if (threadIdx.x == 0)
+        sm.is_last = atomicAdd(counter, 1u) == (uint32_t)n_active - 1;
+    __syncthreads();
+    if (!sm.is_last)
+        return;
+    __threadfence();
+    for (int i = threadIdx.x; i < group * HD; i += ATT_THREADS) {
+        const int h = i / HD, d = i % HD;
+        act_store(a.out, t, (h0 + h) * HD + d, merge_slices<HD>(a, t, (int)(h0 + h), d));
+    }
+    if (threadIdx.x == 0)
+        *counter = 0; // ready for the next step (or graph replay)
 }
 
 extern "C" bool cuda_attention_head_dim_supported(uint32_t head_dim)
@@ -207,12 +209,24 @@ extern "C" uint32_t cuda_attention_splits(uint32_t n_tokens, uint32_t n_head_kv,
     return n < 1 ? 1u : n > (uint32_t)ATT_MAX_SPLIT ? (uint32_t)ATT_MAX_SPLIT : n;
 }
 
+extern "C" uint32_t cuda_attention_decode_splits(uint32_t n_tokens, uint32_t n_head_kv, uint32_t n_sm)
+{
+    // one block merges all slices of its (token, KV head): keep them few
+    const uint32_t n = cuda_attention_splits(n_tokens, n_head_kv, n_sm);
+    return n > (uint32_t)ATT_MAX_DECODE_SPLIT ? (uint32_t)ATT_MAX_DECODE_SPLIT : n;
+}
+
+static bool attention_args_ok(const CudaAttentionArgs *a)
+{
+    return a->n_head_kv != 0 && a->n_head % a->n_head_kv == 0 && a->n_head / a->n_head_kv <= G &&
+           a->n_split != 0 && cuda_attention_head_dim_supported(a->head_dim);
+}
+
 extern "C" cudaError_t cuda_attention(cudaStream_t stream, const CudaAttentionArgs *args)
 {
     if (args->n_tokens == 0)
         return cudaSuccess;
-    if (args->n_head_kv == 0 || args->n_head % args->n_head_kv || args->n_head / args->n_head_kv > G ||
-        args->n_split == 0 || !cuda_attention_head_dim_supported(args->head_dim))
+    if (!attention_args_ok(args))
         return cudaErrorInvalidValue;
     const dim3 split_grid(args->n_split, args->n_head_kv, args->n_tokens);
     const dim3 merge_grid(args->n_head, args->n_tokens);
@@ -223,5 +237,20 @@ extern "C" cudaError_t cuda_attention(cudaStream_t stream, const CudaAttentionAr
         attention_split_kernel<128><<<split_grid, ATT_THREADS, 0, stream>>>(*args);
         attention_merge_kernel<128><<<merge_grid, 128, 0, stream>>>(*args);
     }
+    return CUDA_LAUNCH_STATUS();
+}
+
+extern "C" cudaError_t cuda_attention_decode(cudaStream_t stream, const CudaDecodeAttentionArgs *args)
+{
+    const CudaAttentionArgs *a = &args->att;
+    if (a->n_tokens == 0)
+        return cudaSuccess;
+    if (!attention_args_ok(a) || args->rope.n_rot > a->head_dim || args->rope.n_rot % 2)
+        return cudaErrorInvalidValue;
+    const dim3 grid(a->n_split, a->n_head_kv, a->n_tokens);
+    if (a->head_dim == 64)
+        attention_decode_kernel<64><<<grid, ATT_THREADS, 0, stream>>>(*args);
+    else
+        attention_decode_kernel<128><<<grid, ATT_THREADS, 0, stream>>>(*args);
     return CUDA_LAUNCH_STATUS();
 }

@@ -5,7 +5,8 @@
 //
 // Environment knobs, for tests and tuning: PONDER_CUDA_DEVICE (index), PONDER_CUDA_GRAPHS=0
 // (run decode steps without graph capture), PONDER_CUDA_MATVEC_MAX (largest step that uses
-// the mat-vec kernels; larger steps dequantize to fp16 and use cuBLAS).
+// the mat-vec kernels; larger steps dequantize to fp16 and use cuBLAS), PONDER_CUDA_DECODE_ROWS
+// (rows per block of the single-token mat-vec).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,9 @@
 #include "../backend-module.h"
 #include "cuda-backend.h"
 
-enum { DEFAULT_MATVEC_MAX_TOKENS = 32, MIN_COMPUTE_CAPABILITY = 75 };
+// Measured on an H100 (bench/cuda/NOTES.md): from 16-32 tokens a step is faster through
+// dequantize + cuBLAS than through the mat-vec kernels.
+enum { DEFAULT_MATVEC_MAX_TOKENS = 16, MIN_COMPUTE_CAPABILITY = 75 };
 
 PonderStatus cuda_error(PonderError *err, cudaError_t e, const char *what, const char *file, int line)
 {
@@ -148,6 +151,11 @@ static PonderStatus alloc_run_state(PonderContext *ctx, CudaState *s, PonderErro
     s->part_slots = z.part_slots;
     CUDA_TRY(cudaMalloc((void **)&s->d_part_acc, z.part_slots * hp->head_dim * sizeof(float)));
     CUDA_TRY(cudaMalloc((void **)&s->d_part_ml, z.part_slots * 2 * sizeof(float)));
+    CUDA_TRY(cudaMalloc((void **)&s->d_counters, T * hp->n_head_kv * sizeof(uint32_t)));
+    CUDA_TRY(cudaMemset(s->d_counters, 0, T * hp->n_head_kv * sizeof(uint32_t)));
+    s->seq_stamp = calloc(ctx->n_seq, sizeof *s->seq_stamp);
+    if (!s->seq_stamp)
+        return ponder_set_error(err, PONDER_ERR_NO_MEMORY, "out of memory");
     s->dequant_elems = z.dequant_elems;
     CUDA_TRY(cudaMalloc((void **)&s->d_dequant, z.dequant_elems * sizeof(uint16_t)));
     if (z.logits_floats) {
@@ -193,6 +201,8 @@ static void cuda_free(PonderContext *ctx)
     cudaFree(s->d_up);
     cudaFree(s->d_part_acc);
     cudaFree(s->d_part_ml);
+    cudaFree(s->d_counters);
+    free(s->seq_stamp);
     cudaFree(s->d_dequant);
     cudaFree(s->d_logits);
     cudaFreeHost(s->h_logits);
@@ -224,6 +234,7 @@ static PonderStatus cuda_init(PonderContext *ctx, PonderError *err)
     s->head_on_gpu = s->plan.head_on_gpu;
     s->matvec_max_tokens = env_u32("PONDER_CUDA_MATVEC_MAX", DEFAULT_MATVEC_MAX_TOKENS);
     s->use_graphs = env_u32("PONDER_CUDA_GRAPHS", 1) != 0;
+    cuda_matvec_set_decode_rows((int)env_u32("PONDER_CUDA_DECODE_ROWS", 4));
 
     if ((st = alloc_step_buffers(ctx, s, err)) != PONDER_OK)
         return st;

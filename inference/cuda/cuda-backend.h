@@ -36,6 +36,7 @@ typedef struct CudaMemoryPlan {
 enum { CUDA_GRAPH_CACHE = 8 };
 typedef struct CudaGraphEntry {
     uint32_t n_tokens, n_out;
+    bool one_per_seq;
     cudaGraphExec_t exec;
     uint64_t last_use;
 } CudaGraphEntry;
@@ -81,7 +82,10 @@ typedef struct CudaState {
     float *d_qkv;    // [max_T][q_dim + 2 kv_dim]
     float *d_gate, *d_up; // [max_T][n_ff]
     float *d_part_acc, *d_part_ml;
-    uint64_t part_slots; // (token, head, slice) triples the buffers hold
+    uint64_t part_slots;   // (token, head, slice) triples the buffers hold
+    uint32_t *d_counters;  // [max_T][n_head_kv] slices finished (fused decode attention)
+    uint32_t *seq_stamp;   // [n_seq] host: the last step that saw each sequence
+    uint32_t seq_stamp_clock;
     uint16_t *d_dequant; // fp16 staging for the prefill GEMM
     uint64_t dequant_elems;
     float *d_logits, *h_logits; // [max_T][n_vocab], when the head is on the GPU

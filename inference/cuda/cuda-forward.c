@@ -11,12 +11,14 @@
 // kernels by shape.
 #include <string.h>
 
+#include "../cpu-ops.h"
 #include "cuda-backend.h"
 
 typedef struct StepShape {
     uint32_t n_tokens, n_out;
-    bool gemm;      // layer matrices by dequantize + GEMM
-    bool head_gemm; // the output head likewise
+    bool gemm;        // layer matrices by dequantize + GEMM
+    bool head_gemm;   // the output head likewise
+    bool one_per_seq; // one token per sequence, short contexts: the fused decode attention
 } StepShape;
 
 // The forms of an activation the next products read.
@@ -118,7 +120,8 @@ static cudaError_t enqueue_step(PonderContext *ctx, CudaState *s, const StepShap
         ENQUEUE(cuda_norm_to_act(s->stream, s->d_x, d, NULL, T, d, L->attn_norm, hp->rms_eps, &in));
         ENQUEUE(project_qkv(s, L, &in, sh, qkv_stride));
 
-        // biases, rotation by position, and k, v appended to each token's sequence
+        // biases, rotation by position, k and v appended to each token's sequence, and
+        // causal attention of each token over its own sequence
         CudaRopeArgs rope = {
             .q = s->d_qkv, .k = s->d_qkv + q_dim, .v = s->d_qkv + q_dim + kv_dim, .qkv_stride = qkv_stride,
             .bq = L->bq, .bk = L->bk, .bv = L->bv,
@@ -127,9 +130,6 @@ static cudaError_t enqueue_step(PonderContext *ctx, CudaState *s, const StepShap
             .d_inv_freq = s->d_inv_freq, .d_seq = s->d_seq, .d_pos = s->d_pos,
             .k_cache = k_cache, .v_cache = v_cache, .n_ctx = ctx->n_ctx,
         };
-        ENQUEUE(cuda_rope_store_kv(s->stream, &rope));
-
-        // causal attention of each token over its own sequence
         CudaAttentionArgs att = {
             .q = s->d_qkv, .q_stride = qkv_stride,
             .n_tokens = T, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .head_dim = hp->head_dim,
@@ -137,7 +137,14 @@ static cudaError_t enqueue_step(PonderContext *ctx, CudaState *s, const StepShap
             .n_split = cuda_attention_splits(T, hp->n_head_kv, s->n_sm),
             .part_acc = s->d_part_acc, .part_ml = s->d_part_ml, .out = mid,
         };
-        ENQUEUE(cuda_attention(s->stream, &att));
+        if (sh->one_per_seq) {
+            CudaDecodeAttentionArgs fused = {.rope = rope, .att = att, .d_counters = s->d_counters};
+            fused.att.n_split = cuda_attention_decode_splits(T, hp->n_head_kv, s->n_sm);
+            ENQUEUE(cuda_attention_decode(s->stream, &fused));
+        } else {
+            ENQUEUE(cuda_rope_store_kv(s->stream, &rope));
+            ENQUEUE(cuda_attention(s->stream, &att));
+        }
 
         // output projection added to the residual stream
         ENQUEUE(matmul(s, &L->wo, &mid, T, s->d_x, d, true, sh->gemm));
@@ -191,7 +198,7 @@ static PonderStatus graph_for(PonderContext *ctx, CudaState *s, const StepShape 
     CudaGraphEntry *slot = &s->graphs[0];
     for (int i = 0; i < CUDA_GRAPH_CACHE; i++) {
         CudaGraphEntry *g = &s->graphs[i];
-        if (g->exec && g->n_tokens == sh->n_tokens && g->n_out == sh->n_out) {
+        if (g->exec && g->n_tokens == sh->n_tokens && g->n_out == sh->n_out && g->one_per_seq == sh->one_per_seq) {
             g->last_use = ++s->graph_clock;
             *out = g->exec;
             return PONDER_OK;
@@ -222,9 +229,29 @@ static PonderStatus graph_for(PonderContext *ctx, CudaState *s, const StepShape 
     }
     slot->n_tokens = sh->n_tokens;
     slot->n_out = sh->n_out;
+    slot->one_per_seq = sh->one_per_seq;
     slot->last_use = ++s->graph_clock;
     *out = slot->exec;
     return PONDER_OK;
+}
+
+// Longer contexts take the separate kernels: the fused kernel merges its slices in one
+// block per (token, KV head), which caps its slices and so its bandwidth (NOTES.md).
+enum { FUSED_ATTENTION_MAX_POS = 256 };
+
+// Whether the step can take the fused decode attention: every sequence has a single token
+// in it, at a short position.
+static bool fused_attention_fits(CudaState *s, const StepBatch *step)
+{
+    s->seq_stamp_clock++;
+    for (uint32_t t = 0; t < step->n_tokens; t++) {
+        if (step->pos[t] >= FUSED_ATTENTION_MAX_POS)
+            return false;
+        if (s->seq_stamp[step->seq[t]] == s->seq_stamp_clock)
+            return false;
+        s->seq_stamp[step->seq[t]] = s->seq_stamp_clock;
+    }
+    return true;
 }
 
 // Fills the pinned step block: metadata and each token's embedding row.
@@ -239,6 +266,19 @@ static void stage_inputs(PonderContext *ctx, CudaState *s, const StepBatch *step
     }
     for (uint32_t i = 0; i < step->n_out; i++)
         s->h_rows[i] = step->out_rows[i];
+}
+
+typedef struct LogitsCopy {
+    float *dst;
+    const float *src;
+    uint64_t row_floats;
+} LogitsCopy;
+
+static void copy_logit_rows(void *arg, uint64_t begin, uint64_t end)
+{
+    const LogitsCopy *c = arg;
+    memcpy(c->dst + begin * c->row_floats, c->src + begin * c->row_floats,
+           (end - begin) * c->row_floats * sizeof(float));
 }
 
 PonderStatus cuda_forward(PonderContext *ctx, const StepBatch *step, PonderError *err)
@@ -256,6 +296,7 @@ PonderStatus cuda_forward(PonderContext *ctx, const StepBatch *step, PonderError
             .n_out = s->head_on_gpu ? step->n_out : 0,
             .gemm = step->n_tokens > s->matvec_max_tokens,
             .head_gemm = step->n_out > s->matvec_max_tokens,
+            .one_per_seq = fused_attention_fits(s, step),
         };
         if (!sh.gemm && !sh.head_gemm && s->use_graphs) {
             cudaGraphExec_t exec = NULL;
@@ -276,7 +317,8 @@ PonderStatus cuda_forward(PonderContext *ctx, const StepBatch *step, PonderError
 
     if (s->tail)
         return cpu_tail_forward(s->tail, ctx, step, err);
-    const uint32_t n_vocab = ctx->model->hp.n_vocab;
-    memcpy(step->logits, s->h_logits, (uint64_t)step->n_out * n_vocab * sizeof(float));
+    // many sequences' logits are megabytes: the CPU threads share the copy
+    LogitsCopy copy = {.dst = step->logits, .src = s->h_logits, .row_floats = ctx->model->hp.n_vocab};
+    cpu_parallel_for(ctx->pool, step->n_out, 2, copy_logit_rows, &copy);
     return PONDER_OK;
 }

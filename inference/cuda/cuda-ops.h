@@ -73,6 +73,8 @@ cudaError_t cuda_matvec_glu(cudaStream_t stream, const GpuWeight *gate, const Gp
                             const CudaAct *x, uint32_t n_tokens, float *h, uint32_t h_stride);
 // Largest n_tokens the mat-vec kernels keep in registers at once (more are done in groups).
 uint32_t cuda_matvec_group_tokens(void);
+// Rows per thread block in single-token steps (1, 2, 4 or 8; a tuning knob, default 4).
+void cuda_matvec_set_decode_rows(int rows);
 
 // Dequantizes rows [row0, row0 + n_rows) of W to fp16 (for the prefill GEMM).
 cudaError_t cuda_dequantize_f16(cudaStream_t stream, const GpuWeight *w, uint64_t row0,
@@ -109,10 +111,23 @@ typedef struct CudaAttentionArgs {
     uint32_t n_ctx;
     uint32_t n_split;
     float *part_acc; // [n_tokens][n_head][n_split][head_dim]
-    float *part_ml;  // [n_tokens][n_head][n_split][2] running max and sum
+    float *part_ml;  // [n_tokens][n_head][n_split][2] running max and sum (active slices only)
     CudaAct out;     // [n_tokens][n_head * head_dim]
 } CudaAttentionArgs;
 cudaError_t cuda_attention(cudaStream_t stream, const CudaAttentionArgs *args);
+
+// Decode steps (each sequence has one token in the step): RoPE, the KV cache write,
+// attention and the merge in one launch. ROPE holds the step's raw q, k, v (ROPE.q is
+// read, not rotated in place); ATT.q is unused. D_COUNTERS: [n_tokens][n_head_kv] zeros,
+// left at zero.
+typedef struct CudaDecodeAttentionArgs {
+    CudaRopeArgs rope;
+    CudaAttentionArgs att;
+    uint32_t *d_counters;
+} CudaDecodeAttentionArgs;
+cudaError_t cuda_attention_decode(cudaStream_t stream, const CudaDecodeAttentionArgs *args);
+// Slices for the fused decode attention (fewer: its last block merges them alone).
+uint32_t cuda_attention_decode_splits(uint32_t n_tokens, uint32_t n_head_kv, uint32_t n_sm);
 bool cuda_attention_head_dim_supported(uint32_t head_dim);
 // Slices per (token, KV head) that keep every multiprocessor busy.
 uint32_t cuda_attention_splits(uint32_t n_tokens, uint32_t n_head_kv, uint32_t n_sm);

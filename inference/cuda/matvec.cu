@@ -1,22 +1,26 @@
 // Matrix-vector products for decode and small batches: Y[t] = W x[t] for a few tokens t,
 // reading each weight byte once from device memory, straight from its quantized blocks.
 //
-// Design: one thread block per output row. Its threads stride over the row's 16-element
-// chunks; each thread decodes a chunk once (quant-decode.cuh) and takes dp4a dot products
-// with the 8-bit activations of every token in its register group, so the weights are
-// read once per step however many tokens the step has (tokens beyond the register group
-// re-read the row from L1/L2, not DRAM). The block then reduces its partial sums in
-// shared memory. Epilogues fuse the residual add (ACCUMULATE) and, for the feed-forward,
-// the gate and up rows with SwiGLU (GLU), so neither needs a pass of its own.
+// Design: a thread block computes R consecutive output rows. Its threads stride over the
+// rows' 16-element chunks; for chunk c a thread decodes the R rows' chunks once
+// (quant-decode.cuh), loads the 8-bit activations of each token in its register group once,
+// and takes dp4a dot products of every (row, token) pair, so weights are read once per step
+// however many tokens it has, and activations once per R rows (at 32 tokens those loads
+// bound the kernel when R = 1). Tokens beyond the register group re-read the rows from
+// L1/L2, not DRAM. The block reduces its partial sums in shared memory; epilogues fuse the
+// residual add (ACCUMULATE) and, for the feed-forward, the gate and up rows with SwiGLU
+// (GLU), so neither needs a pass of its own. For one token, R rows per block give each
+// thread R independent weight loads in flight (a decode step is latency-bound).
 //
 // F32/F16/BF16 weights use the same shape with float activations, 8 elements per chunk.
 #include "quant-decode.cuh"
 
-enum { MV_THREADS = 128, MV_WARPS = MV_THREADS / 32, MV_MAX_GROUP = 16 };
+enum { MV_THREADS = 128, MV_WARPS = MV_THREADS / 32, MV_MAX_GROUP = 8 };
 
 struct MatvecParams {
     const uint8_t *w, *w_up; // w_up: GLU only
     uint64_t row_bytes;
+    int n_rows;
     int n_chunks;
     CudaAct x;
     int n_tokens;
@@ -25,59 +29,76 @@ struct MatvecParams {
     bool accumulate;
 };
 
-// Sums ACC[NT] (and ACC_UP[NT] for GLU) over the block and writes the row's outputs for
-// tokens t0 + i.
-template <int NT, bool GLU>
-static __device__ __forceinline__ void finish_row(const MatvecParams &p, int t0, const float *acc,
-                                                  const float *acc_up)
+// Sums ACC[R][NT] (and ACC_UP for GLU) over the block and writes rows row0 + r for tokens
+// t0 + i.
+template <int R, int NT, bool GLU>
+static __device__ __forceinline__ void finish_rows(const MatvecParams &p, int row0, int t0,
+                                                   const float (&acc)[R][NT], const float (&acc_up)[R][NT])
 {
-    __shared__ float partial[2][MV_WARPS][NT];
+    __shared__ float partial[GLU ? 2 : 1][MV_WARPS][R * NT];
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
 #pragma unroll
-    for (int i = 0; i < NT; i++) {
-        float s = warp_sum(acc[i]);
-        float u = GLU ? warp_sum(acc_up[i]) : 0.0f;
-        if (lane == 0) {
-            partial[0][warp][i] = s;
-            if (GLU)
-                partial[1][warp][i] = u;
+    for (int r = 0; r < R; r++) {
+#pragma unroll
+        for (int i = 0; i < NT; i++) {
+            const float s = warp_sum(acc[r][i]);
+            if (lane == 0)
+                partial[0][warp][r * NT + i] = s;
+            if constexpr (GLU) {
+                const float u = warp_sum(acc_up[r][i]);
+                if (lane == 0)
+                    partial[GLU ? 1 : 0][warp][r * NT + i] = u;
+            }
         }
     }
     __syncthreads();
-    if (threadIdx.x < NT && t0 + (int)threadIdx.x < p.n_tokens) {
-        const int i = threadIdx.x;
-        float s = 0.0f, u = 0.0f;
+    for (int k = threadIdx.x; k < R * NT; k += MV_THREADS) {
+        const int r = k / NT, i = k % NT;
+        if (row0 + r < p.n_rows && t0 + i < p.n_tokens) {
+            float s = 0.0f, u = 0.0f;
 #pragma unroll
-        for (int w = 0; w < MV_WARPS; w++) {
-            s += partial[0][w][i];
-            if (GLU)
-                u += partial[1][w][i];
+            for (int w = 0; w < MV_WARPS; w++) {
+                s += partial[0][w][k];
+                if constexpr (GLU)
+                    u += partial[GLU ? 1 : 0][w][k];
+            }
+            float *out = p.y + (size_t)(t0 + i) * p.y_stride + row0 + r;
+            if constexpr (GLU)
+                *out = silu(s) * u;
+            else
+                *out = p.accumulate ? *out + s : s;
         }
-        float *out = p.y + (size_t)(t0 + i) * p.y_stride + blockIdx.x;
-        if (GLU)
-            *out = silu(s) * u;
-        else
-            *out = p.accumulate ? *out + s : s;
     }
     __syncthreads(); // PARTIAL is reused by the next token group
 }
 
-template <int TYPE, int NT, bool GLU>
+template <int TYPE, int R, int NT, bool GLU>
 __global__ void __launch_bounds__(MV_THREADS) matvec_quant_kernel(MatvecParams p)
 {
-    const uint8_t *row = p.w + (size_t)blockIdx.x * p.row_bytes;
-    const uint8_t *row_up = GLU ? p.w_up + (size_t)blockIdx.x * p.row_bytes : nullptr;
-    for (int t0 = 0; t0 < p.n_tokens; t0 += NT) {
-        float acc[NT], acc_up[NT];
+    const int row0 = blockIdx.x * R;
+    const uint8_t *rows[R], *rows_up[R];
 #pragma unroll
-        for (int i = 0; i < NT; i++)
-            acc[i] = acc_up[i] = 0.0f;
+    for (int r = 0; r < R; r++) {
+        const int row = min(row0 + r, p.n_rows - 1); // a short last block repeats its last row
+        rows[r] = p.w + (size_t)row * p.row_bytes;
+        rows_up[r] = GLU ? p.w_up + (size_t)row * p.row_bytes : nullptr;
+    }
+    for (int t0 = 0; t0 < p.n_tokens; t0 += NT) {
+        float acc[R][NT], acc_up[R][NT];
+#pragma unroll
+        for (int r = 0; r < R; r++)
+#pragma unroll
+            for (int i = 0; i < NT; i++)
+                acc[r][i] = acc_up[r][i] = 0.0f;
         for (int c = threadIdx.x; c < p.n_chunks; c += MV_THREADS) {
-            int q[4], qu[4];
-            float a, b, au = 0.0f, bu = 0.0f;
-            decode_chunk<TYPE>(row, c, q, a, b);
-            if (GLU)
-                decode_chunk<TYPE>(row_up, c, qu, au, bu);
+            int q[R][4], qu[R][4];
+            float a[R], b[R], au[R], bu[R];
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                decode_chunk<TYPE>(rows[r], c, q[r], a[r], b[r]);
+                if constexpr (GLU)
+                    decode_chunk<TYPE>(rows_up[r], c, qu[r], au[r], bu[r]);
+            }
 #pragma unroll
             for (int i = 0; i < NT; i++) {
                 if (t0 + i >= p.n_tokens)
@@ -85,36 +106,51 @@ __global__ void __launch_bounds__(MV_THREADS) matvec_quant_kernel(MatvecParams p
                 const size_t at = (size_t)(t0 + i) * p.x.stride + (size_t)c * CHUNK;
                 const int4 xv = *(const int4 *)(p.x.q + at);
                 const float dx = p.x.d[at / CUDA_ACT_BLOCK];
-                const int sum_x = __dp4a(xv.x, 0x01010101, __dp4a(xv.y, 0x01010101,
-                                  __dp4a(xv.z, 0x01010101, __dp4a(xv.w, 0x01010101, 0))));
-                const int sum_qx = __dp4a(q[0], xv.x, __dp4a(q[1], xv.y, __dp4a(q[2], xv.z, __dp4a(q[3], xv.w, 0))));
-                acc[i] += dx * (a * (float)sum_qx + b * (float)sum_x);
-                if (GLU) {
-                    const int sum_ux = __dp4a(qu[0], xv.x, __dp4a(qu[1], xv.y,
-                                       __dp4a(qu[2], xv.z, __dp4a(qu[3], xv.w, 0))));
-                    acc_up[i] += dx * (au * (float)sum_ux + bu * (float)sum_x);
+                const float sum_x = (float)__dp4a(xv.x, 0x01010101, __dp4a(xv.y, 0x01010101,
+                                           __dp4a(xv.z, 0x01010101, __dp4a(xv.w, 0x01010101, 0))));
+#pragma unroll
+                for (int r = 0; r < R; r++) {
+                    const int sum_qx = __dp4a(q[r][0], xv.x, __dp4a(q[r][1], xv.y,
+                                       __dp4a(q[r][2], xv.z, __dp4a(q[r][3], xv.w, 0))));
+                    acc[r][i] += dx * (a[r] * (float)sum_qx + b[r] * sum_x);
+                    if constexpr (GLU) {
+                        const int sum_ux = __dp4a(qu[r][0], xv.x, __dp4a(qu[r][1], xv.y,
+                                           __dp4a(qu[r][2], xv.z, __dp4a(qu[r][3], xv.w, 0))));
+                        acc_up[r][i] += dx * (au[r] * (float)sum_ux + bu[r] * sum_x);
+                    }
                 }
             }
         }
-        finish_row<NT, GLU>(p, t0, acc, acc_up);
+        finish_rows<R, NT, GLU>(p, row0, t0, acc, acc_up);
     }
 }
 
-template <int TYPE, int NT, bool GLU>
+template <int TYPE, int R, int NT, bool GLU>
 __global__ void __launch_bounds__(MV_THREADS) matvec_float_kernel(MatvecParams p)
 {
-    const uint8_t *row = p.w + (size_t)blockIdx.x * p.row_bytes;
-    const uint8_t *row_up = GLU ? p.w_up + (size_t)blockIdx.x * p.row_bytes : nullptr;
-    for (int t0 = 0; t0 < p.n_tokens; t0 += NT) {
-        float acc[NT], acc_up[NT];
+    const int row0 = blockIdx.x * R;
+    const uint8_t *rows[R], *rows_up[R];
 #pragma unroll
-        for (int i = 0; i < NT; i++)
-            acc[i] = acc_up[i] = 0.0f;
+    for (int r = 0; r < R; r++) {
+        const int row = min(row0 + r, p.n_rows - 1);
+        rows[r] = p.w + (size_t)row * p.row_bytes;
+        rows_up[r] = GLU ? p.w_up + (size_t)row * p.row_bytes : nullptr;
+    }
+    for (int t0 = 0; t0 < p.n_tokens; t0 += NT) {
+        float acc[R][NT], acc_up[R][NT];
+#pragma unroll
+        for (int r = 0; r < R; r++)
+#pragma unroll
+            for (int i = 0; i < NT; i++)
+                acc[r][i] = acc_up[r][i] = 0.0f;
         for (int c = threadIdx.x; c < p.n_chunks; c += MV_THREADS) {
-            float w[FLOAT_CHUNK], wu[FLOAT_CHUNK];
-            load_float_chunk<TYPE>(row, c, w);
-            if (GLU)
-                load_float_chunk<TYPE>(row_up, c, wu);
+            float w[R][FLOAT_CHUNK], wu[R][FLOAT_CHUNK];
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                load_float_chunk<TYPE>(rows[r], c, w[r]);
+                if constexpr (GLU)
+                    load_float_chunk<TYPE>(rows_up[r], c, wu[r]);
+            }
 #pragma unroll
             for (int i = 0; i < NT; i++) {
                 if (t0 + i >= p.n_tokens)
@@ -123,40 +159,62 @@ __global__ void __launch_bounds__(MV_THREADS) matvec_float_kernel(MatvecParams p
                 const float4 lo = xp[0], hi = xp[1];
                 const float xv[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
 #pragma unroll
-                for (int e = 0; e < FLOAT_CHUNK; e++) {
-                    acc[i] = fmaf(w[e], xv[e], acc[i]);
-                    if (GLU)
-                        acc_up[i] = fmaf(wu[e], xv[e], acc_up[i]);
+                for (int r = 0; r < R; r++) {
+#pragma unroll
+                    for (int e = 0; e < FLOAT_CHUNK; e++) {
+                        acc[r][i] = fmaf(w[r][e], xv[e], acc[r][i]);
+                        if constexpr (GLU)
+                            acc_up[r][i] = fmaf(wu[r][e], xv[e], acc_up[r][i]);
+                    }
                 }
             }
         }
-        finish_row<NT, GLU>(p, t0, acc, acc_up);
+        finish_rows<R, NT, GLU>(p, row0, t0, acc, acc_up);
     }
 }
 
-// Picks the register group size for N_TOKENS and launches KERNEL<TYPE, NT, GLU>.
-template <int TYPE, bool GLU, bool QUANT>
-static void launch_matvec(cudaStream_t stream, const MatvecParams &p, uint64_t n_rows)
+// Rows per block and the register group of tokens for a step of N_TOKENS.
+template <int TYPE, bool GLU, bool QUANT, int R, int NT>
+static void launch_shape(cudaStream_t stream, const MatvecParams &p)
 {
-    const dim3 grid((unsigned)n_rows), block(MV_THREADS);
-#define MV_LAUNCH(NT)                                                               \
-    do {                                                                            \
-        if constexpr (QUANT)                                                        \
-            matvec_quant_kernel<TYPE, NT, GLU><<<grid, block, 0, stream>>>(p);      \
-        else                                                                        \
-            matvec_float_kernel<TYPE, NT, GLU><<<grid, block, 0, stream>>>(p);      \
-    } while (0)
-    if (p.n_tokens <= 1)
-        MV_LAUNCH(1);
-    else if (p.n_tokens <= 2)
-        MV_LAUNCH(2);
-    else if (p.n_tokens <= 4)
-        MV_LAUNCH(4);
-    else if (p.n_tokens <= 8)
-        MV_LAUNCH(8);
+    const dim3 grid((unsigned)((p.n_rows + R - 1) / R)), block(MV_THREADS);
+    if constexpr (QUANT)
+        matvec_quant_kernel<TYPE, R, NT, GLU><<<grid, block, 0, stream>>>(p);
     else
-        MV_LAUNCH(MV_MAX_GROUP);
-#undef MV_LAUNCH
+        matvec_float_kernel<TYPE, R, NT, GLU><<<grid, block, 0, stream>>>(p);
+}
+
+// Rows per block for single-token steps (cuda_matvec_set_decode_rows): more rows give each
+// thread more independent loads in flight, fewer give more blocks.
+static int decode_rows = 4; // GLU takes half: it decodes two matrices per row
+
+template <int TYPE, bool GLU, bool QUANT>
+static void launch_matvec(cudaStream_t stream, const MatvecParams &p)
+{
+    // GLU decodes two matrices per row, so it takes half the rows
+    constexpr int R_BATCH = GLU ? 4 : 8;
+    if (p.n_tokens <= 1) {
+        const int rows = GLU ? decode_rows / 2 : decode_rows;
+        if (rows >= 8)
+            launch_shape<TYPE, GLU, QUANT, 8, 1>(stream, p);
+        else if (rows >= 4)
+            launch_shape<TYPE, GLU, QUANT, 4, 1>(stream, p);
+        else if (rows >= 2)
+            launch_shape<TYPE, GLU, QUANT, 2, 1>(stream, p);
+        else
+            launch_shape<TYPE, GLU, QUANT, 1, 1>(stream, p);
+    } else if (p.n_tokens <= 2) {
+        launch_shape<TYPE, GLU, QUANT, R_BATCH / 2, 2>(stream, p);
+    } else if (p.n_tokens <= 4) {
+        launch_shape<TYPE, GLU, QUANT, R_BATCH, 4>(stream, p);
+    } else {
+        launch_shape<TYPE, GLU, QUANT, R_BATCH, MV_MAX_GROUP>(stream, p);
+    }
+}
+
+extern "C" void cuda_matvec_set_decode_rows(int rows)
+{
+    decode_rows = rows < 1 ? 1 : rows;
 }
 
 static cudaError_t matvec_dispatch(cudaStream_t stream, const GpuWeight *w, const GpuWeight *up,
@@ -172,6 +230,7 @@ static cudaError_t matvec_dispatch(cudaStream_t stream, const GpuWeight *w, cons
     p.w = (const uint8_t *)w->data;
     p.w_up = glu ? (const uint8_t *)up->data : nullptr;
     p.row_bytes = w->row_bytes;
+    p.n_rows = (int)w->n_rows;
     p.x = *x;
     p.n_tokens = (int)n_tokens;
     p.y = y;
@@ -182,17 +241,17 @@ static cudaError_t matvec_dispatch(cudaStream_t stream, const GpuWeight *w, cons
         p.n_chunks = (int)(w->row_len / FLOAT_CHUNK);
         known = dispatch_float_type(w->type, [&]<int TYPE>() {
             if (glu)
-                launch_matvec<TYPE, true, false>(stream, p, w->n_rows);
+                launch_matvec<TYPE, true, false>(stream, p);
             else
-                launch_matvec<TYPE, false, false>(stream, p, w->n_rows);
+                launch_matvec<TYPE, false, false>(stream, p);
         });
     } else {
         p.n_chunks = (int)(w->row_len / CHUNK);
         known = dispatch_quant_type(w->type, [&]<int TYPE>() {
             if (glu)
-                launch_matvec<TYPE, true, true>(stream, p, w->n_rows);
+                launch_matvec<TYPE, true, true>(stream, p);
             else
-                launch_matvec<TYPE, false, true>(stream, p, w->n_rows);
+                launch_matvec<TYPE, false, true>(stream, p);
         });
     }
     return known ? CUDA_LAUNCH_STATUS() : cudaErrorInvalidValue;

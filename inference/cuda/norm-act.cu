@@ -3,22 +3,24 @@
 // quantized mat-vec), so a layer input is normalised and quantized in one pass. Also the
 // fp16 dequantizer that feeds the prefill GEMM.
 //
-// Design: one thread block per token row; each warp owns whole 32-element blocks, so the
-// scale of a block is one warp reduction and no second pass over the row is needed.
+// Design: each warp owns whole 32-element blocks, so the scale of a block is one warp
+// reduction and no second pass over the row is needed. RMSNorm takes one wide block per
+// token row (the sum of squares spans the row); plain conversions spread a row over many
+// blocks, since a decode step has one row per token and a single block would serialise it.
 #include "quant-decode.cuh"
 
-enum { ACT_THREADS = 256, ACT_WARPS = ACT_THREADS / 32 };
+enum { ACT_THREADS = 256, ACT_WARPS = ACT_THREADS / 32, NORM_THREADS = 1024, NORM_WARPS = NORM_THREADS / 32 };
 
 static __device__ float block_sum(float v)
 {
-    __shared__ float warp_sums[ACT_WARPS];
+    __shared__ float warp_sums[NORM_WARPS];
     __shared__ float total;
     v = warp_sum(v);
     if (threadIdx.x % 32 == 0)
         warp_sums[threadIdx.x / 32] = v;
     __syncthreads();
     if (threadIdx.x < 32) {
-        float s = threadIdx.x < ACT_WARPS ? warp_sums[threadIdx.x] : 0.0f;
+        float s = threadIdx.x < NORM_WARPS ? warp_sums[threadIdx.x] : 0.0f;
         s = warp_sum(s);
         if (threadIdx.x == 0)
             total = s;
@@ -27,37 +29,43 @@ static __device__ float block_sum(float v)
     return total;
 }
 
-__global__ void __launch_bounds__(ACT_THREADS)
+__global__ void __launch_bounds__(NORM_THREADS)
 norm_to_act_kernel(const float *x, uint32_t x_stride, const uint32_t *rows, uint32_t n,
                    const float *weight, float eps, CudaAct out)
 {
     const uint32_t r = blockIdx.x;
     const float *xr = x + (size_t)(rows ? rows[r] : r) * x_stride;
-    float scale = 1.0f;
-    if (weight) {
-        float sum = 0.0f;
-        for (uint32_t i = threadIdx.x; i < n; i += ACT_THREADS)
-            sum += xr[i] * xr[i];
-        scale = rsqrtf(block_sum(sum) / (float)n + eps);
-    }
+    float sum = 0.0f;
+    for (uint32_t i = threadIdx.x; i < n; i += NORM_THREADS)
+        sum += xr[i] * xr[i];
+    const float scale = rsqrtf(block_sum(sum) / (float)n + eps);
     const int lane = threadIdx.x % 32;
-    for (uint32_t blk = threadIdx.x / 32; blk < n / 32; blk += ACT_WARPS) {
+    for (uint32_t blk = threadIdx.x / 32; blk < n / 32; blk += NORM_WARPS) {
         const uint32_t i = blk * 32 + lane;
-        const float v = weight ? xr[i] * scale * weight[i] : xr[i];
-        act_store(out, r, i, v);
+        act_store(out, r, i, xr[i] * scale * weight[i]);
     }
+}
+
+// Conversion only: blockIdx.y is the row, each warp one 32-element block.
+__global__ void __launch_bounds__(ACT_THREADS)
+copy_to_act_kernel(const float *x, uint32_t x_stride, const uint32_t *rows, uint32_t n, CudaAct out)
+{
+    const uint32_t r = blockIdx.y;
+    const uint32_t i = blockIdx.x * ACT_THREADS + threadIdx.x;
+    if (i - threadIdx.x % 32 >= n) // whole warps only (n is a multiple of 32)
+        return;
+    act_store(out, r, i, x[(size_t)(rows ? rows[r] : r) * x_stride + i]);
 }
 
 __global__ void __launch_bounds__(ACT_THREADS)
 swiglu_to_act_kernel(const float *gate, const float *up, uint32_t stride, uint32_t n, CudaAct out)
 {
-    const uint32_t r = blockIdx.x;
-    const int lane = threadIdx.x % 32;
-    for (uint32_t blk = threadIdx.x / 32; blk < n / 32; blk += ACT_WARPS) {
-        const uint32_t i = blk * 32 + lane;
-        const size_t at = (size_t)r * stride + i;
-        act_store(out, r, i, silu(gate[at]) * up[at]);
-    }
+    const uint32_t r = blockIdx.y;
+    const uint32_t i = blockIdx.x * ACT_THREADS + threadIdx.x;
+    if (i - threadIdx.x % 32 >= n)
+        return;
+    const size_t at = (size_t)r * stride + i;
+    act_store(out, r, i, silu(gate[at]) * up[at]);
 }
 
 extern "C" cudaError_t cuda_norm_to_act(cudaStream_t stream, const float *x, uint32_t x_stride,
@@ -68,7 +76,11 @@ extern "C" cudaError_t cuda_norm_to_act(cudaStream_t stream, const float *x, uin
         return cudaSuccess;
     if (n % 32 != 0 || n > out->stride)
         return cudaErrorInvalidValue;
-    norm_to_act_kernel<<<n_rows, ACT_THREADS, 0, stream>>>(x, x_stride, d_rows, n, weight, eps, *out);
+    if (weight)
+        norm_to_act_kernel<<<n_rows, NORM_THREADS, 0, stream>>>(x, x_stride, d_rows, n, weight, eps, *out);
+    else
+        copy_to_act_kernel<<<dim3((n + ACT_THREADS - 1) / ACT_THREADS, n_rows), ACT_THREADS, 0, stream>>>(
+            x, x_stride, d_rows, n, *out);
     return CUDA_LAUNCH_STATUS();
 }
 
@@ -79,7 +91,8 @@ extern "C" cudaError_t cuda_swiglu_to_act(cudaStream_t stream, const float *gate
         return cudaSuccess;
     if (n % 32 != 0 || n > out->stride)
         return cudaErrorInvalidValue;
-    swiglu_to_act_kernel<<<n_rows, ACT_THREADS, 0, stream>>>(gate, up, stride, n, *out);
+    swiglu_to_act_kernel<<<dim3((n + ACT_THREADS - 1) / ACT_THREADS, n_rows), ACT_THREADS, 0, stream>>>(
+        gate, up, stride, n, *out);
     return CUDA_LAUNCH_STATUS();
 }
 

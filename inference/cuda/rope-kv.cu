@@ -6,7 +6,7 @@
 // float angles would drift from the CPU reference), then threads take rotation pairs.
 #include "cuda-common.cuh"
 
-enum { ROPE_THREADS = 128, ROPE_MAX_PAIRS = 512 };
+enum { ROPE_THREADS = 256, ROPE_MAX_PAIRS = 512 };
 
 static __device__ __forceinline__ void pair_index(const CudaRopeArgs &a, uint32_t i, uint32_t *x0, uint32_t *x1)
 {
