@@ -62,3 +62,17 @@ if [ -n "${PROFILE:-}" ]; then
         python3 bench/cuda/kernel-profile.py "$out/ncu-x$par.csv" ${PROFILE_STEPS:-2} | tee "$out/profile-x$par.txt" | head -16
     done
 fi
+
+# Partial offload and memory planning on the first model: half the layers on the GPU, then a
+# context too large for the GPU (the error names the numbers and how many layers fit).
+if [ -n "${OFFLOAD:-}" ]; then
+    spec=${models%% *}
+    file=/tmp/models/${spec%%:*}-${spec##*:}.gguf
+    layers=$("$pi" info "$file" | awk '/^layers/ {print $2}')
+    echo "--- partial offload: $((layers / 2)) of $layers layers on the GPU"
+    timeout 120 "$pi" bench --model "$file" --backend cuda --gpu-layers $((layers / 2)) -p 64 -n 16 --reps 1 2>&1 |
+        grep -E "^\| [A-Z]|ponder-infer:"
+    echo "--- a context larger than the GPU"
+    timeout 60 "$pi" bench --model "$file" --backend cuda --kv-type f16 --ctx 100000 --parallel 32 -p 0 -n 1 \
+        --reps 1 2>&1 | tail -2
+fi

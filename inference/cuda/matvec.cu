@@ -72,24 +72,38 @@ static __device__ __forceinline__ void finish_rows(const MatvecParams &p, int ro
     __syncthreads(); // PARTIAL is reused by the next token group
 }
 
+// The weight rows of the block (a short last block repeats its last row; it writes none).
+template <int R, bool GLU>
+static __device__ __forceinline__ void block_rows(const MatvecParams &p, int row0, const uint8_t *(&rows)[R],
+                                                  const uint8_t *(&rows_up)[R])
+{
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        const int row = min(row0 + r, p.n_rows - 1);
+        rows[r] = p.w + (size_t)row * p.row_bytes;
+        rows_up[r] = GLU ? p.w_up + (size_t)row * p.row_bytes : nullptr;
+    }
+}
+
+template <int R, int NT>
+static __device__ __forceinline__ void zero_accumulators(float (&acc)[R][NT], float (&acc_up)[R][NT])
+{
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+        for (int i = 0; i < NT; i++)
+            acc[r][i] = acc_up[r][i] = 0.0f;
+}
+
 template <int TYPE, int R, int NT, bool GLU>
 __global__ void __launch_bounds__(MV_THREADS) matvec_quant_kernel(MatvecParams p)
 {
     const int row0 = blockIdx.x * R;
     const uint8_t *rows[R], *rows_up[R];
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-        const int row = min(row0 + r, p.n_rows - 1); // a short last block repeats its last row
-        rows[r] = p.w + (size_t)row * p.row_bytes;
-        rows_up[r] = GLU ? p.w_up + (size_t)row * p.row_bytes : nullptr;
-    }
+    block_rows<R, GLU>(p, row0, rows, rows_up);
     for (int t0 = 0; t0 < p.n_tokens; t0 += NT) {
         float acc[R][NT], acc_up[R][NT];
-#pragma unroll
-        for (int r = 0; r < R; r++)
-#pragma unroll
-            for (int i = 0; i < NT; i++)
-                acc[r][i] = acc_up[r][i] = 0.0f;
+        zero_accumulators<R, NT>(acc, acc_up);
         for (int c = threadIdx.x; c < p.n_chunks; c += MV_THREADS) {
             int q[R][4], qu[R][4];
             float a[R], b[R], au[R], bu[R];
@@ -130,19 +144,10 @@ __global__ void __launch_bounds__(MV_THREADS) matvec_float_kernel(MatvecParams p
 {
     const int row0 = blockIdx.x * R;
     const uint8_t *rows[R], *rows_up[R];
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-        const int row = min(row0 + r, p.n_rows - 1);
-        rows[r] = p.w + (size_t)row * p.row_bytes;
-        rows_up[r] = GLU ? p.w_up + (size_t)row * p.row_bytes : nullptr;
-    }
+    block_rows<R, GLU>(p, row0, rows, rows_up);
     for (int t0 = 0; t0 < p.n_tokens; t0 += NT) {
         float acc[R][NT], acc_up[R][NT];
-#pragma unroll
-        for (int r = 0; r < R; r++)
-#pragma unroll
-            for (int i = 0; i < NT; i++)
-                acc[r][i] = acc_up[r][i] = 0.0f;
+        zero_accumulators<R, NT>(acc, acc_up);
         for (int c = threadIdx.x; c < p.n_chunks; c += MV_THREADS) {
             float w[R][FLOAT_CHUNK], wu[R][FLOAT_CHUNK];
 #pragma unroll
