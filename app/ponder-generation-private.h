@@ -1,0 +1,46 @@
+// What the engine thread calls on a generation. Everything here is thread-safe: results are
+// queued under the generation's lock and delivered on its main context by one coalescing
+// source.
+#pragma once
+
+#include "ponder-generation.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+    PONDER_GENERATION_CHAT,
+    PONDER_GENERATION_RAW,
+} PonderGenerationKind;
+
+// The request as submitted (immutable once submitted; read by the engine thread).
+typedef struct {
+    PonderGenerationKind kind;
+    ChatMessage *messages; // chat: owned copies
+    gsize n_messages;
+    gboolean has_partial;
+    PonderPartialAnswer partial; // owned copies
+    char *raw_text;              // raw
+    PonderPriority priority;
+    SamplerParams sampling;
+    guint max_tokens;
+    GStrv stop;
+    gboolean ignore_eos;
+} PonderGenerationRequest;
+
+const PonderGenerationRequest *ponder_generation_get_request(PonderGeneration *self);
+// Called by ponder_engine_submit on the submitting thread: binds the main context.
+void ponder_generation_mark_submitted(PonderGeneration *self);
+gboolean ponder_generation_is_cancelled(PonderGeneration *self);
+
+void ponder_generation_push_started(PonderGeneration *self, guint prompt_tokens, guint cached_tokens,
+                                    guint dropped_messages, gint64 load_us);
+void ponder_generation_push_progress(PonderGeneration *self, guint done, guint total);
+void ponder_generation_push_text(PonderGeneration *self, gboolean reasoning, const char *text,
+                                 gsize len);
+// Counts a generated token (the first one ends the prefill time).
+void ponder_generation_push_token(PonderGeneration *self);
+// Takes ERROR (may be NULL). Nothing may be pushed after this.
+void ponder_generation_push_finished(PonderGeneration *self, PonderFinishReason reason,
+                                     gboolean in_reasoning, GError *error);
+
+G_END_DECLS
