@@ -86,6 +86,7 @@ struct _PonderEngine {
     guint64 lru_clock;
     GPtrArray *active; // Active *
     gint64 idle_since_us;
+    gint n_running; // atomic: active->len, for other threads
 };
 
 G_DEFINE_FINAL_TYPE(PonderEngine, ponder_engine, G_TYPE_OBJECT)
@@ -249,6 +250,7 @@ static void finish_active(PonderEngine *self, Active *a, PonderFinishReason reas
         a->slot->last_used = ++self->lru_clock;
     }
     g_ptr_array_remove_fast(self->active, a);
+    g_atomic_int_set(&self->n_running, (gint)self->active->len);
     active_free(a);
     if (self->active->len == 0)
         self->idle_since_us = g_get_monotonic_time();
@@ -515,6 +517,7 @@ static void admit(PonderEngine *self, PonderGeneration *generation, const char *
     a->piece = g_malloc(tokenizer_max_token_bytes(tok) + 16);
     slot->active = a;
     g_ptr_array_add(self->active, a);
+    g_atomic_int_set(&self->n_running, (gint)self->active->len);
     ponder_generation_push_started(generation, prompt.n_ids, keep, prompt.n_dropped_messages, load_us);
 }
 
@@ -849,6 +852,11 @@ guint ponder_engine_get_queue_depth(PonderEngine *self)
     guint depth = self->waiting[0].length + self->waiting[1].length;
     pthread_mutex_unlock(&self->lock);
     return depth;
+}
+
+guint ponder_engine_get_running(PonderEngine *self)
+{
+    return (guint)g_atomic_int_get(&self->n_running);
 }
 
 gboolean ponder_engine_submit(PonderEngine *self, PonderGeneration *generation, GError **error)

@@ -76,6 +76,8 @@ const char *ponder_engine_get_backend_note(PonderEngine *self);
 const GError *ponder_engine_get_last_error(PonderEngine *self);
 // Requests waiting (not yet admitted to a sequence).
 guint ponder_engine_get_queue_depth(PonderEngine *self);
+// Requests admitted and not yet finished (thread-safe).
+guint ponder_engine_get_running(PonderEngine *self);
 
 // Queues GENERATION (the engine keeps a reference until it finishes). FALSE with
 // PONDER_ENGINE_ERROR_BUSY when the queue is full, or NO_MODEL when none is chosen.
