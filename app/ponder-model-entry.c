@@ -4,6 +4,7 @@
 #include "ponder-model-entry.h"
 
 #include "gguf.h"
+#include "ponder-infer.h"
 #include "quant.h"
 
 #include <errno.h>
@@ -83,22 +84,6 @@ const char *ponder_model_source_get_name(PonderModelSource source)
     case PONDER_MODEL_SOURCE_FOLDER: return "Folders";
     }
     return "Unknown";
-}
-
-// llama.cpp's LLAMA_FTYPE_* values (include/llama.h). The IQ and ternary types are named
-// too, so a file Ponder cannot run still shows what it is.
-const char *ponder_model_file_type_name(guint32 file_type)
-{
-    static const char *const names[] = {
-        [0] = "F32",      [1] = "F16",      [2] = "Q4_0",    [3] = "Q4_1",    [7] = "Q8_0",
-        [8] = "Q5_0",     [9] = "Q5_1",     [10] = "Q2_K",   [11] = "Q3_K_S", [12] = "Q3_K_M",
-        [13] = "Q3_K_L",  [14] = "Q4_K_S",  [15] = "Q4_K_M", [16] = "Q5_K_S", [17] = "Q5_K_M",
-        [18] = "Q6_K",    [19] = "IQ2_XXS", [20] = "IQ2_XS", [21] = "Q2_K_S", [22] = "IQ3_XS",
-        [23] = "IQ3_XXS", [24] = "IQ1_S",   [25] = "IQ4_NL", [26] = "IQ3_S",  [27] = "IQ3_M",
-        [28] = "IQ2_S",   [29] = "IQ2_M",   [30] = "IQ4_XS", [31] = "IQ1_M",  [32] = "BF16",
-        [36] = "TQ1_0",   [37] = "TQ2_0",
-    };
-    return file_type < G_N_ELEMENTS(names) ? names[file_type] : NULL;
 }
 
 char *ponder_model_make_slug(const char *display_name, const char *quant_type)
@@ -218,7 +203,7 @@ static void read_header(PonderModelEntry *self, const char *path)
         self->display_name = gguf_dup(s);
     uint32_t file_type;
     const char *ft_name = gguf_get_u32(file, "general.file_type", &file_type)
-                              ? ponder_model_file_type_name(file_type)
+                              ? ponder_file_type_name(file_type)
                               : NULL;
     self->quant_type = ft_name ? g_strdup(ft_name) : dominant_tensor_type(file);
     sum_tensors(file, &self->n_params, &self->tensor_bytes);

@@ -134,7 +134,4 @@ char *ponder_model_make_slug(const char *display_name, const char *quant_type);
 gboolean ponder_model_parse_split_name(const char *basename, guint *part, guint *count,
                                        gsize *prefix_len);
 
-// llama.cpp's name of a general.file_type value ("Q4_K_M"); NULL for unknown values.
-const char *ponder_model_file_type_name(guint32 file_type);
-
 G_END_DECLS

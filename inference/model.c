@@ -217,28 +217,19 @@ static bool load_layer(Loader *l, uint32_t i, LayerWeights *lw)
 }
 
 // llama.cpp's general.file_type values (LLAMA_FTYPE_*).
-static const char *file_type_name(uint32_t ftype)
+const char *ponder_file_type_name(uint32_t file_type)
 {
-    switch (ftype) {
-    case 0: return "F32";
-    case 1: return "F16";
-    case 2: return "Q4_0";
-    case 3: return "Q4_1";
-    case 7: return "Q8_0";
-    case 8: return "Q5_0";
-    case 9: return "Q5_1";
-    case 10: return "Q2_K";
-    case 11: return "Q3_K_S";
-    case 12: return "Q3_K_M";
-    case 13: return "Q3_K_L";
-    case 14: return "Q4_K_S";
-    case 15: return "Q4_K_M";
-    case 16: return "Q5_K_S";
-    case 17: return "Q5_K_M";
-    case 18: return "Q6_K";
-    case 32: return "BF16";
-    default: return NULL;
-    }
+    // general.file_type values as llama.cpp writes them (llama_ftype), by the names users know.
+    static const char *const names[] = {
+        [0] = "F32",      [1] = "F16",      [2] = "Q4_0",    [3] = "Q4_1",    [7] = "Q8_0",
+        [8] = "Q5_0",     [9] = "Q5_1",     [10] = "Q2_K",   [11] = "Q3_K_S", [12] = "Q3_K_M",
+        [13] = "Q3_K_L",  [14] = "Q4_K_S",  [15] = "Q4_K_M", [16] = "Q5_K_S", [17] = "Q5_K_M",
+        [18] = "Q6_K",    [19] = "IQ2_XXS", [20] = "IQ2_XS", [21] = "Q2_K_S", [22] = "IQ3_XS",
+        [23] = "IQ3_XXS", [24] = "IQ1_S",   [25] = "IQ4_NL", [26] = "IQ3_S",  [27] = "IQ3_M",
+        [28] = "IQ2_S",   [29] = "IQ2_M",   [30] = "IQ4_XS", [31] = "IQ1_M",  [32] = "BF16",
+        [36] = "TQ1_0",   [37] = "TQ2_0",
+    };
+    return file_type < sizeof names / sizeof names[0] ? names[file_type] : NULL;
 }
 
 static void describe(PonderModel *m, const char *path)
@@ -252,7 +243,7 @@ static void describe(PonderModel *m, const char *path)
         snprintf(m->name, sizeof m->name, "%s", base ? base + 1 : path);
     }
     uint32_t ftype;
-    const char *ft = gguf_get_u32(m->file, "general.file_type", &ftype) ? file_type_name(ftype) : NULL;
+    const char *ft = gguf_get_u32(m->file, "general.file_type", &ftype) ? ponder_file_type_name(ftype) : NULL;
     snprintf(m->file_type, sizeof m->file_type, "%s",
              ft ? ft : ponder_type_traits(m->layers[0].wq.type)->name);
     if (gguf_get_string(m->file, "tokenizer.chat_template", &s)) {

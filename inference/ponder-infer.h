@@ -131,6 +131,8 @@ PonderStatus ponder_decode(PonderContext *ctx, const PonderBatchEntry *entries, 
 void ponder_context_cancel(PonderContext *ctx);
 
 const char *ponder_backend_name(PonderBackend backend);
+// The name users know for a general.file_type value ("Q4_K_M", "BF16"...), or NULL.
+const char *ponder_file_type_name(uint32_t file_type);
 const char *ponder_status_name(PonderStatus status);
 
 #ifdef __cplusplus

@@ -5,6 +5,7 @@
 // with the GGUF reader and summed independently, sizes from stat, SHA-256 computed here)
 // and from hand-computed memory numbers.
 #include "ponder-model-library.h"
+#include "ponder-infer.h"
 
 #include "gguf.h"
 #include "quant.h"
@@ -395,10 +396,10 @@ static void test_slug_rules(void)
     g_assert_cmpuint(prefix, ==, strlen("big-model"));
     g_assert_false(ponder_model_parse_split_name("model-q4_k_m.gguf", NULL, NULL, NULL));
     g_assert_false(ponder_model_parse_split_name("m-00003-of-00002.gguf", NULL, NULL, NULL));
-    g_assert_cmpstr(ponder_model_file_type_name(15), ==, "Q4_K_M");
-    g_assert_cmpstr(ponder_model_file_type_name(7), ==, "Q8_0");
-    g_assert_cmpstr(ponder_model_file_type_name(32), ==, "BF16");
-    g_assert_null(ponder_model_file_type_name(4)); // Q4_1_SOME_F16 was removed from llama.cpp
+    g_assert_cmpstr(ponder_file_type_name(15), ==, "Q4_K_M");
+    g_assert_cmpstr(ponder_file_type_name(7), ==, "Q8_0");
+    g_assert_cmpstr(ponder_file_type_name(32), ==, "BF16");
+    g_assert_null(ponder_file_type_name(4)); // Q4_1_SOME_F16 was removed from llama.cpp
 }
 
 // Every usable file: what its own header and the file system say.
