@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+// clang-format off
 G_DEFINE_QUARK(ponder-chat-prompt-error-quark, ponder_chat_prompt_error)
+// clang-format on
 
 // Plain-text ids of TEXT appended to IDS (user text is never parsed as special tokens).
 static gboolean append_plain(GArray *ids, const Tokenizer *tok, const char *text, GError **error)

@@ -13,7 +13,8 @@ G_BEGIN_DECLS
 GQuark ponder_chat_prompt_error_quark(void);
 
 typedef enum {
-    PONDER_CHAT_PROMPT_ERROR_TOO_LONG, // even the system prompt and the last user message do not fit
+    PONDER_CHAT_PROMPT_ERROR_TOO_LONG, // even the system prompt and the last user message do not
+                                       // fit
     PONDER_CHAT_PROMPT_ERROR_INVALID,  // no user message, or the tokenizer lacks R1's markers
 } PonderChatPromptError;
 

@@ -22,7 +22,9 @@
 
 #include "ponder-generation-private.h"
 
+// clang-format off
 G_DEFINE_QUARK(ponder-engine-error-quark, ponder_engine_error)
+// clang-format on
 
 typedef struct Active Active;
 
@@ -31,7 +33,7 @@ typedef struct {
     GArray *tokens;   // gint32 ids held in its KV cache
     guint prompt_len; // of those, the prompt of the request that filled it
     guint64 last_used;
-    Active *active;   // the request running in it, or NULL
+    Active *active; // the request running in it, or NULL
 } Slot;
 
 struct Active {
@@ -281,16 +283,16 @@ static void unload_model(PonderEngine *self)
     g_clear_pointer(&self->model, ponder_model_free);
 }
 
-static gboolean load_model(PonderEngine *self, const char *path, const PonderEngineSettings *settings,
-                           GError **error)
+static gboolean load_model(PonderEngine *self, const char *path,
+                           const PonderEngineSettings *settings, GError **error)
 {
     unload_model(self);
     set_state(self, PONDER_ENGINE_LOADING, NULL, NULL, NULL);
     PonderError err = {0};
     PonderModel *model = ponder_model_load(path, &err);
     if (!model) {
-        g_set_error(error, PONDER_ENGINE_ERROR, PONDER_ENGINE_ERROR_LOAD, "could not load %s: %s", path,
-                    err.message);
+        g_set_error(error, PONDER_ENGINE_ERROR, PONDER_ENGINE_ERROR_LOAD, "could not load %s: %s",
+                    path, err.message);
         set_state(self, PONDER_ENGINE_FAILED, NULL, NULL, g_error_copy(*error));
         return FALSE;
     }
@@ -303,7 +305,8 @@ static gboolean load_model(PonderEngine *self, const char *path, const PonderEng
     }
     const PonderModelInfo *info = ponder_model_info(model);
     PonderContextParams params = ponder_context_default_params();
-    params.n_ctx = settings->n_ctx ? settings->n_ctx : MIN(info->n_ctx_train ? info->n_ctx_train : 4096, 8192);
+    params.n_ctx =
+        settings->n_ctx ? settings->n_ctx : MIN(info->n_ctx_train ? info->n_ctx_train : 4096, 8192);
     params.n_seq = MAX(settings->n_parallel, 1);
     params.n_threads = settings->n_threads;
     params.gpu_layers = settings->gpu_layers;
@@ -343,8 +346,8 @@ static gboolean load_model(PonderEngine *self, const char *path, const PonderEng
             g_set_error(error, PONDER_ENGINE_ERROR, PONDER_ENGINE_ERROR_BACKEND, "%s: %s",
                         ponder_backend_name(order[i]), err.message);
         else
-            g_string_append_printf(note, "%s%s: %s", note->len ? "; " : "", ponder_backend_name(order[i]),
-                                   err.message);
+            g_string_append_printf(note, "%s%s: %s", note->len ? "; " : "",
+                                   ponder_backend_name(order[i]), err.message);
     }
     if (!ctx) {
         ponder_model_free(model);
@@ -361,8 +364,8 @@ static gboolean load_model(PonderEngine *self, const char *path, const PonderEng
         self->slots[i].tokens = g_array_new(FALSE, FALSE, sizeof(gint32));
     }
     self->idle_since_us = g_get_monotonic_time();
-    set_state(self, PONDER_ENGINE_READY, ponder_backend_name(params.backend), note->len ? note->str : NULL,
-              NULL);
+    set_state(self, PONDER_ENGINE_READY, ponder_backend_name(params.backend),
+              note->len ? note->str : NULL, NULL);
     return TRUE;
 }
 
@@ -417,28 +420,33 @@ static gboolean build_prompt(PonderEngine *self, const PonderGenerationRequest *
     guint reserve = MIN(max_tokens, n_ctx / 4);
     if (r->kind == PONDER_GENERATION_CHAT) {
         g_autoptr(GError) local = NULL;
-        if (ponder_chat_prompt_build(tok, r->messages, r->n_messages, r->has_partial ? &r->partial : NULL,
-                                     n_ctx - reserve, out, &local))
+        if (ponder_chat_prompt_build(tok, r->messages, r->n_messages,
+                                     r->has_partial ? &r->partial : NULL, n_ctx - reserve, out,
+                                     &local))
             return TRUE;
-        gboolean too_long = g_error_matches(local, PONDER_CHAT_PROMPT_ERROR, PONDER_CHAT_PROMPT_ERROR_TOO_LONG);
+        gboolean too_long =
+            g_error_matches(local, PONDER_CHAT_PROMPT_ERROR, PONDER_CHAT_PROMPT_ERROR_TOO_LONG);
         g_set_error_literal(error, PONDER_ENGINE_ERROR,
-                            too_long ? PONDER_ENGINE_ERROR_PROMPT_TOO_LONG : PONDER_ENGINE_ERROR_INVALID,
+                            too_long ? PONDER_ENGINE_ERROR_PROMPT_TOO_LONG
+                                     : PONDER_ENGINE_ERROR_INVALID,
                             local->message);
         return FALSE;
     }
     int32_t *ids = NULL;
     int64_t n = tokenizer_encode(tok, r->raw_text, strlen(r->raw_text), false, &ids);
     if (n < 0) {
-        g_set_error(error, PONDER_ENGINE_ERROR, PONDER_ENGINE_ERROR_INVALID, "the prompt could not be tokenized");
+        g_set_error(error, PONDER_ENGINE_ERROR, PONDER_ENGINE_ERROR_INVALID,
+                    "the prompt could not be tokenized");
         return FALSE;
     }
     gboolean bos = tokenizer_add_bos(tok) && tokenizer_bos(tok) >= 0;
     guint total = (guint)n + bos;
     if (total == 0 || total > n_ctx - reserve) {
-        g_set_error(error, PONDER_ENGINE_ERROR, PONDER_ENGINE_ERROR_PROMPT_TOO_LONG,
-                    total ? "the prompt is too long: it needs %u tokens, but the context leaves room for %u"
-                          : "the prompt is empty",
-                    total, n_ctx - reserve);
+        g_set_error(
+            error, PONDER_ENGINE_ERROR, PONDER_ENGINE_ERROR_PROMPT_TOO_LONG,
+            total ? "the prompt is too long: it needs %u tokens, but the context leaves room for %u"
+                  : "the prompt is empty",
+            total, n_ctx - reserve);
         free(ids);
         return FALSE;
     }
@@ -466,7 +474,8 @@ static void admit(PonderEngine *self, PonderGeneration *generation, const char *
         gint64 t0 = g_get_monotonic_time();
         if (!model_path) {
             finish_unstarted(generation, PONDER_FINISH_ERROR,
-                             g_error_new(PONDER_ENGINE_ERROR, PONDER_ENGINE_ERROR_NO_MODEL, "no model is chosen"));
+                             g_error_new(PONDER_ENGINE_ERROR, PONDER_ENGINE_ERROR_NO_MODEL,
+                                         "no model is chosen"));
             return;
         }
         if (!load_model(self, model_path, settings, &error)) {
@@ -518,7 +527,8 @@ static void admit(PonderEngine *self, PonderGeneration *generation, const char *
     slot->active = a;
     g_ptr_array_add(self->active, a);
     g_atomic_int_set(&self->n_running, (gint)self->active->len);
-    ponder_generation_push_started(generation, prompt.n_ids, keep, prompt.n_dropped_messages, load_us);
+    ponder_generation_push_started(generation, prompt.n_ids, keep, prompt.n_dropped_messages,
+                                   load_us);
 }
 
 // ---- one forward step ----------------------------------------------------------------
@@ -534,7 +544,8 @@ static void after_logits(PonderEngine *self, Active *a)
     sampler_accept(a->sampler, token);
     a->n_generated++;
     ponder_generation_push_token(a->generation);
-    int n = token_decoder_push(&a->decoder, tok, token, a->piece, tokenizer_max_token_bytes(tok) + 16);
+    int n =
+        token_decoder_push(&a->decoder, tok, token, a->piece, tokenizer_max_token_bytes(tok) + 16);
     if (n > 0)
         feed_text(a, a->piece, (size_t)n);
     if (a->stopped)
@@ -597,8 +608,9 @@ static void run_step(PonderEngine *self)
             ponder_seq_truncate(self->ctx, a->slot->seq, 0);
             g_array_set_size(a->slot->tokens, 0);
             a->slot->prompt_len = 0;
-            finish_active(self, a, PONDER_FINISH_ERROR,
-                          g_error_new(PONDER_ENGINE_ERROR, PONDER_ENGINE_ERROR_BACKEND, "%s", err.message));
+            finish_active(
+                self, a, PONDER_FINISH_ERROR,
+                g_error_new(PONDER_ENGINE_ERROR, PONDER_ENGINE_ERROR_BACKEND, "%s", err.message));
         }
         return;
     }
@@ -642,8 +654,8 @@ static gpointer engine_thread(gpointer data)
     for (;;) {
         pthread_mutex_lock(&self->lock);
         gboolean idle_timeout = FALSE;
-        while (!self->quit && !self->eject_requested && !self->load_requested && !self->active->len &&
-               !has_waiting_locked(self)) {
+        while (!self->quit && !self->eject_requested && !self->load_requested &&
+               !self->active->len && !has_waiting_locked(self)) {
             guint idle = self->settings.idle_unload_seconds;
             if (self->model && idle) {
                 gint64 deadline = self->idle_since_us + (gint64)idle * G_USEC_PER_SEC;
@@ -702,7 +714,8 @@ static gpointer engine_thread(gpointer data)
 
 // ---- the object ----------------------------------------------------------------------
 
-static void ponder_engine_get_property(GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+static void ponder_engine_get_property(GObject *object, guint prop_id, GValue *value,
+                                       GParamSpec *pspec)
 {
     PonderEngine *self = PONDER_ENGINE(object);
     switch (prop_id) {
@@ -723,8 +736,10 @@ static void ponder_engine_dispose(GObject *object)
         GError *error = NULL;
         for (guint q = 0; q < 2; q++)
             while (!g_queue_is_empty(&self->waiting[q])) {
-                error = g_error_new(PONDER_ENGINE_ERROR, PONDER_ENGINE_ERROR_EJECTED, "Ponder is shutting down");
-                finish_unstarted(g_queue_pop_head(&self->waiting[q]), PONDER_FINISH_CANCELLED, error);
+                error = g_error_new(PONDER_ENGINE_ERROR, PONDER_ENGINE_ERROR_EJECTED,
+                                    "Ponder is shutting down");
+                finish_unstarted(g_queue_pop_head(&self->waiting[q]), PONDER_FINISH_CANCELLED,
+                                 error);
             }
     }
     G_OBJECT_CLASS(ponder_engine_parent_class)->dispose(object);
@@ -754,8 +769,9 @@ static void ponder_engine_class_init(PonderEngineClass *klass)
     object_class->get_property = ponder_engine_get_property;
     object_class->dispose = ponder_engine_dispose;
     object_class->finalize = ponder_engine_finalize;
-    properties[PROP_STATE] = g_param_spec_int("state", NULL, NULL, PONDER_ENGINE_UNLOADED, PONDER_ENGINE_FAILED,
-                                              PONDER_ENGINE_UNLOADED, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+    properties[PROP_STATE] =
+        g_param_spec_int("state", NULL, NULL, PONDER_ENGINE_UNLOADED, PONDER_ENGINE_FAILED,
+                         PONDER_ENGINE_UNLOADED, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
     g_object_class_install_properties(object_class, N_PROPS, properties);
 }
 
@@ -874,7 +890,8 @@ gboolean ponder_engine_submit(PonderEngine *self, PonderGeneration *generation, 
     else {
         ponder_generation_mark_submitted(generation);
         const PonderGenerationRequest *r = ponder_generation_get_request(generation);
-        g_queue_push_tail(&self->waiting[r->priority == PONDER_PRIORITY_API], g_object_ref(generation));
+        g_queue_push_tail(&self->waiting[r->priority == PONDER_PRIORITY_API],
+                          g_object_ref(generation));
         pthread_cond_signal(&self->wake);
         ok = TRUE;
     }

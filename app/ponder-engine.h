@@ -16,14 +16,14 @@ G_BEGIN_DECLS
 GQuark ponder_engine_error_quark(void);
 
 typedef enum {
-    PONDER_ENGINE_ERROR_NO_MODEL,       // no model chosen yet
-    PONDER_ENGINE_ERROR_BUSY,           // the queue is full
-    PONDER_ENGINE_ERROR_LOAD,           // the model file could not be loaded
-    PONDER_ENGINE_ERROR_NO_GPU_MEMORY,  // it does not fit: the message has the numbers
-    PONDER_ENGINE_ERROR_BACKEND,        // the backend failed (or a forced one is unavailable)
+    PONDER_ENGINE_ERROR_NO_MODEL,      // no model chosen yet
+    PONDER_ENGINE_ERROR_BUSY,          // the queue is full
+    PONDER_ENGINE_ERROR_LOAD,          // the model file could not be loaded
+    PONDER_ENGINE_ERROR_NO_GPU_MEMORY, // it does not fit: the message has the numbers
+    PONDER_ENGINE_ERROR_BACKEND,       // the backend failed (or a forced one is unavailable)
     PONDER_ENGINE_ERROR_PROMPT_TOO_LONG,
-    PONDER_ENGINE_ERROR_INVALID,        // a request the engine cannot run
-    PONDER_ENGINE_ERROR_EJECTED,        // the model was ejected or the engine shut down
+    PONDER_ENGINE_ERROR_INVALID, // a request the engine cannot run
+    PONDER_ENGINE_ERROR_EJECTED, // the model was ejected or the engine shut down
 } PonderEngineError;
 
 typedef enum {
@@ -35,11 +35,11 @@ typedef enum {
 
 typedef struct {
     PonderBackendChoice backend;
-    gint gpu_layers;       // layers on the GPU; -1: all
-    guint n_ctx;           // tokens per sequence; 0: min(model maximum, 8192)
-    guint n_parallel;      // sequences stepped together, and conversations kept in the cache
+    gint gpu_layers;  // layers on the GPU; -1: all
+    guint n_ctx;      // tokens per sequence; 0: min(model maximum, 8192)
+    guint n_parallel; // sequences stepped together, and conversations kept in the cache
     PonderKvType kv_type;
-    guint n_threads;       // CPU threads; 0: one per core
+    guint n_threads;           // CPU threads; 0: one per core
     guint max_answer_tokens;   // default answer length limit (reasoning included)
     guint max_queued;          // requests waiting beyond the running ones; more is "busy"
     guint idle_unload_seconds; // unload after this long without requests; 0: never

@@ -32,8 +32,8 @@ const PonderGenerationRequest *ponder_generation_get_request(PonderGeneration *s
 void ponder_generation_mark_submitted(PonderGeneration *self);
 gboolean ponder_generation_is_cancelled(PonderGeneration *self);
 
-void ponder_generation_push_started(PonderGeneration *self, guint prompt_tokens, guint cached_tokens,
-                                    guint dropped_messages, gint64 load_us);
+void ponder_generation_push_started(PonderGeneration *self, guint prompt_tokens,
+                                    guint cached_tokens, guint dropped_messages, gint64 load_us);
 void ponder_generation_push_progress(PonderGeneration *self, guint done, guint total);
 void ponder_generation_push_text(PonderGeneration *self, gboolean reasoning, const char *text,
                                  gsize len);

@@ -46,7 +46,14 @@ struct _PonderGeneration {
 
 G_DEFINE_FINAL_TYPE(PonderGeneration, ponder_generation, G_TYPE_OBJECT)
 
-enum { SIGNAL_STARTED, SIGNAL_PROGRESS, SIGNAL_REASONING_DELTA, SIGNAL_ANSWER_DELTA, SIGNAL_FINISHED, N_SIGNALS };
+enum {
+    SIGNAL_STARTED,
+    SIGNAL_PROGRESS,
+    SIGNAL_REASONING_DELTA,
+    SIGNAL_ANSWER_DELTA,
+    SIGNAL_FINISHED,
+    N_SIGNALS
+};
 static guint signals[N_SIGNALS];
 
 static void ponder_generation_finalize(GObject *object)
@@ -74,18 +81,20 @@ static void ponder_generation_class_init(PonderGenerationClass *klass)
 {
     G_OBJECT_CLASS(klass)->finalize = ponder_generation_finalize;
     // Admitted to a sequence; the prompt's token counts are known.
-    signals[SIGNAL_STARTED] = g_signal_new("started", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
-                                           NULL, NULL, NULL, G_TYPE_NONE, 0);
+    signals[SIGNAL_STARTED] = g_signal_new("started", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST,
+                                           0, NULL, NULL, NULL, G_TYPE_NONE, 0);
     // Prefill progress of a long prompt: tokens done, tokens in all.
-    signals[SIGNAL_PROGRESS] = g_signal_new("progress", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST,
-                                            0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_UINT);
+    signals[SIGNAL_PROGRESS] =
+        g_signal_new("progress", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                     G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_UINT);
     signals[SIGNAL_REASONING_DELTA] =
         g_signal_new("reasoning-delta", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                      NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
-    signals[SIGNAL_ANSWER_DELTA] = g_signal_new("answer-delta", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST,
-                                                0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
-    signals[SIGNAL_FINISHED] = g_signal_new("finished", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
-                                            NULL, NULL, NULL, G_TYPE_NONE, 0);
+    signals[SIGNAL_ANSWER_DELTA] =
+        g_signal_new("answer-delta", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                     NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+    signals[SIGNAL_FINISHED] = g_signal_new("finished", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST,
+                                            0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void ponder_generation_init(PonderGeneration *self)
@@ -251,7 +260,8 @@ static gboolean flush_pending(gpointer data)
     if (events.started)
         g_signal_emit(self, signals[SIGNAL_STARTED], 0);
     if (events.has_progress)
-        g_signal_emit(self, signals[SIGNAL_PROGRESS], 0, events.progress_done, events.progress_total);
+        g_signal_emit(self, signals[SIGNAL_PROGRESS], 0, events.progress_done,
+                      events.progress_total);
     if (events.reasoning->len) {
         g_string_append_len(self->reasoning, events.reasoning->str, (gssize)events.reasoning->len);
         self->deltas_emitted++;
@@ -284,8 +294,8 @@ static void schedule_flush_locked(PonderGeneration *self, gboolean now)
     g_source_unref(source);
 }
 
-void ponder_generation_push_started(PonderGeneration *self, guint prompt_tokens, guint cached_tokens,
-                                    guint dropped_messages, gint64 load_us)
+void ponder_generation_push_started(PonderGeneration *self, guint prompt_tokens,
+                                    guint cached_tokens, guint dropped_messages, gint64 load_us)
 {
     pthread_mutex_lock(&self->lock);
     self->started_us = g_get_monotonic_time();
@@ -309,12 +319,14 @@ void ponder_generation_push_progress(PonderGeneration *self, guint done, guint t
     pthread_mutex_unlock(&self->lock);
 }
 
-void ponder_generation_push_text(PonderGeneration *self, gboolean reasoning, const char *text, gsize len)
+void ponder_generation_push_text(PonderGeneration *self, gboolean reasoning, const char *text,
+                                 gsize len)
 {
     if (!len)
         return;
     pthread_mutex_lock(&self->lock);
-    g_string_append_len(reasoning ? self->pending.reasoning : self->pending.answer, text, (gssize)len);
+    g_string_append_len(reasoning ? self->pending.reasoning : self->pending.answer, text,
+                        (gssize)len);
     schedule_flush_locked(self, FALSE);
     pthread_mutex_unlock(&self->lock);
 }

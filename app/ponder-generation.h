@@ -50,9 +50,9 @@ const char *ponder_generation_get_reasoning(PonderGeneration *self);
 const char *ponder_generation_get_answer(PonderGeneration *self);
 
 typedef struct {
-    guint prompt_tokens;    // the whole prompt
-    guint cached_tokens;    // of those, found in the prefix cache (not computed again)
-    guint prefill_tokens;   // of those, computed (prompt_tokens - cached_tokens)
+    guint prompt_tokens;  // the whole prompt
+    guint cached_tokens;  // of those, found in the prefix cache (not computed again)
+    guint prefill_tokens; // of those, computed (prompt_tokens - cached_tokens)
     guint completion_tokens;
     guint dropped_messages; // oldest messages left out so the prompt fits the context
     gint64 queued_us;       // submitted -> started

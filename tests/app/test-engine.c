@@ -71,8 +71,8 @@ static GArray *chat_prompt_ids(const ChatMessage *messages, gsize n)
 {
     int32_t *ids = NULL;
     char err[256];
-    int64_t count = chat_build_prompt(ponder_model_tokenizer(reference_model()), messages, n, true, &ids, err,
-                                      sizeof err);
+    int64_t count = chat_build_prompt(ponder_model_tokenizer(reference_model()), messages, n, true,
+                                      &ids, err, sizeof err);
     g_assert_cmpint(count, >, 0);
     GArray *out = g_array_new(FALSE, FALSE, sizeof(gint32));
     g_array_append_vals(out, ids, (guint)count);
@@ -83,7 +83,8 @@ static GArray *chat_prompt_ids(const ChatMessage *messages, gsize n)
 static char *reference_text(const GArray *prompt, guint n)
 {
     g_autoptr(GArray) ids = reference_greedy((const gint32 *)prompt->data, prompt->len, n);
-    char *text = tokenizer_decode(ponder_model_tokenizer(reference_model()), (const int32_t *)ids->data, ids->len);
+    char *text = tokenizer_decode(ponder_model_tokenizer(reference_model()),
+                                  (const int32_t *)ids->data, ids->len);
     char *copy = g_strdup(text);
     free(text);
     return copy;
@@ -298,9 +299,10 @@ static void run_turns(guint n_parallel, gboolean expect_reuse)
     submit(engine, o);
     wait_finished(&o, 1);
 
-    const ChatMessage second[] = {first[0],
-                                  {CHAT_ROLE_ASSISTANT, chat_strip_reasoning(ponder_generation_get_answer(t1))},
-                                  {CHAT_ROLE_USER, "And about the sun?"}};
+    const ChatMessage second[] = {
+        first[0],
+        {CHAT_ROLE_ASSISTANT, chat_strip_reasoning(ponder_generation_get_answer(t1))},
+        {CHAT_ROLE_USER, "And about the sun?"}};
     g_autoptr(PonderGeneration) t2 = greedy_chat(second, 3, 4);
     submit(engine, t2);
     wait_finished(&t2, 1);
@@ -310,7 +312,8 @@ static void run_turns(guint n_parallel, gboolean expect_reuse)
     g_autoptr(GArray) p2 = chat_prompt_ids(second, 3);
     g_autoptr(GArray) po = chat_prompt_ids(other, 1);
     guint shared = 0, shared_other = 0;
-    while (shared < MIN(p1->len, p2->len) && g_array_index(p1, gint32, shared) == g_array_index(p2, gint32, shared))
+    while (shared < MIN(p1->len, p2->len) &&
+           g_array_index(p1, gint32, shared) == g_array_index(p2, gint32, shared))
         shared++;
     while (shared_other < MIN(po->len, p2->len) &&
            g_array_index(po, gint32, shared_other) == g_array_index(p2, gint32, shared_other))
@@ -324,7 +327,8 @@ static void run_turns(guint n_parallel, gboolean expect_reuse)
     g_assert_cmpuint(stats.prefill_tokens, ==, p2->len - stats.cached_tokens);
     // And the answer is the one computed from scratch.
     g_autofree char *want = reference_text(p2, 4);
-    g_autofree char *got = g_strconcat(ponder_generation_get_reasoning(t2), ponder_generation_get_answer(t2), NULL);
+    g_autofree char *got =
+        g_strconcat(ponder_generation_get_reasoning(t2), ponder_generation_get_answer(t2), NULL);
     if (!strstr(want, "</think>"))
         g_assert_cmpstr(got, ==, want);
 }
@@ -390,7 +394,8 @@ static void test_deltas_coalesced(void)
     PonderGenerationStats stats;
     ponder_generation_get_stats(g, &stats);
     g_assert_cmpuint(stats.completion_tokens, ==, 200);
-    g_test_message("200 tokens in %" G_GINT64_FORMAT " ms, %u deltas", elapsed_ms, stats.deltas_emitted);
+    g_test_message("200 tokens in %" G_GINT64_FORMAT " ms, %u deltas", elapsed_ms,
+                   stats.deltas_emitted);
     g_assert_cmpuint(stats.deltas_emitted, <=, elapsed_ms / 16 + 3);
     g_assert_cmpuint(stats.deltas_emitted, >=, 1);
 }
@@ -455,14 +460,16 @@ static void test_bad_model_and_no_model(void)
     submit(engine, g);
     wait_finished(&g, 1);
     g_assert_cmpint(ponder_generation_get_finish_reason(g), ==, PONDER_FINISH_ERROR);
-    g_assert_error((GError *)ponder_generation_get_error(g), PONDER_ENGINE_ERROR, PONDER_ENGINE_ERROR_LOAD);
+    g_assert_error((GError *)ponder_generation_get_error(g), PONDER_ENGINE_ERROR,
+                   PONDER_ENGINE_ERROR_LOAD);
 }
 
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     const char *shared = g_getenv("PONDER_SHARED") ? g_getenv("PONDER_SHARED") : "../shared";
-    g_autofree char *tokenizer = g_build_filename(shared, "tokenizers/deepseek-r1-distill-qwen/tokenizer.json", NULL);
+    g_autofree char *tokenizer =
+        g_build_filename(shared, "tokenizers/deepseek-r1-distill-qwen/tokenizer.json", NULL);
     if (!g_file_test(tokenizer, G_FILE_TEST_EXISTS)) {
         g_printerr("skipped: %s is missing\n", tokenizer);
         return 77;

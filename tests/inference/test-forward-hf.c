@@ -58,11 +58,12 @@ static void check_prompt_ids(const PonderModel *model, const char *text, const i
     ChatMessage turn = {.role = CHAT_ROLE_USER, .text = message};
     int32_t *ids = NULL;
     char err[256];
-    int64_t n = chat_build_prompt(ponder_model_tokenizer(model), &turn, 1, true, &ids, err, sizeof err);
+    int64_t n =
+        chat_build_prompt(ponder_model_tokenizer(model), &turn, 1, true, &ids, err, sizeof err);
     CHECKF(n >= 0, "%s: %s", name, err);
     bool same = n == (int64_t)n_want && memcmp(ids, want, n_want * sizeof(int32_t)) == 0;
-    CHECKF(same, "%s: chat prompt has %lld ids, transformers %u (or they differ)", name, (long long)n,
-           n_want);
+    CHECKF(same, "%s: chat prompt has %lld ids, transformers %u (or they differ)", name,
+           (long long)n, n_want);
     free(ids);
     free(message);
 }
@@ -105,8 +106,11 @@ static void check_run(const char *gguf, const Fixture *fx, PonderKvType kv_type,
     }
     float *logits = malloc((size_t)fx->n_prompt * fx->n_vocab * sizeof(float));
     int32_t seq = ponder_seq_new(ctx);
-    PonderBatchEntry entry = {
-        .seq = seq, .tokens = fx->prompt, .n_tokens = fx->n_prompt, .logits = logits, .all_logits = true};
+    PonderBatchEntry entry = {.seq = seq,
+                              .tokens = fx->prompt,
+                              .n_tokens = fx->n_prompt,
+                              .logits = logits,
+                              .all_logits = true};
     PonderStatus status = ponder_decode(ctx, &entry, 1, &err);
     CHECKF(status == PONDER_OK, "%s: %s", fx->name, err.message);
     double worst = 0;
@@ -117,7 +121,8 @@ static void check_run(const char *gguf, const Fixture *fx, PonderKvType kv_type,
     }
     printf("%-20s kv %s: worst relative RMS vs transformers over %u positions %.2e (bound %.0e)\n",
            fx->name, kv_name, fx->n_prompt, worst, bound);
-    CHECKF(worst <= bound, "%s kv %s: logits relative RMS %.3e > %.0e", fx->name, kv_name, worst, bound);
+    CHECKF(worst <= bound, "%s kv %s: logits relative RMS %.3e > %.0e", fx->name, kv_name, worst,
+           bound);
 
     // Greedy continuation from the last prompt position, one token per step.
     const float *last = logits + (size_t)(fx->n_prompt - 1) * fx->n_vocab;
@@ -127,17 +132,18 @@ static void check_run(const char *gguf, const Fixture *fx, PonderKvType kv_type,
     for (uint32_t i = 0; status == PONDER_OK && i < fx->n_greedy; i++) {
         int32_t ours = sampler_argmax(step_logits, (int32_t)fx->n_vocab);
         if (ours != fx->greedy[i]) {
-            CHECKF(false, "%s kv %s: greedy token %u is %d, transformers %d", fx->name, kv_name, i, ours,
-                   fx->greedy[i]);
+            CHECKF(false, "%s kv %s: greedy token %u is %d, transformers %d", fx->name, kv_name, i,
+                   ours, fx->greedy[i]);
             break;
         }
         agreed++;
-        entry = (PonderBatchEntry){.seq = seq, .tokens = &ours, .n_tokens = 1, .logits = step_logits};
+        entry =
+            (PonderBatchEntry){.seq = seq, .tokens = &ours, .n_tokens = 1, .logits = step_logits};
         status = ponder_decode(ctx, &entry, 1, &err);
         CHECKF(status == PONDER_OK, "%s: %s", fx->name, err.message);
     }
-    printf("%-20s kv %s: greedy continuation identical for %u of %u tokens\n", fx->name, kv_name, agreed,
-           fx->n_greedy);
+    printf("%-20s kv %s: greedy continuation identical for %u of %u tokens\n", fx->name, kv_name,
+           agreed, fx->n_greedy);
     free(step_logits);
     free(logits);
     ponder_context_free(ctx);
@@ -159,7 +165,8 @@ static void check_fixture(const char *name)
     fx.n_vocab = (uint32_t)json_get_int(expected, "n_vocab", 0);
     fx.n_prompt = ids_from_json(json_get(expected, "prompt_ids"), fx.prompt, 256);
     fx.n_greedy = ids_from_json(json_get(expected, "greedy_ids"), fx.greedy, 64);
-    CHECKF(fx.n_vocab > 0 && fx.n_prompt > 1 && fx.n_greedy == 32, "%s: expected.json incomplete", name);
+    CHECKF(fx.n_vocab > 0 && fx.n_prompt > 1 && fx.n_greedy == 32, "%s: expected.json incomplete",
+           name);
     snprintf(path, sizeof path, "%s/expected-logits.f32", dir);
     fx.logits = read_f32_file(path, (size_t)fx.n_prompt * fx.n_vocab);
     CHECKF(fx.logits, "%s: %s missing or of the wrong size", name, path);

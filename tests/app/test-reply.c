@@ -1,0 +1,212 @@
+// Answers streaming into the store, on a tiny synthetic model on the CPU: the question is
+// on disk before the answer starts, partial text is saved while it streams (seen through a
+// second connection to the database), the end is stored with its stats, and regenerate /
+// continue make branches whose prompts come from the stored path.
+#include <string.h>
+#include <unistd.h>
+
+#include "model-files.h"
+#include "ponder-reply.h"
+
+static char *tmp_dir, *model_path, *db_path;
+
+static PonderEngine *new_engine(void)
+{
+    PonderEngineSettings settings;
+    ponder_engine_settings_init(&settings);
+    settings.backend = PONDER_BACKEND_CHOICE_CPU;
+    settings.n_ctx = 2048;
+    settings.n_parallel = 2;
+    settings.n_threads = 1;
+    settings.idle_unload_seconds = 0;
+    PonderEngine *engine = ponder_engine_new(&settings);
+    ponder_engine_set_model(engine, model_path);
+    return engine;
+}
+
+static void wait_reply(PonderReply *reply)
+{
+    while (!ponder_generation_is_finished(ponder_reply_get_generation(reply)))
+        g_main_context_iteration(NULL, TRUE);
+}
+
+static const SamplerParams *greedy(void)
+{
+    static SamplerParams params;
+    params = sampler_default_params();
+    params.temperature = 0;
+    return &params;
+}
+
+typedef struct {
+    PonderStore *observer; // a second connection, as another process would have
+    gint64 answer_id;
+    gint64 started_us;
+    gboolean saw_partial;
+} Observation;
+
+// While the answer streams, a second connection sees a growing, incomplete answer.
+static void observe(PonderGeneration *g, const char *text, Observation *o)
+{
+    if (o->saw_partial || g_get_monotonic_time() - o->started_us < 100000)
+        return;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(PonderMessage) m = ponder_store_get_message(o->observer, o->answer_id, &error);
+    g_assert_no_error(error);
+    if (m->finish == PONDER_FINISH_NONE && ((m->reasoning && *m->reasoning) || *m->content))
+        o->saw_partial = TRUE;
+}
+
+static void test_send_streams_into_store(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(PonderStore) store = ponder_store_new(db_path, &error);
+    g_assert_no_error(error);
+    g_autoptr(PonderEngine) engine = new_engine();
+    gint64 conversation = ponder_store_create_conversation(store, "Sky", &error);
+    g_assert_cmpint(conversation, >, 0);
+
+    PonderReplyOptions options = {.model_name = "tiny-qwen2:q8_0",
+                                  .max_tokens = 1500,
+                                  .save_interval_ms = 20,
+                                  .ignore_eos = TRUE,
+                                  .sampling = greedy()};
+    g_autoptr(PonderReply) reply =
+        ponder_reply_send(store, engine, conversation, 0, "Why is the sky blue?", &options, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(reply);
+
+    // The question is committed before any token: a second connection sees it now.
+    Observation o = {.answer_id = ponder_reply_get_answer_id(reply),
+                     .started_us = g_get_monotonic_time()};
+    o.observer = ponder_store_new(db_path, &error);
+    g_assert_no_error(error);
+    g_autoptr(PonderMessage) question =
+        ponder_store_get_message(o.observer, ponder_reply_get_user_message_id(reply), &error);
+    g_assert_cmpstr(question->content, ==, "Why is the sky blue?");
+    g_signal_connect(ponder_reply_get_generation(reply), "reasoning-delta", G_CALLBACK(observe),
+                     &o);
+    g_signal_connect(ponder_reply_get_generation(reply), "answer-delta", G_CALLBACK(observe), &o);
+    wait_reply(reply);
+    g_assert_true(ponder_reply_is_saved(reply));
+
+    PonderGeneration *g = ponder_reply_get_generation(reply);
+    g_autoptr(PonderMessage) answer = ponder_store_get_message(o.observer, o.answer_id, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(answer->finish, ==, PONDER_FINISH_LENGTH);
+    g_assert_cmpstr(answer->content, ==, ponder_generation_get_answer(g));
+    g_assert_cmpstr(answer->reasoning ? answer->reasoning : "", ==,
+                    ponder_generation_get_reasoning(g));
+    g_assert_cmpint(answer->completion_tokens, ==, 1500);
+    g_assert_cmpstr(answer->model, ==, "tiny-qwen2:q8_0");
+    g_assert_cmpint(answer->parent_id, ==, ponder_reply_get_user_message_id(reply));
+    g_assert_cmpfloat(answer->total_s, >, 0);
+    g_assert_cmpint(ponder_store_get_selected_leaf(store, conversation, &error), ==, o.answer_id);
+    // Partial saves were seen while it streamed (when the answer took long enough for the
+    // observer to look after 100 ms; a very fast run cannot show the partial row).
+    PonderGenerationStats stats;
+    ponder_generation_get_stats(g, &stats);
+    if (stats.total_us > 200000)
+        g_assert_true(o.saw_partial);
+    else
+        g_test_message("answer finished in %" G_GINT64_FORMAT
+                       " us: too fast to observe a partial save",
+                       stats.total_us);
+    g_object_unref(o.observer);
+}
+
+static void test_regenerate_and_continue(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(PonderStore) store = ponder_store_new(db_path, &error);
+    g_autoptr(PonderEngine) engine = new_engine();
+    gint64 conversation = ponder_store_create_conversation(store, "Branches", &error);
+    g_assert_no_error(error);
+    g_assert_true(ponder_store_set_system_prompt(store, conversation, "Answer briefly.", &error));
+
+    PonderReplyOptions options = {.max_tokens = 6, .ignore_eos = TRUE, .sampling = greedy()};
+    g_autoptr(PonderReply) first =
+        ponder_reply_send(store, engine, conversation, 0, "Count to three.", &options, &error);
+    g_assert_no_error(error);
+    wait_reply(first);
+
+    // Regenerating with the same greedy settings gives the same text, in a second branch.
+    g_autoptr(PonderReply) again = ponder_reply_regenerate(
+        store, engine, ponder_reply_get_user_message_id(first), &options, &error);
+    g_assert_no_error(error);
+    wait_reply(again);
+    g_assert_cmpstr(ponder_reply_get_reasoning(again), ==, ponder_reply_get_reasoning(first));
+    g_autoptr(GPtrArray) branches = ponder_store_list_children(
+        store, conversation, ponder_reply_get_user_message_id(first), &error);
+    g_assert_cmpuint(branches->len, ==, 2);
+
+    // Continuing the cut-off answer: a new branch that starts with the cut text and goes on
+    // as if it had never stopped (greedy: the same as one longer answer).
+    g_autoptr(PonderReply) more =
+        ponder_reply_continue(store, engine, ponder_reply_get_answer_id(first), &options, &error);
+    g_assert_no_error(error);
+    wait_reply(more);
+    g_assert_true(
+        g_str_has_prefix(ponder_reply_get_reasoning(more), ponder_reply_get_reasoning(first)));
+    g_assert_cmpuint(
+        strlen(ponder_reply_get_reasoning(more)) + strlen(ponder_reply_get_answer(more)), >,
+        strlen(ponder_reply_get_reasoning(first)) + strlen(ponder_reply_get_answer(first)));
+    g_autoptr(GPtrArray) after = ponder_store_list_children(
+        store, conversation, ponder_reply_get_user_message_id(first), &error);
+    g_assert_cmpuint(after->len, ==, 3);
+    // The cut answer itself is unchanged.
+    g_autoptr(PonderMessage) cut =
+        ponder_store_get_message(store, ponder_reply_get_answer_id(first), &error);
+    g_assert_cmpstr(cut->reasoning ? cut->reasoning : "", ==, ponder_reply_get_reasoning(first));
+    g_assert_cmpint(cut->finish, ==, PONDER_FINISH_LENGTH);
+}
+
+static void test_stop_is_stored_as_cancelled(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(PonderStore) store = ponder_store_new(db_path, &error);
+    g_autoptr(PonderEngine) engine = new_engine();
+    gint64 conversation = ponder_store_create_conversation(store, "Stop", &error);
+    PonderReplyOptions options = {.max_tokens = 100000, .ignore_eos = TRUE, .sampling = greedy()};
+    g_autoptr(PonderReply) reply =
+        ponder_reply_send(store, engine, conversation, 0, "Go on forever.", &options, &error);
+    g_assert_no_error(error);
+    while (!*ponder_reply_get_reasoning(reply) &&
+           !ponder_generation_is_finished(ponder_reply_get_generation(reply)))
+        g_main_context_iteration(NULL, TRUE);
+    ponder_reply_stop(reply);
+    wait_reply(reply);
+    g_autoptr(PonderMessage) answer =
+        ponder_store_get_message(store, ponder_reply_get_answer_id(reply), &error);
+    g_assert_cmpint(answer->finish, ==, PONDER_FINISH_CANCELLED);
+    g_assert_cmpstr(answer->reasoning, ==, ponder_reply_get_reasoning(reply));
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    const char *shared = g_getenv("PONDER_SHARED") ? g_getenv("PONDER_SHARED") : "../shared";
+    g_autofree char *tokenizer =
+        g_build_filename(shared, "tokenizers/deepseek-r1-distill-qwen/tokenizer.json", NULL);
+    if (!g_file_test(tokenizer, G_FILE_TEST_EXISTS)) {
+        g_printerr("skipped: %s is missing\n", tokenizer);
+        return 77;
+    }
+    tmp_dir = g_dir_make_tmp("ponder-reply-XXXXXX", NULL);
+    model_path = g_build_filename(tmp_dir, "tiny.gguf", NULL);
+    db_path = g_build_filename(tmp_dir, "data", "ponder.db", NULL);
+    char err[512];
+    if (!synth_gguf("tiny-qwen2", "q8_0", tokenizer, model_path, 3, 1, err, sizeof err))
+        g_error("synth: %s", err);
+    g_test_add_func("/reply/send-streams-into-store", test_send_streams_into_store);
+    g_test_add_func("/reply/regenerate-and-continue", test_regenerate_and_continue);
+    g_test_add_func("/reply/stop-is-stored-as-cancelled", test_stop_is_stored_as_cancelled);
+    int status = g_test_run();
+    g_autofree char *cleanup = g_strdup_printf("rm -rf '%s'", tmp_dir);
+    if (system(cleanup) != 0)
+        g_printerr("could not remove %s\n", tmp_dir);
+    g_free(model_path);
+    g_free(db_path);
+    g_free(tmp_dir);
+    return status;
+}
