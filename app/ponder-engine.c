@@ -101,6 +101,7 @@ void ponder_engine_settings_init(PonderEngineSettings *s)
     *s = (PonderEngineSettings){
         .backend = PONDER_BACKEND_CHOICE_AUTO,
         .gpu_layers = -1,
+        .gpu_device = -1,
         .n_ctx = 0,
         .n_parallel = 4,
         .kv_type = PONDER_KV_F16,
@@ -310,6 +311,7 @@ static gboolean load_model(PonderEngine *self, const char *path,
     params.n_seq = MAX(settings->n_parallel, 1);
     params.n_threads = settings->n_threads;
     params.gpu_layers = settings->gpu_layers;
+    params.gpu_device = settings->gpu_device;
     params.kv_type = settings->kv_type;
     params.prefill_chunk = MAX(settings->step_tokens, 1);
 

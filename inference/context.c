@@ -16,6 +16,7 @@ PonderContextParams ponder_context_default_params(void)
         .n_threads = 0,
         .backend = PONDER_BACKEND_CPU,
         .gpu_layers = -1,
+        .gpu_device = -1,
         .kv_type = PONDER_KV_F32,
         .prefill_chunk = DEFAULT_PREFILL_CHUNK,
     };

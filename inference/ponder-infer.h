@@ -85,6 +85,7 @@ typedef struct PonderContextParams {
     uint32_t n_threads; // CPU threads; 0: the number of online cores
     PonderBackend backend;
     int32_t gpu_layers; // layers kept on the GPU (-1: all)
+    int32_t gpu_device; // which GPU of the backend (-1: the first, or $PONDER_CUDA_DEVICE)
     PonderKvType kv_type;
     uint32_t prefill_chunk; // tokens per forward step during prefill; 0: 256
     PonderProgress progress;

@@ -3,7 +3,8 @@
 // needs on the GPU (planned first in cuda-plan.c, so a model that does not fit is an error
 // with numbers, not a failed allocation half-way).
 //
-// Environment knobs, for tests and tuning: PONDER_CUDA_DEVICE (index), PONDER_CUDA_GRAPHS=0
+// Environment knobs, for tests and tuning: PONDER_CUDA_DEVICE (index, when the context
+// params leave gpu_device at -1), PONDER_CUDA_GRAPHS=0
 // (run decode steps without graph capture), PONDER_CUDA_MATVEC_MAX (largest step that uses
 // the mat-vec kernels; larger steps dequantize to fp16 and use cuBLAS), PONDER_CUDA_DECODE_ROWS
 // (rows per block of the single-token mat-vec).
@@ -60,7 +61,7 @@ static PonderStatus check_model(const PonderModel *m, PonderError *err)
     return PONDER_OK;
 }
 
-static PonderStatus choose_device(CudaState *s, PonderError *err)
+static PonderStatus choose_device(CudaState *s, int32_t requested, PonderError *err)
 {
     int n_devices = 0;
     cudaError_t e = cudaGetDeviceCount(&n_devices);
@@ -68,9 +69,9 @@ static PonderStatus choose_device(CudaState *s, PonderError *err)
         return ponder_set_error(err, PONDER_ERR_UNSUPPORTED,
                                 "no usable NVIDIA GPU: %s (is the NVIDIA driver installed and loaded?)",
                                 e != cudaSuccess ? cudaGetErrorString(e) : "no devices");
-    s->device = (int)env_u32("PONDER_CUDA_DEVICE", 0);
+    s->device = requested >= 0 ? requested : (int)env_u32("PONDER_CUDA_DEVICE", 0);
     if (s->device >= n_devices)
-        return ponder_set_error(err, PONDER_ERR_INVALID, "PONDER_CUDA_DEVICE=%d, but there are %d GPU(s)",
+        return ponder_set_error(err, PONDER_ERR_INVALID, "GPU %d was chosen, but there are %d GPU(s)",
                                 s->device, n_devices);
     struct cudaDeviceProp prop;
     CUDA_TRY(cudaGetDeviceProperties(&prop, s->device));
@@ -222,7 +223,7 @@ static PonderStatus cuda_init(PonderContext *ctx, PonderError *err)
     if (!s)
         return ponder_set_error(err, PONDER_ERR_NO_MEMORY, "out of memory");
     ctx->backend_state = s;
-    if ((st = choose_device(s, err)) != PONDER_OK)
+    if ((st = choose_device(s, ctx->params.gpu_device, err)) != PONDER_OK)
         return st;
     CUDA_TRY(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking));
 

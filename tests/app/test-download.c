@@ -8,6 +8,7 @@
 // SHA-256 the test computes itself.
 
 #include "ponder-catalog.h"
+#include "app-test-util.h"
 #include "ponder-download.h"
 
 #include <glib/gstdio.h>
@@ -303,20 +304,6 @@ static gboolean run_download(PonderDownload *download, GCancellable *cancellable
     return ok;
 }
 
-static void remove_tree(const char *path)
-{
-    GDir *dir = g_dir_open(path, 0, NULL);
-    if (dir) {
-        const char *name;
-        while ((name = g_dir_read_name(dir))) {
-            g_autofree char *child = g_build_filename(path, name, NULL);
-            remove_tree(child);
-        }
-        g_dir_close(dir);
-    }
-    g_remove(path);
-}
-
 // A fresh temporary folder; downloads go to its "models" subfolder (not created yet).
 typedef struct {
     char *root;
@@ -335,7 +322,7 @@ static TempDir temp_dir_new(void)
 
 static void temp_dir_free(TempDir *t)
 {
-    remove_tree(t->root);
+    app_test_remove_tree(t->root);
     g_assert_false(g_file_test(t->root, G_FILE_TEST_EXISTS));
     g_free(t->root);
     g_free(t->models);

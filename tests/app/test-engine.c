@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "model-files.h"
+#include "app-test-util.h"
 #include "ponder-engine.h"
 
 static char *model_path;
@@ -467,18 +467,13 @@ static void test_bad_model_and_no_model(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    const char *shared = g_getenv("PONDER_SHARED") ? g_getenv("PONDER_SHARED") : "../shared";
-    g_autofree char *tokenizer =
-        g_build_filename(shared, "tokenizers/deepseek-r1-distill-qwen/tokenizer.json", NULL);
-    if (!g_file_test(tokenizer, G_FILE_TEST_EXISTS)) {
-        g_printerr("skipped: %s is missing\n", tokenizer);
+    tmp_dir = g_dir_make_tmp("ponder-engine-XXXXXX", NULL);
+    model_path = app_test_make_tiny_model(tmp_dir, 7);
+    if (!model_path) {
+        g_printerr("skipped: ../shared's R1 tokenizer is missing\n");
+        app_test_remove_tree(tmp_dir);
         return 77;
     }
-    tmp_dir = g_dir_make_tmp("ponder-engine-XXXXXX", NULL);
-    model_path = g_build_filename(tmp_dir, "tiny-qwen2-q8_0.gguf", NULL);
-    char err[512];
-    if (!synth_gguf("tiny-qwen2", "q8_0", tokenizer, model_path, 7, 1, err, sizeof err))
-        g_error("synth: %s", err);
 
     g_test_add_func("/engine/raw-matches-library", test_raw_matches_library);
     g_test_add_func("/engine/chat-splits-reasoning", test_chat_splits_reasoning);
@@ -497,8 +492,7 @@ int main(int argc, char **argv)
 
     if (reference_model())
         ponder_model_free(reference_model());
-    unlink(model_path);
-    rmdir(tmp_dir);
+    app_test_remove_tree(tmp_dir);
     g_free(model_path);
     g_free(tmp_dir);
     return status;

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "model-files.h"
+#include "app-test-util.h"
 #include "ponder-reply.h"
 
 static char *tmp_dir, *model_path, *db_path;
@@ -185,26 +185,19 @@ static void test_stop_is_stored_as_cancelled(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    const char *shared = g_getenv("PONDER_SHARED") ? g_getenv("PONDER_SHARED") : "../shared";
-    g_autofree char *tokenizer =
-        g_build_filename(shared, "tokenizers/deepseek-r1-distill-qwen/tokenizer.json", NULL);
-    if (!g_file_test(tokenizer, G_FILE_TEST_EXISTS)) {
-        g_printerr("skipped: %s is missing\n", tokenizer);
+    tmp_dir = g_dir_make_tmp("ponder-reply-XXXXXX", NULL);
+    model_path = app_test_make_tiny_model(tmp_dir, 3);
+    if (!model_path) {
+        g_printerr("skipped: ../shared's R1 tokenizer is missing\n");
+        app_test_remove_tree(tmp_dir);
         return 77;
     }
-    tmp_dir = g_dir_make_tmp("ponder-reply-XXXXXX", NULL);
-    model_path = g_build_filename(tmp_dir, "tiny.gguf", NULL);
     db_path = g_build_filename(tmp_dir, "data", "ponder.db", NULL);
-    char err[512];
-    if (!synth_gguf("tiny-qwen2", "q8_0", tokenizer, model_path, 3, 1, err, sizeof err))
-        g_error("synth: %s", err);
     g_test_add_func("/reply/send-streams-into-store", test_send_streams_into_store);
     g_test_add_func("/reply/regenerate-and-continue", test_regenerate_and_continue);
     g_test_add_func("/reply/stop-is-stored-as-cancelled", test_stop_is_stored_as_cancelled);
     int status = g_test_run();
-    g_autofree char *cleanup = g_strdup_printf("rm -rf '%s'", tmp_dir);
-    if (system(cleanup) != 0)
-        g_printerr("could not remove %s\n", tmp_dir);
+    app_test_remove_tree(tmp_dir);
     g_free(model_path);
     g_free(db_path);
     g_free(tmp_dir);

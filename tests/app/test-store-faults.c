@@ -4,6 +4,7 @@
 // must pass its integrity check, and a full disk must say so.
 
 #include "ponder-store.h"
+#include "app-test-util.h"
 
 #include <glib/gstdio.h>
 #include <poll.h>
@@ -19,20 +20,6 @@ typedef struct {
     char *path;
 } Fixture;
 
-static void remove_tree(const char *path)
-{
-    GDir *dir = g_dir_open(path, 0, NULL);
-    if (dir) {
-        const char *name;
-        while ((name = g_dir_read_name(dir))) {
-            g_autofree char *child = g_build_filename(path, name, NULL);
-            remove_tree(child);
-        }
-        g_dir_close(dir);
-    }
-    g_remove(path);
-}
-
 static void fixture_set_up(Fixture *f, gconstpointer data)
 {
     g_autoptr(GError) error = NULL;
@@ -43,7 +30,7 @@ static void fixture_set_up(Fixture *f, gconstpointer data)
 
 static void fixture_tear_down(Fixture *f, gconstpointer data)
 {
-    remove_tree(f->dir);
+    app_test_remove_tree(f->dir);
     g_free(f->path);
     g_free(f->dir);
 }

@@ -3,6 +3,7 @@
 // that fails leaves the version before it; a database from a newer Ponder is refused untouched.
 
 #include "ponder-store.h"
+#include "app-test-util.h"
 
 #include <glib/gstdio.h>
 #include <sqlite3.h>
@@ -70,20 +71,6 @@ typedef struct {
     char *path;
 } Fixture;
 
-static void remove_tree(const char *path)
-{
-    GDir *dir = g_dir_open(path, 0, NULL);
-    if (dir) {
-        const char *name;
-        while ((name = g_dir_read_name(dir))) {
-            g_autofree char *child = g_build_filename(path, name, NULL);
-            remove_tree(child);
-        }
-        g_dir_close(dir);
-    }
-    g_remove(path);
-}
-
 static void fixture_set_up(Fixture *f, gconstpointer data)
 {
     g_autoptr(GError) error = NULL;
@@ -94,7 +81,7 @@ static void fixture_set_up(Fixture *f, gconstpointer data)
 
 static void fixture_tear_down(Fixture *f, gconstpointer data)
 {
-    remove_tree(f->dir);
+    app_test_remove_tree(f->dir);
     g_free(f->path);
     g_free(f->dir);
 }

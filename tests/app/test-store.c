@@ -3,6 +3,7 @@
 // rejections, and a second connection waiting for the lock instead of failing.
 
 #include "ponder-store.h"
+#include "app-test-util.h"
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -14,20 +15,6 @@ typedef struct {
     char *path;
     PonderStore *store;
 } Fixture;
-
-static void remove_tree(const char *path)
-{
-    GDir *dir = g_dir_open(path, 0, NULL);
-    if (dir) {
-        const char *name;
-        while ((name = g_dir_read_name(dir))) {
-            g_autofree char *child = g_build_filename(path, name, NULL);
-            remove_tree(child);
-        }
-        g_dir_close(dir);
-    }
-    g_remove(path);
-}
 
 static void fixture_set_up(Fixture *f, gconstpointer data)
 {
@@ -44,7 +31,7 @@ static void fixture_set_up(Fixture *f, gconstpointer data)
 static void fixture_tear_down(Fixture *f, gconstpointer data)
 {
     g_clear_object(&f->store);
-    remove_tree(f->dir);
+    app_test_remove_tree(f->dir);
     g_free(f->path);
     g_free(f->dir);
 }

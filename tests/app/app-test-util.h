@@ -1,0 +1,12 @@
+// Helpers the app tests share: temporary folders and the tiny synthetic model.
+#pragma once
+
+#include <glib.h>
+
+// Removes PATH and everything below it (a test's temporary folder).
+void app_test_remove_tree(const char *path);
+// $PONDER_SHARED/RELATIVE (../shared beside the repository), newly allocated.
+char *app_test_shared_path(const char *relative);
+// Writes a tiny synthetic Qwen2 model (Q8_0, the R1 tokenizer's markers) into DIR and
+// returns its path; NULL when ../shared's R1 tokenizer is missing (the test then skips).
+char *app_test_make_tiny_model(const char *dir, guint64 seed);
