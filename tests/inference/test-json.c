@@ -231,7 +231,7 @@ static void test_tokenizer_files(void)
         size_t len;
         char *text = test_read_file(test_shared_path(files[f].path), &len);
         if (!text) {
-            printf("note: %s not found; speed check not run\n", files[f].path);
+            printf("note: %s not found; not parsed\n", files[f].path);
             continue;
         }
         char err[256];
@@ -240,9 +240,6 @@ static void test_tokenizer_files(void)
         double elapsed = seconds_now() - t0;
         CHECKF(v != NULL, "%s: %s", files[f].path, err);
         printf("%s: %zu bytes parsed in %.3f s\n", files[f].path, len, elapsed);
-#if !defined(__SANITIZE_ADDRESS__)
-        CHECKF(elapsed < 0.5, "parsing took %.3f s", elapsed);
-#endif
         const JsonValue *vocab = json_get(json_get(v, "model"), "vocab");
         CHECK(vocab && vocab->type == JSON_OBJECT && vocab->count == files[f].vocab);
         const JsonValue *added = json_get(v, "added_tokens");

@@ -1,0 +1,205 @@
+// What the files of PonderApiServer share: the server's fields, one HTTP request's state,
+// the error type the routes answer with, request parameters, and the route handlers.
+//
+//   ponder-api-server.c  listening, security checks, routing, running a generation and
+//                        streaming it back (both dialects use the same driver)
+//   ponder-api-params.c  request parsing and validation shared by both dialects
+//   ponder-api-openai.c  /v1/models, /v1/chat/completions, /v1/completions
+//   ponder-api-ollama.c  /api/tags, /api/show, /api/chat, /api/generate, /api/version, /api/ps
+//   ponder-api-metrics.c counters and histograms, GET /health and GET /metrics
+#pragma once
+
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include "ponder-api-metrics.h"
+#include "ponder-api-server.h"
+#include "ponder-engine.h"
+#include "ponder-model-library.h"
+
+G_BEGIN_DECLS
+
+// libsoup 3.2's SoupStatus has no name for it.
+#define PONDER_API_STATUS_TOO_MANY_REQUESTS 429
+
+struct _PonderApiServer {
+    GObject parent_instance;
+
+    // Owned references.
+    PonderEngine *engine;
+    PonderModelLibrary *library;
+    SoupServer *soup;
+    PonderApiMetrics *metrics;
+
+    // Options, copied.
+    char *host;
+    guint requested_port;
+    gboolean allow_lan;
+    char *api_key_digest; // SHA-256 of the key (compared in constant time), or NULL
+    GStrv allowed_origins;
+    gboolean raw_reasoning;
+    guint request_timeout_ms;
+
+    guint port;
+    GStrv local_names;        // Host values accepted besides loopback (allow_lan: names, addresses)
+    GHashTable *open;         // PonderApiRequest * set: requests not yet finished
+    GHashTable *lingering;    // GIOStream * (owned) -> source id: refused connections closing
+    char *pending_model_path; // set_model asked for it; the engine's notification may lag
+};
+
+typedef enum {
+    PONDER_API_DIALECT_OPENAI, // errors as {"error":{"message","type","param","code"}}
+    PONDER_API_DIALECT_OLLAMA, // errors as {"error":"message"}, as Ollama's clients read them
+} PonderApiDialect;
+
+// An answer that is not 2xx. TYPE follows from STATUS (invalid_request_error, ...).
+typedef struct {
+    guint status;
+    char *message;
+    char *param;       // the request field at fault, or NULL
+    const char *code;  // OpenAI's machine-readable code ("context_length_exceeded"), or NULL
+    guint retry_after; // seconds for a Retry-After header, 0: none
+} PonderApiError;
+
+PonderApiError *ponder_api_error_new(guint status, const char *param, const char *code,
+                                     const char *format, ...) G_GNUC_PRINTF(4, 5);
+void ponder_api_error_free(PonderApiError *error);
+// The error object of DIALECT (see PonderApiDialect).
+JsonNode *ponder_api_error_to_json(PonderApiDialect dialect, const PonderApiError *error);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PonderApiError, ponder_api_error_free)
+// The OpenAI "type" of STATUS.
+const char *ponder_api_error_type(guint status);
+// From an engine or library error (busy -> 429, prompt too long -> 400, ...).
+PonderApiError *ponder_api_error_from_gerror(const GError *error);
+
+typedef struct _PonderApiRequest PonderApiRequest;
+
+typedef void (*PonderApiRouteFunc)(PonderApiRequest *request, JsonObject *body);
+
+typedef struct {
+    const char *method; // "GET" or "POST"
+    const char *path;
+    PonderApiDialect dialect;
+    PonderApiRouteFunc handle; // BODY: the parsed JSON object of a POST, else NULL
+} PonderApiRoute;
+
+// What a dialect does with a running generation.
+typedef struct {
+    const char *stream_content_type; // "text/event-stream", "application/x-ndjson"
+    // Streaming only: the headers are out (the engine admitted the request).
+    void (*stream_started)(PonderApiRequest *request);
+    // Streaming only: new text (valid UTF-8), reasoning before answer.
+    void (*stream_delta)(PonderApiRequest *request, gboolean reasoning, const char *text);
+    // The generation ended with STOP or LENGTH: streaming writes its last events, else the
+    // whole answer is sent (ponder_api_request_respond_json).
+    void (*finished)(PonderApiRequest *request, const char *finish_reason);
+} PonderApiGenerationHandler;
+
+struct _PonderApiRequest {
+    // Borrowed: the server outlives its requests (stop finishes them all).
+    PonderApiServer *server;
+    SoupServerMessage *msg; // NULL once libsoup finished it (the client may be gone)
+    const PonderApiRoute *route;
+    PonderApiDialect dialect;
+    gint64 arrived_us;
+    guint status; // what was answered
+    gboolean counted;
+
+    // Reading.
+    GByteArray *body;
+    gboolean body_too_large;
+    guint read_timeout_id;
+
+    // A generation, when the route runs one.
+    PonderGeneration *generation; // owned
+    const PonderApiGenerationHandler *handler;
+    gboolean streaming, headers_sent, saw_output;
+    gint64 first_output_us;
+    GSource *hangup_watch;
+    gboolean unload_after; // keep_alive 0
+    gpointer dialect_data; // the dialect's per-request state
+    GDestroyNotify dialect_data_free;
+};
+
+// Responding. Each ends the request (except write, which appends to a stream).
+void ponder_api_request_respond(PonderApiRequest *request, guint status, const char *content_type,
+                                const char *body, gsize length);
+void ponder_api_request_respond_json(PonderApiRequest *request, guint status, JsonNode *node);
+void ponder_api_request_respond_builder(PonderApiRequest *request, guint status,
+                                        JsonBuilder *builder);
+void ponder_api_request_respond_error(PonderApiRequest *request, const PonderApiError *error);
+void ponder_api_request_write(PonderApiRequest *request, const char *data, gsize length);
+// OBJECT's member NAME when it is a string, else NULL (json-glib's getters warn on other
+// types, and request bodies are the client's to get wrong).
+const char *ponder_api_string_member(JsonObject *object, const char *name);
+// JSON text of NODE on one line (for SSE events and NDJSON lines).
+char *ponder_api_json_to_string(JsonNode *node);
+char *ponder_api_builder_to_string(JsonBuilder *builder);
+
+// The entry a request's "model" names (NULL/empty: the engine's current model), loaded if
+// the engine is idle; 404 when nothing matches, 503 when another model is busy.
+PonderModelEntry *ponder_api_server_choose_model(PonderApiServer *self, const char *name,
+                                                 PonderApiError **error);
+// The entry of the engine's current model, or NULL.
+PonderModelEntry *ponder_api_server_current_entry(PonderApiServer *self);
+// The context length requests get with ENTRY: the engine's n_ctx, else min(trained, 8192).
+guint ponder_api_server_context_length(PonderApiServer *self, PonderModelEntry *entry);
+
+// Ejects the model once no request runs or waits (tried for about a second).
+void ponder_api_server_unload_when_idle(PonderApiServer *self);
+
+// Submits GENERATION (taken) and answers through HANDLER. On failure (busy, no model) the
+// error is answered at once.
+void ponder_api_request_run(PonderApiRequest *request, PonderGeneration *generation,
+                            gboolean stream, const PonderApiGenerationHandler *handler);
+
+// ---- request parameters (ponder-api-params.c) ------------------------------------------
+
+typedef struct {
+    char *model;
+    ChatMessage *messages; // texts owned
+    gsize n_messages;
+    char *prompt; // completions: the raw prompt; Ollama generate: the user's prompt
+    gboolean raw; // a raw completion (no chat format)
+    SamplerParams sampling;
+    guint max_tokens; // 0: the engine's default
+    GStrv stop;
+    gboolean stream;
+    gboolean include_usage; // OpenAI stream_options.include_usage
+    gboolean think;         // Ollama: send reasoning as "thinking"
+    gboolean unload_after;  // Ollama keep_alive 0
+} PonderApiParams;
+
+void ponder_api_params_clear(PonderApiParams *params);
+gboolean ponder_api_params_parse_openai(JsonObject *body, gboolean chat, PonderApiParams *out,
+                                        PonderApiError **error);
+gboolean ponder_api_params_parse_ollama(JsonObject *body, gboolean chat, PonderApiParams *out,
+                                        PonderApiError **error);
+// A generation for PARAMS (chat or raw), at API priority.
+PonderGeneration *ponder_api_params_make_generation(const PonderApiParams *params);
+
+// Parses BODY with PARSE and resolves the model it names (see choose_model). On failure
+// the error is answered, PARAMS cleared, and NULL returned.
+typedef gboolean (*PonderApiParseFunc)(JsonObject *body, gboolean chat, PonderApiParams *out,
+                                       PonderApiError **error);
+PonderModelEntry *ponder_api_request_parse(PonderApiRequest *request, PonderApiParseFunc parse,
+                                           JsonObject *body, gboolean chat,
+                                           PonderApiParams *params);
+
+// ---- routes ------------------------------------------------------------------------------
+
+void ponder_api_openai_models(PonderApiRequest *request, JsonObject *body);
+void ponder_api_openai_chat(PonderApiRequest *request, JsonObject *body);
+void ponder_api_openai_completions(PonderApiRequest *request, JsonObject *body);
+
+void ponder_api_ollama_tags(PonderApiRequest *request, JsonObject *body);
+void ponder_api_ollama_show(PonderApiRequest *request, JsonObject *body);
+void ponder_api_ollama_chat(PonderApiRequest *request, JsonObject *body);
+void ponder_api_ollama_generate(PonderApiRequest *request, JsonObject *body);
+void ponder_api_ollama_version(PonderApiRequest *request, JsonObject *body);
+void ponder_api_ollama_ps(PonderApiRequest *request, JsonObject *body);
+
+void ponder_api_metrics_route_health(PonderApiRequest *request, JsonObject *body);
+void ponder_api_metrics_route_metrics(PonderApiRequest *request, JsonObject *body);
+
+G_END_DECLS

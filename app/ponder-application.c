@@ -1,0 +1,242 @@
+// Command lines are handled in the primary instance (G_APPLICATION_HANDLES_COMMAND_LINE),
+// so `ponder --serve` run twice switches the endpoint on in the process that already owns
+// the engine and the database instead of loading the model a second time.
+#include "ponder-application.h"
+
+#include <glib-unix.h>
+#include <stdio.h>
+
+#include "ponder-core.h"
+
+struct _PonderApplication {
+    GApplication parent_instance;
+
+    PonderCore *core; // owned; created by the first command line that needs it
+    gboolean held;
+};
+
+G_DEFINE_FINAL_TYPE(PonderApplication, ponder_application, G_TYPE_APPLICATION)
+
+static const GOptionEntry option_entries[] = {
+    {"serve", 0, 0, G_OPTION_ARG_NONE, NULL, "Run the local OpenAI/Ollama API without a window",
+     NULL},
+    {"host", 0, 0, G_OPTION_ARG_STRING, NULL,
+     "Address to listen on (default: 127.0.0.1 and ::1 only)", "HOST"},
+    {"port", 0, 0, G_OPTION_ARG_INT, NULL,
+     "Port (default: 11434 when free, else the next free one)", "PORT"},
+    {"model", 0, 0, G_OPTION_ARG_STRING, NULL,
+     "Model to load: a name from the library, a prefix, or a GGUF path", "MODEL"},
+    {"api-key-file", 0, 0, G_OPTION_ARG_FILENAME, NULL, "Require the bearer key stored in FILE",
+     "FILE"},
+    {"backend", 0, 0, G_OPTION_ARG_STRING, NULL, "auto, cuda, vulkan or cpu (default: auto)",
+     "BACKEND"},
+    {"gpu-layers", 0, 0, G_OPTION_ARG_INT, NULL, "Layers on the GPU (default: all)", "N"},
+    {"gpu", 0, 0, G_OPTION_ARG_INT, NULL, "Which GPU, on machines with several (from 0)", "N"},
+    {"ctx", 0, 0, G_OPTION_ARG_INT, NULL, "Context length in tokens", "N"},
+    {"parallel", 0, 0, G_OPTION_ARG_INT, NULL, "Requests answered at once (default: 4)", "N"},
+    {"version", 0, 0, G_OPTION_ARG_NONE, NULL, "Print the version", NULL},
+    {NULL},
+};
+
+static gboolean parse_backend(const char *name, PonderBackendChoice *out)
+{
+    static const char *const names[] = {"auto", "cuda", "vulkan", "cpu"};
+    for (guint i = 0; i < G_N_ELEMENTS(names); i++)
+        if (g_ascii_strcasecmp(name, names[i]) == 0) {
+            *out = (PonderBackendChoice)i;
+            return TRUE;
+        }
+    return FALSE;
+}
+
+gboolean ponder_application_apply_engine_options(GVariantDict *options,
+                                                 PonderEngineSettings *settings, GError **error)
+{
+    const char *backend = NULL;
+    gint32 value;
+    if (g_variant_dict_lookup(options, "backend", "&s", &backend) &&
+        !parse_backend(backend, &settings->backend)) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--backend must be auto, cuda, vulkan or cpu, not \"%s\"", backend);
+        return FALSE;
+    }
+    if (g_variant_dict_lookup(options, "gpu-layers", "i", &value))
+        settings->gpu_layers = value;
+    if (g_variant_dict_lookup(options, "gpu", "i", &value))
+        settings->gpu_device = value;
+    if (g_variant_dict_lookup(options, "ctx", "i", &value)) {
+        if (value < 16) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "--ctx must be at least 16 tokens");
+            return FALSE;
+        }
+        settings->n_ctx = (guint)value;
+    }
+    if (g_variant_dict_lookup(options, "parallel", "i", &value)) {
+        if (value < 1 || value > 256) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "--parallel must be 1 to 256");
+            return FALSE;
+        }
+        settings->n_parallel = (guint)value;
+    }
+    return TRUE;
+}
+
+static gboolean engine_settings_from_options(GVariantDict *options, PonderEngineSettings *settings,
+                                             GError **error)
+{
+    ponder_engine_settings_init(settings);
+    return ponder_application_apply_engine_options(options, settings, error);
+}
+
+static char *read_api_key(const char *path, GError **error)
+{
+    g_autofree char *contents = NULL;
+    if (!g_file_get_contents(path, &contents, NULL, error))
+        return NULL;
+    g_strstrip(contents);
+    if (!*contents) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "the API key file %s is empty",
+                    path);
+        return NULL;
+    }
+    return g_steal_pointer(&contents);
+}
+
+static int serve(PonderApplication *self, GApplicationCommandLine *cmdline, GVariantDict *options)
+{
+    g_autoptr(GError) error = NULL;
+    if (!self->core) {
+        PonderEngineSettings settings;
+        if (!engine_settings_from_options(options, &settings, &error) ||
+            !(self->core = ponder_core_new(&settings, &error))) {
+            g_application_command_line_printerr(cmdline, "ponder: %s\n", error->message);
+            return 1;
+        }
+    }
+    int status = ponder_application_serve_core(self->core, cmdline, options);
+    if (status == 0 && !self->held) {
+        self->held = TRUE;
+        g_application_hold(G_APPLICATION(self));
+    }
+    return status;
+}
+
+int ponder_application_serve_core(PonderCore *core, GApplicationCommandLine *cmdline,
+                                  GVariantDict *options)
+{
+    g_autoptr(GError) error = NULL;
+    const char *model = NULL;
+    if (g_variant_dict_lookup(options, "model", "&s", &model) &&
+        !ponder_core_choose_model(core, model, &error)) {
+        g_application_command_line_printerr(cmdline, "ponder: %s\n", error->message);
+        return 1;
+    }
+
+    PonderApiServerOptions api_options = {0};
+    const char *host = NULL, *key_file = NULL;
+    gint32 port = 0;
+    g_autofree char *key = NULL;
+    if (g_variant_dict_lookup(options, "host", "&s", &host)) {
+        api_options.host = host;
+        // Any address but loopback is the user's explicit choice to allow the LAN.
+        api_options.allow_lan = g_strcmp0(host, "127.0.0.1") != 0 && g_strcmp0(host, "::1") != 0 &&
+                                g_strcmp0(host, "localhost") != 0;
+    }
+    if (g_variant_dict_lookup(options, "port", "i", &port)) {
+        if (port < 1 || port > 65535) {
+            g_application_command_line_printerr(cmdline, "ponder: --port must be 1 to 65535\n");
+            return 1;
+        }
+        api_options.port = (guint)port;
+    }
+    if (g_variant_dict_lookup(options, "api-key-file", "^&ay", &key_file)) {
+        if (!(key = read_api_key(key_file, &error))) {
+            g_application_command_line_printerr(cmdline, "ponder: %s\n", error->message);
+            return 1;
+        }
+        api_options.api_key = key;
+    }
+    gboolean running = ponder_core_get_api(core) != NULL;
+    PonderApiServer *api = ponder_core_start_api(core, &api_options, &error);
+    if (!api) {
+        g_application_command_line_printerr(cmdline, "ponder: the local API could not start: %s\n",
+                                            error->message);
+        return 1;
+    }
+    g_application_command_line_print(
+        cmdline, "Ponder %s the OpenAI and Ollama APIs on port %u%s\n",
+        running ? "already serves" : "serves", ponder_api_server_get_port(api),
+        api_options.allow_lan ? " (reachable from the network)" : " (this machine only)");
+    return 0;
+}
+
+static int ponder_application_command_line(GApplication *app, GApplicationCommandLine *cmdline)
+{
+    PonderApplication *self = PONDER_APPLICATION(app);
+    GVariantDict *options = g_application_command_line_get_options_dict(cmdline);
+    if (g_variant_dict_contains(options, "version")) {
+        g_application_command_line_print(cmdline, "ponder %s\n", PONDER_VERSION);
+        return 0;
+    }
+    if (g_variant_dict_contains(options, "serve"))
+        return serve(self, cmdline, options);
+    g_application_command_line_printerr(cmdline,
+                                        "ponder: this build has no window; run `ponder --serve` "
+                                        "for the local API\n");
+    return 1;
+}
+
+static gboolean on_terminate(gpointer data)
+{
+    g_application_quit(G_APPLICATION(data));
+    return G_SOURCE_CONTINUE;
+}
+
+static void ponder_application_startup(GApplication *app)
+{
+    G_APPLICATION_CLASS(ponder_application_parent_class)->startup(app);
+    // Stop cleanly (the engine thread joined, the database closed) on Ctrl+C or a service stop.
+    g_unix_signal_add(SIGINT, on_terminate, app);
+    g_unix_signal_add(SIGTERM, on_terminate, app);
+}
+
+static void ponder_application_shutdown(GApplication *app)
+{
+    PonderApplication *self = PONDER_APPLICATION(app);
+    g_clear_object(&self->core);
+    G_APPLICATION_CLASS(ponder_application_parent_class)->shutdown(app);
+}
+
+static void ponder_application_class_init(PonderApplicationClass *klass)
+{
+    GApplicationClass *app_class = G_APPLICATION_CLASS(klass);
+    app_class->command_line = ponder_application_command_line;
+    app_class->startup = ponder_application_startup;
+    app_class->shutdown = ponder_application_shutdown;
+}
+
+void ponder_application_add_options(GApplication *application)
+{
+    g_application_add_main_option_entries(application, option_entries);
+}
+
+static void ponder_application_init(PonderApplication *self)
+{
+    ponder_application_add_options(G_APPLICATION(self));
+}
+
+PonderApplication *ponder_application_new(void)
+{
+    GApplicationFlags flags = G_APPLICATION_HANDLES_COMMAND_LINE;
+    // Without a session bus there is no one to hand over to: run as a separate instance.
+    g_autoptr(GDBusConnection) bus = g_bus_get_sync(G_BUS_TYPE_SESSION, NULL, NULL);
+    if (!bus) {
+        g_message("no session bus: this process runs on its own (a second one would load the model "
+                  "again)");
+        flags |= G_APPLICATION_NON_UNIQUE;
+    }
+    return g_object_new(PONDER_TYPE_APPLICATION, "application-id", PONDER_APPLICATION_ID, "flags",
+                        flags, NULL);
+}
