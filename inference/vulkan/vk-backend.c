@@ -1,0 +1,95 @@
+// The Vulkan backend module (libponder-vulkan.so): the Backend table that the library
+// finds through ponder_backend_entry, and the allocation of everything a context needs on
+// the device. The forward pass is in vk-forward.c; vk-backend.h lists the files.
+#include <stdlib.h>
+#include <string.h>
+
+#include "../backend-module.h"
+#include "vk-backend.h"
+
+static VkDeviceSize align_up(VkDeviceSize n)
+{
+    return (n + VK_ALIGN - 1) / VK_ALIGN * VK_ALIGN;
+}
+
+static PonderStatus alloc_run_state(PonderContext *ctx, VkState *s, PonderError *err)
+{
+    const ModelHparams *hp = &ctx->model->hp;
+    const VkDeviceSize T = ctx->max_step_tokens, f = sizeof(float);
+    const VkDeviceSize q_dim = (VkDeviceSize)hp->n_head * hp->head_dim;
+    const VkDeviceSize kv_dim = (VkDeviceSize)hp->n_head_kv * hp->head_dim;
+    s->meta_region = align_up(T * sizeof(uint32_t));
+    s->x_offset = 3 * s->meta_region;
+    VkDeviceSize step_bytes = s->x_offset + T * hp->n_embd * f;
+    VK_RETURN_IF_FAILED(vk_buffer_new(s, step_bytes, VK_MEM_UPLOAD, &s->step_host, err));
+    VK_RETURN_IF_FAILED(vk_buffer_new(s, step_bytes, VK_MEM_DEVICE, &s->step_dev, err));
+    memset(s->step_host.map, 0, step_bytes);
+    struct {
+        VkBuf *buf;
+        VkDeviceSize floats;
+    } acts[] = {
+        {&s->xn, T * hp->n_embd}, {&s->q, T * q_dim},
+        {&s->k, T * kv_dim},      {&s->v, T * kv_dim},
+        {&s->att, T * q_dim},     {&s->gate, T * hp->n_ff},
+        {&s->up, T * hp->n_ff},   {&s->logits, T * hp->n_vocab},
+    };
+    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
+        VK_RETURN_IF_FAILED(vk_buffer_new(s, acts[i].floats * f, VK_MEM_DEVICE, acts[i].buf, err));
+    VK_RETURN_IF_FAILED(
+        vk_buffer_new(s, T * hp->n_vocab * f, VK_MEM_READBACK, &s->logits_host, err));
+    return vk_buffer_new(s, 64, VK_MEM_DEVICE, &s->dummy, err);
+}
+
+static void vk_free(PonderContext *ctx)
+{
+    VkState *s = ctx->backend_state;
+    if (!s)
+        return;
+    if (s->device) {
+        s->vk.vkDeviceWaitIdle(s->device);
+        vk_recordings_free(s);
+        vk_pipelines_free(s);
+        vk_free_model(s, ctx->model->hp.n_layer);
+        VkBuf *bufs[] = {&s->step_host, &s->step_dev, &s->xn,         &s->q,  &s->k,
+                         &s->v,         &s->att,      &s->gate,       &s->up, &s->logits,
+                         &s->dummy,     &s->staging,  &s->logits_host};
+        for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+            vk_buffer_free(s, bufs[i]);
+    }
+    vk_close_device(s);
+    free(s);
+    ctx->backend_state = NULL;
+}
+
+static PonderStatus vk_init(PonderContext *ctx, PonderError *err)
+{
+    VK_RETURN_IF_FAILED(vk_check_model(ctx, err));
+    VkState *s = calloc(1, sizeof *s);
+    if (!s)
+        return ponder_set_error(err, PONDER_ERR_NO_MEMORY, "out of memory");
+    ctx->backend_state = s;
+    s->kv_f16 = ctx->kv_type == PONDER_TYPE_F16;
+    const char *reuse = getenv("PONDER_VULKAN_REUSE");
+    s->reuse_recordings = !(reuse && strcmp(reuse, "0") == 0);
+    VK_RETURN_IF_FAILED(vk_open_device(s, ctx->params.gpu_device, err));
+    VK_RETURN_IF_FAILED(vk_pipelines_create(s, err));
+    VK_RETURN_IF_FAILED(alloc_run_state(ctx, s, err));
+    VK_RETURN_IF_FAILED(vk_upload_model(ctx, s, err));
+    // the staging buffer is only needed for the upload
+    vk_buffer_free(s, &s->staging);
+    return PONDER_OK;
+}
+
+static const Backend vulkan_backend = {
+    .name = "vulkan",
+    .init = vk_init,
+    .free = vk_free,
+    .forward = vk_forward,
+};
+
+__attribute__((visibility("default"))) const Backend *ponder_backend_entry(int abi_version);
+
+const Backend *ponder_backend_entry(int abi_version)
+{
+    return abi_version == BACKEND_ABI_VERSION ? &vulkan_backend : NULL;
+}
