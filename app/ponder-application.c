@@ -183,8 +183,8 @@ static int ponder_application_command_line(GApplication *app, GApplicationComman
     if (g_variant_dict_contains(options, "serve"))
         return serve(self, cmdline, options);
     g_application_command_line_printerr(cmdline,
-                                        "ponder: this build has no window; run `ponder --serve` "
-                                        "for the local API\n");
+                                        "ponder: no window can open here (no display); run "
+                                        "`ponder --serve` for the local API\n");
     return 1;
 }
 

@@ -247,7 +247,7 @@ static void finish_active(PonderEngine *self, Active *a, PonderFinishReason reas
     }
     if (a->held_answer && a->held_answer->len && !a->stopped)
         ponder_generation_push_text(a->generation, FALSE, a->held_answer->str, a->held_answer->len);
-    ponder_generation_push_finished(a->generation, reason, in_reasoning, error);
+    ponder_generation_push_finished(g_steal_pointer(&a->generation), reason, in_reasoning, error);
     if (a->slot) {
         a->slot->active = NULL;
         a->slot->last_used = ++self->lru_clock;
@@ -263,7 +263,6 @@ static void finish_active(PonderEngine *self, Active *a, PonderFinishReason reas
 static void finish_unstarted(PonderGeneration *generation, PonderFinishReason reason, GError *error)
 {
     ponder_generation_push_finished(generation, reason, FALSE, error);
-    g_object_unref(generation);
 }
 
 // ---- model loading -------------------------------------------------------------------

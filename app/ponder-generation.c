@@ -277,6 +277,7 @@ static gboolean flush_pending(gpointer data)
     if (events.finished) {
         self->finished = TRUE;
         g_signal_emit(self, signals[SIGNAL_FINISHED], 0);
+        g_object_unref(self); // the engine's reference, handed over by push_finished
     }
     return G_SOURCE_REMOVE;
 }
