@@ -1,6 +1,6 @@
 // Decoding of 32 consecutive weights of a row ("a chunk") for each weight type, chosen by
-// one of the WEIGHT_* defines. A chunk is a whole legacy block (Q4_0…Q8_0), a sub-block
-// of a K-quant super-block, or 32 plain values, so every type has the same loop in
+// one of the WEIGHT_* defines. A chunk is a whole legacy block (Q4_0…Q8_0), an eighth of
+// a K-quant super-block (one sub-block, or two of 16 in Q2_K/Q3_K/Q6_K), or 32 plain values, so every type has the same loop in
 // matvec.comp. Layouts: inference/quant-blocks.h and quant-dequant.c.
 //
 // decode_chunk(row, c, v): v[e] = element 32 * c + e of the row starting at byte ROW.
@@ -76,6 +76,48 @@ void decode_chunk(uint row, uint c, inout float v[32])
         v[j + 16u] = float((q >> 4) | (((high >> (j + 16u)) & 1u) << 4)) * d + m;
     }
 }
+#elif defined(WEIGHT_Q2_K) || defined(WEIGHT_Q3_K)
+// Both keep the 2 low bits of element h*128 + s*32 + l at bit pair 2*s of qs[h*32 + l],
+// so chunk c is sub = c % 8 (h = sub / 4, s = sub % 4) of super-block c / 8, and its two
+// 16-element halves have scales 2 * sub and 2 * sub + 1.
+#if defined(WEIGHT_Q2_K)
+// scales[16] qs[64] d dmin: scale byte i is (min << 4) | scale
+void decode_chunk(uint row, uint c, inout float v[32])
+{
+    uint b = row + (c >> 3) * 84u, sub = c & 7u;
+    uint qs = b + 16u + (sub >> 2) * 32u, shift = (sub & 3u) * 2u;
+    float d = rd_half(b + 80u), dmin = rd_half(b + 82u);
+    for (uint half_i = 0u; half_i < 2u; half_i++) {
+        uint sc = rd8(b + 2u * sub + half_i);
+        float scale = d * float(sc & 15u), mn = dmin * float(sc >> 4);
+        for (uint l = 16u * half_i; l < 16u * half_i + 16u; l++)
+            v[l] = scale * float((rd8(qs + l) >> shift) & 3u) - mn;
+    }
+}
+#else
+// hmask[32] qs[64] scales[12] d. Bit SUB of hmask[l] is bit 2 of the quant; a clear bit
+// means -4. Scale i (stored + 32): low nibble in byte i % 8 (high nibble for i >= 8), top
+// two bits at 2 * (i / 4) of byte 8 + i % 4 (q3_k_scales in quant-blocks.h).
+float q3_k_scale(uint scales, uint i)
+{
+    uint low = (rd8(scales + (i & 7u)) >> ((i >> 3) * 4u)) & 15u;
+    uint high = (rd8(scales + 8u + (i & 3u)) >> (2u * (i >> 2))) & 3u;
+    return float(int(low | (high << 4)) - 32);
+}
+void decode_chunk(uint row, uint c, inout float v[32])
+{
+    uint b = row + (c >> 3) * 110u, sub = c & 7u;
+    uint qs = b + 32u + (sub >> 2) * 32u, shift = (sub & 3u) * 2u;
+    float d = rd_half(b + 108u);
+    for (uint half_i = 0u; half_i < 2u; half_i++) {
+        float scale = d * q3_k_scale(b + 96u, 2u * sub + half_i);
+        for (uint l = 16u * half_i; l < 16u * half_i + 16u; l++) {
+            int q = int((rd8(qs + l) >> shift) & 3u) - (((rd8(b + l) >> sub) & 1u) != 0u ? 0 : 4);
+            v[l] = scale * float(q);
+        }
+    }
+}
+#endif
 #elif defined(WEIGHT_Q4_K) || defined(WEIGHT_Q5_K)
 #if defined(WEIGHT_Q4_K)
 #define BLOCK_BYTES 144u

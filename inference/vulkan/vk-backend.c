@@ -12,6 +12,8 @@ static VkDeviceSize align_up(VkDeviceSize n)
     return (n + VK_ALIGN - 1) / VK_ALIGN * VK_ALIGN;
 }
 
+// Sized for the layers on the GPU; the logits only when the head runs here, else the
+// read-back residual stream that the CPU tail continues from.
 static PonderStatus alloc_run_state(PonderContext *ctx, VkState *s, PonderError *err)
 {
     const ModelHparams *hp = &ctx->model->hp;
@@ -28,15 +30,19 @@ static PonderStatus alloc_run_state(PonderContext *ctx, VkState *s, PonderError 
         VkBuf *buf;
         VkDeviceSize floats;
     } acts[] = {
-        {&s->xn, T * hp->n_embd}, {&s->q, T * q_dim},
-        {&s->k, T * kv_dim},      {&s->v, T * kv_dim},
-        {&s->att, T * q_dim},     {&s->gate, T * hp->n_ff},
-        {&s->up, T * hp->n_ff},   {&s->logits, T * hp->n_vocab},
+        {&s->xn, T * hp->n_embd}, {&s->q, T * q_dim},   {&s->k, T * kv_dim},
+        {&s->v, T * kv_dim},      {&s->att, T * q_dim}, {&s->gate, T * hp->n_ff},
+        {&s->up, T * hp->n_ff},
     };
     for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
         VK_RETURN_IF_FAILED(vk_buffer_new(s, acts[i].floats * f, VK_MEM_DEVICE, acts[i].buf, err));
-    VK_RETURN_IF_FAILED(
-        vk_buffer_new(s, T * hp->n_vocab * f, VK_MEM_READBACK, &s->logits_host, err));
+    if (s->head_on_gpu) {
+        VK_RETURN_IF_FAILED(vk_buffer_new(s, T * hp->n_vocab * f, VK_MEM_DEVICE, &s->logits, err));
+        VK_RETURN_IF_FAILED(
+            vk_buffer_new(s, T * hp->n_vocab * f, VK_MEM_READBACK, &s->logits_host, err));
+    } else {
+        VK_RETURN_IF_FAILED(vk_buffer_new(s, T * hp->n_embd * f, VK_MEM_READBACK, &s->x_host, err));
+    }
     return vk_buffer_new(s, 64, VK_MEM_DEVICE, &s->dummy, err);
 }
 
@@ -45,14 +51,15 @@ static void vk_free(PonderContext *ctx)
     VkState *s = ctx->backend_state;
     if (!s)
         return;
+    vk_cpu_tail_free(s->tail);
     if (s->device) {
         s->vk.vkDeviceWaitIdle(s->device);
         vk_recordings_free(s);
         vk_pipelines_free(s);
-        vk_free_model(s, ctx->model->hp.n_layer);
-        VkBuf *bufs[] = {&s->step_host, &s->step_dev, &s->xn,         &s->q,  &s->k,
-                         &s->v,         &s->att,      &s->gate,       &s->up, &s->logits,
-                         &s->dummy,     &s->staging,  &s->logits_host};
+        vk_free_model(s);
+        VkBuf *bufs[] = {&s->step_host, &s->step_dev, &s->xn,     &s->q,          &s->k,
+                         &s->v,         &s->att,      &s->gate,   &s->up,         &s->logits,
+                         &s->dummy,     &s->staging,  &s->x_host, &s->logits_host};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
             vk_buffer_free(s, bufs[i]);
     }
@@ -71,12 +78,19 @@ static PonderStatus vk_init(PonderContext *ctx, PonderError *err)
     s->kv_f16 = ctx->kv_type == PONDER_TYPE_F16;
     const char *reuse = getenv("PONDER_VULKAN_REUSE");
     s->reuse_recordings = !(reuse && strcmp(reuse, "0") == 0);
+    s->n_gpu_layers = vk_gpu_layer_count(ctx);
+    s->head_on_gpu = s->n_gpu_layers == ctx->model->hp.n_layer;
+    // the device is opened even for 0 layers, so asking for Vulkan without one still fails
     VK_RETURN_IF_FAILED(vk_open_device(s, ctx->params.gpu_device, err));
-    VK_RETURN_IF_FAILED(vk_pipelines_create(s, err));
-    VK_RETURN_IF_FAILED(alloc_run_state(ctx, s, err));
-    VK_RETURN_IF_FAILED(vk_upload_model(ctx, s, err));
-    // the staging buffer is only needed for the upload
-    vk_buffer_free(s, &s->staging);
+    if (s->n_gpu_layers > 0) {
+        VK_RETURN_IF_FAILED(vk_pipelines_create(s, err));
+        VK_RETURN_IF_FAILED(alloc_run_state(ctx, s, err));
+        VK_RETURN_IF_FAILED(vk_upload_model(ctx, s, err));
+        // the staging buffer is only needed for the upload
+        vk_buffer_free(s, &s->staging);
+    }
+    if (!s->head_on_gpu)
+        VK_RETURN_IF_FAILED(vk_cpu_tail_new(ctx, s->n_gpu_layers, s->x_host.map, &s->tail, err));
     return PONDER_OK;
 }
 

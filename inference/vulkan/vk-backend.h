@@ -2,8 +2,9 @@
 //   vk-device.c     the loader (dlopen), instance, device choice, queue
 //   vk-memory.c     buffers, staging uploads, one-shot command submission
 //   vk-pipelines.c  the compute pipelines and their on-disk cache
-//   vk-weights.c    which tensors run here, and their upload
+//   vk-weights.c    which layers and tensors run here, and their upload
 //   vk-forward.c    recording and submitting a step (mirrors forward-cpu.c)
+//   vk-offload.c    the layers and head that run on the CPU (partial offload)
 //   vk-backend.c    the Backend table: init (allocations) and free
 //
 // Environment knobs: PONDER_VULKAN_DEVICE (index among the Vulkan devices, when the
@@ -64,6 +65,8 @@ typedef enum VkPipe {
     VK_PIPE_MATVEC_Q4_1,
     VK_PIPE_MATVEC_Q5_0,
     VK_PIPE_MATVEC_Q5_1,
+    VK_PIPE_MATVEC_Q2_K,
+    VK_PIPE_MATVEC_Q3_K,
     VK_PIPE_MATVEC_Q4_K,
     VK_PIPE_MATVEC_Q5_K,
     VK_PIPE_MATVEC_Q6_K,
@@ -98,6 +101,8 @@ typedef struct VkRecording {
     uint64_t last_use;
 } VkRecording;
 
+typedef struct VkCpuTail VkCpuTail;
+
 typedef struct VkState {
     // instance and device
     void *loader; // libvulkan.so.1
@@ -118,9 +123,15 @@ typedef struct VkState {
     VkPipelineCache pipe_cache;
     VkPipeline pipes[VK_PIPE_COUNT];
 
+    // partial offload: layers [0, n_gpu_layers) run here; the rest, and the output head
+    // unless every layer is here, run on the CPU (tail)
+    uint32_t n_gpu_layers;
+    bool head_on_gpu;
+    VkCpuTail *tail; // NULL when the head runs here
+
     // weights (device-local) and the tables derived from them
-    VkLayer *layers; // [n_layer]
-    VkBuf output_norm;
+    VkLayer *layers;   // [n_gpu_layers]
+    VkBuf output_norm; // output_norm and output: only when head_on_gpu
     VkWeight output;
     VkBuf rope_table; // [n_ctx][n_rot / 2] (cos, sin)
     VkBuf dummy;      // bound where a shader's optional input is absent
@@ -133,7 +144,8 @@ typedef struct VkState {
     VkDeviceSize meta_region; // bytes of each of seq, pos and rows (VK_ALIGN multiple)
     VkDeviceSize x_offset;    // of the x region in both (3 * meta_region)
     VkBuf xn, q, k, v, att, gate, up; // activations [cap][…]
-    VkBuf logits, logits_host;        // [cap][n_vocab]
+    VkBuf logits, logits_host;        // [cap][n_vocab], when head_on_gpu
+    VkBuf x_host; // [cap][n_embd] residual stream read back for the tail, when !head_on_gpu
 
     bool reuse_recordings;
     VkRecording recordings[VK_RECORDINGS];
@@ -184,10 +196,24 @@ void vk_pipelines_free(VkState *s);
 VkPipe vk_matvec_pipe(PonderType type);
 
 // vk-weights.c
+// Layers on the GPU: ctx->params.gpu_layers, or all of them when it is negative or larger.
+uint32_t vk_gpu_layer_count(const PonderContext *ctx);
+// Whether what would run on the GPU can run there (weight types, shapes, KV cache type).
 PonderStatus vk_check_model(const PonderContext *ctx, PonderError *err);
+// Uploads layers [0, s->n_gpu_layers), and the head when s->head_on_gpu.
 PonderStatus vk_upload_model(PonderContext *ctx, VkState *s, PonderError *err);
-void vk_free_model(VkState *s, uint32_t n_layer);
+void vk_free_model(VkState *s);
 
 // vk-forward.c
 PonderStatus vk_forward(PonderContext *ctx, const StepBatch *step, PonderError *err);
 void vk_recordings_free(VkState *s);
+
+// vk-offload.c
+// The CPU backend on layers [FIRST_LAYER, n_layer) and the head, reading the residual
+// stream from X_ROWS ([max_step_tokens][n_embd]; unused when FIRST_LAYER is 0, where the
+// tail starts from the token embeddings). *OUT is set even on failure (free it).
+PonderStatus vk_cpu_tail_new(PonderContext *ctx, uint32_t first_layer, float *x_rows,
+                             VkCpuTail **out, PonderError *err);
+PonderStatus vk_cpu_tail_forward(VkCpuTail *tail, PonderContext *ctx, const StepBatch *step,
+                                 PonderError *err);
+void vk_cpu_tail_free(VkCpuTail *tail);

@@ -7,6 +7,9 @@
 // reads them from there. So the commands of a step depend only on its shape (tokens,
 // output rows): the command buffer is recorded once per shape and resubmitted, the
 // Vulkan counterpart of the CUDA backend's graphs. One submission and one wait per step.
+//
+// With partial offload the recording stops after the GPU's layers with a copy of the
+// residual stream to host memory, and the CPU backend runs the rest (vk-offload.c).
 #include <math.h>
 #include <string.h>
 
@@ -123,6 +126,19 @@ static PonderStatus rms_norm(Recorder *r, Range x, const VkBuf *weight, Range ou
     return dispatch(r, VK_PIPE_RMS_NORM, b, 4, &push, sizeof push, gx, gy, err);
 }
 
+// Copies BYTES of SRC from SRC_OFFSET to the start of the host-visible DST after the
+// shaders' writes, made visible to the host reads that follow the step's fence.
+static void copy_to_host(Recorder *r, const VkBuf *src, VkDeviceSize src_offset, const VkBuf *dst,
+                         VkDeviceSize bytes)
+{
+    VkBufferCopy copy = {.srcOffset = src_offset, .size = bytes};
+    barrier(r, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+            VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT);
+    r->s->vk.vkCmdCopyBuffer(r->cmd, src->buffer, dst->buffer, 1, &copy);
+    barrier(r, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+            VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
+}
+
 static PonderStatus record_step(PonderContext *ctx, VkState *s, Recorder *r, uint32_t T,
                                 uint32_t n_out, PonderError *err)
 {
@@ -145,7 +161,7 @@ static PonderStatus record_step(PonderContext *ctx, VkState *s, Recorder *r, uin
             VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
             VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
 
-    for (uint32_t l = 0; l < hp->n_layer; l++) {
+    for (uint32_t l = 0; l < s->n_gpu_layers; l++) {
         const VkLayer *L = &s->layers[l];
 
         // attention: normalise, then q, k, v projections (+ biases in qwen2)
@@ -205,6 +221,12 @@ static PonderStatus record_step(PonderContext *ctx, VkState *s, Recorder *r, uin
         VK_RETURN_IF_FAILED(matvec(r, &L->w_down, whole(&s->gate), n_ff, x, d, NULL, T, true, err));
     }
 
+    // partial offload: the CPU continues from the residual stream
+    if (!s->head_on_gpu) {
+        copy_to_host(r, &s->step_dev, s->x_offset, &s->x_host, (VkDeviceSize)T * d * sizeof(float));
+        return PONDER_OK;
+    }
+
     // output head, only for the rows the caller asked for
     if (n_out == 0)
         return PONDER_OK;
@@ -212,12 +234,8 @@ static PonderStatus record_step(PonderContext *ctx, VkState *s, Recorder *r, uin
         rms_norm(r, x, &s->output_norm, whole(&s->xn), out_rows, d, n_out, hp->rms_eps, err));
     VK_RETURN_IF_FAILED(matvec(r, &s->output, whole(&s->xn), d, whole(&s->logits), hp->n_vocab,
                                NULL, n_out, false, err));
-    VkBufferCopy logits = {.size = (VkDeviceSize)n_out * hp->n_vocab * sizeof(float)};
-    barrier(r, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
-            VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT);
-    s->vk.vkCmdCopyBuffer(r->cmd, s->logits.buffer, s->logits_host.buffer, 1, &logits);
-    barrier(r, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
-            VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
+    copy_to_host(r, &s->logits, 0, &s->logits_host,
+                 (VkDeviceSize)n_out * hp->n_vocab * sizeof(float));
     return PONDER_OK;
 }
 
@@ -323,10 +341,16 @@ PonderStatus vk_forward(PonderContext *ctx, const StepBatch *step, PonderError *
         return ponder_set_error(err, PONDER_ERR_CANCELLED, "cancelled");
     if (step->n_tokens == 0)
         return PONDER_OK;
-    stage_inputs(ctx, s, step);
-    VkCommandBuffer cmd;
-    VK_RETURN_IF_FAILED(recording_for(ctx, s, step->n_tokens, step->n_out, &cmd, err));
-    VK_RETURN_IF_FAILED(vk_submit_wait(s, cmd, err));
+    if (s->n_gpu_layers > 0) {
+        stage_inputs(ctx, s, step);
+        // without the head here, steps differ only in their token count
+        uint32_t n_out = s->head_on_gpu ? step->n_out : 0;
+        VkCommandBuffer cmd;
+        VK_RETURN_IF_FAILED(recording_for(ctx, s, step->n_tokens, n_out, &cmd, err));
+        VK_RETURN_IF_FAILED(vk_submit_wait(s, cmd, err));
+    }
+    if (s->tail)
+        return vk_cpu_tail_forward(s->tail, ctx, step, err);
     memcpy(step->logits, s->logits_host.map,
            (uint64_t)step->n_out * ctx->model->hp.n_vocab * sizeof(float));
     return PONDER_OK;

@@ -27,6 +27,8 @@ VkPipe vk_matvec_pipe(PonderType type)
     case PONDER_TYPE_Q4_1: return VK_PIPE_MATVEC_Q4_1;
     case PONDER_TYPE_Q5_0: return VK_PIPE_MATVEC_Q5_0;
     case PONDER_TYPE_Q5_1: return VK_PIPE_MATVEC_Q5_1;
+    case PONDER_TYPE_Q2_K: return VK_PIPE_MATVEC_Q2_K;
+    case PONDER_TYPE_Q3_K: return VK_PIPE_MATVEC_Q3_K;
     case PONDER_TYPE_Q4_K: return VK_PIPE_MATVEC_Q4_K;
     case PONDER_TYPE_Q5_K: return VK_PIPE_MATVEC_Q5_K;
     case PONDER_TYPE_Q6_K: return VK_PIPE_MATVEC_Q6_K;

@@ -28,6 +28,12 @@ static const uint32_t matvec_q5_0[] =
 static const uint32_t matvec_q5_1[] =
 #include "matvec-q5_1.inc"
     ;
+static const uint32_t matvec_q2_k[] =
+#include "matvec-q2_k.inc"
+    ;
+static const uint32_t matvec_q3_k[] =
+#include "matvec-q3_k.inc"
+    ;
 static const uint32_t matvec_q4_k[] =
 #include "matvec-q4_k.inc"
     ;
@@ -65,6 +71,8 @@ const VkShaderCode vk_shader_code[VK_PIPE_COUNT] = {
     SPIRV_ENTRY(VK_PIPE_MATVEC_Q4_1, matvec_q4_1),
     SPIRV_ENTRY(VK_PIPE_MATVEC_Q5_0, matvec_q5_0),
     SPIRV_ENTRY(VK_PIPE_MATVEC_Q5_1, matvec_q5_1),
+    SPIRV_ENTRY(VK_PIPE_MATVEC_Q2_K, matvec_q2_k),
+    SPIRV_ENTRY(VK_PIPE_MATVEC_Q3_K, matvec_q3_k),
     SPIRV_ENTRY(VK_PIPE_MATVEC_Q4_K, matvec_q4_k),
     SPIRV_ENTRY(VK_PIPE_MATVEC_Q5_K, matvec_q5_k),
     SPIRV_ENTRY(VK_PIPE_MATVEC_Q6_K, matvec_q6_k),

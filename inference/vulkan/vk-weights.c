@@ -1,4 +1,5 @@
-// Which models the Vulkan backend runs, and the upload of their weights: matrices go to
+// Which layers and models the Vulkan backend runs, and the upload of their weights (only
+// the layers on the GPU, and the head when every layer is there): matrices go to
 // device-local buffers in their file's block layout (the mat-vec shaders decode them as
 // they read), vectors (norms, biases) as floats, plus the RoPE angle table.
 #include <math.h>
@@ -46,15 +47,21 @@ static PonderStatus check_weight(const NamedWeight *nw, PonderError *err)
     return PONDER_OK;
 }
 
+uint32_t vk_gpu_layer_count(const PonderContext *ctx)
+{
+    uint32_t n_layer = ctx->model->hp.n_layer;
+    int32_t want = ctx->params.gpu_layers;
+    return want < 0 || (uint32_t)want >= n_layer ? n_layer : (uint32_t)want;
+}
+
+// Only what runs here is checked: the CPU runs every type, shape and KV cache.
 PonderStatus vk_check_model(const PonderContext *ctx, PonderError *err)
 {
     const PonderModel *m = ctx->model;
     const ModelHparams *hp = &m->hp;
-    if (ctx->params.gpu_layers >= 0 && (uint32_t)ctx->params.gpu_layers < hp->n_layer)
-        return ponder_set_error(
-            err, PONDER_ERR_UNSUPPORTED,
-            "partial offload (%d of %u layers on the GPU) is not supported on Vulkan yet",
-            ctx->params.gpu_layers, hp->n_layer);
+    const uint32_t n_gpu = vk_gpu_layer_count(ctx);
+    if (n_gpu == 0)
+        return PONDER_OK;
     if (ctx->kv_type != PONDER_TYPE_F16 && ctx->kv_type != PONDER_TYPE_F32)
         return ponder_set_error(err, PONDER_ERR_UNSUPPORTED,
                                 "a %s KV cache is not supported on Vulkan (use f16 or f32)",
@@ -64,12 +71,14 @@ PonderStatus vk_check_model(const PonderContext *ctx, PonderError *err)
             err, PONDER_ERR_UNSUPPORTED,
             "the Vulkan backend runs heads of up to %d (even) dimensions, not %u", MAX_HEAD_DIM,
             hp->head_dim);
-    for (uint32_t l = 0; l < hp->n_layer; l++) {
+    for (uint32_t l = 0; l < n_gpu; l++) {
         NamedWeight nw[7];
         layer_matrices(m, l, nw);
         for (int i = 0; i < 7; i++)
             VK_RETURN_IF_FAILED(check_weight(&nw[i], err));
     }
+    if (n_gpu < hp->n_layer)
+        return PONDER_OK; // the head runs on the CPU
     NamedWeight head = {.w = &m->output};
     snprintf(head.name, sizeof head.name, "%s",
              m->output.data == m->token_embd.data ? "token_embd.weight" : "output.weight");
@@ -133,11 +142,11 @@ PonderStatus vk_upload_model(PonderContext *ctx, VkState *s, PonderError *err)
     const ModelHparams *hp = &m->hp;
     uint64_t q_dim = (uint64_t)hp->n_head * hp->head_dim,
              kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
-    s->layers = calloc(hp->n_layer, sizeof *s->layers);
+    s->layers = calloc(s->n_gpu_layers, sizeof *s->layers);
     if (!s->layers)
         return ponder_set_error(err, PONDER_ERR_NO_MEMORY, "out of memory");
     uint64_t kv_bytes = (uint64_t)ctx->n_seq * ctx->n_ctx * kv_dim * (s->kv_f16 ? 2 : 4);
-    for (uint32_t l = 0; l < hp->n_layer; l++) {
+    for (uint32_t l = 0; l < s->n_gpu_layers; l++) {
         const LayerWeights *lw = &m->layers[l];
         VkLayer *L = &s->layers[l];
         VK_RETURN_IF_FAILED(upload_floats(s, lw->attn_norm, hp->n_embd, &L->attn_norm, err));
@@ -158,14 +167,16 @@ PonderStatus vk_upload_model(PonderContext *ctx, VkState *s, PonderError *err)
         VK_RETURN_IF_FAILED(vk_zero(s, &L->k_cache, err));
         VK_RETURN_IF_FAILED(vk_zero(s, &L->v_cache, err));
     }
-    VK_RETURN_IF_FAILED(upload_floats(s, m->output_norm, hp->n_embd, &s->output_norm, err));
-    VK_RETURN_IF_FAILED(upload_weight(s, &m->output, &s->output, err));
+    if (s->head_on_gpu) {
+        VK_RETURN_IF_FAILED(upload_floats(s, m->output_norm, hp->n_embd, &s->output_norm, err));
+        VK_RETURN_IF_FAILED(upload_weight(s, &m->output, &s->output, err));
+    }
     return upload_rope_table(ctx, s, err);
 }
 
-void vk_free_model(VkState *s, uint32_t n_layer)
+void vk_free_model(VkState *s)
 {
-    for (uint32_t l = 0; s->layers && l < n_layer; l++) {
+    for (uint32_t l = 0; s->layers && l < s->n_gpu_layers; l++) {
         VkLayer *L = &s->layers[l];
         VkBuf *bufs[] = {&L->attn_norm, &L->ffn_norm,   &L->bq,      &L->bk,     &L->bv,
                          &L->wq.buf,    &L->wk.buf,     &L->wv.buf,  &L->wo.buf, &L->w_gate.buf,

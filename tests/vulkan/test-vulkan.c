@@ -1,9 +1,10 @@
 // The Vulkan backend against the CPU backend (same inputs, same steps) and llama.cpp's
-// logits: every file in $PONDER_SHARED/models whose weight types the backend runs (the
-// others must fail with a clear message), prompt and greedy decode steps; four sequences
-// in one step; an f32 KV cache; recorded command buffers against re-recorded ones; the
-// errors for what the backend does not do yet. Skips (77) where no Vulkan loader or device
-// is usable. Lavapipe on two cores runs it well under a minute.
+// logits: every file in $PONDER_SHARED/models (every weight type the CPU runs, Q2_K to
+// F16), prompt and greedy decode steps; four sequences in one step; an f32 KV cache;
+// recorded command buffers against re-recorded ones; partial offload (1 and 0 of the 2
+// layers on the GPU, the rest on the CPU); the errors for what the backend does not do.
+// Skips (77) where no Vulkan loader or device is usable. Lavapipe on two cores runs it in
+// about 90 seconds.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,7 @@ static PonderModel *load_model(const char *file)
 // Opens the model on both backends. False with GPU_ERR set when the Vulkan context could
 // not be made (the caller decides whether that was expected).
 static bool open_pair(Pair *pair, const char *file, uint32_t n_seq, PonderKvType kv,
-                      PonderError *gpu_err)
+                      int32_t gpu_layers, PonderError *gpu_err)
 {
     memset(pair, 0, sizeof *pair);
     pair->name = file;
@@ -63,7 +64,7 @@ static bool open_pair(Pair *pair, const char *file, uint32_t n_seq, PonderKvType
     PonderError err = {0};
     pair->cpu = new_context(pair->model, PONDER_BACKEND_CPU, n_seq, kv, -1, &err);
     CHECKF(pair->cpu != NULL, "%s (cpu): %s", file, err.message);
-    pair->gpu = new_context(pair->model, PONDER_BACKEND_VULKAN, n_seq, kv, -1, gpu_err);
+    pair->gpu = new_context(pair->model, PONDER_BACKEND_VULKAN, n_seq, kv, gpu_layers, gpu_err);
     return pair->cpu && pair->gpu;
 }
 
@@ -142,7 +143,7 @@ static bool check_file(const char *file, const JsonValue *ref, const int32_t *pr
 {
     Pair p;
     PonderError gpu_err = {0};
-    if (!open_pair(&p, file, 1, PONDER_KV_F16, &gpu_err)) {
+    if (!open_pair(&p, file, 1, PONDER_KV_F16, -1, &gpu_err)) {
         bool expected = is_unsupported_type(&gpu_err);
         CHECKF(expected, "%s (vulkan): %s", file, gpu_err.message);
         if (expected)
@@ -174,11 +175,12 @@ static bool check_file(const char *file, const JsonValue *ref, const int32_t *pr
 
 // N_BATCH sequences prefilled together in one step (prompts of different lengths), then
 // decoded together in one step each, then a step with only some of them.
-static void check_batched(const char *file, const int32_t *prompt, uint32_t n_prompt)
+static void check_batched(const char *file, int32_t gpu_layers, const int32_t *prompt,
+                          uint32_t n_prompt)
 {
     Pair p;
     PonderError gpu_err = {0};
-    if (!open_pair(&p, file, N_BATCH, PONDER_KV_F16, &gpu_err)) {
+    if (!open_pair(&p, file, N_BATCH, PONDER_KV_F16, gpu_layers, &gpu_err)) {
         CHECKF(false, "%s (vulkan): %s", file, gpu_err.message);
         close_pair(&p);
         return;
@@ -216,8 +218,8 @@ static void check_batched(const char *file, const int32_t *prompt, uint32_t n_pr
             worst = fmax(worst, check_logits(&p, "batched decode", gpu_l + (size_t)i * p.n_vocab,
                                              cpu_l + (size_t)i * p.n_vocab, bound));
     }
-    printf("  %-20s %d sequences in one step: Vulkan vs CPU worst rel %.2e\n", file, N_BATCH,
-           worst);
+    printf("  %-20s %d sequences in one step, gpu_layers %d: Vulkan vs CPU worst rel %.2e\n", file,
+           N_BATCH, gpu_layers, worst);
     free(cpu_l);
     free(gpu_l);
     close_pair(&p);
@@ -228,7 +230,7 @@ static void check_kv_f32(const char *file, const int32_t *prompt, uint32_t n_pro
 {
     Pair p;
     PonderError gpu_err = {0};
-    if (open_pair(&p, file, 1, PONDER_KV_F32, &gpu_err)) {
+    if (open_pair(&p, file, 1, PONDER_KV_F32, -1, &gpu_err)) {
         float *cpu_l = malloc(p.n_vocab * sizeof(float)),
               *gpu_l = malloc(p.n_vocab * sizeof(float));
         double worst = prompt_and_decode(&p, prompt, n_prompt, 3, cpu_l, gpu_l, NULL);
@@ -277,20 +279,59 @@ static void check_reuse(const char *file, const int32_t *prompt, uint32_t n_prom
     ponder_model_free(model);
 }
 
-// What the backend does not do yet fails with a message, never a crash.
+// Partial offload of a two-layer file: with 1 layer on the GPU, logits within the file's
+// bound of the CPU backend's and not bit-identical to them (so layer 0 really ran on the
+// GPU); with 0 layers, the CPU backend runs everything (same threads, same order), so the
+// logits equal its own bit for bit.
+static void check_offload(const char *file, const int32_t *prompt, uint32_t n_prompt)
+{
+    for (int32_t gpu_layers = 1; gpu_layers >= 0; gpu_layers--) {
+        Pair p;
+        PonderError gpu_err = {0};
+        if (!open_pair(&p, file, 1, PONDER_KV_F16, gpu_layers, &gpu_err)) {
+            CHECKF(false, "%s (vulkan, gpu_layers %d): %s", file, gpu_layers, gpu_err.message);
+            close_pair(&p);
+            continue;
+        }
+        CHECKF(ponder_model_info(p.model)->n_layer == 2, "%s: %u layers, the test expects 2", file,
+               ponder_model_info(p.model)->n_layer);
+        float *cpu_l = malloc(p.n_vocab * sizeof(float)),
+              *gpu_l = malloc(p.n_vocab * sizeof(float));
+        int32_t seq = ponder_seq_new(p.cpu), token;
+        CHECK(seq == ponder_seq_new(p.gpu));
+        PonderBatchEntry e = {.seq = seq, .tokens = prompt, .n_tokens = n_prompt};
+        bool same = true;
+        double worst = 0;
+        for (int step = 0; step <= N_DECODE && decode_both(&p, &e, 1, cpu_l, gpu_l); step++) {
+            worst = fmax(worst, check_logits(&p, gpu_layers ? "1 of 2 layers" : "0 of 2 layers",
+                                             gpu_l, cpu_l, bound_for(file)));
+            same = same && memcmp(gpu_l, cpu_l, p.n_vocab * sizeof(float)) == 0;
+            token = sampler_argmax(cpu_l, (int32_t)p.n_vocab);
+            e = (PonderBatchEntry){.seq = seq, .tokens = &token, .n_tokens = 1};
+        }
+        if (gpu_layers == 1)
+            CHECKF(!same, "%s: 1 of 2 layers gives the CPU's logits bit for bit (no GPU layer?)",
+                   file);
+        else
+            CHECKF(same, "%s: 0 of 2 layers differs from the CPU backend (rel %.2e)", file, worst);
+        printf("  %-20s %d of 2 layers on the GPU: worst rel %.2e over prompt + %d steps%s\n", file,
+               gpu_layers, worst, N_DECODE, same ? " (bit-identical)" : "");
+        free(cpu_l);
+        free(gpu_l);
+        close_pair(&p);
+    }
+}
+
+// What the backend does not do fails with a message, never a crash.
 static void check_errors(void)
 {
     PonderModel *model = load_model("llama-q4_k_m.gguf");
     if (!model)
         return;
     PonderError err = {0};
-    PonderContext *ctx = new_context(model, PONDER_BACKEND_VULKAN, 1, PONDER_KV_F16, 1, &err);
-    CHECKF(!ctx && err.status == PONDER_ERR_UNSUPPORTED && strstr(err.message, "partial offload"),
-           "partial offload: %s", err.message);
-    printf("  partial offload: %s\n", err.message);
-    ponder_context_free(ctx);
-    ctx = new_context(model, PONDER_BACKEND_VULKAN, 1, PONDER_KV_Q8_0, -1, &err);
-    CHECKF(!ctx && err.status == PONDER_ERR_UNSUPPORTED, "q8_0 KV cache: %s", err.message);
+    PonderContext *ctx = new_context(model, PONDER_BACKEND_VULKAN, 1, PONDER_KV_Q8_0, -1, &err);
+    CHECKF(!ctx && err.status == PONDER_ERR_UNSUPPORTED && strstr(err.message, "q8_0"),
+           "q8_0 KV cache: %s", err.message);
     printf("  q8_0 KV cache: %s\n", err.message);
     ponder_context_free(ctx);
     ponder_model_free(model);
@@ -342,9 +383,12 @@ int main(void)
             n_not_run++;
     }
     printf("  %d files run, %d not run yet\n", n_run, n_not_run);
-    CHECK(n_run >= 16);
-    check_batched("qwen2-q4_k_m.gguf", prompt, n_prompt);
-    check_batched("llama-q8_0.gguf", prompt, n_prompt);
+    CHECKF(n_not_run == 0 && n_run >= 24, "%d files run, %d not", n_run, n_not_run);
+    check_batched("qwen2-q4_k_m.gguf", -1, prompt, n_prompt);
+    check_batched("llama-q8_0.gguf", -1, prompt, n_prompt);
+    check_offload("qwen2-q3_k_m.gguf", prompt, n_prompt);
+    check_offload("llama-q2_k.gguf", prompt, n_prompt);
+    check_batched("qwen2-q4_k_m.gguf", 1, prompt, n_prompt);
     check_kv_f32("llama-q4_0.gguf", prompt, n_prompt);
     check_kv_f32("qwen2-f16.gguf", prompt, n_prompt);
     check_reuse("qwen2-q6_k.gguf", prompt, n_prompt);
