@@ -311,6 +311,22 @@ static void on_answer_delta(PonderGeneration *generation, const char *text, Pond
         ponder_message_item_append_answer(self->streaming_item, text);
 }
 
+// A conversation longer than the context loses its oldest turns from the prompt (never the
+// system prompt or the question): the user is told, since the model no longer sees them.
+static void on_started(PonderGeneration *generation, PonderChatView *self)
+{
+    PonderGenerationStats stats;
+    ponder_generation_get_stats(generation, &stats);
+    if (stats.dropped_messages == 0)
+        return;
+    g_autofree char *text = g_strdup_printf(
+        ngettext("This conversation is longer than the context: its oldest message was left out",
+                 "This conversation is longer than the context: its %u oldest messages were left out",
+                 stats.dropped_messages),
+        stats.dropped_messages);
+    toast(self, text);
+}
+
 static void on_progress(PonderGeneration *generation, guint done, guint total, PonderChatView *self)
 {
     gboolean shown =
@@ -369,6 +385,7 @@ static void follow_reply(PonderChatView *self, PonderReply *reply, gint64 conver
     PonderGeneration *generation = ponder_reply_get_generation(reply);
     g_signal_connect(generation, "reasoning-delta", G_CALLBACK(on_reasoning_delta), self);
     g_signal_connect(generation, "answer-delta", G_CALLBACK(on_answer_delta), self);
+    g_signal_connect(generation, "started", G_CALLBACK(on_started), self);
     g_signal_connect(generation, "progress", G_CALLBACK(on_progress), self);
     g_signal_connect(reply, "finished", G_CALLBACK(on_reply_finished), self);
     g_signal_connect(reply, "save-failed", G_CALLBACK(on_save_failed), self);
