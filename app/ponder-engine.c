@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "ponder-generation-private.h"
+#include "ponder-remote-provider.h"
 
 // clang-format off
 G_DEFINE_QUARK(ponder-engine-error-quark, ponder_engine_error)
@@ -73,7 +74,10 @@ struct _PonderEngine {
     char *backend_name, *backend_note;
     GError *last_error;
     gboolean notify_scheduled;
+    char *remote_url; // the remote provider's, shown as the backend note of a remote model
 
+    // Main context only: the remote provider that runs "remote:ID" models, or NULL.
+    PonderRemoteProvider *remote;
     // Main context only: copies of the shared state, refreshed by each notification.
     PonderEngineState main_state;
     char *main_model_path, *main_backend_name, *main_backend_note;
@@ -161,6 +165,19 @@ static void set_state(PonderEngine *self, PonderEngineState state, const char *b
     self->last_error = error;
     schedule_notify_locked(self);
     pthread_mutex_unlock(&self->lock);
+}
+
+// Engine thread. With a remote model chosen nothing is loaded here, yet it is ready.
+static void show_unloaded(PonderEngine *self, const char *model_path)
+{
+    if (!g_str_has_prefix(model_path ? model_path : "", PONDER_REMOTE_MODEL_PREFIX)) {
+        set_state(self, PONDER_ENGINE_UNLOADED, NULL, NULL, NULL);
+        return;
+    }
+    pthread_mutex_lock(&self->lock);
+    g_autofree char *url = g_strdup(self->remote_url);
+    pthread_mutex_unlock(&self->lock);
+    set_state(self, PONDER_ENGINE_READY, "remote", url, NULL);
 }
 
 // ---- requests ------------------------------------------------------------------------
@@ -479,6 +496,12 @@ static void admit(PonderEngine *self, PonderGeneration *generation, const char *
                                          "no model is chosen"));
             return;
         }
+        if (g_str_has_prefix(model_path, PONDER_REMOTE_MODEL_PREFIX)) {
+            finish_unstarted(generation, PONDER_FINISH_CANCELLED,
+                             g_error_new(PONDER_ENGINE_ERROR, PONDER_ENGINE_ERROR_EJECTED,
+                                         "a remote model was chosen before this request ran"));
+            return;
+        }
         if (!load_model(self, model_path, settings, &error)) {
             finish_unstarted(generation, PONDER_FINISH_ERROR, error);
             return;
@@ -697,7 +720,7 @@ static gpointer engine_thread(gpointer data)
         if (eject || load || (reload && self->model)) {
             unload_model(self);
             if (!load)
-                set_state(self, PONDER_ENGINE_UNLOADED, NULL, NULL, NULL);
+                show_unloaded(self, model_path);
         }
         if (load && model_path) {
             GError *error = NULL;
@@ -750,6 +773,8 @@ static void ponder_engine_finalize(GObject *object)
 {
     PonderEngine *self = PONDER_ENGINE(object);
     g_ptr_array_unref(self->active);
+    g_clear_object(&self->remote);
+    g_free(self->remote_url);
     g_free(self->model_path);
     g_free(self->backend_name);
     g_free(self->backend_note);
@@ -819,11 +844,13 @@ void ponder_engine_get_settings(PonderEngine *self, PonderEngineSettings *out)
 
 void ponder_engine_set_model(PonderEngine *self, const char *path)
 {
+    // A remote model frees the GPU: the local one is unloaded, and nothing loaded instead.
+    gboolean remote = g_str_has_prefix(path ? path : "", PONDER_REMOTE_MODEL_PREFIX);
     pthread_mutex_lock(&self->lock);
     g_free(self->model_path);
     self->model_path = g_strdup(path);
-    self->load_requested = path != NULL;
-    self->eject_requested = path == NULL;
+    self->load_requested = path != NULL && !remote;
+    self->eject_requested = path == NULL || remote;
     schedule_notify_locked(self);
     pthread_cond_signal(&self->wake);
     pthread_mutex_unlock(&self->lock);
@@ -873,13 +900,56 @@ guint ponder_engine_get_queue_depth(PonderEngine *self)
 
 guint ponder_engine_get_running(PonderEngine *self)
 {
-    return (guint)g_atomic_int_get(&self->n_running);
+    PonderRemoteProvider *remote = self->remote;
+    return (guint)g_atomic_int_get(&self->n_running) +
+           (remote ? ponder_remote_provider_get_running(remote) : 0);
+}
+
+void ponder_engine_set_remote_provider(PonderEngine *self, PonderRemoteProvider *provider)
+{
+    g_set_object(&self->remote, provider);
+    pthread_mutex_lock(&self->lock);
+    g_free(self->remote_url);
+    self->remote_url = provider ? g_strdup(ponder_remote_provider_get_base_url(provider)) : NULL;
+    // A remote model already chosen shows the new provider's address.
+    if (g_str_has_prefix(self->model_path ? self->model_path : "", PONDER_REMOTE_MODEL_PREFIX))
+        self->eject_requested = TRUE;
+    pthread_cond_signal(&self->wake);
+    pthread_mutex_unlock(&self->lock);
+}
+
+PonderRemoteProvider *ponder_engine_get_remote_provider(PonderEngine *self)
+{
+    return self->remote;
+}
+
+// Main context: a remote model's requests go to the provider, outside the engine's queue.
+static gboolean submit_remote(PonderEngine *self, const char *model_path,
+                              PonderGeneration *generation, GError **error)
+{
+    if (!self->remote) {
+        g_set_error(error, PONDER_ENGINE_ERROR, PONDER_ENGINE_ERROR_NO_MODEL,
+                    "the chosen model is on a remote server, but no remote server is set up: "
+                    "add one in Preferences or choose a local model");
+        return FALSE;
+    }
+    pthread_mutex_lock(&self->lock);
+    guint default_max_tokens = self->settings.max_answer_tokens;
+    pthread_mutex_unlock(&self->lock);
+    g_autofree char *model_id = ponder_remote_model_id(model_path);
+    return ponder_remote_provider_submit(self->remote, model_id, generation, default_max_tokens,
+                                         error);
 }
 
 gboolean ponder_engine_submit(PonderEngine *self, PonderGeneration *generation, GError **error)
 {
     g_return_val_if_fail(PONDER_IS_GENERATION(generation), FALSE);
     pthread_mutex_lock(&self->lock);
+    if (g_str_has_prefix(self->model_path ? self->model_path : "", PONDER_REMOTE_MODEL_PREFIX)) {
+        g_autofree char *path = g_strdup(self->model_path);
+        pthread_mutex_unlock(&self->lock);
+        return submit_remote(self, path, generation, error);
+    }
     guint depth = self->waiting[0].length + self->waiting[1].length;
     gboolean ok = FALSE;
     if (!self->model_path)

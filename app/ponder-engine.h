@@ -80,6 +80,12 @@ guint ponder_engine_get_queue_depth(PonderEngine *self);
 // Requests admitted and not yet finished (thread-safe).
 guint ponder_engine_get_running(PonderEngine *self);
 
+// The server that runs remote models (NULL: none). A model path "remote:ID"
+// (ponder-remote-provider.h) chooses the provider's model ID: the local model is unloaded,
+// the state is READY with backend "remote", and submitted generations go to the provider.
+void ponder_engine_set_remote_provider(PonderEngine *self, PonderRemoteProvider *provider);
+PonderRemoteProvider *ponder_engine_get_remote_provider(PonderEngine *self); // transfer none
+
 // Queues GENERATION (the engine keeps a reference until it finishes). FALSE with
 // PONDER_ENGINE_ERROR_BUSY when the queue is full, or NO_MODEL when none is chosen.
 gboolean ponder_engine_submit(PonderEngine *self, PonderGeneration *generation, GError **error);

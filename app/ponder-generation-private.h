@@ -39,6 +39,9 @@ void ponder_generation_push_text(PonderGeneration *self, gboolean reasoning, con
                                  gsize len);
 // Counts a generated token (the first one ends the prefill time).
 void ponder_generation_push_token(PonderGeneration *self);
+// Token counts a remote server reported (its "usage"), replacing what was counted here.
+void ponder_generation_push_usage(PonderGeneration *self, guint prompt_tokens,
+                                  guint completion_tokens);
 // Takes ERROR (may be NULL) and the caller's reference: it is dropped on the main context
 // after "finished" is emitted, so a generation is always finalized there (its main-context
 // fields are never touched from the engine thread). Nothing may be pushed after this.

@@ -340,6 +340,17 @@ void ponder_generation_push_token(PonderGeneration *self)
     pthread_mutex_unlock(&self->lock);
 }
 
+void ponder_generation_push_usage(PonderGeneration *self, guint prompt_tokens,
+                                  guint completion_tokens)
+{
+    pthread_mutex_lock(&self->lock);
+    self->stats.prompt_tokens = prompt_tokens;
+    self->stats.prefill_tokens = prompt_tokens - MIN(self->stats.cached_tokens, prompt_tokens);
+    if (completion_tokens)
+        self->stats.completion_tokens = completion_tokens;
+    pthread_mutex_unlock(&self->lock);
+}
+
 void ponder_generation_push_finished(PonderGeneration *self, PonderFinishReason reason,
                                      gboolean in_reasoning, GError *error)
 {

@@ -11,6 +11,7 @@ typedef struct _PonderModelLibrary PonderModelLibrary;
 typedef struct _PonderDownload PonderDownload;
 typedef struct _PonderEngine PonderEngine;
 typedef struct _PonderGeneration PonderGeneration;
+typedef struct _PonderRemoteProvider PonderRemoteProvider;
 
 // Who asked: the window goes before the local API in the engine's queue.
 typedef enum {
