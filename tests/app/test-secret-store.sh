@@ -28,6 +28,9 @@ fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# No display: the locked-keyring case would otherwise make gnome-keyring ask for its
+# password in a window (CI runs the tests under Xvfb) and wait for an answer forever.
+unset DISPLAY WAYLAND_DISPLAY
 
 # Gives part $1 fresh HOME, XDG folders and runtime folder under $tmp.
 private_home() {
