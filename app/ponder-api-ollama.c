@@ -384,11 +384,14 @@ static void run(PonderApiRequest *req, JsonObject *body, gboolean chat)
     req->dialect_data = s;
     req->dialect_data_free = ollama_state_free;
     req->unload_after = params.unload_after;
+    // Chats may be saved in the history; /api/generate (code completion, one-off prompts)
+    // never is.
     if (params.n_messages == 0 && !params.prompt)
         answer_load(req, s, entry, params.unload_after);
-    else
-        ponder_api_request_run(req, ponder_api_params_make_generation(&params), params.stream,
-                               &ollama_handler);
+    else if (ponder_api_request_run(req, ponder_api_params_make_generation(&params), params.stream,
+                                    &ollama_handler) &&
+             chat)
+        ponder_api_history_track(req->server, req->generation, &params, s->model);
     ponder_api_params_clear(&params);
 }
 

@@ -272,8 +272,11 @@ static void run(PonderApiRequest *req, JsonObject *body, gboolean chat)
     s->raw_reasoning = req->server->raw_reasoning;
     req->dialect_data = s;
     req->dialect_data_free = openai_state_free;
-    ponder_api_request_run(req, ponder_api_params_make_generation(&params), params.stream,
-                           &openai_handler);
+    // Chats may be saved in the history; raw completions (code completion) never are.
+    if (ponder_api_request_run(req, ponder_api_params_make_generation(&params), params.stream,
+                               &openai_handler) &&
+        chat)
+        ponder_api_history_track(req->server, req->generation, &params, s->model);
     ponder_api_params_clear(&params);
 }
 

@@ -7,6 +7,7 @@
 //   ponder-api-openai.c  /v1/models, /v1/chat/completions, /v1/completions
 //   ponder-api-ollama.c  /api/tags, /api/show, /api/chat, /api/generate, /api/version, /api/ps
 //   ponder-api-metrics.c counters and histograms, GET /health and GET /metrics
+//   ponder-api-history.c chats saved as conversations in the history (when switched on)
 #pragma once
 
 #include <json-glib/json-glib.h>
@@ -16,6 +17,7 @@
 #include "ponder-api-server.h"
 #include "ponder-engine.h"
 #include "ponder-model-library.h"
+#include "ponder-store.h"
 
 G_BEGIN_DECLS
 
@@ -39,12 +41,15 @@ struct _PonderApiServer {
     GStrv allowed_origins;
     gboolean raw_reasoning;
     guint request_timeout_ms;
+    PonderStore *history_store; // owned, or NULL
+    gboolean save_history;
 
     guint port;
     GStrv local_names;        // Host values accepted besides loopback (allow_lan: names, addresses)
     GHashTable *open;         // PonderApiRequest * set: requests not yet finished
     GHashTable *lingering;    // GIOStream * (owned) -> source id: refused connections closing
     char *pending_model_path; // set_model asked for it; the engine's notification may lag
+    GHashTable *history_pending; // PonderApiHistoryRecord * set: chats to save once they end
 };
 
 typedef enum {
@@ -148,10 +153,10 @@ guint ponder_api_server_context_length(PonderApiServer *self, PonderModelEntry *
 // Ejects the model once no request runs or waits (tried for about a second).
 void ponder_api_server_unload_when_idle(PonderApiServer *self);
 
-// Submits GENERATION (taken) and answers through HANDLER. On failure (busy, no model) the
-// error is answered at once.
-void ponder_api_request_run(PonderApiRequest *request, PonderGeneration *generation,
-                            gboolean stream, const PonderApiGenerationHandler *handler);
+// Submits GENERATION (taken; REQUEST->generation once submitted) and answers through
+// HANDLER. On failure (busy, no model) the error is answered at once and FALSE returned.
+gboolean ponder_api_request_run(PonderApiRequest *request, PonderGeneration *generation,
+                                gboolean stream, const PonderApiGenerationHandler *handler);
 
 // ---- request parameters (ponder-api-params.c) ------------------------------------------
 
@@ -185,6 +190,19 @@ typedef gboolean (*PonderApiParseFunc)(JsonObject *body, gboolean chat, PonderAp
 PonderModelEntry *ponder_api_request_parse(PonderApiRequest *request, PonderApiParseFunc parse,
                                            JsonObject *body, gboolean chat,
                                            PonderApiParams *params);
+
+// ---- history (ponder-api-history.c) --------------------------------------------------------
+
+typedef struct _PonderApiHistoryRecord PonderApiHistoryRecord;
+
+// With saving on: the chat request PARAMS, answered by the submitted GENERATION with the
+// model MODEL (its slug), is saved once the generation ends. Off: nothing.
+void ponder_api_history_track(PonderApiServer *self, PonderGeneration *generation,
+                              const PonderApiParams *params, const char *model);
+// Saving was switched off: the chats still running are not saved.
+void ponder_api_history_discard_pending(PonderApiServer *self);
+// The server goes away: the chats still running are saved without it.
+void ponder_api_history_detach_pending(PonderApiServer *self);
 
 // ---- routes ------------------------------------------------------------------------------
 

@@ -896,8 +896,8 @@ static void watch_for_hangup(PonderApiRequest *req)
     g_source_attach(req->hangup_watch, g_main_context_get_thread_default());
 }
 
-void ponder_api_request_run(PonderApiRequest *req, PonderGeneration *generation, gboolean stream,
-                            const PonderApiGenerationHandler *handler)
+gboolean ponder_api_request_run(PonderApiRequest *req, PonderGeneration *generation,
+                                gboolean stream, const PonderApiGenerationHandler *handler)
 {
     g_clear_object(&req->generation);
     req->generation = generation;
@@ -907,7 +907,7 @@ void ponder_api_request_run(PonderApiRequest *req, PonderGeneration *generation,
     if (!ponder_engine_submit(req->server->engine, generation, &error)) {
         g_autoptr(PonderApiError) api_error = ponder_api_error_from_gerror(error);
         ponder_api_request_respond_error(req, api_error);
-        return;
+        return FALSE;
     }
     g_signal_connect(generation, "started", G_CALLBACK(on_generation_started), req);
     g_signal_connect(generation, "reasoning-delta", G_CALLBACK(on_reasoning_delta), req);
@@ -915,6 +915,7 @@ void ponder_api_request_run(PonderApiRequest *req, PonderGeneration *generation,
     g_signal_connect(generation, "finished", G_CALLBACK(on_generation_finished), req);
     soup_server_message_pause(req->msg);
     watch_for_hangup(req);
+    return TRUE;
 }
 
 // ---- the object ------------------------------------------------------------------------------
@@ -923,8 +924,10 @@ static void ponder_api_server_dispose(GObject *object)
 {
     PonderApiServer *self = PONDER_API_SERVER(object);
     ponder_api_server_stop(self);
+    ponder_api_history_detach_pending(self);
     g_clear_object(&self->engine);
     g_clear_object(&self->library);
+    g_clear_object(&self->history_store);
     G_OBJECT_CLASS(ponder_api_server_parent_class)->dispose(object);
 }
 
@@ -933,6 +936,7 @@ static void ponder_api_server_finalize(GObject *object)
     PonderApiServer *self = PONDER_API_SERVER(object);
     g_hash_table_unref(self->open);
     g_hash_table_unref(self->lingering);
+    g_hash_table_unref(self->history_pending);
     ponder_api_metrics_free(self->metrics);
     g_free(self->host);
     g_free(self->api_key_digest);
@@ -952,6 +956,7 @@ static void ponder_api_server_init(PonderApiServer *self)
 {
     self->open = g_hash_table_new(NULL, NULL);
     self->lingering = g_hash_table_new_full(NULL, NULL, close_stream, NULL);
+    self->history_pending = g_hash_table_new(NULL, NULL);
     self->metrics = ponder_api_metrics_new();
     self->request_timeout_ms = PONDER_API_DEFAULT_REQUEST_TIMEOUT_MS;
 }
@@ -975,12 +980,29 @@ PonderApiServer *ponder_api_server_new(PonderEngine *engine, PonderModelLibrary 
             g_compute_checksum_for_string(G_CHECKSUM_SHA256, options->api_key, -1);
     self->allowed_origins = g_strdupv((char **)options->allowed_origins);
     self->raw_reasoning = options->raw_reasoning;
+    g_set_object(&self->history_store, options->history_store);
+    ponder_api_server_set_save_history(self, options->save_history);
     return self;
 }
 
 void ponder_api_server_set_request_timeout(PonderApiServer *self, guint timeout_ms)
 {
     self->request_timeout_ms = timeout_ms;
+}
+
+void ponder_api_server_set_save_history(PonderApiServer *self, gboolean save_history)
+{
+    g_return_if_fail(PONDER_IS_API_SERVER(self));
+    g_return_if_fail(!save_history || self->history_store);
+    if (self->save_history && !save_history)
+        ponder_api_history_discard_pending(self);
+    self->save_history = save_history;
+}
+
+gboolean ponder_api_server_get_save_history(PonderApiServer *self)
+{
+    g_return_val_if_fail(PONDER_IS_API_SERVER(self), FALSE);
+    return self->save_history;
 }
 
 // The names and addresses a LAN client may put in Host: this machine's host name (also

@@ -9,6 +9,10 @@
 //   preflights are answered only for those); the bearer key when one is set -> 401; a body
 //   over PONDER_API_MAX_BODY_BYTES -> 413. A request whose headers and body have not arrived
 //   within the request timeout (default 30 s) has its connection closed.
+//
+// History: off by default, so nothing a client sends is written anywhere. With save_history
+// on, chat requests (not raw completions) are saved as conversations in the history store,
+// and the next turn of the same chat continues its conversation (ponder-api-history.c).
 #pragma once
 
 #include <gio/gio.h>
@@ -41,7 +45,10 @@ typedef struct {
     gboolean allow_lan;  // all interfaces; Host may be this machine's names/addresses
     const char *api_key; // NULL: no key; else "Authorization: Bearer KEY" required
     const char *const *allowed_origins; // browser Origins allowed (NULL: none)
-    gboolean raw_reasoning; // OpenAI: "<think>…</think>" in content, not reasoning_content
+    gboolean raw_reasoning;     // OpenAI: "<think>…</think>" in content, not reasoning_content
+    PonderStore *history_store; // where chats are saved when save_history is on (a reference
+                                // is kept); NULL: nowhere
+    gboolean save_history;      // off: nothing is saved (the default)
 } PonderApiServerOptions;
 
 #define PONDER_TYPE_API_SERVER (ponder_api_server_get_type())
@@ -60,5 +67,11 @@ void ponder_api_server_stop(PonderApiServer *self);
 // How long a request's headers and body may take to arrive (also bounds idle keep-alive
 // connections); tests set a short one. Applies to requests that start afterwards.
 void ponder_api_server_set_request_timeout(PonderApiServer *self, guint timeout_ms);
+
+// Switches saving chats in the history store on or off (the window's Preferences, a second
+// `ponder --serve --save-history`). On needs a history_store. Switched off, requests still
+// running are not saved either; switched on, requests that start afterwards are.
+void ponder_api_server_set_save_history(PonderApiServer *self, gboolean save_history);
+gboolean ponder_api_server_get_save_history(PonderApiServer *self);
 
 G_END_DECLS

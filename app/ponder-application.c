@@ -28,6 +28,8 @@ static const GOptionEntry option_entries[] = {
      "Model to load: a name from the library, a prefix, or a GGUF path", "MODEL"},
     {"api-key-file", 0, 0, G_OPTION_ARG_FILENAME, NULL, "Require the bearer key stored in FILE",
      "FILE"},
+    {"save-history", 0, 0, G_OPTION_ARG_NONE, NULL,
+     "Save the chats made through the API in Ponder's conversation history", NULL},
     {"backend", 0, 0, G_OPTION_ARG_STRING, NULL, "auto, cuda, vulkan or cpu (default: auto)",
      "BACKEND"},
     {"gpu-layers", 0, 0, G_OPTION_ARG_INT, NULL, "Layers on the GPU (default: all)", "N"},
@@ -134,7 +136,13 @@ int ponder_application_serve_core(PonderCore *core, GApplicationCommandLine *cmd
         return 1;
     }
 
-    PonderApiServerOptions api_options = {0};
+    // The store goes along in any case, so that a later `--serve --save-history` (or the
+    // window's Preferences) can switch saving on in this server.
+    gboolean save_history = g_variant_dict_contains(options, "save-history");
+    PonderApiServerOptions api_options = {
+        .history_store = ponder_core_get_store(core),
+        .save_history = save_history,
+    };
     const char *host = NULL, *key_file = NULL;
     gint32 port = 0;
     g_autofree char *key = NULL;
@@ -165,10 +173,17 @@ int ponder_application_serve_core(PonderCore *core, GApplicationCommandLine *cmd
                                             error->message);
         return 1;
     }
+    // A running server keeps its options, but --save-history given to it switches saving
+    // on (never off: the window's switch, or a restart, does that).
+    if (save_history && !ponder_api_server_get_save_history(api))
+        ponder_api_server_set_save_history(api, TRUE);
     g_application_command_line_print(
         cmdline, "Ponder %s the OpenAI and Ollama APIs on port %u%s\n",
         running ? "already serves" : "serves", ponder_api_server_get_port(api),
         api_options.allow_lan ? " (reachable from the network)" : " (this machine only)");
+    if (ponder_api_server_get_save_history(api))
+        g_application_command_line_print(
+            cmdline, "Chats made through the API are saved in Ponder's conversation history\n");
     return 0;
 }
 

@@ -17,15 +17,16 @@ G_DECLARE_FINAL_TYPE(PonderApplication, ponder_application, PONDER, APPLICATION,
 PonderApplication *ponder_application_new(void);
 
 // For the GUI application, which takes the same command line:
-// Adds `ponder`'s options (--serve, --host, --port, --model, --api-key-file, --backend,
-// --gpu-layers, --gpu, --ctx, --parallel, --version) to APPLICATION.
+// Adds `ponder`'s options (--serve, --host, --port, --model, --api-key-file, --save-history,
+// --backend, --gpu-layers, --gpu, --ctx, --parallel, --version) to APPLICATION.
 void ponder_application_add_options(GApplication *application);
 // Overrides SETTINGS with the engine options in OPTIONS (--backend, --gpu-layers, --gpu,
 // --ctx, --parallel); G_OPTION_ERROR_BAD_VALUE naming the option when one is out of range.
 gboolean ponder_application_apply_engine_options(GVariantDict *options,
                                                  PonderEngineSettings *settings, GError **error);
 // What --serve does on CORE: loads --model when given, starts the local API with --host,
-// --port and --api-key-file, and prints where it listens. Returns the exit status (errors
+// --port and --api-key-file (or keeps the running one), switches saving its chats in CORE's
+// store on with --save-history, and prints where it listens. Returns the exit status (errors
 // printed to CMDLINE); the caller holds the application while the API serves.
 int ponder_application_serve_core(PonderCore *core, GApplicationCommandLine *cmdline,
                                   GVariantDict *options);

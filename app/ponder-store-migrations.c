@@ -81,8 +81,17 @@ static const char migrate_to_2[] =
     "INSERT INTO conversations_fts(conversations_fts) VALUES ('rebuild');"
     "INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');";
 
+// 2 -> 3: conversations saved from the local API. origin says where a conversation started;
+// thread_key, set on the answers the API saved, is the digest of the conversation up to that
+// answer as a client sends it back, so the next turn of the same chat finds where it goes.
+static const char migrate_to_3[] =
+    "ALTER TABLE conversations ADD COLUMN origin TEXT NOT NULL DEFAULT 'window'"
+    "  CHECK (origin IN ('window', 'api'));"
+    "ALTER TABLE messages ADD COLUMN thread_key TEXT;"
+    "CREATE INDEX messages_by_thread_key ON messages(thread_key) WHERE thread_key IS NOT NULL;";
+
 // migration_steps[N] takes a database from version N to N + 1.
-static const char *const migration_steps[] = {migrate_to_1, migrate_to_2};
+static const char *const migration_steps[] = {migrate_to_1, migrate_to_2, migrate_to_3};
 G_STATIC_ASSERT(G_N_ELEMENTS(migration_steps) == PONDER_STORE_SCHEMA_VERSION);
 
 gboolean ponder_store_read_schema_version(PonderStore *self, int *version, GError **error)

@@ -11,7 +11,8 @@ G_BEGIN_DECLS
 // PRAGMA user_version of a database this code wrote.
 //   1: conversations and messages
 //   2: FTS5 search index over titles and message texts, kept in sync by triggers
-#define PONDER_STORE_SCHEMA_VERSION 2
+//   3: conversations saved from the local API (their origin, their answers' thread keys)
+#define PONDER_STORE_SCHEMA_VERSION 3
 
 // How long a write waits for another connection's lock before giving up.
 #define PONDER_STORE_BUSY_TIMEOUT_MS 5000

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <json-glib/json-glib.h>
+#include <string.h>
 
 struct _PonderStore {
     GObject parent_instance;
@@ -547,7 +548,8 @@ gboolean ponder_store_purge_deleted(PonderStore *self, GError **error)
 }
 
 #define CONVERSATION_COLUMNS                                                                       \
-    "id, title, system_prompt, settings, created_at, updated_at, selected_leaf_id, deleted_at"
+    "id, title, system_prompt, settings, created_at, updated_at, selected_leaf_id, deleted_at,"    \
+    " origin"
 
 static PonderConversation *conversation_from_row(sqlite3_stmt *stmt)
 {
@@ -560,6 +562,7 @@ static PonderConversation *conversation_from_row(sqlite3_stmt *stmt)
     conversation->updated_us = sqlite3_column_int64(stmt, 5);
     conversation->selected_leaf_id = sqlite3_column_int64(stmt, 6); // NULL reads as 0
     conversation->deleted_us = sqlite3_column_int64(stmt, 7);
+    conversation->from_api = g_strcmp0((const char *)sqlite3_column_text(stmt, 8), "api") == 0;
     return conversation;
 }
 
@@ -843,22 +846,23 @@ gboolean ponder_store_save_partial_answer(PonderStore *self, gint64 answer_id, c
     return TRUE;
 }
 
-gboolean ponder_store_finish_answer(PonderStore *self, gint64 answer_id, const char *content,
-                                    const char *reasoning, const PonderAnswerStats *stats,
-                                    GError **error)
+static gboolean check_answer_stats(gint64 answer_id, const PonderAnswerStats *stats, GError **error)
 {
-    g_return_val_if_fail(PONDER_IS_STORE(self), FALSE);
-    g_return_val_if_fail(stats != NULL, FALSE);
     if (stats->finish == PONDER_FINISH_NONE || (guint)stats->finish >= G_N_ELEMENTS(finish_names)) {
         g_set_error(error, PONDER_STORE_ERROR, PONDER_STORE_ERROR_INVALID,
                     "Answer %" G_GINT64_FORMAT " cannot finish with reason %d", answer_id,
                     (int)stats->finish);
         return FALSE;
     }
-    LOCK_STORE(self);
-    const char *what = "save the answer";
-    if (!ponder_store_begin(self, what, error))
-        return FALSE;
+    return TRUE;
+}
+
+// Inside a transaction: the final text and stats of an unfinished answer, and the
+// conversation's activity time.
+static gboolean write_finished_answer(PonderStore *self, gint64 answer_id, const char *content,
+                                      const char *reasoning, const PonderAnswerStats *stats,
+                                      const char *what, GError **error)
+{
     sqlite3_stmt *stmt = ponder_store_statement(
         self,
         "UPDATE messages SET content = ?2, reasoning = ?3, prompt_tokens = ?4,"
@@ -867,7 +871,7 @@ gboolean ponder_store_finish_answer(PonderStore *self, gint64 answer_id, const c
         " WHERE id = ?1 AND role = 'assistant' AND finish = 'none'",
         error);
     if (!stmt)
-        goto fail;
+        return FALSE;
     gint64 now = g_get_real_time();
     sqlite3_bind_int64(stmt, 1, answer_id);
     sqlite3_bind_text(stmt, 2, content ? content : "", -1, SQLITE_TRANSIENT);
@@ -881,26 +885,40 @@ gboolean ponder_store_finish_answer(PonderStore *self, gint64 answer_id, const c
     bind_text_or_null(stmt, 10, stats->error);
     sqlite3_bind_int64(stmt, 11, now);
     if (!step_done(self, stmt, what, error))
-        goto fail;
+        return FALSE;
     if (sqlite3_changes(self->db) == 0) {
         explain_unchanged_answer(self, answer_id, error);
-        goto fail;
+        return FALSE;
     }
     stmt = ponder_store_statement(self,
                                   "UPDATE conversations SET updated_at = ?2 WHERE id ="
                                   " (SELECT conversation_id FROM messages WHERE id = ?1)",
                                   error);
     if (!stmt)
-        goto fail;
+        return FALSE;
     sqlite3_bind_int64(stmt, 1, answer_id);
     sqlite3_bind_int64(stmt, 2, now);
-    if (!step_done(self, stmt, what, error) || !ponder_store_commit(self, what, error))
-        goto fail;
-    return TRUE;
+    return step_done(self, stmt, what, error);
+}
 
-fail:
-    ponder_store_rollback(self);
-    return FALSE;
+gboolean ponder_store_finish_answer(PonderStore *self, gint64 answer_id, const char *content,
+                                    const char *reasoning, const PonderAnswerStats *stats,
+                                    GError **error)
+{
+    g_return_val_if_fail(PONDER_IS_STORE(self), FALSE);
+    g_return_val_if_fail(stats != NULL, FALSE);
+    if (!check_answer_stats(answer_id, stats, error))
+        return FALSE;
+    LOCK_STORE(self);
+    const char *what = "save the answer";
+    if (!ponder_store_begin(self, what, error))
+        return FALSE;
+    if (!write_finished_answer(self, answer_id, content, reasoning, stats, what, error) ||
+        !ponder_store_commit(self, what, error)) {
+        ponder_store_rollback(self);
+        return FALSE;
+    }
+    return TRUE;
 }
 
 PonderMessage *ponder_store_get_message(PonderStore *self, gint64 message_id, GError **error)
@@ -1035,6 +1053,165 @@ gint64 ponder_store_select_branch(PonderStore *self, gint64 message_id, GError *
 fail:
     ponder_store_rollback(self);
     return 0;
+}
+
+// Conversations saved from the local API
+
+#define TITLE_CHARS 40
+
+char *ponder_conversation_title_from_text(const char *text)
+{
+    g_autofree char *line = g_strstrip(g_strdup(text ? text : ""));
+    char *newline = strchr(line, '\n');
+    if (newline)
+        *newline = '\0';
+    g_strstrip(line);
+    if (g_utf8_strlen(line, -1) <= TITLE_CHARS)
+        return g_steal_pointer(&line);
+    g_autofree char *cut = g_utf8_substring(line, 0, TITLE_CHARS);
+    char *space = strrchr(cut, ' ');
+    // Cut at the last word boundary unless that would leave too little.
+    if (space && g_utf8_strlen(cut, space - cut) >= TITLE_CHARS / 2)
+        *space = '\0';
+    return g_strdup_printf("%s…", g_strchomp(cut));
+}
+
+// Inside a transaction: the conversation of ANSWER_ID, an answer an exchange continues, which
+// must not be in the trash; 0 with ERROR set otherwise.
+static gint64 continued_conversation(PonderStore *self, gint64 answer_id, GError **error)
+{
+    gint64 conversation_id = 0;
+    PonderMessageRole role = PONDER_MESSAGE_ROLE_USER;
+    PonderFinishReason finish = PONDER_FINISH_NONE;
+    if (!lookup_message(self, answer_id, &conversation_id, &role, &finish, error) ||
+        !check_conversation_open(self, conversation_id, error))
+        return 0;
+    if (role != PONDER_MESSAGE_ROLE_ASSISTANT) {
+        g_set_error(error, PONDER_STORE_ERROR, PONDER_STORE_ERROR_INVALID,
+                    "Message %" G_GINT64_FORMAT " is not an answer", answer_id);
+        return 0;
+    }
+    return conversation_id;
+}
+
+static gint64 insert_api_conversation(PonderStore *self, const char *title,
+                                      const char *system_prompt, const char *what, GError **error)
+{
+    sqlite3_stmt *stmt = ponder_store_statement(
+        self,
+        "INSERT INTO conversations (title, system_prompt, origin, created_at, updated_at)"
+        " VALUES (?1, ?2, 'api', ?3, ?3)",
+        error);
+    if (!stmt)
+        return 0;
+    sqlite3_bind_text(stmt, 1, title ? title : "", -1, SQLITE_TRANSIENT);
+    bind_text_or_null(stmt, 2, system_prompt);
+    sqlite3_bind_int64(stmt, 3, g_get_real_time());
+    if (!step_done(self, stmt, what, error))
+        return 0;
+    return sqlite3_last_insert_rowid(self->db);
+}
+
+// Inside a transaction: an answer with its final text, and its thread key when there is one.
+static gint64 insert_finished_answer(PonderStore *self, gint64 conversation_id, gint64 parent_id,
+                                     const char *model, const char *sampling_json,
+                                     const char *content, const char *reasoning,
+                                     const PonderAnswerStats *stats, const char *thread_key,
+                                     const char *what, GError **error)
+{
+    gint64 id = insert_message(self, conversation_id, parent_id, PONDER_MESSAGE_ROLE_ASSISTANT, "",
+                               model, sampling_json, what, error);
+    if (!id || !write_finished_answer(self, id, content, reasoning, stats, what, error))
+        return 0;
+    if (!thread_key)
+        return id;
+    sqlite3_stmt *stmt =
+        ponder_store_statement(self, "UPDATE messages SET thread_key = ?2 WHERE id = ?1", error);
+    if (!stmt)
+        return 0;
+    sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_text(stmt, 2, thread_key, -1, SQLITE_TRANSIENT);
+    return step_done(self, stmt, what, error) ? id : 0;
+}
+
+gint64 ponder_store_add_api_exchange(PonderStore *self, const PonderApiExchange *exchange,
+                                     GError **error)
+{
+    g_return_val_if_fail(PONDER_IS_STORE(self), 0);
+    g_return_val_if_fail(exchange != NULL && exchange->stats != NULL, 0);
+    const PonderApiExchange *x = exchange;
+    if (x->n_messages == 0 || x->messages[x->n_messages - 1].role != PONDER_MESSAGE_ROLE_USER) {
+        g_set_error(error, PONDER_STORE_ERROR, PONDER_STORE_ERROR_INVALID,
+                    "An exchange needs a user message right before its answer");
+        return 0;
+    }
+    if (x->stats->finish == PONDER_FINISH_NONE ||
+        (guint)x->stats->finish >= G_N_ELEMENTS(finish_names)) {
+        g_set_error(error, PONDER_STORE_ERROR, PONDER_STORE_ERROR_INVALID,
+                    "An exchange's answer cannot end with reason %d", (int)x->stats->finish);
+        return 0;
+    }
+    if (x->sampling_json && !check_json_object(x->sampling_json, "The sampling settings", error))
+        return 0;
+    LOCK_STORE(self);
+    const char *what = "save the API conversation";
+    if (!ponder_store_begin(self, what, error))
+        return 0;
+    gint64 parent_id = x->after_answer_id;
+    gint64 conversation_id =
+        parent_id ? continued_conversation(self, parent_id, error)
+                  : insert_api_conversation(self, x->title, x->system_prompt, what, error);
+    if (!conversation_id)
+        goto fail;
+    // Earlier answers the client sent along: complete as given, how they were made unknown.
+    const PonderAnswerStats given = {.finish = PONDER_FINISH_STOP,
+                                     .prompt_tokens = -1,
+                                     .completion_tokens = -1,
+                                     .first_token_s = -1,
+                                     .total_s = -1,
+                                     .tokens_per_second = -1};
+    for (gsize i = 0; i < x->n_messages; i++) {
+        const PonderExchangeMessage *m = &x->messages[i];
+        parent_id =
+            m->role == PONDER_MESSAGE_ROLE_ASSISTANT
+                ? insert_finished_answer(self, conversation_id, parent_id, NULL, NULL, m->content,
+                                         NULL, &given, m->thread_key, what, error)
+                : insert_message(self, conversation_id, parent_id, m->role, m->content, NULL, NULL,
+                                 what, error);
+        if (!parent_id)
+            goto fail;
+    }
+    gint64 answer_id =
+        insert_finished_answer(self, conversation_id, parent_id, x->model, x->sampling_json,
+                               x->content, x->reasoning, x->stats, x->thread_key, what, error);
+    if (!answer_id || !ponder_store_commit(self, what, error))
+        goto fail;
+    return answer_id;
+
+fail:
+    ponder_store_rollback(self);
+    return 0;
+}
+
+gint64 ponder_store_find_api_answer(PonderStore *self, const char *thread_key, GError **error)
+{
+    g_return_val_if_fail(PONDER_IS_STORE(self), 0);
+    g_return_val_if_fail(thread_key != NULL, 0);
+    LOCK_STORE(self);
+    sqlite3_stmt *stmt = ponder_store_statement(
+        self,
+        "SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+        " WHERE m.thread_key = ?1 AND c.deleted_at IS NULL ORDER BY m.id DESC LIMIT 1",
+        error);
+    if (!stmt)
+        return 0;
+    sqlite3_bind_text(stmt, 1, thread_key, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(stmt);
+    gint64 id = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        ponder_store_set_error(self, rc, "look up the API conversation", error);
+    sqlite3_reset(stmt);
+    return id;
 }
 
 // Search

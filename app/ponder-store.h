@@ -54,6 +54,7 @@ typedef struct {
     gint64 updated_us;       // last message activity (renames and settings do not move it)
     gint64 selected_leaf_id; // the message the chat view shows the path to; 0: no messages
     gint64 deleted_us;       // when it went to the trash; 0: not deleted
+    gboolean from_api;       // saved from the local API's chat requests (not made in the window)
 } PonderConversation;
 
 typedef struct {
@@ -94,6 +95,31 @@ typedef struct {
     double tokens_per_second;
     const char *error; // with PONDER_FINISH_ERROR; may be NULL
 } PonderAnswerStats;
+
+// A message of an exchange saved from the local API (see PonderApiExchange).
+typedef struct {
+    PonderMessageRole role;
+    const char *content;
+    const char *thread_key; // assistant messages: see ponder_store_find_api_answer(); may be NULL
+} PonderExchangeMessage;
+
+// One chat request of the local API and its finished answer, saved whole.
+typedef struct {
+    gint64 after_answer_id;    // 0: a new conversation; else the answer the messages follow
+    const char *title;         // a new conversation's
+    const char *system_prompt; // a new conversation's; NULL: none
+    // What the request added before the answer, in order; the last one a user message.
+    // Assistant messages among them are earlier answers the client sent (finish STOP).
+    const PonderExchangeMessage *messages;
+    gsize n_messages;
+    // The answer, as ponder_store_begin_answer() and ponder_store_finish_answer() take it.
+    const char *model;
+    const char *sampling_json; // a JSON object or NULL
+    const char *content;
+    const char *reasoning;
+    const PonderAnswerStats *stats;
+    const char *thread_key; // may be NULL
+} PonderApiExchange;
 
 void ponder_conversation_free(PonderConversation *conversation);
 void ponder_message_free(PonderMessage *message);
@@ -172,6 +198,19 @@ gint64 ponder_store_get_selected_leaf(PonderStore *self, gint64 conversation_id,
 // Switches to the branch through MESSAGE_ID: selects the leaf reached by following the newest
 // child down from it, and returns that leaf.
 gint64 ponder_store_select_branch(PonderStore *self, gint64 message_id, GError **error);
+
+// Conversations saved from the local API (see app/ponder-api-history.c).
+// Saves EXCHANGE in one transaction: a new conversation (marked from_api) or the messages
+// added under an earlier answer, then the answer, selected as the leaf. Returns the answer's
+// id; 0 and nothing saved on error (INVALID for an EXCHANGE that does not fit).
+gint64 ponder_store_add_api_exchange(PonderStore *self, const PonderApiExchange *exchange,
+                                     GError **error);
+// The newest answer saved with THREAD_KEY in a conversation not in the trash; 0 (and no
+// error) when there is none.
+gint64 ponder_store_find_api_answer(PonderStore *self, const char *thread_key, GError **error);
+// The title a conversation gets from its first message: the first line, cut at a word
+// boundary near 40 characters ("…" then marks the cut).
+char *ponder_conversation_title_from_text(const char *text);
 
 // Full-text search over titles and message texts (not the reasoning) of the conversations not
 // in the trash, most recently active first, one hit per conversation. QUERY is what the user

@@ -15,6 +15,7 @@
 
 #include "ponder-composer.h"
 #include "ponder-message-row.h"
+#include "ponder-remote-provider.h"
 #include "ponder-reply.h"
 
 // A conversation's title is the start of its first message, cut at a word near this many
@@ -400,8 +401,12 @@ static PonderReplyOptions reply_options(PonderChatView *self)
     const char *path = ponder_engine_get_model_path(engine_of(self));
     PonderModelEntry *entry =
         path ? ponder_model_library_find_by_path(ponder_core_get_library(self->core), path) : NULL;
+    // A remote model is named by its server's id ("remote:ID" without the prefix).
+    const char *remote_id = g_str_has_prefix(path ? path : "", PONDER_REMOTE_MODEL_PREFIX)
+                                ? path + strlen(PONDER_REMOTE_MODEL_PREFIX)
+                                : NULL;
     return (PonderReplyOptions){
-        .model_name = entry ? ponder_model_entry_get_slug(entry) : NULL,
+        .model_name = entry ? ponder_model_entry_get_slug(entry) : remote_id,
         .priority = PONDER_PRIORITY_INTERACTIVE,
         .max_tokens = self->max_tokens,
         .ignore_eos = self->ignore_eos,

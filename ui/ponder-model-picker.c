@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 
+#include "ponder-remote-provider.h"
 #include "ponder-window-resources.h"
 
 enum { LABEL_MAX_CHARS = 32 };
@@ -33,6 +34,7 @@ enum { SIGNAL_SHOW_TOAST, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 static const char row_slug_key[] = "ponder-model-slug";
+static const char row_remote_key[] = "ponder-remote-model-path"; // rows of remote models
 
 char *ponder_model_picker_describe_error(const GError *error)
 {
@@ -65,23 +67,17 @@ static char *format_size(guint64 bytes)
     return g_format_size_full(bytes, G_FORMAT_SIZE_DEFAULT);
 }
 
-static GtkWidget *make_row(PonderModelEntry *entry, gboolean current)
+// A row: the model's name over a line of details, and a check mark on the current one.
+static GtkWidget *make_row(const char *title, const char *details, gboolean current)
 {
     GtkWidget *row = gtk_list_box_row_new();
-    g_object_set_data_full(G_OBJECT(row), row_slug_key,
-                           g_strdup(ponder_model_entry_get_slug(entry)), g_free);
     GtkWidget *box = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 6);
     GtkWidget *texts = gtk_box_new(GTK_ORIENTATION_VERTICAL, 2);
     gtk_widget_set_hexpand(texts, TRUE);
-    GtkWidget *name = gtk_label_new(ponder_model_entry_get_display_name(entry));
+    GtkWidget *name = gtk_label_new(title);
     gtk_label_set_xalign(GTK_LABEL(name), 0);
     gtk_label_set_ellipsize(GTK_LABEL(name), PANGO_ELLIPSIZE_END);
     gtk_box_append(GTK_BOX(texts), name);
-    g_autofree char *size = format_size(ponder_model_entry_get_file_size(entry));
-    const char *quant = ponder_model_entry_get_quant_type(entry);
-    g_autofree char *details =
-        g_strdup_printf("%s · %s · %s", quant ? quant : _("unknown type"), size,
-                        ponder_model_source_get_name(ponder_model_entry_get_source(entry)));
     GtkWidget *details_label = gtk_label_new(details);
     gtk_label_set_xalign(GTK_LABEL(details_label), 0);
     gtk_widget_add_css_class(details_label, "dim-label");
@@ -92,6 +88,30 @@ static GtkWidget *make_row(PonderModelEntry *entry, gboolean current)
     gtk_widget_set_opacity(check, current ? 1.0 : 0.0);
     gtk_box_append(GTK_BOX(box), check);
     gtk_list_box_row_set_child(GTK_LIST_BOX_ROW(row), box);
+    return row;
+}
+
+static GtkWidget *make_local_row(PonderModelEntry *entry, gboolean current)
+{
+    g_autofree char *size = format_size(ponder_model_entry_get_file_size(entry));
+    const char *quant = ponder_model_entry_get_quant_type(entry);
+    g_autofree char *details =
+        g_strdup_printf("%s · %s · %s", quant ? quant : _("unknown type"), size,
+                        ponder_model_source_get_name(ponder_model_entry_get_source(entry)));
+    GtkWidget *row = make_row(ponder_model_entry_get_display_name(entry), details, current);
+    g_object_set_data_full(G_OBJECT(row), row_slug_key,
+                           g_strdup(ponder_model_entry_get_slug(entry)), g_free);
+    return row;
+}
+
+static GtkWidget *make_remote_row(PonderRemoteProvider *provider, const char *model_id,
+                                  const char *current)
+{
+    char *path = ponder_remote_model_path(model_id);
+    g_autofree char *details =
+        g_strdup_printf(_("Remote · %s"), ponder_remote_provider_get_base_url(provider));
+    GtkWidget *row = make_row(model_id, details, g_strcmp0(current, path) == 0);
+    g_object_set_data_full(G_OBJECT(row), row_remote_key, path, g_free);
     return row;
 }
 
@@ -109,8 +129,11 @@ static void rebuild_list(PonderModelPicker *self)
             continue;
         gtk_list_box_append(
             self->list_box,
-            make_row(entry, g_strcmp0(current, ponder_model_entry_get_path(entry)) == 0));
+            make_local_row(entry, g_strcmp0(current, ponder_model_entry_get_path(entry)) == 0));
     }
+    PonderRemoteProvider *remote = ponder_engine_get_remote_provider(ponder_core_get_engine(self->core));
+    for (const char *const *id = remote ? ponder_remote_provider_get_models(remote) : NULL; id && *id; id++)
+        gtk_list_box_append(self->list_box, make_remote_row(remote, *id, current));
 }
 
 static void update_state(PonderModelPicker *self)
@@ -120,8 +143,11 @@ static void update_state(PonderModelPicker *self)
     const char *path = ponder_engine_get_model_path(engine);
     PonderModelEntry *entry =
         path ? ponder_model_library_find_by_path(ponder_core_get_library(self->core), path) : NULL;
-    g_autofree char *basename = path ? g_path_get_basename(path) : NULL;
-    const char *name = entry ? ponder_model_entry_get_display_name(entry) : basename;
+    g_autofree char *remote_id = ponder_remote_model_id(path);
+    g_autofree char *basename = path && !remote_id ? g_path_get_basename(path) : NULL;
+    const char *name = entry ? ponder_model_entry_get_display_name(entry)
+                       : remote_id ? remote_id
+                                   : basename;
 
     gboolean loading = state == PONDER_ENGINE_LOADING;
     gtk_widget_set_visible(GTK_WIDGET(self->spinner), loading);
@@ -182,8 +208,12 @@ static void on_models_changed(GListModel *models, guint position, guint removed,
 static void on_row_activated(PonderModelPicker *self, GtkListBoxRow *row)
 {
     const char *slug = g_object_get_data(G_OBJECT(row), row_slug_key);
+    const char *remote_path = g_object_get_data(G_OBJECT(row), row_remote_key);
     gtk_popover_popdown(self->popover);
-    gtk_widget_activate_action(GTK_WIDGET(self), "win.choose-model", "s", slug);
+    if (remote_path)
+        ponder_engine_set_model(ponder_core_get_engine(self->core), remote_path);
+    else
+        gtk_widget_activate_action(GTK_WIDGET(self), "win.choose-model", "s", slug);
     update_state(self);
 }
 
@@ -257,6 +287,8 @@ GtkWidget *ponder_model_picker_new(PonderCore *core)
     g_signal_connect(engine, "notify::state", G_CALLBACK(on_engine_state), self);
     g_signal_connect(ponder_model_library_get_models(ponder_core_get_library(core)),
                      "items-changed", G_CALLBACK(on_models_changed), self);
+    // The remote server's models can change without a signal here: refreshed on each show.
+    g_signal_connect_swapped(self->popover, "show", G_CALLBACK(rebuild_list), self);
     update_state(self);
     return GTK_WIDGET(self);
 }

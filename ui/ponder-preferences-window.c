@@ -4,6 +4,7 @@
 
 #include <glib/gi18n.h>
 
+#include "ponder-remote-group.h"
 #include "ponder-window-resources.h"
 
 struct _PonderPreferencesWindow {
@@ -24,6 +25,8 @@ struct _PonderPreferencesWindow {
     GtkWidget *api_key_row;
     GtkWidget *lan_row;
     GtkSwitch *lan_switch;
+    GtkWidget *history_row;
+    GtkSwitch *history_switch;
     AdwPreferencesGroup *folders_group;
     AdwPreferencesGroup *sources_group;
 
@@ -235,6 +238,8 @@ static void ponder_preferences_window_class_init(PonderPreferencesWindowClass *k
     BIND(api_key_row);
     BIND(lan_row);
     BIND(lan_switch);
+    BIND(history_row);
+    BIND(history_switch);
     BIND(folders_group);
     BIND(sources_group);
 #undef BIND
@@ -279,12 +284,24 @@ GtkWidget *ponder_preferences_window_new(GtkWindow *parent, PonderCore *core, GS
     g_settings_bind(settings, "api-port", self->port_adjustment, "value", G_SETTINGS_BIND_DEFAULT);
     g_settings_bind(settings, "api-key", self->api_key_row, "text", G_SETTINGS_BIND_DEFAULT);
     g_settings_bind(settings, "api-allow-lan", self->lan_switch, "active", G_SETTINGS_BIND_DEFAULT);
+    g_settings_bind(settings, "api-save-history", self->history_switch, "active",
+                    G_SETTINGS_BIND_DEFAULT);
     g_object_bind_property(self->api_switch, "active", self->port_row, "sensitive",
                            G_BINDING_SYNC_CREATE);
     g_object_bind_property(self->api_switch, "active", self->api_key_row, "sensitive",
                            G_BINDING_SYNC_CREATE);
     g_object_bind_property(self->api_switch, "active", self->lan_row, "sensitive",
                            G_BINDING_SYNC_CREATE);
+    g_object_bind_property(self->api_switch, "active", self->history_row, "sensitive",
+                           G_BINDING_SYNC_CREATE);
+
+    // The remote server has a page of its own: it is where models run, beside the local ones.
+    AdwPreferencesPage *remote_page = ADW_PREFERENCES_PAGE(adw_preferences_page_new());
+    adw_preferences_page_set_title(remote_page, _("Remote Server"));
+    adw_preferences_page_set_icon_name(remote_page, "network-workgroup-symbolic");
+    adw_preferences_page_add(remote_page,
+                             ADW_PREFERENCES_GROUP(ponder_remote_group_new(core, settings)));
+    adw_preferences_window_add(ADW_PREFERENCES_WINDOW(self), remote_page);
 
     rebuild_folders(self);
     build_sources(self);

@@ -9,6 +9,7 @@
 
 #include "ponder-application.h"
 #include "ponder-preferences-window.h"
+#include "ponder-remote-group.h"
 #include "ponder-window.h"
 
 struct _PonderUiApplication {
@@ -64,6 +65,8 @@ static void apply_api_settings(PonderUiApplication *self)
         .port = (guint)g_settings_get_int(self->settings, "api-port"),
         .allow_lan = g_settings_get_boolean(self->settings, "api-allow-lan"),
         .api_key = *key ? key : NULL,
+        .history_store = ponder_core_get_store(self->core),
+        .save_history = g_settings_get_boolean(self->settings, "api-save-history"),
     };
     g_autoptr(GError) error = NULL;
     if (!ponder_core_start_api(self->core, &options, &error))
@@ -79,7 +82,12 @@ static void on_settings_changed(GSettings *settings, const char *key, PonderUiAp
 {
     if (!self->core)
         return;
-    if (g_str_has_prefix(key, "api-")) {
+    if (g_str_equal(key, "api-save-history")) {
+        // Switched live: the server keeps running, and its clients their connections.
+        PonderApiServer *api = ponder_core_get_api(self->core);
+        if (api)
+            ponder_api_server_set_save_history(api, g_settings_get_boolean(settings, key));
+    } else if (g_str_has_prefix(key, "api-")) {
         apply_api_settings(self);
     } else if (g_str_equal(key, "model-folders")) {
         g_auto(GStrv) folders = g_settings_get_strv(settings, "model-folders");
@@ -120,6 +128,7 @@ static gboolean ensure_core(PonderUiApplication *self, GVariantDict *options, GE
     // Conversations deleted while a window was open are gone once it closed; a crash may
     // have left some in the trash.
     ponder_store_purge_deleted(ponder_core_get_store(core), NULL);
+    ponder_remote_group_restore(core, self->settings);
 
     g_autofree char *model = g_settings_get_string(self->settings, "default-model");
     if (*model) {

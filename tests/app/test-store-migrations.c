@@ -10,7 +10,7 @@
 #include <string.h>
 
 // What this build writes (PONDER_STORE_SCHEMA_VERSION); written out so a bump is noticed here.
-#define LATEST_VERSION 2
+#define LATEST_VERSION 3
 
 // Version 1, as Ponder 0.1 created it.
 static const char schema_v1[] =
@@ -154,6 +154,8 @@ static void test_from_version_1(Fixture *f, gconstpointer data)
     PonderConversation *volcanoes = list->pdata[1];
     g_assert_cmpint(knitting->id, ==, 2);
     g_assert_cmpstr(knitting->system_prompt, ==, "Be brief.");
+    // Version 3's origin: everything made before it was made in the window.
+    g_assert_false(knitting->from_api);
     g_assert_cmpint(volcanoes->id, ==, 1);
     g_assert_cmpstr(volcanoes->title, ==, "Volcanoes of Iceland");
     g_assert_cmpstr(volcanoes->settings_json, ==, "{\"model\":\"r1-7b\"}");
@@ -242,7 +244,7 @@ static void test_newer_version_refused(Fixture *f, gconstpointer data)
     // A later Ponder's database: more tables, a higher version.
     g_autofree char *sql = g_strconcat(schema_v1, data_v1,
                                        "CREATE TABLE attachments (id INTEGER PRIMARY KEY, data);"
-                                       "PRAGMA user_version = 3;",
+                                       "PRAGMA user_version = 4;",
                                        NULL);
     write_database(f->path, sql);
     gsize before_length = 0, after_length = 0;
@@ -253,7 +255,7 @@ static void test_newer_version_refused(Fixture *f, gconstpointer data)
     g_assert_null(store);
     g_assert_error(error, PONDER_STORE_ERROR, PONDER_STORE_ERROR_TOO_NEW);
     g_assert_nonnull(strstr(error->message, "newer version of Ponder"));
-    g_assert_nonnull(strstr(error->message, "version 3"));
+    g_assert_nonnull(strstr(error->message, "version 4"));
     g_assert_nonnull(strstr(error->message, f->path));
 
     // Byte for byte the same, and not switched to WAL (no -wal file beside it).

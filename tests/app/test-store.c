@@ -110,7 +110,7 @@ static void test_open(Fixture *f, gconstpointer data)
     g_assert_cmpstr(ponder_store_get_filename(f->store), ==, f->path);
     g_autofree char *mode = query_text(f->path, "PRAGMA journal_mode");
     g_assert_cmpstr(mode, ==, "wal");
-    g_assert_cmpint(query_int(f->path, "PRAGMA user_version"), ==, 2);
+    g_assert_cmpint(query_int(f->path, "PRAGMA user_version"), ==, 3);
 
     g_autoptr(GError) error = NULL;
     g_assert_true(ponder_store_check(f->store, &error));

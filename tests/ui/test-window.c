@@ -6,6 +6,7 @@
 // widgets the user touches.
 #include <adwaita.h>
 #include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
 #include <string.h>
 
 #include "app-test-util.h"
@@ -295,6 +296,19 @@ static gboolean on_chat_page(gpointer data)
     return g_str_equal(visible_page(data), "PonderChatView");
 }
 
+// Enter in the composer, through its own key controller.
+static void press_enter(GtkWidget *text_view)
+{
+    gboolean handled = FALSE;
+    g_autoptr(GListModel) controllers = gtk_widget_observe_controllers(text_view);
+    for (guint i = 0; !handled && i < g_list_model_get_n_items(controllers); i++) {
+        g_autoptr(GObject) controller = g_list_model_get_item(controllers, i);
+        if (GTK_IS_EVENT_CONTROLLER_KEY(controller))
+            g_signal_emit_by_name(controller, "key-pressed", GDK_KEY_Return, 0, 0, &handled);
+    }
+    g_assert_true(handled);
+}
+
 static void send_scenario(PonderUiApplication *app, GtkWidget *window)
 {
     PonderCore *core = core_of(app);
@@ -324,14 +338,7 @@ static void send_scenario(PonderUiApplication *app, GtkWidget *window)
     GtkWidget *text_view = find_widget(view, is_editable_text_view, NULL);
     g_assert_nonnull(text_view);
     gtk_text_buffer_set_text(gtk_text_view_get_buffer(GTK_TEXT_VIEW(text_view)), QUESTION, -1);
-    gboolean handled = FALSE;
-    g_autoptr(GListModel) controllers = gtk_widget_observe_controllers(text_view);
-    for (guint i = 0; !handled && i < g_list_model_get_n_items(controllers); i++) {
-        g_autoptr(GObject) controller = g_list_model_get_item(controllers, i);
-        if (GTK_IS_EVENT_CONTROLLER_KEY(controller))
-            g_signal_emit_by_name(controller, "key-pressed", GDK_KEY_Return, 0, 0, &handled);
-    }
-    g_assert_true(handled);
+    press_enter(text_view);
 
     Context c = {core, window};
     wait_until(answer_finished, &c, "the answer finished");
@@ -564,6 +571,156 @@ static void test_preferences(void)
     run_app(preferences_scenario);
 }
 
+// ---- a remote server ------------------------------------------------------------------
+
+#define REMOTE_REASONING "Blue light scatters most."
+#define REMOTE_ANSWER "Rayleigh scattering."
+
+// An OpenAI-compatible server with one model, answering every chat with the same stream.
+static void remote_route(SoupServer *server, SoupServerMessage *msg, const char *path,
+                         GHashTable *query, gpointer data)
+{
+    static const char models[] = "{\"object\":\"list\",\"data\":[{\"id\":\"big-r1\"}]}";
+    static const char stream[] =
+        "data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"" REMOTE_REASONING "\"}}]}\n\n"
+        "data: {\"choices\":[{\"delta\":{\"content\":\"" REMOTE_ANSWER "\"},"
+        "\"finish_reason\":\"stop\"}]}\n\n"
+        "data: [DONE]\n\n";
+    gboolean chat = g_str_equal(path, "/v1/chat/completions");
+    soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
+    soup_server_message_set_response(msg, chat ? "text/event-stream" : "application/json",
+                                     SOUP_MEMORY_STATIC, chat ? stream : models,
+                                     strlen(chat ? stream : models));
+}
+
+static char *remote_root;
+
+static gboolean remote_saved(gpointer data)
+{
+    g_autofree char *url = g_settings_get_string(data, "remote-url");
+    return g_str_has_suffix(url, "/v1");
+}
+
+static gboolean picker_lists_remote_model(gpointer data)
+{
+    return find_widget(data, is_label_with_text, "big-r1") != NULL;
+}
+
+static gboolean remote_model_ready(gpointer data)
+{
+    PonderEngine *engine = ponder_core_get_engine(data);
+    return g_strcmp0(ponder_engine_get_model_path(engine), "remote:big-r1") == 0 &&
+           ponder_engine_get_state(engine) == PONDER_ENGINE_READY;
+}
+
+static gboolean remote_answer_saved(gpointer data)
+{
+    Context *c = data;
+    GtkWidget *view = find_by_type(c->window, "PonderChatView");
+    gint64 id = ponder_chat_view_get_conversation(PONDER_CHAT_VIEW(view));
+    PonderStore *store = ponder_core_get_store(c->core);
+    gint64 leaf = id ? ponder_store_get_selected_leaf(store, id, NULL) : 0;
+    g_autoptr(PonderMessage) m = leaf ? ponder_store_get_message(store, leaf, NULL) : NULL;
+    return m && m->role == PONDER_MESSAGE_ROLE_ASSISTANT && m->finish != PONDER_FINISH_NONE &&
+           !ponder_chat_view_get_busy(PONDER_CHAT_VIEW(view));
+}
+
+static gboolean no_model_chosen(gpointer core)
+{
+    return ponder_engine_get_model_path(ponder_core_get_engine(core)) == NULL;
+}
+
+static gboolean chat_shows_remote_answer(gpointer view)
+{
+    return find_widget(view, shows_text, REMOTE_ANSWER) != NULL;
+}
+
+static GtkWidget *open_preferences(PonderUiApplication *app)
+{
+    g_action_group_activate_action(G_ACTION_GROUP(app), "preferences", NULL);
+    for (GList *l = gtk_application_get_windows(GTK_APPLICATION(app)); l; l = l->next)
+        if (PONDER_IS_PREFERENCES_WINDOW(l->data))
+            return l->data;
+    g_assert_not_reached();
+}
+
+static void remote_scenario(PonderUiApplication *app, GtkWidget *window)
+{
+    PonderCore *core = core_of(app);
+    GSettings *settings = ponder_ui_application_get_settings(app);
+    settle();
+
+    // Preferences → Remote Server: the URL (no path: /v1 is added), then Connect.
+    GtkWidget *preferences = open_preferences(app);
+    settle();
+    GtkWidget *url_row =
+        find_widget(preferences, is_preferences_row_titled, "Server URL (e.g. http://gpu-box:8000/v1)");
+    g_assert_nonnull(url_row);
+    gtk_editable_set_text(GTK_EDITABLE(url_row), remote_root);
+    GtkWidget *connect = find_widget(preferences, is_button_labelled, "_Connect");
+    g_assert_nonnull(connect);
+    g_signal_emit_by_name(connect, "clicked");
+    wait_until(remote_saved, settings, "the remote server answered and was saved");
+    g_autofree char *url = g_settings_get_string(settings, "remote-url");
+    g_autofree char *connected = g_strdup_printf("Connected to %s", url);
+    g_assert_nonnull(find_widget(preferences, is_preferences_row_titled, connected));
+    g_assert_nonnull(find_widget(preferences, is_label_with_text, "1 model: big-r1"));
+    gtk_window_destroy(GTK_WINDOW(preferences));
+
+    // The picker lists the server's model beside the local one; choosing it needs no load.
+    GtkWidget *picker = find_by_type(window, "PonderModelPicker");
+    GtkWidget *menu_button = find_by_type(picker, "GtkMenuButton");
+    gtk_menu_button_popup(GTK_MENU_BUTTON(menu_button));
+    GtkWidget *popover = GTK_WIDGET(gtk_menu_button_get_popover(GTK_MENU_BUTTON(menu_button)));
+    wait_until(picker_lists_remote_model, popover, "the picker listed the remote model");
+    GtkWidget *row = gtk_widget_get_ancestor(find_widget(popover, is_label_with_text, "big-r1"),
+                                             GTK_TYPE_LIST_BOX_ROW);
+    gtk_widget_activate(row);
+    wait_until(remote_model_ready, core, "the remote model was chosen");
+    g_assert_cmpstr(ponder_model_picker_get_label(PONDER_MODEL_PICKER(picker)), ==, "big-r1");
+
+    // A new chat answered by the server, shown and stored like a local answer.
+    gtk_widget_activate_action(window, "win.new-chat", NULL);
+    GtkWidget *view = find_by_type(window, "PonderChatView");
+    GtkWidget *text_view = find_widget(view, is_editable_text_view, NULL);
+    gtk_text_buffer_set_text(gtk_text_view_get_buffer(GTK_TEXT_VIEW(text_view)), QUESTION, -1);
+    press_enter(text_view);
+    Context c = {core, window};
+    wait_until(remote_answer_saved, &c, "the remote answer was saved");
+    PonderStore *store = ponder_core_get_store(core);
+    gint64 id = ponder_chat_view_get_conversation(PONDER_CHAT_VIEW(view));
+    g_autoptr(PonderMessage) answer =
+        ponder_store_get_message(store, ponder_store_get_selected_leaf(store, id, NULL), NULL);
+    g_assert_cmpstr(answer->content, ==, REMOTE_ANSWER);
+    g_assert_cmpstr(answer->reasoning, ==, REMOTE_REASONING);
+    g_assert_cmpstr(answer->model, ==, "big-r1");
+    wait_until(chat_shows_remote_answer, view, "the remote answer is shown");
+
+    // Forget: no server, no remote model, nothing saved.
+    preferences = open_preferences(app);
+    settle();
+    GtkWidget *forget = find_widget(preferences, is_button_labelled, "_Forget");
+    g_signal_emit_by_name(forget, "clicked");
+    g_autofree char *after = g_settings_get_string(settings, "remote-url");
+    g_assert_cmpstr(after, ==, "");
+    g_assert_null(ponder_engine_get_remote_provider(ponder_core_get_engine(core)));
+    wait_until(no_model_chosen, core, "the remote model went with its server");
+    gtk_window_destroy(GTK_WINDOW(preferences));
+}
+
+static void test_remote_server(void)
+{
+    g_autoptr(SoupServer) server = soup_server_new(NULL, NULL);
+    soup_server_add_handler(server, "/v1", remote_route, NULL, NULL);
+    g_autoptr(GError) error = NULL;
+    g_assert_true(soup_server_listen_local(server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
+    GSList *uris = soup_server_get_uris(server);
+    remote_root = g_uri_to_string(uris->data);
+    g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
+    run_app(remote_scenario);
+    g_clear_pointer(&remote_root, g_free);
+}
+
 // ---- the catalog's memory note ---------------------------------------------------------
 
 static void test_catalog_memory_estimate(void)
@@ -628,6 +785,7 @@ int main(int argc, char **argv)
         g_test_add_func("/window/send-and-reopen", test_send_and_reopen);
         g_test_add_func("/window/search-delete-undo", test_search_delete_undo);
         g_test_add_func("/window/preferences", test_preferences);
+        g_test_add_func("/window/remote-server", test_remote_server);
         status = g_test_run();
     }
     app_test_remove_tree(tmp_dir);
