@@ -24,6 +24,7 @@
 // A store that fails (a full disk) costs the saved copy only: a warning is logged, and the
 // client, answered before the save, never sees it.
 #include "ponder-api-server-private.h"
+#include "ponder-reply.h"
 
 #include <string.h>
 
@@ -126,30 +127,11 @@ static char *sampling_to_json(const PonderApiParams *params)
     return g_string_free(json, FALSE);
 }
 
-// How the answer ended, as PonderReply records a window answer.
-static void answer_stats(PonderGeneration *g, PonderAnswerStats *out)
-{
-    PonderGenerationStats stats;
-    ponder_generation_get_stats(g, &stats);
-    PonderFinishReason finish = ponder_generation_get_finish_reason(g);
-    const GError *failure = ponder_generation_get_error(g);
-    *out = (PonderAnswerStats){
-        .finish = finish == PONDER_FINISH_NONE ? PONDER_FINISH_ERROR : finish,
-        .prompt_tokens = stats.prompt_tokens,
-        .completion_tokens = stats.completion_tokens,
-        .first_token_s = stats.completion_tokens ? (stats.queued_us + stats.prefill_us) / 1e6 : -1,
-        .total_s = stats.total_us / 1e6,
-        .tokens_per_second =
-            stats.decode_us > 0 ? stats.completion_tokens / (stats.decode_us / 1e6) : -1,
-        .error = finish != PONDER_FINISH_CANCELLED && failure ? failure->message : NULL,
-    };
-}
-
 static void save(PonderApiHistoryRecord *r)
 {
     PonderGeneration *g = r->generation;
     PonderAnswerStats stats;
-    answer_stats(g, &stats);
+    ponder_answer_stats_from_generation(g, &stats);
     const char *reasoning = ponder_generation_get_reasoning(g);
     const char *answer = ponder_generation_get_answer(g);
     gboolean ended = stats.finish == PONDER_FINISH_STOP || stats.finish == PONDER_FINISH_LENGTH;

@@ -98,14 +98,15 @@ static gboolean on_save_timer(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
-static gboolean save_final(PonderReply *self, GError **error)
+void ponder_answer_stats_from_generation(PonderGeneration *g, PonderAnswerStats *out)
 {
-    PonderGeneration *g = self->generation;
     PonderGenerationStats stats;
     ponder_generation_get_stats(g, &stats);
+    PonderFinishReason finish = ponder_generation_get_finish_reason(g);
     const GError *failure = ponder_generation_get_error(g);
-    PonderAnswerStats answer_stats = {
-        .finish = ponder_generation_get_finish_reason(g),
+    *out = (PonderAnswerStats){
+        // A generation that never finished is stored as failed, never as still streaming.
+        .finish = finish == PONDER_FINISH_NONE ? PONDER_FINISH_ERROR : finish,
         .prompt_tokens = stats.prompt_tokens,
         .completion_tokens = stats.completion_tokens,
         .first_token_s = stats.completion_tokens ? (stats.queued_us + stats.prefill_us) / 1e6 : -1,
@@ -114,8 +115,12 @@ static gboolean save_final(PonderReply *self, GError **error)
             stats.decode_us > 0 ? stats.completion_tokens / (stats.decode_us / 1e6) : -1,
         .error = failure ? failure->message : NULL,
     };
-    if (answer_stats.finish == PONDER_FINISH_NONE)
-        answer_stats.finish = PONDER_FINISH_ERROR;
+}
+
+static gboolean save_final(PonderReply *self, GError **error)
+{
+    PonderAnswerStats answer_stats;
+    ponder_answer_stats_from_generation(self->generation, &answer_stats);
     if (!ponder_store_finish_answer(self->store, self->answer_id, self->answer->str,
                                     self->reasoning->len ? self->reasoning->str : NULL,
                                     &answer_stats, error))

@@ -37,6 +37,11 @@ PonderReply *ponder_reply_regenerate(PonderStore *store, PonderEngine *engine,
 PonderReply *ponder_reply_continue(PonderStore *store, PonderEngine *engine, gint64 answer_id,
                                    const PonderReplyOptions *options, GError **error);
 
+// What the store records of a finished GENERATION's end (finish reason, token counts,
+// timings, error); the error text stays owned by the generation. Shared with the API's
+// history, so that both kinds of answers are stored alike.
+void ponder_answer_stats_from_generation(PonderGeneration *generation, PonderAnswerStats *out);
+
 void ponder_reply_stop(PonderReply *self);
 PonderGeneration *ponder_reply_get_generation(PonderReply *self);
 gint64 ponder_reply_get_user_message_id(PonderReply *self);

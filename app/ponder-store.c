@@ -19,6 +19,9 @@ struct _PonderStore {
 
 G_DEFINE_TYPE(PonderStore, ponder_store, G_TYPE_OBJECT)
 
+enum { SIGNAL_API_EXCHANGE_SAVED, N_STORE_SIGNALS };
+static guint store_signals[N_STORE_SIGNALS];
+
 GQuark ponder_store_error_quark(void)
 {
     return g_quark_from_static_string("ponder-store-error-quark");
@@ -318,6 +321,9 @@ static void ponder_store_finalize(GObject *object)
 static void ponder_store_class_init(PonderStoreClass *klass)
 {
     G_OBJECT_CLASS(klass)->finalize = ponder_store_finalize;
+    store_signals[SIGNAL_API_EXCHANGE_SAVED] =
+        g_signal_new("api-exchange-saved", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                     NULL, NULL, G_TYPE_NONE, 1, G_TYPE_INT64);
 }
 
 static void finalize_statement(gpointer stmt)
@@ -1186,6 +1192,7 @@ gint64 ponder_store_add_api_exchange(PonderStore *self, const PonderApiExchange 
                                x->content, x->reasoning, x->stats, x->thread_key, what, error);
     if (!answer_id || !ponder_store_commit(self, what, error))
         goto fail;
+    g_signal_emit(self, store_signals[SIGNAL_API_EXCHANGE_SAVED], 0, conversation_id);
     return answer_id;
 
 fail:

@@ -202,7 +202,8 @@ gint64 ponder_store_select_branch(PonderStore *self, gint64 message_id, GError *
 // Conversations saved from the local API (see app/ponder-api-history.c).
 // Saves EXCHANGE in one transaction: a new conversation (marked from_api) or the messages
 // added under an earlier answer, then the answer, selected as the leaf. Returns the answer's
-// id; 0 and nothing saved on error (INVALID for an EXCHANGE that does not fit).
+// id; 0 and nothing saved on error (INVALID for an EXCHANGE that does not fit). Emits
+// "api-exchange-saved" (gint64 conversation id) after the commit, so a window shows it.
 gint64 ponder_store_add_api_exchange(PonderStore *self, const PonderApiExchange *exchange,
                                      GError **error);
 // The newest answer saved with THREAD_KEY in a conversation not in the trash; 0 (and no

@@ -18,10 +18,6 @@
 #include "ponder-remote-provider.h"
 #include "ponder-reply.h"
 
-// A conversation's title is the start of its first message, cut at a word near this many
-// characters.
-#define TITLE_CHARS 40
-
 struct _PonderChatView {
     GtkWidget parent_instance;
 
@@ -430,25 +426,6 @@ static gboolean can_answer(PonderChatView *self, GError **error)
     return TRUE;
 }
 
-// ---- what the user does --------------------------------------------------------------
-
-static char *title_for(const char *text)
-{
-    g_autofree char *line = g_strstrip(g_strdup(text));
-    char *newline = strchr(line, '\n');
-    if (newline)
-        *newline = '\0';
-    g_strstrip(line);
-    if (g_utf8_strlen(line, -1) <= TITLE_CHARS)
-        return g_steal_pointer(&line);
-    g_autofree char *cut = g_utf8_substring(line, 0, TITLE_CHARS);
-    char *space = strrchr(cut, ' ');
-    // Cut at the last word boundary unless that would leave too little.
-    if (space && g_utf8_strlen(cut, space - cut) >= TITLE_CHARS / 2)
-        *space = '\0';
-    return g_strdup_printf("%s…", g_strchomp(cut));
-}
-
 static void on_composer_send(PonderComposer *composer, const char *text, PonderChatView *self)
 {
     g_autoptr(GError) error = NULL;
@@ -460,7 +437,7 @@ static void on_composer_send(PonderComposer *composer, const char *text, PonderC
     gint64 conversation = self->conversation_id;
     gboolean created = FALSE;
     if (!conversation) {
-        g_autofree char *title = title_for(text);
+        g_autofree char *title = ponder_conversation_title_from_text(text);
         conversation = ponder_store_create_conversation(store, title, &error);
         if (!conversation) {
             toast_error(self, _("Could not start a conversation"), error);

@@ -301,6 +301,8 @@ static void ponder_conversation_list_dispose(GObject *object)
     GtkWidget *child;
     while ((child = gtk_widget_get_first_child(GTK_WIDGET(self))))
         gtk_widget_unparent(child);
+    if (self->store)
+        g_signal_handlers_disconnect_by_data(self->store, self);
     g_clear_object(&self->store);
     G_OBJECT_CLASS(ponder_conversation_list_parent_class)->dispose(object);
 }
@@ -355,6 +357,9 @@ GtkWidget *ponder_conversation_list_new(PonderStore *store)
     g_return_val_if_fail(PONDER_IS_STORE(store), NULL);
     PonderConversationList *self = g_object_new(PONDER_TYPE_CONVERSATION_LIST, NULL);
     self->store = g_object_ref(store);
+    // Chats that editor plugins hold through the local API arrive without the window.
+    g_signal_connect_swapped(store, "api-exchange-saved",
+                             G_CALLBACK(ponder_conversation_list_refresh), self);
     ponder_conversation_list_refresh(self);
     return GTK_WIDGET(self);
 }

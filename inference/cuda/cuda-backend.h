@@ -3,7 +3,7 @@
 //   cuda-backend.c  the Backend table, device choice, init/free
 //   cuda-plan.c     GPU memory planning (how many layers fit) and weight upload
 //   cuda-forward.c  one forward step: the layer loop, CUDA graphs, the prefill GEMMs
-//   cuda-offload.c  layers kept on the CPU (partial offload) through the CPU backend
+//   ../cpu-tail.c   layers kept on the CPU (partial offload), shared with Vulkan
 //
 // Three kinds of state kept apart, as in the CPU backend: the model's weights on the
 // device (GpuLayer), the run state (KV cache, activations), and the host staging buffers.
@@ -13,6 +13,7 @@
 #include <cuda_runtime_api.h>
 
 #include "../context.h"
+#include "../cpu-tail.h"
 #include "cuda-ops.h"
 
 typedef struct GpuLayer {
@@ -40,8 +41,6 @@ typedef struct CudaGraphEntry {
     cudaGraphExec_t exec;
     uint64_t last_use;
 } CudaGraphEntry;
-
-typedef struct CpuTail CpuTail;
 
 typedef struct CudaState {
     int device;
@@ -131,10 +130,3 @@ uint64_t cuda_dequant_staging_elems(const PonderModel *model);
 // cuda-forward.c
 PonderStatus cuda_forward(PonderContext *ctx, const StepBatch *step, PonderError *err);
 void cuda_graphs_free(CudaState *s);
-
-// cuda-offload.c: the layers from FIRST_LAYER on, run by the CPU backend on a view of the
-// model whose "embedding" is the residual stream coming from the GPU.
-PonderStatus cpu_tail_new(PonderContext *ctx, uint32_t first_layer, float *x_rows, CpuTail **out,
-                          PonderError *err);
-PonderStatus cpu_tail_forward(CpuTail *tail, PonderContext *ctx, const StepBatch *step, PonderError *err);
-void cpu_tail_free(CpuTail *tail);

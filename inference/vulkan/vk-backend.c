@@ -51,7 +51,7 @@ static void vk_free(PonderContext *ctx)
     VkState *s = ctx->backend_state;
     if (!s)
         return;
-    vk_cpu_tail_free(s->tail);
+    cpu_tail_free(s->tail);
     if (s->device) {
         s->vk.vkDeviceWaitIdle(s->device);
         vk_recordings_free(s);
@@ -89,8 +89,11 @@ static PonderStatus vk_init(PonderContext *ctx, PonderError *err)
         // the staging buffer is only needed for the upload
         vk_buffer_free(s, &s->staging);
     }
-    if (!s->head_on_gpu)
-        VK_RETURN_IF_FAILED(vk_cpu_tail_new(ctx, s->n_gpu_layers, s->x_host.map, &s->tail, err));
+    if (!s->head_on_gpu) {
+        // with no layer here there is no residual stream: the tail reads the tokens
+        float *x_rows = s->n_gpu_layers ? s->x_host.map : NULL;
+        VK_RETURN_IF_FAILED(cpu_tail_new(ctx, s->n_gpu_layers, x_rows, &s->tail, err));
+    }
     return PONDER_OK;
 }
 

@@ -4,7 +4,7 @@
 //   vk-pipelines.c  the compute pipelines and their on-disk cache
 //   vk-weights.c    which layers and tensors run here, and their upload
 //   vk-forward.c    recording and submitting a step (mirrors forward-cpu.c)
-//   vk-offload.c    the layers and head that run on the CPU (partial offload)
+//   ../cpu-tail.c   the layers and head that run on the CPU (partial offload)
 //   vk-backend.c    the Backend table: init (allocations) and free
 //
 // Environment knobs: PONDER_VULKAN_DEVICE (index among the Vulkan devices, when the
@@ -17,6 +17,7 @@
 #include <vulkan/vulkan.h>
 
 #include "../context.h"
+#include "../cpu-tail.h"
 #include "vk-funcs.h"
 
 typedef struct VkFns {
@@ -101,8 +102,6 @@ typedef struct VkRecording {
     uint64_t last_use;
 } VkRecording;
 
-typedef struct VkCpuTail VkCpuTail;
-
 typedef struct VkState {
     // instance and device
     void *loader; // libvulkan.so.1
@@ -127,7 +126,7 @@ typedef struct VkState {
     // unless every layer is here, run on the CPU (tail)
     uint32_t n_gpu_layers;
     bool head_on_gpu;
-    VkCpuTail *tail; // NULL when the head runs here
+    CpuTail *tail; // NULL when the head runs here
 
     // weights (device-local) and the tables derived from them
     VkLayer *layers;   // [n_gpu_layers]
@@ -207,13 +206,3 @@ void vk_free_model(VkState *s);
 // vk-forward.c
 PonderStatus vk_forward(PonderContext *ctx, const StepBatch *step, PonderError *err);
 void vk_recordings_free(VkState *s);
-
-// vk-offload.c
-// The CPU backend on layers [FIRST_LAYER, n_layer) and the head, reading the residual
-// stream from X_ROWS ([max_step_tokens][n_embd]; unused when FIRST_LAYER is 0, where the
-// tail starts from the token embeddings). *OUT is set even on failure (free it).
-PonderStatus vk_cpu_tail_new(PonderContext *ctx, uint32_t first_layer, float *x_rows,
-                             VkCpuTail **out, PonderError *err);
-PonderStatus vk_cpu_tail_forward(VkCpuTail *tail, PonderContext *ctx, const StepBatch *step,
-                                 PonderError *err);
-void vk_cpu_tail_free(VkCpuTail *tail);

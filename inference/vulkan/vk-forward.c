@@ -9,7 +9,7 @@
 // Vulkan counterpart of the CUDA backend's graphs. One submission and one wait per step.
 //
 // With partial offload the recording stops after the GPU's layers with a copy of the
-// residual stream to host memory, and the CPU backend runs the rest (vk-offload.c).
+// residual stream to host memory, and the CPU backend runs the rest (../cpu-tail.c).
 #include <math.h>
 #include <string.h>
 
@@ -350,7 +350,7 @@ PonderStatus vk_forward(PonderContext *ctx, const StepBatch *step, PonderError *
         VK_RETURN_IF_FAILED(vk_submit_wait(s, cmd, err));
     }
     if (s->tail)
-        return vk_cpu_tail_forward(s->tail, ctx, step, err);
+        return cpu_tail_forward(s->tail, ctx, step, err);
     memcpy(step->logits, s->logits_host.map,
            (uint64_t)step->n_out * ctx->model->hp.n_vocab * sizeof(float));
     return PONDER_OK;

@@ -370,11 +370,20 @@ static void assert_one_turn(gint64 conversation_id, const char *system_prompt, c
     assert_saved_answer(path_message(path, 1), a);
 }
 
+static void on_exchange_saved(PonderStore *s, gint64 conversation_id, gint64 *last)
+{
+    *last = conversation_id;
+}
+
 static void test_dialect(gconstpointer data)
 {
     Dialect dialect = GPOINTER_TO_INT(data);
     set_saving(TRUE);
     guint before = n_conversations();
+    // The window's sidebar refreshes on this signal.
+    gint64 announced = 0;
+    gulong handler = g_signal_connect(store, "api-exchange-saved", G_CALLBACK(on_exchange_saved),
+                                      &announced);
 
     g_auto(Answer) plain = {0};
     chat(dialect, FALSE, sky, G_N_ELEMENTS(sky), &plain);
@@ -382,6 +391,7 @@ static void test_dialect(gconstpointer data)
     g_autoptr(PonderConversation) first = newest_conversation();
     g_assert_cmpstr(first->title, ==, "Why is the sky blue?");
     assert_one_turn(first->id, "You are terse.", "Why is the sky blue?", &plain);
+    g_assert_cmpint(announced, ==, first->id);
 
     // Streamed, with a first line too long for a title: a conversation of its own.
     const Turn rainbow[] = {
@@ -394,6 +404,8 @@ static void test_dialect(gconstpointer data)
     g_assert_cmpint(second->id, !=, first->id);
     g_assert_cmpstr(second->title, ==, "Explain how the rainbow forms after a…");
     assert_one_turn(second->id, NULL, rainbow[0].content, &streamed);
+    g_assert_cmpint(announced, ==, second->id);
+    g_signal_handler_disconnect(store, handler);
     set_saving(FALSE);
 }
 

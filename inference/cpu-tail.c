@@ -1,42 +1,32 @@
-// Partial offload: the layers that do not fit on the GPU run on the CPU, through the CPU
-// backend itself (the reference), not a copy of it.
-//
-// The CPU backend's forward pass starts from token embeddings. For the layers from
-// FIRST on, it is given views: a model whose layer list starts at FIRST and whose
-// "embedding table" is an F32 matrix holding the residual stream that the GPU produced
-// (token t of the step reads row t), and a context whose KV cache pointers start at layer
-// FIRST of the host cache that context.c allocated. Its own state (activations, threads)
-// is created by cpu_backend.init on that view.
+// The CPU backend's forward pass starts from token embeddings, so the tail gives it views:
+// a model whose layer list starts at FIRST and whose "embedding table" is an F32 matrix
+// holding the GPU's residual stream, and a context whose KV cache pointers start at layer
+// FIRST of the host cache that context.c allocated. The CPU backend creates its own state
+// (activations, threads' scratch) on the context view.
 //
 // A proper hook in forward-cpu.c (run layers [first, last) on a given residual stream)
 // would make these views unnecessary; see the note in bench/cuda/NOTES.md.
 #include <stdlib.h>
-#include <string.h>
 
-#include "cuda-backend.h"
+#include "cpu-tail.h"
 
 struct CpuTail {
     PonderModel model; // view: layers [first, n_layer), embedding = the GPU's residual rows
-    PonderContext ctx; // view: same cache, offset to layer FIRST; its own CPU state
-    int32_t *row_ids;  // [max_step_tokens] 0, 1, 2...
+    PonderContext ctx; // view: the host KV cache from layer FIRST on; its own CPU state
+    int32_t *row_ids;  // [max_step_tokens] 0, 1, 2...; NULL when the tail reads real tokens
     bool cpu_ready;
 };
 
-PonderStatus cpu_tail_new(PonderContext *ctx, uint32_t first_layer, float *x_rows, CpuTail **out,
-                          PonderError *err)
+// Points TAIL's model at layers [FIRST_LAYER, n_layer) fed from X_ROWS.
+static PonderStatus view_model_from_rows(CpuTail *tail, const PonderContext *ctx,
+                                         uint32_t first_layer, float *x_rows, PonderError *err)
 {
     const ModelHparams *hp = &ctx->model->hp;
-    CpuTail *tail = calloc(1, sizeof *tail);
-    if (!tail)
-        return ponder_set_error(err, PONDER_ERR_NO_MEMORY, "out of memory");
-    *out = tail;
     tail->row_ids = malloc(ctx->max_step_tokens * sizeof(int32_t));
     if (!tail->row_ids)
         return ponder_set_error(err, PONDER_ERR_NO_MEMORY, "out of memory");
     for (uint32_t i = 0; i < ctx->max_step_tokens; i++)
         tail->row_ids[i] = (int32_t)i;
-
-    tail->model = *ctx->model;
     tail->model.hp.n_layer = hp->n_layer - first_layer;
     tail->model.layers = ctx->model->layers + first_layer;
     tail->model.token_embd = (Weight){
@@ -46,8 +36,24 @@ PonderStatus cpu_tail_new(PonderContext *ctx, uint32_t first_layer, float *x_row
         .n_rows = ctx->max_step_tokens,
         .row_bytes = (uint64_t)hp->n_embd * sizeof(float),
     };
+    return PONDER_OK;
+}
 
-    // A field-by-field copy: PonderContext holds an atomic flag, set below.
+PonderStatus cpu_tail_new(PonderContext *ctx, uint32_t first_layer, float *x_rows, CpuTail **out,
+                          PonderError *err)
+{
+    CpuTail *tail = calloc(1, sizeof *tail);
+    if (!tail)
+        return ponder_set_error(err, PONDER_ERR_NO_MEMORY, "out of memory");
+    *out = tail;
+    tail->model = *ctx->model;
+    if (x_rows) {
+        PonderStatus st = view_model_from_rows(tail, ctx, first_layer, x_rows, err);
+        if (st != PONDER_OK)
+            return st;
+    }
+
+    // Field by field: PonderContext holds an atomic flag, initialised below.
     PonderContext *v = &tail->ctx;
     v->model = &tail->model;
     v->params = ctx->params;
@@ -71,11 +77,13 @@ PonderStatus cpu_tail_new(PonderContext *ctx, uint32_t first_layer, float *x_row
     return st;
 }
 
-PonderStatus cpu_tail_forward(CpuTail *tail, PonderContext *ctx, const StepBatch *step, PonderError *err)
+PonderStatus cpu_tail_forward(CpuTail *tail, PonderContext *ctx, const StepBatch *step,
+                              PonderError *err)
 {
     atomic_store(&tail->ctx.cancel_requested, context_cancelled(ctx));
     StepBatch rows = *step;
-    rows.tokens = tail->row_ids; // token t of the step reads residual row t
+    if (tail->row_ids)
+        rows.tokens = tail->row_ids; // token t of the step reads residual row t
     return cpu_backend.forward(&tail->ctx, &rows, err);
 }
 
