@@ -1,5 +1,6 @@
 #include "app-test-util.h"
 
+#include <gio/gio.h>
 #include <glib/gstdio.h>
 
 #include "model-files.h"
@@ -34,4 +35,15 @@ char *app_test_make_tiny_model(const char *dir, guint64 seed)
     if (!synth_gguf("tiny-qwen2", "q8_0", tokenizer, path, seed, 1, err, sizeof err))
         g_error("synth: %s", err);
     return path;
+}
+
+guint16 app_test_free_port(void)
+{
+    g_autoptr(GSocket) socket =
+        g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+    g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+    g_autoptr(GSocketAddress) any = g_inet_socket_address_new(loopback, 0);
+    g_assert_true(g_socket_bind(socket, any, TRUE, NULL));
+    g_autoptr(GSocketAddress) bound = g_socket_get_local_address(socket, NULL);
+    return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
 }

@@ -785,17 +785,6 @@ static void test_exchange_refused(void)
 
 // ---- `ponder --serve [--save-history]` ----------------------------------------------------------
 
-static guint free_port(void)
-{
-    g_autoptr(GSocket) socket =
-        g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
-    g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
-    g_autoptr(GSocketAddress) any = g_inet_socket_address_new(loopback, 0);
-    g_assert_true(g_socket_bind(socket, any, TRUE, NULL));
-    g_autoptr(GSocketAddress) bound = g_socket_get_local_address(socket, NULL);
-    return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
-}
-
 static int serve(GVariantDict *options)
 {
     g_autoptr(GVariant) dict = g_variant_ref_sink(g_variant_dict_end(options));
@@ -809,7 +798,7 @@ static int serve(GVariantDict *options)
 // handed to the running instance, switches saving on there (the same server, port and store).
 static void test_serve_option(void)
 {
-    guint port = free_port();
+    guint port = app_test_free_port();
     g_auto(GVariantDict) first = G_VARIANT_DICT_INIT(NULL);
     g_variant_dict_insert(&first, "serve", "b", TRUE);
     g_variant_dict_insert(&first, "port", "i", (gint32)port);

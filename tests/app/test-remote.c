@@ -48,17 +48,6 @@ static void wait_finished(PonderGeneration *g)
     }
 }
 
-static guint16 free_port(void)
-{
-    g_autoptr(GSocket) socket =
-        g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
-    g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
-    g_autoptr(GSocketAddress) any = g_inet_socket_address_new(loopback, 0);
-    g_assert_true(g_socket_bind(socket, any, FALSE, NULL));
-    g_autoptr(GSocketAddress) bound = g_socket_get_local_address(socket, NULL);
-    return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
-}
-
 static PonderGeneration *chat_generation(const char *question, guint max_tokens)
 {
     ChatMessage messages[] = {{CHAT_ROLE_USER, question}};
@@ -124,7 +113,7 @@ static void die_with_parent(gpointer data)
 
 static void start_server(void)
 {
-    guint16 port = free_port();
+    guint16 port = app_test_free_port();
     server_url = g_strdup_printf("http://127.0.0.1:%u", port);
     g_autofree char *home = g_build_filename(tmp_dir, "server-home", NULL);
     g_autofree char *key_file = g_build_filename(tmp_dir, "api-key", NULL);
@@ -335,7 +324,7 @@ static void test_wrong_key_and_unreachable_server(void)
     g_assert_nonnull(strstr(ponder_generation_get_error(g)->message, "HTTP 401"));
 
     // Nothing listens on a fresh port.
-    g_autofree char *nowhere = g_strdup_printf("http://127.0.0.1:%u/v1", free_port());
+    g_autofree char *nowhere = g_strdup_printf("http://127.0.0.1:%u/v1", app_test_free_port());
     g_autoptr(PonderRemoteProvider) gone = ponder_remote_provider_new(nowhere, NULL, &error);
     g_autoptr(PonderEngine) engine2 = remote_engine(gone, "any");
     g_autoptr(PonderGeneration) g2 = chat_generation("Hello?", 4);
