@@ -42,12 +42,21 @@ static void report(PonderConversationList *self, const char *what, const GError 
     g_signal_emit(self, signals[SIGNAL_SHOW_TOAST], 0, message);
 }
 
-static GtkWidget *make_row(gint64 id, const char *title, const char *snippet)
+// FROM_API: saved from an editor plugin's chat through the local API (marked by an icon).
+static GtkWidget *make_row(gint64 id, const char *title, const char *snippet, gboolean from_api)
 {
     GtkWidget *row = gtk_list_box_row_new();
     g_object_set_data_full(G_OBJECT(row), row_id_key, g_memdup2(&id, sizeof id), g_free);
 
     GtkWidget *box = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 6);
+    if (from_api) {
+        GtkWidget *icon = gtk_image_new_from_icon_name("network-server-symbolic");
+        gtk_widget_set_tooltip_text(icon, _("Saved from the local API"));
+        gtk_accessible_update_property(GTK_ACCESSIBLE(icon), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                       _("Saved from the local API"), -1);
+        gtk_widget_add_css_class(icon, "dim-label");
+        gtk_box_append(GTK_BOX(box), icon);
+    }
     GtkWidget *texts = gtk_box_new(GTK_ORIENTATION_VERTICAL, 2);
     gtk_widget_set_hexpand(texts, TRUE);
     gtk_widget_set_valign(texts, GTK_ALIGN_CENTER);
@@ -117,7 +126,7 @@ void ponder_conversation_list_refresh(PonderConversationList *self)
         for (guint i = 0; i < hits->len; i++) {
             PonderSearchHit *hit = hits->pdata[i];
             gtk_list_box_append(self->list_box,
-                                make_row(hit->conversation_id, hit->title, hit->snippet));
+                                make_row(hit->conversation_id, hit->title, hit->snippet, FALSE));
         }
     } else {
         g_autoptr(GPtrArray) conversations = ponder_store_list_conversations(self->store, &error);
@@ -127,7 +136,7 @@ void ponder_conversation_list_refresh(PonderConversationList *self)
         }
         for (guint i = 0; i < conversations->len; i++) {
             PonderConversation *c = conversations->pdata[i];
-            gtk_list_box_append(self->list_box, make_row(c->id, c->title, NULL));
+            gtk_list_box_append(self->list_box, make_row(c->id, c->title, NULL, c->from_api));
         }
     }
     select_row_of(self, self->selected_id);

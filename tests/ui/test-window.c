@@ -644,11 +644,42 @@ static GtkWidget *open_preferences(PonderUiApplication *app)
     g_assert_not_reached();
 }
 
+static gboolean has_tooltip(GtkWidget *widget, gconstpointer text)
+{
+    return g_strcmp0(gtk_widget_get_tooltip_text(widget), text) == 0;
+}
+
+// A chat the local API saves shows up in the sidebar at once, marked as the API's.
+static void api_conversation_appears(PonderCore *core, GtkWidget *window)
+{
+    PonderExchangeMessage question = {PONDER_MESSAGE_ROLE_USER, "Which plugin asked?", NULL};
+    PonderAnswerStats stats = {.finish = PONDER_FINISH_STOP, .prompt_tokens = -1,
+                               .completion_tokens = -1, .first_token_s = -1, .total_s = -1,
+                               .tokens_per_second = -1};
+    PonderApiExchange exchange = {.title = "Which plugin asked?", .messages = &question,
+                                  .n_messages = 1, .model = "tiny", .content = "Continue.",
+                                  .stats = &stats};
+    g_autoptr(GError) error = NULL;
+    g_assert_cmpint(ponder_store_add_api_exchange(ponder_core_get_store(core), &exchange, &error),
+                    >, 0);
+    g_assert_no_error(error);
+    GtkWidget *list = find_by_type(window, "PonderConversationList");
+    GtkWidget *title = find_widget(list, is_label_with_text, "Which plugin asked?");
+    g_assert_nonnull(title);
+    GtkWidget *row = gtk_widget_get_ancestor(title, GTK_TYPE_LIST_BOX_ROW);
+    g_assert_nonnull(find_widget(row, has_tooltip, "Saved from the local API"));
+    // The window's own conversations carry no such mark.
+    GtkWidget *own = gtk_widget_get_ancestor(find_widget(list, is_label_with_text, QUESTION),
+                                             GTK_TYPE_LIST_BOX_ROW);
+    g_assert_null(find_widget(own, has_tooltip, "Saved from the local API"));
+}
+
 static void remote_scenario(PonderUiApplication *app, GtkWidget *window)
 {
     PonderCore *core = core_of(app);
     GSettings *settings = ponder_ui_application_get_settings(app);
     settle();
+    api_conversation_appears(core, window);
 
     // Preferences → Remote Server: the URL (no path: /v1 is added), then Connect.
     GtkWidget *preferences = open_preferences(app);
