@@ -900,15 +900,24 @@ guint ponder_engine_get_queue_depth(PonderEngine *self)
 
 guint ponder_engine_get_running(PonderEngine *self)
 {
-    PonderRemoteProvider *remote = self->remote;
-    return (guint)g_atomic_int_get(&self->n_running) +
-           (remote ? ponder_remote_provider_get_running(remote) : 0);
+    // The provider is swapped on the main context, so another thread holds it under the lock.
+    pthread_mutex_lock(&self->lock);
+    PonderRemoteProvider *remote = self->remote ? g_object_ref(self->remote) : NULL;
+    pthread_mutex_unlock(&self->lock);
+    guint n = (guint)g_atomic_int_get(&self->n_running);
+    if (remote) {
+        n += ponder_remote_provider_get_running(remote);
+        g_object_unref(remote);
+    }
+    return n;
 }
 
 void ponder_engine_set_remote_provider(PonderEngine *self, PonderRemoteProvider *provider)
 {
-    g_set_object(&self->remote, provider);
+    PonderRemoteProvider *old = NULL;
     pthread_mutex_lock(&self->lock);
+    old = self->remote;
+    self->remote = provider ? g_object_ref(provider) : NULL;
     g_free(self->remote_url);
     self->remote_url = provider ? g_strdup(ponder_remote_provider_get_base_url(provider)) : NULL;
     // A remote model already chosen shows the new provider's address.
@@ -916,6 +925,8 @@ void ponder_engine_set_remote_provider(PonderEngine *self, PonderRemoteProvider 
         self->eject_requested = TRUE;
     pthread_cond_signal(&self->wake);
     pthread_mutex_unlock(&self->lock);
+    // Dropped outside the lock: its last requests may still be finishing on this context.
+    g_clear_object(&old);
 }
 
 PonderRemoteProvider *ponder_engine_get_remote_provider(PonderEngine *self)
@@ -933,12 +944,8 @@ static gboolean submit_remote(PonderEngine *self, const char *model_path,
                     "add one in Preferences or choose a local model");
         return FALSE;
     }
-    pthread_mutex_lock(&self->lock);
-    guint default_max_tokens = self->settings.max_answer_tokens;
-    pthread_mutex_unlock(&self->lock);
     g_autofree char *model_id = ponder_remote_model_id(model_path);
-    return ponder_remote_provider_submit(self->remote, model_id, generation, default_max_tokens,
-                                         error);
+    return ponder_remote_provider_submit(self->remote, model_id, generation, error);
 }
 
 gboolean ponder_engine_submit(PonderEngine *self, PonderGeneration *generation, GError **error)

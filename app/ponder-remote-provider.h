@@ -27,7 +27,7 @@ G_DECLARE_FINAL_TYPE(PonderRemoteProvider, ponder_remote_provider, PONDER, REMOT
 
 // BASE_URL is the API root ("https://host/v1"); a URL with no path gets "/v1", as every
 // OpenAI-compatible server puts it there. API_KEY may be NULL (sent as a bearer token).
-// NULL with an error when BASE_URL is not an http(s) URL.
+// NULL with an error when BASE_URL is not an http(s) URL, or holds a user name or password.
 PonderRemoteProvider *ponder_remote_provider_new(const char *base_url, const char *api_key,
                                                  GError **error);
 
@@ -42,14 +42,13 @@ gboolean ponder_remote_provider_refresh_finish(PonderRemoteProvider *self, GAsyn
 // The model ids of the last successful refresh (NULL-terminated, owned by the provider).
 const char *const *ponder_remote_provider_get_models(PonderRemoteProvider *self);
 
-// Sends GENERATION to model MODEL_ID; DEFAULT_MAX_TOKENS applies when the generation sets
-// none. FALSE for a request a remote server cannot take (continuing a cut-off answer) or
-// when too many are in flight. Otherwise the generation finishes as the engine's do:
-// STOP/LENGTH from the server's finish_reason, CANCELLED when cancelled (the connection is
-// closed, so the server stops too), ERROR with the server's message.
+// Sends GENERATION to model MODEL_ID (with no max_tokens when the generation sets none: the
+// server's own limit applies). FALSE for a request a remote server cannot take (continuing a
+// cut-off answer) or when too many are in flight. Otherwise the generation finishes as the
+// engine's do: STOP/LENGTH from the server's finish_reason, CANCELLED when cancelled (the
+// connection is closed, so the server stops too), ERROR with the server's message.
 gboolean ponder_remote_provider_submit(PonderRemoteProvider *self, const char *model_id,
-                                       PonderGeneration *generation, guint default_max_tokens,
-                                       GError **error);
+                                       PonderGeneration *generation, GError **error);
 // Requests in flight (thread-safe).
 guint ponder_remote_provider_get_running(PonderRemoteProvider *self);
 

@@ -84,6 +84,10 @@ static void connected(GObject *source, GAsyncResult *result, gpointer data)
             set_status(self, _("Could not connect"), error->message);
         } else {
             const char *url = ponder_remote_provider_get_base_url(provider);
+            // The key of a server used before goes when another one replaces it.
+            g_autofree char *previous = g_settings_get_string(self->settings, "remote-url");
+            if (*previous && g_strcmp0(previous, url) != 0)
+                ponder_secret_store_clear(previous, NULL);
             g_autoptr(GError) key_error = NULL;
             PonderSecretPlace place = PONDER_SECRET_PLACE_KEYRING;
             gboolean key_ok = c->key ? ponder_secret_store_save(url, c->key, &place, &key_error)
@@ -134,6 +138,9 @@ static void on_connect_clicked(PonderRemoteGroup *self)
 
 static void on_forget_clicked(PonderRemoteGroup *self)
 {
+    // A Connect still waiting for its answer must not bring the server back.
+    g_cancellable_cancel(self->cancellable);
+    set_busy(self, FALSE);
     PonderEngine *engine = ponder_core_get_engine(self->core);
     PonderRemoteProvider *provider = ponder_engine_get_remote_provider(engine);
     if (provider) {

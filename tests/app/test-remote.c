@@ -315,6 +315,10 @@ static void test_wrong_key_and_unreachable_server(void)
     g_assert_error(error, PONDER_ENGINE_ERROR, PONDER_ENGINE_ERROR_BACKEND);
     g_assert_nonnull(strstr(error->message, "refused the API key (HTTP 401)"));
     g_clear_error(&error);
+    g_autoptr(PonderRemoteProvider) keyless = ponder_remote_provider_new(server_url, NULL, &error);
+    g_assert_false(refresh(keyless, &error));
+    g_assert_nonnull(strstr(error->message, "asks for an API key (HTTP 401)"));
+    g_clear_error(&error);
 
     g_autoptr(PonderEngine) engine = remote_engine(wrong, model_slug);
     g_autoptr(PonderGeneration) g = chat_generation("Hello?", 4);
@@ -338,13 +342,15 @@ static void test_wrong_key_and_unreachable_server(void)
 
 static void test_bad_urls(void)
 {
-    const char *bad[] = {"", "gpu-box:8000", "ftp://host/v1", "http://", "not a url"};
+    const char *bad[] = {"", "gpu-box:8000", "ftp://host/v1", "http://", "not a url",
+                         "http://user:secret@gpu-box:8000/v1"};
     for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autoptr(GError) error = NULL;
         g_autoptr(PonderRemoteProvider) p = ponder_remote_provider_new(bad[i], NULL, &error);
         g_assert_null(p);
         g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
-        g_assert_nonnull(strstr(error->message, "http://"));
+        g_assert_true(strstr(error->message, "http://") || strstr(error->message, "API key"));
+        g_assert_null(strstr(error->message, "secret"));
     }
     g_autoptr(GError) error = NULL;
     g_autoptr(PonderRemoteProvider) p = ponder_remote_provider_new(" https://h.example/api/v1/ ", NULL, &error);
@@ -354,72 +360,105 @@ static void test_bad_urls(void)
 
 // ---- what other servers send ----------------------------------------------------------------------
 
-// The scripted server answers /v1/chat/completions with SCRIPT's body and status.
+// The scripted server answers /v1/chat/completions with the current case's status and body.
+// A case with REFUSE_MAX_TOKENS first answers a request carrying max_tokens with vLLM's 400.
 typedef struct {
+    const char *name;
+    const char *model; // NULL: "scripted-model"
     guint status;
-    const char *content_type;
     const char *body;
+    const char *reasoning, *answer;
+    PonderFinishReason finish;
+    const char *error; // a part of the error message
+    gboolean refuse_max_tokens;
+    // Requests the server sees: a 400 about the context while max_tokens was sent is asked
+    // once more without it.
+    guint n_requests;
+} Case;
+
+typedef struct {
+    const Case *current;
     char *request; // the last request body, for checks
+    guint requests;
 } Script;
 
 static void scripted(SoupServer *s, SoupServerMessage *msg, const char *path, GHashTable *query,
                      gpointer data)
 {
     Script *script = data;
+    const Case *c = script->current;
     SoupMessageBody *request = soup_server_message_get_request_body(msg);
     g_free(script->request);
     script->request = g_strndup(request->data, request->length);
-    soup_server_message_set_status(msg, script->status, NULL);
-    soup_server_message_set_response(msg, script->content_type, SOUP_MEMORY_STATIC, script->body,
-                                     strlen(script->body));
+    script->requests++;
+    static const char refusal[] =
+        "{\"object\":\"error\",\"message\":\"This model's maximum context length is 8192 tokens. "
+        "However, you requested 16400 tokens (16 in the messages, 16384 in the completion).\","
+        "\"type\":\"BadRequestError\",\"code\":400}";
+    gboolean refuse = c->refuse_max_tokens && strstr(script->request, "\"max_tokens\"");
+    guint status = refuse ? 400 : c->status;
+    const char *body = refuse ? refusal : c->body;
+    soup_server_message_set_status(msg, status, NULL);
+    soup_server_message_set_response(msg, status == 200 ? "text/event-stream" : "application/json",
+                                     SOUP_MEMORY_STATIC, body, strlen(body));
 }
-
-typedef struct {
-    const char *name;
-    guint status;
-    const char *body;
-    const char *reasoning, *answer;
-    PonderFinishReason finish;
-    const char *error; // a part of the error message
-} Case;
 
 static void test_other_servers(void)
 {
     static const Case cases[] = {
-        {"inline think tags (no reasoning parser)", 200,
+        {"inline think tags (no reasoning parser)", NULL, 200,
          "data: {\"choices\":[{\"delta\":{\"content\":\"<thi\"}}]}\n\n"
          "data: {\"choices\":[{\"delta\":{\"content\":\"nk>Let me see.</th\"}}]}\n\n"
          "data: {\"choices\":[{\"delta\":{\"content\":\"ink>Blue.\"},\"finish_reason\":\"stop\"}]}\n\n"
          "data: [DONE]\n\n",
-         "Let me see.", "Blue.", PONDER_FINISH_STOP, NULL},
-        {"Ollama's reasoning field, CRLF lines", 200,
+         "Let me see.", "Blue.", PONDER_FINISH_STOP, NULL, FALSE, 1},
+        {"R1's newer template: no opening tag", "deepseek-r1-distill-qwen-32b", 200,
+         "data: {\"choices\":[{\"delta\":{\"content\":\"Let me see.\"},\"error\":null}]}\n\n"
+         "data: {\"choices\":[{\"delta\":{\"content\":\"</think>\\n\\nBlue.\"},\"finish_reason\":\"stop\"}]}\n\n"
+         "data: [DONE]\n\n",
+         "Let me see.", "\n\nBlue.", PONDER_FINISH_STOP, NULL, FALSE, 1},
+        {"Ollama's reasoning field, CRLF lines, odd types, negative usage", NULL, 200,
          "data: {\"choices\":[{\"delta\":{\"reasoning\":\"Hmm.\"}}]}\r\n\r\n"
-         "data: {\"choices\":[{\"delta\":{\"content\":\"Red\"}}]}\r\n\r\n"
+         "data: {\"choices\":[{\"delta\":{\"content\":[\"x\"]}}],\"usage\":{\"prompt_tokens\":{}}}\r\n\r\n"
+         "data: {\"choices\":[{\"delta\":{\"content\":\"Red\"}}],\"error\":null}\r\n\r\n"
          ": a comment line\r\n"
-         "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"length\"}]}\r\n\r\n"
+         "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"length\"}],"
+         "\"usage\":{\"prompt_tokens\":-3,\"completion_tokens\":2}}\r\n\r\n"
          "data: [DONE]\r\n\r\n",
-         "Hmm.", "Red", PONDER_FINISH_LENGTH, NULL},
-        {"plain content, not a reasoning model", 200,
+         "Hmm.", "Red", PONDER_FINISH_LENGTH, NULL, FALSE, 1},
+        {"plain content, not a reasoning model", NULL, 200,
          "data: {\"choices\":[{\"delta\":{\"content\":\"  Hi <b>\"}}]}\n\n"
          "data: {\"choices\":[{\"delta\":{\"content\":\" there\"},\"finish_reason\":\"stop\"}]}\n\n"
          "data: [DONE]\n\n",
-         "", "  Hi <b> there", PONDER_FINISH_STOP, NULL},
-        {"an error inside the stream", 200,
+         "", "  Hi <b> there", PONDER_FINISH_STOP, NULL, FALSE, 1},
+        {"a server that ignored stream: one completion", NULL, 200,
+         "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"reasoning_content\":\"Think.\","
+         "\"content\":\"Green.\"},\"finish_reason\":\"stop\"}]}\n",
+         "Think.", "Green.", PONDER_FINISH_STOP, NULL, FALSE, 1},
+        {"an error sent with 200", NULL, 200, "{\"error\":{\"message\":\"quota exhausted\"}}\n", "",
+         "", PONDER_FINISH_ERROR, "quota exhausted", FALSE, 1},
+        {"an error inside the stream", NULL, 200,
          "data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"Thinking\"}}]}\n\n"
          "data: {\"error\":{\"message\":\"CUDA out of memory\",\"type\":\"server_error\"}}\n\n",
-         "Thinking", "", PONDER_FINISH_ERROR, "failed in the middle of the answer: CUDA out of memory"},
-        {"cut off without finish_reason", 200,
-         "data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"Half\"}}]}\n\n",
-         "Half", "", PONDER_FINISH_ERROR, "closed the connection in the middle of the answer"},
-        {"HTTP 404 with an OpenAI error", 404,
+         "Thinking", "", PONDER_FINISH_ERROR, "failed in the middle of the answer: CUDA out of memory", FALSE, 1},
+        {"cut off without finish_reason", NULL, 200,
+         "data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"Half\"}}]}\n\n", "Half", "",
+         PONDER_FINISH_ERROR, "closed the connection in the middle of the answer", FALSE, 1},
+        {"max_tokens beyond vLLM's context: asked again without it", NULL, 200,
+         "data: {\"choices\":[{\"delta\":{\"content\":\"Fits.\"},\"finish_reason\":\"stop\"}]}\n\n"
+         "data: [DONE]\n\n",
+         "", "Fits.", PONDER_FINISH_STOP, NULL, TRUE, 2},
+        {"HTTP 404 with an OpenAI error", NULL, 404,
          "{\"error\":{\"message\":\"The model `x` does not exist.\",\"code\":\"model_not_found\"}}",
-         "", "", PONDER_FINISH_ERROR, "answered HTTP 404 Not Found: The model `x` does not exist."},
-        {"HTTP 400 context too long (vLLM)", 400,
+         "", "", PONDER_FINISH_ERROR, "answered HTTP 404 Not Found: The model `x` does not exist.", FALSE, 1},
+        {"HTTP 400 context too long (vLLM)", NULL, 400,
          "{\"object\":\"error\",\"message\":\"This model's maximum context length is 4096 tokens.\","
          "\"code\":\"context_length_exceeded\"}",
-         "", "", PONDER_FINISH_ERROR, "maximum context length is 4096"},
-        {"HTTP 500 with a plain body", 500, "upstream exploded\n", "", "", PONDER_FINISH_ERROR,
-         "answered HTTP 500 Internal Server Error: upstream exploded"},
+         "", "", PONDER_FINISH_ERROR, "maximum context length is 4096", FALSE, 2},
+        {"HTTP 502 from a proxy, not UTF-8", NULL, 502, "\xe9" "chec du proxy\n", "", "",
+         PONDER_FINISH_ERROR, "answered HTTP 502 Bad Gateway: \xef\xbf\xbd" "chec du proxy", FALSE, 1},
+        {"HTTP 500 with a plain body", NULL, 500, "upstream exploded\n", "", "",
+         PONDER_FINISH_ERROR, "answered HTTP 500 Internal Server Error: upstream exploded", FALSE, 1},
     };
     Script script = {0};
     g_autoptr(SoupServer) soup_server = soup_server_new(NULL, NULL);
@@ -431,14 +470,14 @@ static void test_other_servers(void)
     g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
     g_autoptr(PonderRemoteProvider) provider = ponder_remote_provider_new(root, "k", &error);
     g_assert_no_error(error);
-    g_autoptr(PonderEngine) engine = remote_engine(provider, "scripted-model");
 
     for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
         const Case *c = &cases[i];
         g_test_message("case: %s", c->name);
-        script.status = c->status;
-        script.content_type = c->status == 200 ? "text/event-stream" : "application/json";
-        script.body = c->body;
+        script.current = c;
+        script.requests = 0;
+        const char *model = c->model ? c->model : "scripted-model";
+        g_autoptr(PonderEngine) engine = remote_engine(provider, model);
         g_autoptr(PonderGeneration) g = chat_generation("Colour?", 7);
         const char *stop[] = {"STOP", NULL};
         ponder_generation_set_stop(g, stop);
@@ -454,16 +493,23 @@ static void test_other_servers(void)
         } else {
             g_assert_null(e);
         }
+        PonderGenerationStats stats;
+        ponder_generation_get_stats(g, &stats);
+        g_assert_cmpuint(stats.prompt_tokens, <, 1000); // never a wrapped-around count
 
         // What was sent: the model, the messages, the limits, streaming with usage.
+        g_assert_cmpuint(script.requests, ==, c->n_requests);
         g_autoptr(JsonNode) sent = json_from_string(script.request, &error);
         g_assert_no_error(error);
         JsonObject *o = json_node_get_object(sent);
-        g_assert_cmpstr(json_object_get_string_member(o, "model"), ==, "scripted-model");
+        g_assert_cmpstr(json_object_get_string_member(o, "model"), ==, model);
         g_assert_true(json_object_get_boolean_member(o, "stream"));
         g_assert_true(json_object_get_boolean_member(json_object_get_object_member(o, "stream_options"),
                                                      "include_usage"));
-        g_assert_cmpint(json_object_get_int_member(o, "max_tokens"), ==, 7);
+        if (c->n_requests == 2)
+            g_assert_false(json_object_has_member(o, "max_tokens"));
+        else
+            g_assert_cmpint(json_object_get_int_member(o, "max_tokens"), ==, 7);
         g_assert_cmpfloat(json_object_get_double_member(o, "temperature"), ==, 0.0);
         JsonArray *messages = json_object_get_array_member(o, "messages");
         g_assert_cmpuint(json_array_get_length(messages), ==, 1);
@@ -473,6 +519,16 @@ static void test_other_servers(void)
         JsonArray *stops = json_object_get_array_member(o, "stop");
         g_assert_cmpstr(json_array_get_string_element(stops, 0), ==, "STOP");
     }
+
+    // A generation without a length limit leaves it to the server.
+    script.current = &cases[3];
+    g_autoptr(PonderEngine) engine = remote_engine(provider, "scripted-model");
+    ChatMessage question[] = {{CHAT_ROLE_USER, "Unlimited?"}};
+    g_autoptr(PonderGeneration) g = ponder_generation_new_chat(question, 1, NULL);
+    g_assert_true(ponder_engine_submit(engine, g, &error));
+    wait_finished(g);
+    g_autoptr(JsonNode) sent = json_from_string(script.request, &error);
+    g_assert_false(json_object_has_member(json_node_get_object(sent), "max_tokens"));
     g_free(script.request);
 }
 
