@@ -157,9 +157,12 @@ static void on_finished(PonderGeneration *g, PonderReply *self)
 
 // ---- building the request ------------------------------------------------------------
 
+// The conversation's sampling; a seed it does not fix is new for every answer, so that
+// Regenerate gives another answer (the one used is stored with it).
 static void sampling_from_settings(const char *settings_json, SamplerParams *out)
 {
     *out = sampler_default_params();
+    out->seed = ((guint64)g_random_int() << 32) | g_random_int();
     if (!settings_json)
         return;
     g_autoptr(JsonParser) parser = json_parser_new();

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <json-glib/json-glib.h>
+
 #include "app-test-util.h"
 #include "ponder-reply.h"
 
@@ -161,6 +163,48 @@ static void test_regenerate_and_continue(void)
     g_assert_cmpint(cut->finish, ==, PONDER_FINISH_LENGTH);
 }
 
+static guint64 stored_seed(PonderStore *store, gint64 answer_id)
+{
+    g_autoptr(PonderMessage) m = ponder_store_get_message(store, answer_id, NULL);
+    g_assert_nonnull(m);
+    g_autoptr(JsonNode) node = json_from_string(m->sampling_json, NULL);
+    g_assert_nonnull(node);
+    JsonObject *o = json_node_get_object(node);
+    g_assert_true(json_object_has_member(o, "seed"));
+    return (guint64)json_object_get_int_member(o, "seed");
+}
+
+// Without a seed in the conversation's settings, every answer draws its own (and stores it),
+// so Regenerate gives another answer; a seed the conversation sets is kept.
+static void test_regenerate_draws_a_new_seed(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(PonderStore) store = ponder_store_new(db_path, &error);
+    g_autoptr(PonderEngine) engine = new_engine();
+    gint64 conversation = ponder_store_create_conversation(store, "Seeds", &error);
+    PonderReplyOptions options = {.max_tokens = 2, .ignore_eos = TRUE};
+    g_autoptr(PonderReply) first =
+        ponder_reply_send(store, engine, conversation, 0, "Pick a number.", &options, &error);
+    g_assert_no_error(error);
+    wait_reply(first);
+    g_autoptr(PonderReply) again = ponder_reply_regenerate(
+        store, engine, ponder_reply_get_user_message_id(first), &options, &error);
+    g_assert_no_error(error);
+    wait_reply(again);
+    while (!ponder_reply_is_saved(first) || !ponder_reply_is_saved(again))
+        g_main_context_iteration(NULL, TRUE);
+    g_assert_cmpuint(stored_seed(store, ponder_reply_get_answer_id(first)), !=,
+                     stored_seed(store, ponder_reply_get_answer_id(again)));
+
+    g_assert_true(ponder_store_set_settings(store, conversation, "{\"seed\":1234}", &error));
+    g_autoptr(PonderReply) fixed = ponder_reply_regenerate(
+        store, engine, ponder_reply_get_user_message_id(first), &options, &error);
+    wait_reply(fixed);
+    while (!ponder_reply_is_saved(fixed))
+        g_main_context_iteration(NULL, TRUE);
+    g_assert_cmpuint(stored_seed(store, ponder_reply_get_answer_id(fixed)), ==, 1234);
+}
+
 static void test_stop_is_stored_as_cancelled(void)
 {
     g_autoptr(GError) error = NULL;
@@ -196,6 +240,7 @@ int main(int argc, char **argv)
     g_test_add_func("/reply/send-streams-into-store", test_send_streams_into_store);
     g_test_add_func("/reply/regenerate-and-continue", test_regenerate_and_continue);
     g_test_add_func("/reply/stop-is-stored-as-cancelled", test_stop_is_stored_as_cancelled);
+    g_test_add_func("/reply/regenerate-draws-a-new-seed", test_regenerate_draws_a_new_seed);
     int status = g_test_run();
     app_test_remove_tree(tmp_dir);
     g_free(model_path);
