@@ -61,7 +61,13 @@ enum {
 };
 static GParamSpec *properties[N_PROPS];
 
-enum { SIGNAL_CONVERSATION_CREATED, SIGNAL_CONVERSATION_CHANGED, SIGNAL_SHOW_TOAST, N_SIGNALS };
+enum {
+    SIGNAL_PREPARE_CONVERSATION,
+    SIGNAL_CONVERSATION_CREATED,
+    SIGNAL_CONVERSATION_CHANGED,
+    SIGNAL_SHOW_TOAST,
+    N_SIGNALS
+};
 static guint signals[N_SIGNALS];
 
 static void reload(PonderChatView *self);
@@ -444,6 +450,8 @@ static void on_composer_send(PonderComposer *composer, const char *text, PonderC
             return;
         }
         created = TRUE;
+        // Before the first answer, so that it runs with the settings the window gives it.
+        g_signal_emit(self, signals[SIGNAL_PREPARE_CONVERSATION], 0, conversation);
     }
     PonderReplyOptions options = reply_options(self);
     PonderReply *reply =
@@ -657,6 +665,9 @@ static void ponder_chat_view_class_init(PonderChatViewClass *klass)
                                                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
     g_object_class_install_properties(object_class, N_PROPS, properties);
 
+    signals[SIGNAL_PREPARE_CONVERSATION] =
+        g_signal_new("prepare-conversation", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                     NULL, NULL, G_TYPE_NONE, 1, G_TYPE_INT64);
     signals[SIGNAL_CONVERSATION_CREATED] =
         g_signal_new("conversation-created", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
                      NULL, NULL, G_TYPE_NONE, 1, G_TYPE_INT64);

@@ -25,6 +25,8 @@ void ponder_chat_view_stop(PonderChatView *self);
 gboolean ponder_chat_view_get_busy(PonderChatView *self);
 
 // Signals:
+//   "prepare-conversation" (gint64 id)      a new chat's conversation exists, its first
+//                                           message not yet sent: settings set now apply to it
 //   "conversation-created" (gint64 id)      the first message of a new chat was stored
 //   "conversation-changed" (gint64 id)      a message was added/finished (the sidebar re-sorts)
 //   "show-toast"           (const char *)   an error or notice for the window's toast overlay

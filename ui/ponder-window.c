@@ -97,10 +97,10 @@ static void on_conversation_deleted(PonderConversationList *list, gint64 id, con
     adw_toast_overlay_add_toast(self->toast_overlay, toast);
 }
 
-static void on_conversation_created(PonderChatView *view, gint64 id, PonderWindow *self)
+// The preferences' system prompt and sampling become the new conversation's own, before its
+// first answer runs.
+static void on_prepare_conversation(PonderChatView *view, gint64 id, PonderWindow *self)
 {
-    // The preferences' system prompt and sampling become the new conversation's own (the
-    // first answer already runs with the same defaults, R1's, unless they were changed).
     if (self->settings) {
         PonderStore *store = ponder_core_get_store(self->core);
         g_autofree char *prompt = g_settings_get_string(self->settings, "system-prompt");
@@ -119,6 +119,10 @@ static void on_conversation_created(PonderChatView *view, gint64 id, PonderWindo
             show_toast(self, message);
         }
     }
+}
+
+static void on_conversation_created(PonderChatView *view, gint64 id, PonderWindow *self)
+{
     ponder_conversation_list_refresh(self->conversation_list);
     ponder_conversation_list_select(self->conversation_list, id);
     update_title(self);
@@ -291,6 +295,8 @@ PonderWindow *ponder_window_new(AdwApplication *app, PonderCore *core)
 
     self->chat_view = PONDER_CHAT_VIEW(ponder_chat_view_new(core));
     gtk_stack_add_named(self->stack, GTK_WIDGET(self->chat_view), "chat");
+    g_signal_connect(self->chat_view, "prepare-conversation", G_CALLBACK(on_prepare_conversation),
+                     self);
     g_signal_connect(self->chat_view, "conversation-created", G_CALLBACK(on_conversation_created),
                      self);
     g_signal_connect(self->chat_view, "conversation-changed", G_CALLBACK(on_conversation_changed),

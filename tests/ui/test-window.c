@@ -576,6 +576,8 @@ static void test_preferences(void)
 #define REMOTE_REASONING "Blue light scatters most."
 #define REMOTE_ANSWER "Rayleigh scattering."
 
+static char *remote_request; // the last chat request's body
+
 // An OpenAI-compatible server with one model, answering every chat with the same stream.
 static void remote_route(SoupServer *server, SoupServerMessage *msg, const char *path,
                          GHashTable *query, gpointer data)
@@ -587,6 +589,11 @@ static void remote_route(SoupServer *server, SoupServerMessage *msg, const char 
         "\"finish_reason\":\"stop\"}]}\n\n"
         "data: [DONE]\n\n";
     gboolean chat = g_str_equal(path, "/v1/chat/completions");
+    if (chat) {
+        SoupMessageBody *request = soup_server_message_get_request_body(msg);
+        g_free(remote_request);
+        remote_request = g_strndup(request->data, request->length);
+    }
     soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
     soup_server_message_set_response(msg, chat ? "text/event-stream" : "application/json",
                                      SOUP_MEMORY_STATIC, chat ? stream : models,
@@ -710,7 +717,9 @@ static void remote_scenario(PonderUiApplication *app, GtkWidget *window)
     wait_until(remote_model_ready, core, "the remote model was chosen");
     g_assert_cmpstr(ponder_model_picker_get_label(PONDER_MODEL_PICKER(picker)), ==, "big-r1");
 
-    // A new chat answered by the server, shown and stored like a local answer.
+    // A new chat answered by the server, shown and stored like a local answer; its first
+    // answer already uses the temperature set in Preferences.
+    g_settings_set_double(settings, "temperature", 0.25);
     gtk_widget_activate_action(window, "win.new-chat", NULL);
     GtkWidget *view = find_by_type(window, "PonderChatView");
     GtkWidget *text_view = find_widget(view, is_editable_text_view, NULL);
@@ -725,6 +734,11 @@ static void remote_scenario(PonderUiApplication *app, GtkWidget *window)
     g_assert_cmpstr(answer->content, ==, REMOTE_ANSWER);
     g_assert_cmpstr(answer->reasoning, ==, REMOTE_REASONING);
     g_assert_cmpstr(answer->model, ==, "big-r1");
+    g_autoptr(JsonNode) sent = json_from_string(remote_request, NULL);
+    g_assert_nonnull(sent);
+    g_assert_cmpfloat_with_epsilon(
+        json_object_get_double_member(json_node_get_object(sent), "temperature"), 0.25, 1e-6);
+    g_settings_reset(settings, "temperature");
     wait_until(chat_shows_remote_answer, view, "the remote answer is shown");
 
     // Forget: no server, no remote model, nothing saved.
@@ -750,6 +764,7 @@ static void test_remote_server(void)
     g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
     run_app(remote_scenario);
     g_clear_pointer(&remote_root, g_free);
+    g_clear_pointer(&remote_request, g_free);
 }
 
 // ---- the catalog's memory note ---------------------------------------------------------
