@@ -48,7 +48,10 @@ typedef struct {
 
 static void count_frame(GdkFrameClock *clock, FrameWait *wait)
 {
-    wait->frames++;
+    // A still widget is painted once per queued draw: ask for the next frame, or a loaded
+    // machine with nothing animating would paint only the first.
+    if (++wait->frames < 3)
+        gtk_widget_queue_draw(wait->widget);
 }
 
 static gboolean enough_frames(gpointer data)
