@@ -13,6 +13,7 @@
 #include <libsoup/soup.h>
 #include <sqlite3.h>
 
+#include "app-test-engine.h"
 #include "app-test-util.h"
 #include "ponder-api-server.h"
 #include "ponder-application.h"
@@ -860,12 +861,7 @@ int main(int argc, char **argv)
     }
 
     PonderEngineSettings settings;
-    ponder_engine_settings_init(&settings);
-    settings.backend = PONDER_BACKEND_CHOICE_CPU;
-    settings.n_ctx = N_CTX;
-    settings.n_parallel = 2;
-    settings.n_threads = 1;
-    settings.idle_unload_seconds = 0;
+    app_test_cpu_engine_settings(&settings, N_CTX, 2);
     settings.step_tokens = 64;
     g_autoptr(GError) error = NULL;
     core = ponder_core_new(&settings, &error);

@@ -7,6 +7,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "app-test-engine.h"
 #include "app-test-util.h"
 #include "ponder-api-server.h"
 #include "ponder-engine.h"
@@ -21,13 +22,8 @@ static PonderModelLibrary *library;
 static PonderEngine *new_engine(guint n_parallel, guint max_queued)
 {
     PonderEngineSettings settings;
-    ponder_engine_settings_init(&settings);
-    settings.backend = PONDER_BACKEND_CHOICE_CPU;
-    settings.n_ctx = 512;
-    settings.n_parallel = n_parallel;
-    settings.n_threads = 1;
+    app_test_cpu_engine_settings(&settings, 512, n_parallel);
     settings.max_queued = max_queued;
-    settings.idle_unload_seconds = 0;
     settings.step_tokens = 32;
     PonderEngine *engine = ponder_engine_new(&settings);
     ponder_engine_set_model(engine, model_path);

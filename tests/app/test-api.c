@@ -13,6 +13,7 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "app-test-engine.h"
 #include "app-test-util.h"
 #include "ponder-api-server.h"
 #include "ponder-engine.h"
@@ -841,12 +842,7 @@ int main(int argc, char **argv)
         ponder_model_entry_get_slug(ponder_model_library_find_by_path(library, other_model_path));
 
     PonderEngineSettings settings;
-    ponder_engine_settings_init(&settings);
-    settings.backend = PONDER_BACKEND_CHOICE_CPU;
-    settings.n_ctx = N_CTX;
-    settings.n_parallel = 2;
-    settings.n_threads = 1;
-    settings.idle_unload_seconds = 0;
+    app_test_cpu_engine_settings(&settings, N_CTX, 2);
     settings.step_tokens = 64;
     engine = ponder_engine_new(&settings);
     ponder_engine_set_model(engine, model_path);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "app-test-engine.h"
 #include "app-test-util.h"
 #include "ponder-engine.h"
 
@@ -95,11 +96,7 @@ static char *reference_text(const GArray *prompt, guint n)
 static PonderEngine *new_engine(guint n_parallel, guint max_queued, guint idle_seconds)
 {
     PonderEngineSettings settings;
-    ponder_engine_settings_init(&settings);
-    settings.backend = PONDER_BACKEND_CHOICE_CPU;
-    settings.n_ctx = 512;
-    settings.n_parallel = n_parallel;
-    settings.n_threads = 1;
+    app_test_cpu_engine_settings(&settings, 512, n_parallel);
     settings.max_queued = max_queued;
     settings.idle_unload_seconds = idle_seconds;
     settings.step_tokens = 32;

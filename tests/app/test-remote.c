@@ -15,6 +15,7 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "app-test-engine.h"
 #include "app-test-util.h"
 #include "ponder-generation-private.h"
 #include "ponder-model-entry.h"
@@ -60,12 +61,7 @@ static PonderGeneration *chat_generation(const char *question, guint max_tokens)
 static PonderEngine *local_engine(void)
 {
     PonderEngineSettings settings;
-    ponder_engine_settings_init(&settings);
-    settings.backend = PONDER_BACKEND_CHOICE_CPU;
-    settings.n_ctx = 1024;
-    settings.n_parallel = 1;
-    settings.n_threads = 1;
-    settings.idle_unload_seconds = 0;
+    app_test_cpu_engine_settings(&settings, 1024, 1);
     PonderEngine *engine = ponder_engine_new(&settings);
     ponder_engine_set_model(engine, model_path);
     return engine;

@@ -7,6 +7,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "app-test-engine.h"
 #include "app-test-util.h"
 #include "ponder-reply.h"
 
@@ -15,12 +16,7 @@ static char *tmp_dir, *model_path, *db_path;
 static PonderEngine *new_engine(void)
 {
     PonderEngineSettings settings;
-    ponder_engine_settings_init(&settings);
-    settings.backend = PONDER_BACKEND_CHOICE_CPU;
-    settings.n_ctx = 2048;
-    settings.n_parallel = 2;
-    settings.n_threads = 1;
-    settings.idle_unload_seconds = 0;
+    app_test_cpu_engine_settings(&settings, 2048, 2);
     PonderEngine *engine = ponder_engine_new(&settings);
     ponder_engine_set_model(engine, model_path);
     return engine;

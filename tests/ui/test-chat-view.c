@@ -9,6 +9,7 @@
 
 #include <adwaita.h>
 
+#include "app-test-engine.h"
 #include "app-test-util.h"
 #include "ponder-chat-view.h"
 #include "ponder-composer.h"
@@ -784,12 +785,7 @@ static void test_one_update_per_frame(void)
 static PonderCore *new_core(void)
 {
     PonderEngineSettings settings;
-    ponder_engine_settings_init(&settings);
-    settings.backend = PONDER_BACKEND_CHOICE_CPU;
-    settings.n_ctx = 1024;
-    settings.n_parallel = 1;
-    settings.n_threads = 1;
-    settings.idle_unload_seconds = 0;
+    app_test_cpu_engine_settings(&settings, 1024, 1);
     g_autoptr(GError) error = NULL;
     PonderCore *c = ponder_core_new(&settings, &error);
     g_assert_no_error(error);
