@@ -21,6 +21,7 @@
 #include "ponder-preferences-window.h"
 #include "ponder-ui-application.h"
 #include "ponder-window.h"
+#include "ui-test-util.h"
 
 // Generous: the tiny model loads in well under a second, but CI machines are shared.
 #define WAIT_TIMEOUT_S 60
@@ -246,31 +247,6 @@ static gboolean settle(GtkWidget *window, GError **error)
 
 // ---- finding widgets ------------------------------------------------------------------
 
-typedef gboolean (*WidgetMatch)(GtkWidget *widget, gconstpointer data);
-
-static GtkWidget *find_widget(GtkWidget *root, WidgetMatch match, gconstpointer data)
-{
-    if (match(root, data))
-        return root;
-    for (GtkWidget *child = gtk_widget_get_first_child(root); child;
-         child = gtk_widget_get_next_sibling(child)) {
-        GtkWidget *found = find_widget(child, match, data);
-        if (found)
-            return found;
-    }
-    return NULL;
-}
-
-static gboolean is_type_named(GtkWidget *widget, gconstpointer name)
-{
-    return g_str_equal(G_OBJECT_TYPE_NAME(widget), name);
-}
-
-static gboolean is_label_with_text(GtkWidget *widget, gconstpointer text)
-{
-    return GTK_IS_LABEL(widget) && g_strcmp0(gtk_label_get_text(GTK_LABEL(widget)), text) == 0;
-}
-
 // An answer's row, mapped (the list view keeps unbound rows around).
 static gboolean is_answer_row(GtkWidget *widget, gconstpointer data)
 {
@@ -331,7 +307,7 @@ typedef struct {
 static gboolean answer_shown(gpointer data)
 {
     AnswerShown *shown = data;
-    return find_widget(shown->view, is_answer_row, shown->answer) != NULL;
+    return ui_test_find_widget(shown->view, is_answer_row, shown->answer) != NULL;
 }
 
 // The row has the height it asks for (the list view measured it after the thinking opened or
@@ -339,7 +315,7 @@ static gboolean answer_shown(gpointer data)
 static gboolean answer_laid_out(gpointer data)
 {
     AnswerShown *shown = data;
-    GtkWidget *row = find_widget(shown->view, is_answer_row, shown->answer);
+    GtkWidget *row = ui_test_find_widget(shown->view, is_answer_row, shown->answer);
     if (!row)
         return FALSE;
     GtkWidget *answer_view = ponder_message_row_get_answer_view(PONDER_MESSAGE_ROW(row));
@@ -357,8 +333,8 @@ static gboolean open_conversation(Scene *scene, const Conversation *conversation
 {
     if (!choose_model(scene, error))
         return FALSE;
-    GtkWidget *list = find_widget(scene->window, is_type_named, "PonderConversationList");
-    GtkWidget *title = list ? find_widget(list, is_label_with_text, conversation->title) : NULL;
+    GtkWidget *list = ui_test_find_widget(scene->window, ui_test_is_type_named, "PonderConversationList");
+    GtkWidget *title = list ? ui_test_find_widget(list, ui_test_is_label_with_text, conversation->title) : NULL;
     GtkWidget *row = title ? gtk_widget_get_ancestor(title, GTK_TYPE_LIST_BOX_ROW) : NULL;
     if (!row) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
@@ -367,17 +343,17 @@ static gboolean open_conversation(Scene *scene, const Conversation *conversation
     }
     gtk_widget_activate(row);
 
-    GtkWidget *view = find_widget(scene->window, is_type_named, "PonderChatView");
+    GtkWidget *view = ui_test_find_widget(scene->window, ui_test_is_type_named, "PonderChatView");
     AnswerShown shown = {view, conversation->answer};
     if (!wait_until(answer_shown, &shown, "the stored answer is shown", error))
         return FALSE;
-    GtkWidget *answer_row = find_widget(view, is_answer_row, conversation->answer);
+    GtkWidget *answer_row = ui_test_find_widget(view, is_answer_row, conversation->answer);
     ponder_thinking_section_set_expanded(
         ponder_message_row_get_thinking_section(PONDER_MESSAGE_ROW(answer_row)), expand_thinking);
     if (!settle(scene->window, error))
         return FALSE;
     // Twice: rows below the first screen get their real height only once they are shown.
-    GtkWidget *scrolled = find_widget(view, is_type_named, "GtkScrolledWindow");
+    GtkWidget *scrolled = ui_test_find_widget(view, ui_test_is_type_named, "GtkScrolledWindow");
     GtkAdjustment *adjustment = gtk_scrolled_window_get_vadjustment(GTK_SCROLLED_WINDOW(scrolled));
     for (int pass = 0; pass < 2; pass++) {
         double bottom =
@@ -490,7 +466,7 @@ static GdkTexture *capture(Scene *scene, GError **error)
 
 static GdkTexture *shoot_onboarding(Scene *scene, GError **error)
 {
-    GtkWidget *onboarding = find_widget(scene->window, is_type_named, "PonderOnboardingPage");
+    GtkWidget *onboarding = ui_test_find_widget(scene->window, ui_test_is_type_named, "PonderOnboardingPage");
     if (!onboarding || !gtk_widget_get_mapped(onboarding)) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
                     "the window shows no onboarding page without a model");

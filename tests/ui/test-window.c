@@ -19,6 +19,7 @@
 #include "ponder-preferences-window.h"
 #include "ponder-ui-application.h"
 #include "ponder-window.h"
+#include "ui-test-util.h"
 
 #define QUESTION "Why is the sky blue?"
 #define TIMEOUT_S 120
@@ -60,26 +61,6 @@ static void settle(void)
 
 // ---- finding widgets ------------------------------------------------------------------
 
-typedef gboolean (*WidgetMatch)(GtkWidget *widget, gconstpointer data);
-
-static GtkWidget *find_widget(GtkWidget *root, WidgetMatch match, gconstpointer data)
-{
-    if (match(root, data))
-        return root;
-    for (GtkWidget *child = gtk_widget_get_first_child(root); child;
-         child = gtk_widget_get_next_sibling(child)) {
-        GtkWidget *found = find_widget(child, match, data);
-        if (found)
-            return found;
-    }
-    return NULL;
-}
-
-static gboolean is_type_named(GtkWidget *widget, gconstpointer name)
-{
-    return g_str_equal(G_OBJECT_TYPE_NAME(widget), name);
-}
-
 static gboolean is_editable_text_view(GtkWidget *widget, gconstpointer data)
 {
     return GTK_IS_TEXT_VIEW(widget) && gtk_text_view_get_editable(GTK_TEXT_VIEW(widget));
@@ -104,11 +85,6 @@ static gboolean is_preferences_row_titled(GtkWidget *widget, gconstpointer title
            g_strcmp0(adw_preferences_row_get_title(ADW_PREFERENCES_ROW(widget)), title) == 0;
 }
 
-static gboolean is_label_with_text(GtkWidget *widget, gconstpointer text)
-{
-    return GTK_IS_LABEL(widget) && g_strcmp0(gtk_label_get_text(GTK_LABEL(widget)), text) == 0;
-}
-
 // A message shown anywhere in the chat view: a label, a Markdown view or a text view.
 static gboolean shows_text(GtkWidget *widget, gconstpointer text)
 {
@@ -130,7 +106,7 @@ static gboolean shows_text(GtkWidget *widget, gconstpointer text)
 
 static GtkWidget *find_by_type(GtkWidget *root, const char *type_name)
 {
-    return find_widget(root, is_type_named, type_name);
+    return ui_test_find_widget(root, ui_test_is_type_named, type_name);
 }
 
 static const char *visible_page(GtkWidget *window)
@@ -230,13 +206,13 @@ static void onboarding_scenario(PonderUiApplication *app, GtkWidget *window)
     GtkWidget *onboarding = find_by_type(window, "PonderOnboardingPage");
     g_assert_true(gtk_widget_get_mapped(onboarding));
     // No file to use, but every catalog model to download.
-    g_assert_null(find_widget(onboarding, is_choose_model_button, NULL));
+    g_assert_null(ui_test_find_widget(onboarding, is_choose_model_button, NULL));
     g_autoptr(GListModel) catalog = ponder_catalog_list();
     g_assert_cmpuint(g_list_model_get_n_items(catalog), >, 0);
     g_autoptr(PonderCatalogEntry) first = g_list_model_get_item(catalog, 0);
-    g_assert_nonnull(find_widget(onboarding, is_preferences_row_titled,
+    g_assert_nonnull(ui_test_find_widget(onboarding, is_preferences_row_titled,
                                  ponder_catalog_entry_get_model_name(first)));
-    g_assert_nonnull(find_widget(onboarding, is_button_labelled, "_Open GGUF File…"));
+    g_assert_nonnull(ui_test_find_widget(onboarding, is_button_labelled, "_Open GGUF File…"));
 
     // The brief's accelerators, and the shortcuts window from the bundle.
     static const struct {
@@ -317,8 +293,8 @@ static void send_scenario(PonderUiApplication *app, GtkWidget *window)
 
     // Onboarding lists the tiny model found in Ponder's folder; "Use" chooses it.
     GtkWidget *onboarding = find_by_type(window, "PonderOnboardingPage");
-    g_assert_nonnull(find_widget(onboarding, is_label_with_text, "Found in Ponder"));
-    GtkWidget *use = find_widget(onboarding, is_choose_model_button, NULL);
+    g_assert_nonnull(ui_test_find_widget(onboarding, ui_test_is_label_with_text, "Found in Ponder"));
+    GtkWidget *use = ui_test_find_widget(onboarding, is_choose_model_button, NULL);
     g_assert_nonnull(use);
     g_signal_emit_by_name(use, "clicked");
     wait_until(on_chat_page, window, "the chat replaced onboarding");
@@ -330,12 +306,12 @@ static void send_scenario(PonderUiApplication *app, GtkWidget *window)
     g_assert_cmpstr(ponder_model_picker_get_label(PONDER_MODEL_PICKER(picker)), ==,
                     ponder_model_entry_get_display_name(entry));
     g_assert_nonnull(
-        find_widget(picker, is_label_with_text, ponder_model_entry_get_display_name(entry)));
+        ui_test_find_widget(picker, ui_test_is_label_with_text, ponder_model_entry_get_display_name(entry)));
     g_object_unref(entry);
 
     // Type the question and press Enter in the composer.
     GtkWidget *view = find_by_type(window, "PonderChatView");
-    GtkWidget *text_view = find_widget(view, is_editable_text_view, NULL);
+    GtkWidget *text_view = ui_test_find_widget(view, is_editable_text_view, NULL);
     g_assert_nonnull(text_view);
     gtk_text_buffer_set_text(gtk_text_view_get_buffer(GTK_TEXT_VIEW(text_view)), QUESTION, -1);
     press_enter(text_view);
@@ -349,7 +325,7 @@ static void send_scenario(PonderUiApplication *app, GtkWidget *window)
     // "conversation-created" put it in the sidebar, named after the question.
     g_assert_true(list_shows_exactly(window, conversation_id));
     GtkWidget *list = find_by_type(window, "PonderConversationList");
-    g_assert_nonnull(find_widget(list, is_label_with_text, QUESTION));
+    g_assert_nonnull(ui_test_find_widget(list, ui_test_is_label_with_text, QUESTION));
     g_assert_cmpstr(gtk_window_get_title(GTK_WINDOW(window)), ==, "Ponder — " QUESTION);
     // The new conversation took R1's sampling from the preferences (the store minifies it).
     g_autoptr(PonderConversation) stored =
@@ -365,7 +341,7 @@ static void send_scenario(PonderUiApplication *app, GtkWidget *window)
 static gboolean chat_shows_question(gpointer data)
 {
     GtkWidget *view = find_by_type(data, "PonderChatView");
-    return find_widget(view, shows_text, QUESTION) != NULL;
+    return ui_test_find_widget(view, shows_text, QUESTION) != NULL;
 }
 
 static void reopen_scenario(PonderUiApplication *app, GtkWidget *window)
@@ -378,7 +354,7 @@ static void reopen_scenario(PonderUiApplication *app, GtkWidget *window)
 
     // Choosing the row shows the stored messages.
     GtkWidget *list = find_by_type(window, "PonderConversationList");
-    GtkWidget *title = find_widget(list, is_label_with_text, QUESTION);
+    GtkWidget *title = ui_test_find_widget(list, ui_test_is_label_with_text, QUESTION);
     g_assert_nonnull(title);
     GtkWidget *row = gtk_widget_get_ancestor(title, GTK_TYPE_LIST_BOX_ROW);
     g_assert_nonnull(row);
@@ -469,7 +445,7 @@ static void search_scenario(PonderUiApplication *app, GtkWidget *window)
 
     // Type a word of an answer into the sidebar's search entry.
     GtkWidget *list = find_by_type(window, "PonderConversationList");
-    GtkWidget *entry = find_widget(list, is_type_named, "GtkSearchEntry");
+    GtkWidget *entry = ui_test_find_widget(list, ui_test_is_type_named, "GtkSearchEntry");
     g_assert_nonnull(entry);
     gtk_editable_set_text(GTK_EDITABLE(entry), "peregrine");
     Expectation birds = {window, kept_id};
@@ -485,7 +461,7 @@ static void search_scenario(PonderUiApplication *app, GtkWidget *window)
     wait_until(does_not_show, &birds, "the deleted conversation left the list");
     g_autoptr(PonderConversation) trashed = ponder_store_get_conversation(store, kept_id, NULL);
     g_assert_cmpint(trashed->deleted_us, >, 0);
-    GtkWidget *undo = find_widget(window, is_button_labelled, "_Undo");
+    GtkWidget *undo = ui_test_find_widget(window, is_button_labelled, "_Undo");
     g_assert_nonnull(undo);
     g_signal_emit_by_name(undo, "clicked");
     wait_until(shows, &birds, "Undo brought the conversation back");
@@ -500,14 +476,14 @@ static void search_scenario(PonderUiApplication *app, GtkWidget *window)
         if (ADW_IS_MESSAGE_DIALOG(l->data))
             dialog = l->data;
     g_assert_nonnull(dialog);
-    GtkWidget *title_entry = find_widget(dialog, is_type_named, "GtkEntry");
+    GtkWidget *title_entry = ui_test_find_widget(dialog, ui_test_is_type_named, "GtkEntry");
     g_assert_nonnull(title_entry);
     g_assert_cmpstr(gtk_editable_get_text(GTK_EDITABLE(title_entry)), ==, "Birds");
     gtk_editable_set_text(GTK_EDITABLE(title_entry), "  Falcons ");
     adw_message_dialog_response(ADW_MESSAGE_DIALOG(dialog), "rename");
     g_autoptr(PonderConversation) renamed = ponder_store_get_conversation(store, kept_id, NULL);
     g_assert_cmpstr(renamed->title, ==, "Falcons");
-    g_assert_nonnull(find_widget(list, is_label_with_text, "Falcons"));
+    g_assert_nonnull(ui_test_find_widget(list, ui_test_is_label_with_text, "Falcons"));
 
     // This one stays deleted: closing the window removes it for good.
     gtk_widget_activate_action(list, "list.delete", "x", purged_id);
@@ -550,11 +526,11 @@ static void preferences_scenario(PonderUiApplication *app, GtkWidget *window)
 
     // R1's recommended sampling, shown and restored by Reset.
     static const double r1_temperature = 0.6, r1_top_p = 0.95, changed = 1.3;
-    g_assert_nonnull(find_widget(preferences, is_spin_with_value, &r1_temperature));
-    g_assert_nonnull(find_widget(preferences, is_spin_with_value, &r1_top_p));
+    g_assert_nonnull(ui_test_find_widget(preferences, is_spin_with_value, &r1_temperature));
+    g_assert_nonnull(ui_test_find_widget(preferences, is_spin_with_value, &r1_top_p));
     g_settings_set_double(settings, "temperature", changed);
-    g_assert_nonnull(find_widget(preferences, is_spin_with_value, &changed));
-    GtkWidget *reset = find_widget(preferences, is_button_labelled, "_Reset");
+    g_assert_nonnull(ui_test_find_widget(preferences, is_spin_with_value, &changed));
+    GtkWidget *reset = ui_test_find_widget(preferences, is_button_labelled, "_Reset");
     g_assert_nonnull(reset);
     g_signal_emit_by_name(reset, "clicked");
     g_assert_cmpfloat_with_epsilon(g_settings_get_double(settings, "temperature"), 0.6, 1e-9);
@@ -610,7 +586,7 @@ static gboolean remote_saved(gpointer data)
 
 static gboolean picker_lists_remote_model(gpointer data)
 {
-    return find_widget(data, is_label_with_text, "big-r1") != NULL;
+    return ui_test_find_widget(data, ui_test_is_label_with_text, "big-r1") != NULL;
 }
 
 static gboolean remote_model_ready(gpointer data)
@@ -639,7 +615,7 @@ static gboolean no_model_chosen(gpointer core)
 
 static gboolean chat_shows_remote_answer(gpointer view)
 {
-    return find_widget(view, shows_text, REMOTE_ANSWER) != NULL;
+    return ui_test_find_widget(view, shows_text, REMOTE_ANSWER) != NULL;
 }
 
 static GtkWidget *open_preferences(PonderUiApplication *app)
@@ -671,14 +647,14 @@ static void api_conversation_appears(PonderCore *core, GtkWidget *window)
                     >, 0);
     g_assert_no_error(error);
     GtkWidget *list = find_by_type(window, "PonderConversationList");
-    GtkWidget *title = find_widget(list, is_label_with_text, "Which plugin asked?");
+    GtkWidget *title = ui_test_find_widget(list, ui_test_is_label_with_text, "Which plugin asked?");
     g_assert_nonnull(title);
     GtkWidget *row = gtk_widget_get_ancestor(title, GTK_TYPE_LIST_BOX_ROW);
-    g_assert_nonnull(find_widget(row, has_tooltip, "Saved from the local API"));
+    g_assert_nonnull(ui_test_find_widget(row, has_tooltip, "Saved from the local API"));
     // The window's own conversations carry no such mark.
-    GtkWidget *own = gtk_widget_get_ancestor(find_widget(list, is_label_with_text, QUESTION),
+    GtkWidget *own = gtk_widget_get_ancestor(ui_test_find_widget(list, ui_test_is_label_with_text, QUESTION),
                                              GTK_TYPE_LIST_BOX_ROW);
-    g_assert_null(find_widget(own, has_tooltip, "Saved from the local API"));
+    g_assert_null(ui_test_find_widget(own, has_tooltip, "Saved from the local API"));
 }
 
 static void remote_scenario(PonderUiApplication *app, GtkWidget *window)
@@ -692,17 +668,17 @@ static void remote_scenario(PonderUiApplication *app, GtkWidget *window)
     GtkWidget *preferences = open_preferences(app);
     settle();
     GtkWidget *url_row =
-        find_widget(preferences, is_preferences_row_titled, "Server URL (e.g. http://gpu-box:8000/v1)");
+        ui_test_find_widget(preferences, is_preferences_row_titled, "Server URL (e.g. http://gpu-box:8000/v1)");
     g_assert_nonnull(url_row);
     gtk_editable_set_text(GTK_EDITABLE(url_row), remote_root);
-    GtkWidget *connect = find_widget(preferences, is_button_labelled, "_Connect");
+    GtkWidget *connect = ui_test_find_widget(preferences, is_button_labelled, "_Connect");
     g_assert_nonnull(connect);
     g_signal_emit_by_name(connect, "clicked");
     wait_until(remote_saved, settings, "the remote server answered and was saved");
     g_autofree char *url = g_settings_get_string(settings, "remote-url");
     g_autofree char *connected = g_strdup_printf("Connected to %s", url);
-    g_assert_nonnull(find_widget(preferences, is_preferences_row_titled, connected));
-    g_assert_nonnull(find_widget(preferences, is_label_with_text, "1 model: big-r1"));
+    g_assert_nonnull(ui_test_find_widget(preferences, is_preferences_row_titled, connected));
+    g_assert_nonnull(ui_test_find_widget(preferences, ui_test_is_label_with_text, "1 model: big-r1"));
     gtk_window_destroy(GTK_WINDOW(preferences));
 
     // The picker lists the server's model beside the local one; choosing it needs no load.
@@ -711,7 +687,7 @@ static void remote_scenario(PonderUiApplication *app, GtkWidget *window)
     gtk_menu_button_popup(GTK_MENU_BUTTON(menu_button));
     GtkWidget *popover = GTK_WIDGET(gtk_menu_button_get_popover(GTK_MENU_BUTTON(menu_button)));
     wait_until(picker_lists_remote_model, popover, "the picker listed the remote model");
-    GtkWidget *row = gtk_widget_get_ancestor(find_widget(popover, is_label_with_text, "big-r1"),
+    GtkWidget *row = gtk_widget_get_ancestor(ui_test_find_widget(popover, ui_test_is_label_with_text, "big-r1"),
                                              GTK_TYPE_LIST_BOX_ROW);
     gtk_widget_activate(row);
     wait_until(remote_model_ready, core, "the remote model was chosen");
@@ -722,7 +698,7 @@ static void remote_scenario(PonderUiApplication *app, GtkWidget *window)
     g_settings_set_double(settings, "temperature", 0.25);
     gtk_widget_activate_action(window, "win.new-chat", NULL);
     GtkWidget *view = find_by_type(window, "PonderChatView");
-    GtkWidget *text_view = find_widget(view, is_editable_text_view, NULL);
+    GtkWidget *text_view = ui_test_find_widget(view, is_editable_text_view, NULL);
     gtk_text_buffer_set_text(gtk_text_view_get_buffer(GTK_TEXT_VIEW(text_view)), QUESTION, -1);
     press_enter(text_view);
     Context c = {core, window};
@@ -744,7 +720,7 @@ static void remote_scenario(PonderUiApplication *app, GtkWidget *window)
     // Forget: no server, no remote model, nothing saved.
     preferences = open_preferences(app);
     settle();
-    GtkWidget *forget = find_widget(preferences, is_button_labelled, "_Forget");
+    GtkWidget *forget = ui_test_find_widget(preferences, is_button_labelled, "_Forget");
     g_signal_emit_by_name(forget, "clicked");
     g_autofree char *after = g_settings_get_string(settings, "remote-url");
     g_assert_cmpstr(after, ==, "");
