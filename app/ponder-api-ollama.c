@@ -374,7 +374,7 @@ static void run(PonderApiRequest *req, JsonObject *body, gboolean chat)
 {
     PonderApiParams params;
     PonderModelEntry *entry =
-        ponder_api_request_parse(req, ponder_api_params_parse_ollama, body, chat, &params);
+        ponder_api_request_parse(req, body, &params);
     if (!entry)
         return;
     OllamaState *s = g_new0(OllamaState, 1);

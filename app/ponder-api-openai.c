@@ -259,7 +259,7 @@ static void run(PonderApiRequest *req, JsonObject *body, gboolean chat)
 {
     PonderApiParams params;
     PonderModelEntry *entry =
-        ponder_api_request_parse(req, ponder_api_params_parse_openai, body, chat, &params);
+        ponder_api_request_parse(req, body, &params);
     if (!entry)
         return;
     OpenAiState *s = g_new0(OpenAiState, 1);

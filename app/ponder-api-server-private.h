@@ -1,8 +1,10 @@
 // What the files of PonderApiServer share: the server's fields, one HTTP request's state,
 // the error type the routes answer with, request parameters, and the route handlers.
 //
-//   ponder-api-server.c  listening, security checks, routing, running a generation and
+//   ponder-api-server.c  listening, running the checks, routing, running a generation and
 //                        streaming it back (both dialects use the same driver)
+//   ponder-api-parse.c   the routes, the security checks and body parsing, on a request's
+//                        parts (no connection: the fuzzer calls it)
 //   ponder-api-params.c  request parsing and validation shared by both dialects
 //   ponder-api-openai.c  /v1/models, /v1/chat/completions, /v1/completions
 //   ponder-api-ollama.c  /api/tags, /api/show, /api/chat, /api/generate, /api/version, /api/ps
@@ -79,14 +81,114 @@ PonderApiError *ponder_api_error_from_gerror(const GError *error);
 
 typedef struct _PonderApiRequest PonderApiRequest;
 
-typedef void (*PonderApiRouteFunc)(PonderApiRequest *request, JsonObject *body);
+// ---- request parameters (ponder-api-params.c) ------------------------------------------
+
+typedef struct {
+    char *model;
+    ChatMessage *messages; // texts owned
+    gsize n_messages;
+    char *prompt; // completions: the raw prompt; Ollama generate: the user's prompt
+    gboolean raw; // a raw completion (no chat format)
+    SamplerParams sampling;
+    guint max_tokens; // 0: the engine's default
+    GStrv stop;
+    gboolean stream;
+    gboolean include_usage; // OpenAI stream_options.include_usage
+    gboolean think;         // Ollama: send reasoning as "thinking"
+    gboolean unload_after;  // Ollama keep_alive 0
+} PonderApiParams;
+
+void ponder_api_params_clear(PonderApiParams *params);
+// BODY's parameters for a chat (CHAT) or a completion. On failure OUT may hold some: clear it.
+typedef gboolean (*PonderApiParseFunc)(JsonObject *body, gboolean chat, PonderApiParams *out,
+                                       PonderApiError **error);
+gboolean ponder_api_params_parse_openai(JsonObject *body, gboolean chat, PonderApiParams *out,
+                                        PonderApiError **error);
+gboolean ponder_api_params_parse_ollama(JsonObject *body, gboolean chat, PonderApiParams *out,
+                                        PonderApiError **error);
+// A generation for PARAMS (chat or raw), at API priority.
+PonderGeneration *ponder_api_params_make_generation(const PonderApiParams *params);
+
+// ---- a request from its parts, without a connection (ponder-api-parse.c) ---------------
+
+typedef enum {
+    PONDER_API_ROUTE_OPENAI_MODELS,
+    PONDER_API_ROUTE_OPENAI_CHAT,
+    PONDER_API_ROUTE_OPENAI_COMPLETIONS,
+    PONDER_API_ROUTE_OLLAMA_TAGS,
+    PONDER_API_ROUTE_OLLAMA_SHOW,
+    PONDER_API_ROUTE_OLLAMA_CHAT,
+    PONDER_API_ROUTE_OLLAMA_GENERATE,
+    PONDER_API_ROUTE_OLLAMA_VERSION,
+    PONDER_API_ROUTE_OLLAMA_PS,
+    PONDER_API_ROUTE_HEALTH,
+    PONDER_API_ROUTE_METRICS,
+    PONDER_API_N_ROUTES,
+} PonderApiRouteId;
 
 typedef struct {
     const char *method; // "GET" or "POST"
     const char *path;
     PonderApiDialect dialect;
-    PonderApiRouteFunc handle; // BODY: the parsed JSON object of a POST, else NULL
+    PonderApiRouteId id;
+    PonderApiParseFunc parse_params; // routes that run a generation, else NULL
+    gboolean chat;                   // what parse_params reads: a chat, or a completion
 } PonderApiRoute;
+
+// What the header checks compare against (the server's options).
+typedef struct {
+    const char *const *local_names;     // Host values accepted besides loopback
+    const char *const *allowed_origins; // browser Origins allowed
+    const char *api_key_digest;         // SHA-256 (hex) of the key, or NULL: no key
+} PonderApiAccess;
+
+typedef struct {
+    const char *name;
+    const char *value;
+} PonderApiHeader;
+
+typedef enum {
+    PONDER_API_HEADERS_OK,
+    PONDER_API_HEADERS_PREFLIGHT, // a CORS preflight from an allowed origin: answer it
+    PONDER_API_HEADERS_REFUSED,
+} PonderApiHeaderVerdict;
+
+// The route METHOD PATH names, or NULL (*PATH_KNOWN: whether another method would do).
+const PonderApiRoute *ponder_api_find_route(const char *method, const char *path,
+                                            gboolean *path_known);
+// 405 when PATH_KNOWN (another method would do), else 404.
+PonderApiError *ponder_api_no_route_error(const char *method, const char *path,
+                                          gboolean path_known);
+// 413 for a body that turned out larger than PONDER_API_MAX_BODY_BYTES.
+PonderApiError *ponder_api_body_too_large_error(void);
+PonderApiDialect ponder_api_dialect_of_path(const char *path);
+// The first value of header NAME (case-insensitive), or NULL.
+const char *ponder_api_header_find(const PonderApiHeader *headers, gsize n_headers,
+                                   const char *name);
+gboolean ponder_api_origin_allowed(const PonderApiAccess *access, const char *origin);
+// Host, Origin, CORS preflight, key and declared size, in that order (see ponder-api-server.h).
+PonderApiHeaderVerdict ponder_api_check_headers(const PonderApiAccess *access, const char *method,
+                                                const PonderApiHeader *headers, gsize n_headers,
+                                                PonderApiError **error);
+// A POST body as a JSON object (*OUT, owned) behind the nesting guard; GET routes: *OUT NULL.
+gboolean ponder_api_parse_body(const PonderApiRoute *route, const guint8 *body, gsize length,
+                               JsonNode **out, PonderApiError **error);
+
+typedef struct {
+    PonderApiDialect dialect;     // the dialect errors are answered in
+    gboolean preflight;           // a CORS preflight to answer (nothing else is set)
+    const PonderApiRoute *route;  //
+    JsonNode *body;               // POST routes: the object
+    PonderApiParams params;       // routes with parse_params: what they run
+} PonderApiParsedRequest;
+
+void ponder_api_parsed_request_clear(PonderApiParsedRequest *request);
+// Every check and parse a request passes before its route acts on it. On failure OUT still
+// has its dialect and may hold parts: clear it either way.
+gboolean ponder_api_parse_request(const PonderApiAccess *access, const char *method,
+                                  const char *path, const PonderApiHeader *headers,
+                                  gsize n_headers, const guint8 *body, gsize length,
+                                  PonderApiParsedRequest *out, PonderApiError **error);
 
 // What a dialect does with a running generation.
 typedef struct {
@@ -158,37 +260,11 @@ void ponder_api_server_unload_when_idle(PonderApiServer *self);
 gboolean ponder_api_request_run(PonderApiRequest *request, PonderGeneration *generation,
                                 gboolean stream, const PonderApiGenerationHandler *handler);
 
-// ---- request parameters (ponder-api-params.c) ------------------------------------------
+// ---- parsing in a request ---------------------------------------------------------------
 
-typedef struct {
-    char *model;
-    ChatMessage *messages; // texts owned
-    gsize n_messages;
-    char *prompt; // completions: the raw prompt; Ollama generate: the user's prompt
-    gboolean raw; // a raw completion (no chat format)
-    SamplerParams sampling;
-    guint max_tokens; // 0: the engine's default
-    GStrv stop;
-    gboolean stream;
-    gboolean include_usage; // OpenAI stream_options.include_usage
-    gboolean think;         // Ollama: send reasoning as "thinking"
-    gboolean unload_after;  // Ollama keep_alive 0
-} PonderApiParams;
-
-void ponder_api_params_clear(PonderApiParams *params);
-gboolean ponder_api_params_parse_openai(JsonObject *body, gboolean chat, PonderApiParams *out,
-                                        PonderApiError **error);
-gboolean ponder_api_params_parse_ollama(JsonObject *body, gboolean chat, PonderApiParams *out,
-                                        PonderApiError **error);
-// A generation for PARAMS (chat or raw), at API priority.
-PonderGeneration *ponder_api_params_make_generation(const PonderApiParams *params);
-
-// Parses BODY with PARSE and resolves the model it names (see choose_model). On failure
-// the error is answered, PARAMS cleared, and NULL returned.
-typedef gboolean (*PonderApiParseFunc)(JsonObject *body, gboolean chat, PonderApiParams *out,
-                                       PonderApiError **error);
-PonderModelEntry *ponder_api_request_parse(PonderApiRequest *request, PonderApiParseFunc parse,
-                                           JsonObject *body, gboolean chat,
+// Parses BODY with the route's parse_params and resolves the model it names (see
+// choose_model). On failure the error is answered, PARAMS cleared, and NULL returned.
+PonderModelEntry *ponder_api_request_parse(PonderApiRequest *request, JsonObject *body,
                                            PonderApiParams *params);
 
 // ---- history (ponder-api-history.c) --------------------------------------------------------
@@ -205,6 +281,9 @@ void ponder_api_history_discard_pending(PonderApiServer *self);
 void ponder_api_history_detach_pending(PonderApiServer *self);
 
 // ---- routes ------------------------------------------------------------------------------
+
+// BODY: the parsed JSON object of a POST, else NULL.
+typedef void (*PonderApiRouteFunc)(PonderApiRequest *request, JsonObject *body);
 
 void ponder_api_openai_models(PonderApiRequest *request, JsonObject *body);
 void ponder_api_openai_chat(PonderApiRequest *request, JsonObject *body);

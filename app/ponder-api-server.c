@@ -22,44 +22,22 @@ G_DEFINE_FINAL_TYPE(PonderApiServer, ponder_api_server, G_TYPE_OBJECT)
 // Ports tried after 11434 when it is taken (another Ollama, a second Ponder).
 #define PORT_ATTEMPTS 20
 
-static const PonderApiRoute routes[] = {
-    {"GET", "/v1/models", PONDER_API_DIALECT_OPENAI, ponder_api_openai_models},
-    {"POST", "/v1/chat/completions", PONDER_API_DIALECT_OPENAI, ponder_api_openai_chat},
-    {"POST", "/v1/completions", PONDER_API_DIALECT_OPENAI, ponder_api_openai_completions},
-    {"GET", "/api/tags", PONDER_API_DIALECT_OLLAMA, ponder_api_ollama_tags},
-    {"POST", "/api/show", PONDER_API_DIALECT_OLLAMA, ponder_api_ollama_show},
-    {"POST", "/api/chat", PONDER_API_DIALECT_OLLAMA, ponder_api_ollama_chat},
-    {"POST", "/api/generate", PONDER_API_DIALECT_OLLAMA, ponder_api_ollama_generate},
-    {"GET", "/api/version", PONDER_API_DIALECT_OLLAMA, ponder_api_ollama_version},
-    {"GET", "/api/ps", PONDER_API_DIALECT_OLLAMA, ponder_api_ollama_ps},
-    {"GET", "/health", PONDER_API_DIALECT_OPENAI, ponder_api_metrics_route_health},
-    {"GET", "/metrics", PONDER_API_DIALECT_OPENAI, ponder_api_metrics_route_metrics},
+// What each route does, by its id (the routes themselves are in ponder-api-parse.c).
+static const PonderApiRouteFunc route_handlers[PONDER_API_N_ROUTES] = {
+    [PONDER_API_ROUTE_OPENAI_MODELS] = ponder_api_openai_models,
+    [PONDER_API_ROUTE_OPENAI_CHAT] = ponder_api_openai_chat,
+    [PONDER_API_ROUTE_OPENAI_COMPLETIONS] = ponder_api_openai_completions,
+    [PONDER_API_ROUTE_OLLAMA_TAGS] = ponder_api_ollama_tags,
+    [PONDER_API_ROUTE_OLLAMA_SHOW] = ponder_api_ollama_show,
+    [PONDER_API_ROUTE_OLLAMA_CHAT] = ponder_api_ollama_chat,
+    [PONDER_API_ROUTE_OLLAMA_GENERATE] = ponder_api_ollama_generate,
+    [PONDER_API_ROUTE_OLLAMA_VERSION] = ponder_api_ollama_version,
+    [PONDER_API_ROUTE_OLLAMA_PS] = ponder_api_ollama_ps,
+    [PONDER_API_ROUTE_HEALTH] = ponder_api_metrics_route_health,
+    [PONDER_API_ROUTE_METRICS] = ponder_api_metrics_route_metrics,
 };
 
 // ---- errors --------------------------------------------------------------------------------
-
-PonderApiError *ponder_api_error_new(guint status, const char *param, const char *code,
-                                     const char *format, ...)
-{
-    PonderApiError *error = g_new0(PonderApiError, 1);
-    error->status = status;
-    error->param = g_strdup(param);
-    error->code = code;
-    va_list args;
-    va_start(args, format);
-    error->message = g_strdup_vprintf(format, args);
-    va_end(args);
-    return error;
-}
-
-void ponder_api_error_free(PonderApiError *error)
-{
-    if (!error)
-        return;
-    g_free(error->message);
-    g_free(error->param);
-    g_free(error);
-}
 
 const char *ponder_api_error_type(guint status)
 {
@@ -103,14 +81,6 @@ PonderApiError *ponder_api_error_from_gerror(const GError *error)
             "%s", error->message);
     return ponder_api_error_new(SOUP_STATUS_INTERNAL_SERVER_ERROR, NULL, NULL, "%s",
                                 error ? error->message : "the request failed");
-}
-
-const char *ponder_api_string_member(JsonObject *object, const char *name)
-{
-    JsonNode *node = object ? json_object_get_member(object, name) : NULL;
-    if (!node || !JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING)
-        return NULL;
-    return json_node_get_string(node);
 }
 
 // ---- responding ----------------------------------------------------------------------------
@@ -341,69 +311,6 @@ static PonderApiRequest *request_of(SoupServerMessage *msg)
 
 // ---- security --------------------------------------------------------------------------------
 
-// The host part of a Host header ("[::1]:11434" -> "[::1]", "localhost:80" -> "localhost"),
-// or NULL when it is malformed.
-static char *host_without_port(const char *host)
-{
-    const char *end;
-    if (host[0] == '[') {
-        const char *close = strchr(host, ']');
-        if (!close)
-            return NULL;
-        end = close + 1;
-    } else {
-        end = strchr(host, ':');
-        if (!end)
-            end = host + strlen(host);
-    }
-    if (*end == ':') {
-        const char *digits = end + 1;
-        if (!*digits || strspn(digits, "0123456789") != strlen(digits))
-            return NULL;
-    } else if (*end) {
-        return NULL;
-    }
-    return g_ascii_strdown(host, end - host);
-}
-
-static gboolean host_allowed(PonderApiServer *self, const char *header)
-{
-    if (!header)
-        return FALSE;
-    g_autofree char *host = host_without_port(header);
-    if (!host)
-        return FALSE;
-    static const char *const loopback[] = {"localhost", "127.0.0.1", "[::1]"};
-    for (guint i = 0; i < G_N_ELEMENTS(loopback); i++)
-        if (g_str_equal(host, loopback[i]))
-            return TRUE;
-    for (guint i = 0; self->local_names && self->local_names[i]; i++)
-        if (g_ascii_strcasecmp(host, self->local_names[i]) == 0)
-            return TRUE;
-    return FALSE;
-}
-
-static gboolean origin_allowed(PonderApiServer *self, const char *origin)
-{
-    for (guint i = 0; self->allowed_origins && self->allowed_origins[i]; i++)
-        if (g_ascii_strcasecmp(origin, self->allowed_origins[i]) == 0)
-            return TRUE;
-    return FALSE;
-}
-
-// Compares digests, so neither the key's length nor a common prefix shows in the timing.
-static gboolean key_matches(PonderApiServer *self, const char *authorization)
-{
-    const char *given = "";
-    if (authorization && g_ascii_strncasecmp(authorization, "Bearer ", 7) == 0)
-        given = authorization + 7;
-    g_autofree char *digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256, given, -1);
-    guint diff = 0;
-    for (gsize i = 0; i < 64; i++)
-        diff |= (guint)(digest[i] ^ self->api_key_digest[i]);
-    return diff == 0 && authorization != NULL;
-}
-
 // A connection that answered a refusal and waits a moment before it is closed (see below).
 typedef struct {
     PonderApiServer *server;
@@ -464,16 +371,9 @@ static void refuse_unread(PonderApiRequest *req, guint status, const char *body)
     g_hash_table_insert(self->lingering, stream, GUINT_TO_POINTER(id));
 }
 
-static void reject(PonderApiRequest *req, guint status, const char *format, ...)
-    G_GNUC_PRINTF(3, 4);
-
-static void reject(PonderApiRequest *req, guint status, const char *format, ...)
+// Answers ERROR, also to a request whose body was not read (see refuse_unread).
+static void reject(PonderApiRequest *req, const PonderApiError *error)
 {
-    va_list args;
-    va_start(args, format);
-    g_autofree char *message = g_strdup_vprintf(format, args);
-    va_end(args);
-    g_autoptr(PonderApiError) error = ponder_api_error_new(status, NULL, NULL, "%s", message);
     SoupMessageHeaders *in = soup_server_message_get_request_headers(req->msg);
     gboolean body_unread = soup_server_message_get_status(req->msg) == 0 &&
                            (soup_message_headers_get_encoding(in) == SOUP_ENCODING_CHUNKED ||
@@ -482,23 +382,10 @@ static void reject(PonderApiRequest *req, guint status, const char *format, ...)
     if (body_unread && soup_server_message_get_socket(req->msg)) {
         g_autoptr(JsonNode) node = ponder_api_error_to_json(req->dialect, error);
         g_autofree char *body = ponder_api_json_to_string(node);
-        refuse_unread(req, status, body);
+        refuse_unread(req, error->status, body);
         return;
     }
     ponder_api_request_respond_error(req, error);
-}
-
-static const PonderApiRoute *find_route(const char *method, const char *path, gboolean *path_known)
-{
-    *path_known = FALSE;
-    for (guint i = 0; i < G_N_ELEMENTS(routes); i++) {
-        if (!g_str_equal(routes[i].path, path))
-            continue;
-        *path_known = TRUE;
-        if (g_str_equal(routes[i].method, method))
-            return &routes[i];
-    }
-    return NULL;
 }
 
 static void answer_preflight(PonderApiRequest *req)
@@ -511,6 +398,21 @@ static void answer_preflight(PonderApiRequest *req)
     ponder_api_request_respond(req, SOUP_STATUS_NO_CONTENT, NULL, NULL, 0);
 }
 
+static PonderApiAccess access_of(PonderApiServer *self)
+{
+    return (PonderApiAccess){
+        .local_names = (const char *const *)self->local_names,
+        .allowed_origins = (const char *const *)self->allowed_origins,
+        .api_key_digest = self->api_key_digest,
+    };
+}
+
+static void collect_header(const char *name, const char *value, gpointer data)
+{
+    PonderApiHeader header = {name, value};
+    g_array_append_val(data, header);
+}
+
 static void on_early(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query,
                      gpointer data)
 {
@@ -520,58 +422,31 @@ static void on_early(SoupServer *soup, SoupServerMessage *msg, const char *path,
         return;
     const char *method = soup_server_message_get_method(msg);
     gboolean path_known;
-    req->route = find_route(method, path, &path_known);
-    req->dialect =
-        g_str_has_prefix(path, "/api/") ? PONDER_API_DIALECT_OLLAMA : PONDER_API_DIALECT_OPENAI;
+    req->route = ponder_api_find_route(method, path, &path_known);
+    req->dialect = ponder_api_dialect_of_path(path);
     SoupMessageHeaders *in = soup_server_message_get_request_headers(msg);
+    g_autoptr(GArray) headers = g_array_new(FALSE, FALSE, sizeof(PonderApiHeader));
+    soup_message_headers_foreach(in, collect_header, headers);
 
-    const char *host = soup_message_headers_get_one(in, "Host");
-    if (!host_allowed(self, host)) {
-        reject(req, SOUP_STATUS_FORBIDDEN,
-               "Host \"%s\" is not this machine: the local API answers only requests addressed "
-               "to localhost (this protects it from DNS rebinding)",
-               host ? host : "");
-        return;
-    }
+    PonderApiAccess access = access_of(self);
+    g_autoptr(PonderApiError) error = NULL;
+    PonderApiHeaderVerdict verdict = ponder_api_check_headers(
+        &access, method, (const PonderApiHeader *)headers->data, headers->len, &error);
     const char *origin = soup_message_headers_get_one(in, "Origin");
-    if (origin) {
-        if (!origin_allowed(self, origin)) {
-            reject(req, SOUP_STATUS_FORBIDDEN,
-                   "Origin \"%s\" is not allowed: add it to the allowed origins in Ponder's "
-                   "preferences to use the API from that web page",
-                   origin);
-            return;
-        }
+    if (origin && ponder_api_origin_allowed(&access, origin)) {
         SoupMessageHeaders *out = soup_server_message_get_response_headers(msg);
         soup_message_headers_replace(out, "Access-Control-Allow-Origin", origin);
         soup_message_headers_replace(out, "Vary", "Origin");
     }
-    if (g_str_equal(method, "OPTIONS")) {
-        // Browsers send preflights without credentials: answered for allowed origins only.
-        if (origin && soup_message_headers_get_one(in, "Access-Control-Request-Method"))
-            answer_preflight(req);
-        else
-            reject(req, SOUP_STATUS_METHOD_NOT_ALLOWED,
-                   "OPTIONS is only answered as a CORS preflight");
+    if (verdict == PONDER_API_HEADERS_PREFLIGHT) {
+        answer_preflight(req);
         return;
     }
-    if (self->api_key_digest &&
-        !key_matches(self, soup_message_headers_get_one(in, "Authorization"))) {
-        soup_message_headers_replace(soup_server_message_get_response_headers(msg),
-                                     "WWW-Authenticate", "Bearer");
-        reject(req, SOUP_STATUS_UNAUTHORIZED,
-               soup_message_headers_get_one(in, "Authorization")
-                   ? "the API key is wrong (Authorization: Bearer KEY)"
-                   : "an API key is required: send \"Authorization: Bearer KEY\"");
-        return;
-    }
-    goffset length = 0;
-    if (soup_message_headers_get_encoding(in) == SOUP_ENCODING_CONTENT_LENGTH)
-        length = soup_message_headers_get_content_length(in);
-    if (length > PONDER_API_MAX_BODY_BYTES) {
-        reject(req, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
-               "the request body is %" G_GOFFSET_FORMAT " bytes; at most %u are accepted", length,
-               PONDER_API_MAX_BODY_BYTES);
+    if (verdict == PONDER_API_HEADERS_REFUSED) {
+        if (error->status == SOUP_STATUS_UNAUTHORIZED)
+            soup_message_headers_replace(soup_server_message_get_response_headers(msg),
+                                         "WWW-Authenticate", "Bearer");
+        reject(req, error);
         return;
     }
     // From here the body is counted as it arrives instead of accumulated by libsoup.
@@ -587,53 +462,21 @@ static void on_request(SoupServer *soup, SoupServerMessage *msg, const char *pat
         return;
     const char *method = soup_server_message_get_method(msg);
     gboolean path_known;
-    req->route = find_route(method, path, &path_known);
-    if (req->body_too_large) {
-        reject(req, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "the request body is over %u bytes",
-               PONDER_API_MAX_BODY_BYTES);
-        return;
-    }
-    if (!req->route) {
-        g_autoptr(PonderApiError) error =
-            path_known ? ponder_api_error_new(SOUP_STATUS_METHOD_NOT_ALLOWED, NULL, NULL,
-                                              "%s is not allowed on %s", method, path)
-                       : ponder_api_error_new(SOUP_STATUS_NOT_FOUND, NULL, "unknown_url",
-                                              "no route %s %s", method, path);
-        ponder_api_request_respond_error(req, error);
+    req->route = ponder_api_find_route(method, path, &path_known);
+    if (req->body_too_large || !req->route) {
+        g_autoptr(PonderApiError) error = req->body_too_large
+                                              ? ponder_api_body_too_large_error()
+                                              : ponder_api_no_route_error(method, path, path_known);
+        reject(req, error);
         return;
     }
     g_autoptr(JsonNode) root = NULL;
-    if (g_str_equal(req->route->method, "POST")) {
-        g_autoptr(JsonParser) parser = json_parser_new_immutable();
-        g_autoptr(GError) error = NULL;
-        if (!g_utf8_validate((const char *)req->body->data, req->body->len, NULL)) {
-            g_autoptr(PonderApiError) e =
-                ponder_api_error_new(SOUP_STATUS_BAD_REQUEST, NULL, "invalid_json",
-                                     "the request body is not valid UTF-8");
-            ponder_api_request_respond_error(req, e);
-            return;
-        }
-        if (!json_parser_load_from_data(parser, (const char *)req->body->data, req->body->len,
-                                        &error)) {
-            g_autoptr(PonderApiError) e = ponder_api_error_new(
-                SOUP_STATUS_BAD_REQUEST, NULL, "invalid_json",
-                req->body->len ? "the request body is not valid JSON: %s"
-                               : "the request body is empty; a JSON object is expected%s",
-                req->body->len ? error->message : "");
-            ponder_api_request_respond_error(req, e);
-            return;
-        }
-        JsonNode *node = json_parser_get_root(parser);
-        if (!node || !JSON_NODE_HOLDS_OBJECT(node)) {
-            g_autoptr(PonderApiError) e =
-                ponder_api_error_new(SOUP_STATUS_BAD_REQUEST, NULL, "invalid_json",
-                                     "the request body must be a JSON object");
-            ponder_api_request_respond_error(req, e);
-            return;
-        }
-        root = json_node_ref(node);
+    g_autoptr(PonderApiError) error = NULL;
+    if (!ponder_api_parse_body(req->route, req->body->data, req->body->len, &root, &error)) {
+        ponder_api_request_respond_error(req, error);
+        return;
     }
-    req->route->handle(req, root ? json_node_get_object(root) : NULL);
+    route_handlers[req->route->id](req, root ? json_node_get_object(root) : NULL);
 }
 
 // ---- models ------------------------------------------------------------------------------------
@@ -744,12 +587,12 @@ void ponder_api_server_unload_when_idle(PonderApiServer *self)
     g_timeout_add_full(G_PRIORITY_DEFAULT, 50, try_unload, p, pending_unload_free);
 }
 
-PonderModelEntry *ponder_api_request_parse(PonderApiRequest *req, PonderApiParseFunc parse,
-                                           JsonObject *body, gboolean chat, PonderApiParams *params)
+PonderModelEntry *ponder_api_request_parse(PonderApiRequest *req, JsonObject *body,
+                                           PonderApiParams *params)
 {
     PonderApiError *error = NULL;
     PonderModelEntry *entry = NULL;
-    if (parse(body, chat, params, &error))
+    if (req->route->parse_params(body, req->route->chat, params, &error))
         entry = ponder_api_server_choose_model(req->server, params->model, &error);
     if (!entry) {
         ponder_api_request_respond_error(req, error);

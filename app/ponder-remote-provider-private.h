@@ -18,6 +18,12 @@ SoupMessage *ponder_remote_provider_new_message(PonderRemoteProvider *self, cons
 GError *ponder_remote_provider_http_error(PonderRemoteProvider *self, guint status,
                                           const char *body);
 GError *ponder_remote_provider_connection_error(PonderRemoteProvider *self, const GError *cause);
+// Parses TEXT, a JSON object the server sent, behind the nesting guard. NULL when it is not
+// one; *TOO_DEEP (may be NULL) tells the guard's refusal apart from ordinary garbage, which
+// callers tolerate where a server may send a non-JSON line.
+JsonObject *ponder_remote_parse_object(JsonParser *parser, const char *text, gboolean *too_deep);
+// The error for JSON from the server nested too deeply for the guard (ponder-json-guard.h).
+GError *ponder_remote_provider_too_deep_error(PonderRemoteProvider *self);
 // The message of an error object in O ({"error": {"message"}}, {"error": "…"}, {"message"},
 // {"detail"}); NULL when O holds none.
 const char *ponder_remote_error_message(JsonObject *o);

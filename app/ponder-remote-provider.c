@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ponder-engine.h"
+#include "ponder-json-guard.h"
 #include "ponder-remote-provider-private.h"
 
 enum {
@@ -105,12 +106,14 @@ const char *ponder_remote_error_message(JsonObject *o)
 static char *error_body_message(const char *body)
 {
     g_autoptr(JsonParser) parser = json_parser_new();
-    if (body && json_parser_load_from_data(parser, body, -1, NULL) &&
-        JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
-        const char *message = ponder_remote_error_message(json_node_get_object(json_parser_get_root(parser)));
-        if (message)
-            return g_strdup(message);
-    }
+    gboolean too_deep = FALSE;
+    JsonObject *object = body ? ponder_remote_parse_object(parser, body, &too_deep) : NULL;
+    if (too_deep)
+        return g_strdup_printf("its error was JSON nested deeper than %d levels",
+                               PONDER_JSON_MAX_DEPTH);
+    const char *message = object ? ponder_remote_error_message(object) : NULL;
+    if (message)
+        return g_strdup(message);
     g_autofree char *text = g_strstrip(g_strdup(body ? body : ""));
     if (!*text)
         return g_strdup("no explanation given");
@@ -143,6 +146,25 @@ GError *ponder_remote_provider_http_error(PonderRemoteProvider *self, guint stat
                        self->base_url, status, soup_status_get_phrase(status), why);
 }
 
+JsonObject *ponder_remote_parse_object(JsonParser *parser, const char *text, gboolean *too_deep)
+{
+    g_autoptr(GError) error = NULL;
+    gboolean loaded = ponder_json_parser_load_untrusted(parser, text, -1, &error);
+    if (too_deep)
+        *too_deep = g_error_matches(error, PONDER_JSON_GUARD_ERROR, PONDER_JSON_GUARD_ERROR_TOO_DEEP);
+    if (!loaded || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
+        return NULL;
+    return json_node_get_object(json_parser_get_root(parser));
+}
+
+GError *ponder_remote_provider_too_deep_error(PonderRemoteProvider *self)
+{
+    return g_error_new(PONDER_ENGINE_ERROR, PONDER_ENGINE_ERROR_BACKEND,
+                       "The remote server at %s sent JSON nested deeper than %d levels, which "
+                       "Ponder does not read",
+                       self->base_url, PONDER_JSON_MAX_DEPTH);
+}
+
 GError *ponder_remote_provider_connection_error(PonderRemoteProvider *self, const GError *cause)
 {
     return g_error_new(PONDER_ENGINE_ERROR, PONDER_ENGINE_ERROR_BACKEND,
@@ -170,10 +192,13 @@ static void models_read(GObject *source, GAsyncResult *result, gpointer data)
         return;
     }
     g_autoptr(JsonParser) parser = json_parser_new();
-    JsonNode *data_node = NULL;
-    if (json_parser_load_from_data(parser, text, -1, NULL) &&
-        JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
-        data_node = json_object_get_member(json_node_get_object(json_parser_get_root(parser)), "data");
+    gboolean too_deep = FALSE;
+    JsonObject *root = ponder_remote_parse_object(parser, text, &too_deep);
+    if (too_deep) {
+        g_task_return_error(task, ponder_remote_provider_too_deep_error(self));
+        return;
+    }
+    JsonNode *data_node = root ? json_object_get_member(root, "data") : NULL;
     if (!data_node || !JSON_NODE_HOLDS_ARRAY(data_node)) {
         g_task_return_new_error(task, PONDER_ENGINE_ERROR, PONDER_ENGINE_ERROR_BACKEND,
                                 "The remote server at %s sent a model list without a \"data\" "

@@ -163,14 +163,6 @@ static void handle_event(RemoteRun *run, JsonObject *chunk)
         handle_choice(run, json_node_get_object(first));
 }
 
-static JsonObject *parse_object(JsonParser *parser, const char *text)
-{
-    if (!json_parser_load_from_data(parser, text, -1, NULL) ||
-        !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
-        return NULL;
-    return json_node_get_object(json_parser_get_root(parser));
-}
-
 // One line of the event stream ("data: {…}"; other fields and comments are ignored). Lines
 // before the first event are kept: they may be a completion or an error that did not stream.
 static void handle_line(RemoteRun *run, const char *line)
@@ -189,7 +181,10 @@ static void handle_line(RemoteRun *run, const char *line)
         return;
     }
     g_autoptr(JsonParser) parser = json_parser_new();
-    JsonObject *chunk = parse_object(parser, payload);
+    gboolean too_deep = FALSE;
+    JsonObject *chunk = ponder_remote_parse_object(parser, payload, &too_deep);
+    if (too_deep && !run->stream_error)
+        run->stream_error = ponder_remote_provider_too_deep_error(run->provider);
     if (chunk)
         handle_event(run, chunk);
 }
@@ -198,7 +193,10 @@ static void handle_line(RemoteRun *run, const char *line)
 static GError *handle_unstreamed(RemoteRun *run)
 {
     g_autoptr(JsonParser) parser = json_parser_new();
-    JsonObject *whole = parse_object(parser, run->body->str);
+    gboolean too_deep = FALSE;
+    JsonObject *whole = ponder_remote_parse_object(parser, run->body->str, &too_deep);
+    if (too_deep)
+        return ponder_remote_provider_too_deep_error(run->provider);
     if (whole) {
         handle_event(run, whole);
         if (run->stream_error || run->finish_reason != PONDER_FINISH_NONE)

@@ -5,6 +5,8 @@
 // happens to show.
 #include "ponder-reply.h"
 
+#include "ponder-json-guard.h"
+
 #include <json-glib/json-glib.h>
 
 struct _PonderReply {
@@ -166,7 +168,7 @@ static void sampling_from_settings(const char *settings_json, SamplerParams *out
     if (!settings_json)
         return;
     g_autoptr(JsonParser) parser = json_parser_new();
-    if (!json_parser_load_from_data(parser, settings_json, -1, NULL))
+    if (!ponder_json_parser_load_untrusted(parser, settings_json, -1, NULL))
         return;
     JsonNode *root = json_parser_get_root(parser);
     if (!JSON_NODE_HOLDS_OBJECT(root))

@@ -11,6 +11,8 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "ponder-json-guard.h"
+
 #define EXPORT_FORMAT "ponder-conversation"
 #define EXPORT_VERSION 1
 
@@ -615,8 +617,12 @@ gint64 ponder_store_import_json(PonderStore *self, const char *json, gssize leng
 
     g_autoptr(JsonParser) parser = json_parser_new_immutable();
     g_autoptr(GError) parse_error = NULL;
-    if (!json_parser_load_from_data(parser, json, (gssize)size, &parse_error)) {
-        import_fail(error, "the file", "it is not valid JSON: %s", parse_error->message);
+    if (!ponder_json_parser_load_untrusted(parser, json, (gssize)size, &parse_error)) {
+        if (g_error_matches(parse_error, PONDER_JSON_GUARD_ERROR, PONDER_JSON_GUARD_ERROR_TOO_DEEP))
+            import_fail(error, "the file", "this file is nested too deeply (%s)",
+                        parse_error->message);
+        else
+            import_fail(error, "the file", "it is not valid JSON: %s", parse_error->message);
         return 0;
     }
     g_auto(ImportedConversation) conversation = {0};

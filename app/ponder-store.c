@@ -7,6 +7,8 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "ponder-json-guard.h"
+
 struct _PonderStore {
     GObject parent_instance;
 
@@ -290,7 +292,7 @@ static gboolean check_json_object(const char *json, const char *what, GError **e
 {
     g_autoptr(JsonParser) parser = json_parser_new();
     g_autoptr(GError) parse_error = NULL;
-    if (!json_parser_load_from_data(parser, json, -1, &parse_error)) {
+    if (!ponder_json_parser_load_untrusted(parser, json, -1, &parse_error)) {
         g_set_error(error, PONDER_STORE_ERROR, PONDER_STORE_ERROR_INVALID,
                     "%s are not valid JSON: %s", what, parse_error->message);
         return FALSE;
