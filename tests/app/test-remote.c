@@ -399,6 +399,72 @@ static void scripted(SoupServer *s, SoupServerMessage *msg, const char *path, GH
                                      SOUP_MEMORY_STATIC, body, strlen(body));
 }
 
+// Runs case C against the scripted server behind PROVIDER: what the generation ends with, and
+// what was sent.
+static void check_case(PonderRemoteProvider *provider, Script *script, const Case *c)
+{
+    g_autoptr(GError) error = NULL;
+    g_test_message("case: %s", c->name);
+    script->current = c;
+    script->requests = 0;
+    const char *model = c->model ? c->model : "scripted-model";
+    g_autoptr(PonderEngine) engine = remote_engine(provider, model);
+    g_autoptr(PonderGeneration) g = chat_generation("Colour?", 7);
+    const char *stop[] = {"STOP", NULL};
+    ponder_generation_set_stop(g, stop);
+    g_assert_true(ponder_engine_submit(engine, g, &error));
+    wait_finished(g);
+    g_assert_cmpstr(ponder_generation_get_reasoning(g), ==, c->reasoning);
+    g_assert_cmpstr(ponder_generation_get_answer(g), ==, c->answer);
+    g_assert_cmpint(ponder_generation_get_finish_reason(g), ==, c->finish);
+    const GError *e = ponder_generation_get_error(g);
+    if (c->error) {
+        g_assert_nonnull(e);
+        g_assert_nonnull(strstr(e->message, c->error));
+    } else {
+        g_assert_null(e);
+    }
+    PonderGenerationStats stats;
+    ponder_generation_get_stats(g, &stats);
+    g_assert_cmpuint(stats.prompt_tokens, <, 1000); // never a wrapped-around count
+
+    // What was sent: the model, the messages, the limits, streaming with usage.
+    g_assert_cmpuint(script->requests, ==, c->n_requests);
+    g_autoptr(JsonNode) sent = json_from_string(script->request, &error);
+    g_assert_no_error(error);
+    JsonObject *o = json_node_get_object(sent);
+    g_assert_cmpstr(json_object_get_string_member(o, "model"), ==, model);
+    g_assert_true(json_object_get_boolean_member(o, "stream"));
+    g_assert_true(json_object_get_boolean_member(json_object_get_object_member(o, "stream_options"),
+                                                 "include_usage"));
+    if (c->n_requests == 2)
+        g_assert_false(json_object_has_member(o, "max_tokens"));
+    else
+        g_assert_cmpint(json_object_get_int_member(o, "max_tokens"), ==, 7);
+    g_assert_cmpfloat(json_object_get_double_member(o, "temperature"), ==, 0.0);
+    JsonArray *messages = json_object_get_array_member(o, "messages");
+    g_assert_cmpuint(json_array_get_length(messages), ==, 1);
+    JsonObject *m = json_array_get_object_element(messages, 0);
+    g_assert_cmpstr(json_object_get_string_member(m, "role"), ==, "user");
+    g_assert_cmpstr(json_object_get_string_member(m, "content"), ==, "Colour?");
+    JsonArray *stops = json_object_get_array_member(o, "stop");
+    g_assert_cmpstr(json_array_get_string_element(stops, 0), ==, "STOP");
+}
+
+static SoupServer *start_scripted(Script *script, PonderRemoteProvider **provider)
+{
+    SoupServer *soup_server = soup_server_new(NULL, NULL);
+    soup_server_add_handler(soup_server, "/v1/chat/completions", scripted, script, NULL);
+    g_autoptr(GError) error = NULL;
+    g_assert_true(soup_server_listen_local(soup_server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
+    GSList *uris = soup_server_get_uris(soup_server);
+    g_autofree char *root = g_uri_to_string(uris->data);
+    g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
+    *provider = ponder_remote_provider_new(root, "k", &error);
+    g_assert_no_error(error);
+    return soup_server;
+}
+
 static void test_other_servers(void)
 {
     static const Case cases[] = {
@@ -457,64 +523,12 @@ static void test_other_servers(void)
          PONDER_FINISH_ERROR, "answered HTTP 500 Internal Server Error: upstream exploded", FALSE, 1},
     };
     Script script = {0};
-    g_autoptr(SoupServer) soup_server = soup_server_new(NULL, NULL);
-    soup_server_add_handler(soup_server, "/v1/chat/completions", scripted, &script, NULL);
+    g_autoptr(PonderRemoteProvider) provider = NULL;
+    g_autoptr(SoupServer) soup_server = start_scripted(&script, &provider);
     g_autoptr(GError) error = NULL;
-    g_assert_true(soup_server_listen_local(soup_server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
-    GSList *uris = soup_server_get_uris(soup_server);
-    g_autofree char *root = g_uri_to_string(uris->data);
-    g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
-    g_autoptr(PonderRemoteProvider) provider = ponder_remote_provider_new(root, "k", &error);
-    g_assert_no_error(error);
 
-    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
-        const Case *c = &cases[i];
-        g_test_message("case: %s", c->name);
-        script.current = c;
-        script.requests = 0;
-        const char *model = c->model ? c->model : "scripted-model";
-        g_autoptr(PonderEngine) engine = remote_engine(provider, model);
-        g_autoptr(PonderGeneration) g = chat_generation("Colour?", 7);
-        const char *stop[] = {"STOP", NULL};
-        ponder_generation_set_stop(g, stop);
-        g_assert_true(ponder_engine_submit(engine, g, &error));
-        wait_finished(g);
-        g_assert_cmpstr(ponder_generation_get_reasoning(g), ==, c->reasoning);
-        g_assert_cmpstr(ponder_generation_get_answer(g), ==, c->answer);
-        g_assert_cmpint(ponder_generation_get_finish_reason(g), ==, c->finish);
-        const GError *e = ponder_generation_get_error(g);
-        if (c->error) {
-            g_assert_nonnull(e);
-            g_assert_nonnull(strstr(e->message, c->error));
-        } else {
-            g_assert_null(e);
-        }
-        PonderGenerationStats stats;
-        ponder_generation_get_stats(g, &stats);
-        g_assert_cmpuint(stats.prompt_tokens, <, 1000); // never a wrapped-around count
-
-        // What was sent: the model, the messages, the limits, streaming with usage.
-        g_assert_cmpuint(script.requests, ==, c->n_requests);
-        g_autoptr(JsonNode) sent = json_from_string(script.request, &error);
-        g_assert_no_error(error);
-        JsonObject *o = json_node_get_object(sent);
-        g_assert_cmpstr(json_object_get_string_member(o, "model"), ==, model);
-        g_assert_true(json_object_get_boolean_member(o, "stream"));
-        g_assert_true(json_object_get_boolean_member(json_object_get_object_member(o, "stream_options"),
-                                                     "include_usage"));
-        if (c->n_requests == 2)
-            g_assert_false(json_object_has_member(o, "max_tokens"));
-        else
-            g_assert_cmpint(json_object_get_int_member(o, "max_tokens"), ==, 7);
-        g_assert_cmpfloat(json_object_get_double_member(o, "temperature"), ==, 0.0);
-        JsonArray *messages = json_object_get_array_member(o, "messages");
-        g_assert_cmpuint(json_array_get_length(messages), ==, 1);
-        JsonObject *m = json_array_get_object_element(messages, 0);
-        g_assert_cmpstr(json_object_get_string_member(m, "role"), ==, "user");
-        g_assert_cmpstr(json_object_get_string_member(m, "content"), ==, "Colour?");
-        JsonArray *stops = json_object_get_array_member(o, "stop");
-        g_assert_cmpstr(json_array_get_string_element(stops, 0), ==, "STOP");
-    }
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++)
+        check_case(provider, &script, &cases[i]);
 
     // A generation without a length limit leaves it to the server.
     script.current = &cases[3];
@@ -525,6 +539,49 @@ static void test_other_servers(void)
     wait_finished(g);
     g_autoptr(JsonNode) sent = json_from_string(script.request, &error);
     g_assert_false(json_object_has_member(json_node_get_object(sent), "max_tokens"));
+    g_free(script.request);
+}
+
+// JSON nested past the guard's limit, in every place a server's JSON is read: a stream
+// chunk, a completion that did not stream, an error body, the model list. Each ends in an
+// error that says so (json-glib alone would recurse 100,000 levels deep and crash).
+static void test_nested_json_from_server(void)
+{
+    g_autofree char *brackets = g_strnfill(100000, '[');
+    g_autofree char *objects = g_strnfill(5 * 100000, ' ');
+    for (guint i = 0; i < 100000; i++)
+        memcpy(objects + 5 * i, "{\"a\":", 5);
+    g_autofree char *stream_chunk = g_strdup_printf(
+        "data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"Thinking\"}}]}\n\n"
+        "data: %s\n\n"
+        "data: {\"choices\":[{\"delta\":{\"content\":\"never read\"}}]}\n\n"
+        "data: [DONE]\n\n",
+        brackets);
+    g_autofree char *unstreamed = g_strdup_printf("{\"choices\":%s\n", objects);
+    g_autofree char *error_body = g_strdup_printf("{\"error\":%s", brackets);
+    const char *too_deep = "sent JSON nested deeper than 512 levels";
+    const Case cases[] = {
+        {"a stream chunk nested 100,000 deep", NULL, 200, stream_chunk, "Thinking", "",
+         PONDER_FINISH_ERROR, too_deep, FALSE, 1},
+        {"a completion that did not stream, nested 100,000 deep", NULL, 200, unstreamed, "", "",
+         PONDER_FINISH_ERROR, too_deep, FALSE, 1},
+        {"an HTTP 500 whose error is nested 100,000 deep", NULL, 500, error_body, "", "",
+         PONDER_FINISH_ERROR, "its error was JSON nested deeper than 512 levels", FALSE, 1},
+    };
+    Script script = {0};
+    g_autoptr(PonderRemoteProvider) provider = NULL;
+    g_autoptr(SoupServer) soup_server = start_scripted(&script, &provider);
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++)
+        check_case(provider, &script, &cases[i]);
+
+    // The model list.
+    const Case models = {.name = "a model list nested 100,000 deep", .status = 200, .body = unstreamed};
+    script.current = &models;
+    soup_server_add_handler(soup_server, "/v1/models", scripted, &script, NULL);
+    g_autoptr(GError) error = NULL;
+    g_assert_false(refresh(provider, &error));
+    g_assert_nonnull(error);
+    g_assert_nonnull(strstr(error->message, too_deep));
     g_free(script.request);
 }
 
@@ -540,6 +597,7 @@ int main(int argc, char **argv)
 
     g_test_add_func("/remote/bad-urls", test_bad_urls);
     g_test_add_func("/remote/other-servers", test_other_servers);
+    g_test_add_func("/remote/nested-json-from-server", test_nested_json_from_server);
     if (!model_path || !ponder_exe) {
         g_test_message("skipped the served-model tests: %s",
                        !model_path ? "no R1 tokenizer in ../shared" : "no ponder executable given");
