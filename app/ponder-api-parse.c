@@ -53,6 +53,69 @@ void ponder_api_error_free(PonderApiError *error)
     g_free(error);
 }
 
+const char *ponder_api_error_type(guint status)
+{
+    switch (status) {
+    case SOUP_STATUS_UNAUTHORIZED: return "authentication_error";
+    case SOUP_STATUS_FORBIDDEN: return "permission_error";
+    case SOUP_STATUS_NOT_FOUND: return "not_found_error";
+    case PONDER_API_STATUS_TOO_MANY_REQUESTS: return "rate_limit_error";
+    default: return status >= 500 ? "server_error" : "invalid_request_error";
+    }
+}
+
+JsonNode *ponder_api_error_to_json(PonderApiDialect dialect, const PonderApiError *error)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "error");
+    if (dialect == PONDER_API_DIALECT_OLLAMA) {
+        json_builder_add_string_value(b, error->message);
+    } else {
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "message");
+        json_builder_add_string_value(b, error->message);
+        json_builder_set_member_name(b, "type");
+        json_builder_add_string_value(b, ponder_api_error_type(error->status));
+        json_builder_set_member_name(b, "param");
+        if (error->param)
+            json_builder_add_string_value(b, error->param);
+        else
+            json_builder_add_null_value(b);
+        json_builder_set_member_name(b, "code");
+        if (error->code)
+            json_builder_add_string_value(b, error->code);
+        else
+            json_builder_add_null_value(b);
+        json_builder_end_object(b);
+    }
+    json_builder_end_object(b);
+    return json_builder_get_root(b);
+}
+
+char *ponder_api_json_to_string(JsonNode *node)
+{
+    g_autoptr(JsonGenerator) generator = json_generator_new();
+    json_generator_set_root(generator, node);
+    gsize length;
+    char *text = json_generator_to_data(generator, &length);
+    // json-glib 1.6 writes U+001F unescaped, which strict parsers (JavaScript's JSON.parse,
+    // so every npm client) reject; models do emit it. Unpretty output has no raw control
+    // bytes of its own, and none occurs inside a UTF-8 sequence, so each one left is string
+    // content to escape.
+    if (!memchr(text, 0x1f, length))
+        return text;
+    GString *escaped = g_string_sized_new(length + 16);
+    for (const char *c = text; *c; c++) {
+        if ((unsigned char)*c < 0x20)
+            g_string_append_printf(escaped, "\\u%04x", (unsigned char)*c);
+        else
+            g_string_append_c(escaped, *c);
+    }
+    g_free(text);
+    return g_string_free(escaped, FALSE);
+}
+
 const char *ponder_api_string_member(JsonObject *object, const char *name)
 {
     JsonNode *node = object ? json_object_get_member(object, name) : NULL;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "ponder-core.h"
+#include "ponder-secret-store.h"
 
 struct _PonderApplication {
     GApplication parent_instance;
@@ -28,6 +29,10 @@ static const GOptionEntry option_entries[] = {
      "Model to load: a name from the library, a prefix, or a GGUF path", "MODEL"},
     {"api-key-file", 0, 0, G_OPTION_ARG_FILENAME, NULL, "Require the bearer key stored in FILE",
      "FILE"},
+    {"no-auth", 0, 0, G_OPTION_ARG_NONE, NULL,
+     "With a --host beyond this machine: serve the network without an API key (anyone who "
+     "reaches the port may use the model)",
+     NULL},
     {"save-history", 0, 0, G_OPTION_ARG_NONE, NULL,
      "Save the chats made through the API in Ponder's conversation history", NULL},
     {"backend", 0, 0, G_OPTION_ARG_STRING, NULL, "auto, cuda, vulkan or cpu (default: auto)",
@@ -92,6 +97,14 @@ static gboolean engine_settings_from_options(GVariantDict *options, PonderEngine
     return ponder_application_apply_engine_options(options, settings, error);
 }
 
+gboolean ponder_application_host_is_loopback(const char *host)
+{
+    if (g_ascii_strcasecmp(host, "localhost") == 0)
+        return TRUE;
+    g_autoptr(GInetAddress) address = g_inet_address_new_from_string(host);
+    return address && g_inet_address_get_is_loopback(address);
+}
+
 static char *read_api_key(const char *path, GError **error)
 {
     g_autofree char *contents = NULL;
@@ -149,8 +162,7 @@ int ponder_application_serve_core(PonderCore *core, GApplicationCommandLine *cmd
     if (g_variant_dict_lookup(options, "host", "&s", &host)) {
         api_options.host = host;
         // Any address but loopback is the user's explicit choice to allow the LAN.
-        api_options.allow_lan = g_strcmp0(host, "127.0.0.1") != 0 && g_strcmp0(host, "::1") != 0 &&
-                                g_strcmp0(host, "localhost") != 0;
+        api_options.allow_lan = !ponder_application_host_is_loopback(host);
     }
     if (g_variant_dict_lookup(options, "port", "i", &port)) {
         if (port < 1 || port > 65535) {
@@ -166,7 +178,28 @@ int ponder_application_serve_core(PonderCore *core, GApplicationCommandLine *cmd
         }
         api_options.api_key = key;
     }
+    gboolean no_auth = g_variant_dict_contains(options, "no-auth");
     gboolean running = ponder_core_get_api(core) != NULL;
+    // Beyond loopback, a key unless --no-auth says otherwise: Ponder's own, made once.
+    if (api_options.allow_lan && !api_options.api_key && !no_auth && !running) {
+        gboolean created = FALSE;
+        PonderSecretPlace where = PONDER_SECRET_PLACE_FILE;
+        if (!(key = ponder_secret_store_local_api_key(&created, &where, &error))) {
+            g_application_command_line_printerr(
+                cmdline,
+                "ponder: the API listens beyond this machine and needs a key, but none could be "
+                "kept: %s (pass --api-key-file FILE, or --no-auth to serve without one)\n",
+                error->message);
+            return 1;
+        }
+        api_options.api_key = key;
+        g_autofree char *hint = ponder_secret_store_local_api_key_hint(where);
+        g_application_command_line_print(
+            cmdline,
+            "The API is reachable from the network, so requests need %s API key "
+            "(\"Authorization: Bearer KEY\"); %s\n",
+            created ? "a new" : "Ponder's", hint);
+    }
     PonderApiServer *api = ponder_core_start_api(core, &api_options, &error);
     if (!api) {
         g_application_command_line_printerr(cmdline, "ponder: the local API could not start: %s\n",
@@ -181,6 +214,11 @@ int ponder_application_serve_core(PonderCore *core, GApplicationCommandLine *cmd
         cmdline, "Ponder %s the OpenAI and Ollama APIs on port %u%s\n",
         running ? "already serves" : "serves", ponder_api_server_get_port(api),
         api_options.allow_lan ? " (reachable from the network)" : " (this machine only)");
+    if (api_options.allow_lan && !api_options.api_key && !running)
+        g_application_command_line_print(cmdline,
+                                          "Warning: --no-auth: anyone who can reach port %u of "
+                                          "this machine may use the API without a key\n",
+                                          ponder_api_server_get_port(api));
     if (ponder_api_server_get_save_history(api))
         g_application_command_line_print(
             cmdline, "Chats made through the API are saved in Ponder's conversation history\n");

@@ -28,6 +28,9 @@ gboolean ponder_application_apply_engine_options(GVariantDict *options,
 // --port and --api-key-file (or keeps the running one), switches saving its chats in CORE's
 // store on with --save-history, and prints where it listens. Returns the exit status (errors
 // printed to CMDLINE); the caller holds the application while the API serves.
+// Whether HOST (a --host value or the Preferences' choice) is this machine only: "localhost",
+// 127.0.0.0/8 or ::1. Anything else is the network, where the API requires a key.
+gboolean ponder_application_host_is_loopback(const char *host);
 int ponder_application_serve_core(PonderCore *core, GApplicationCommandLine *cmdline,
                                   GVariantDict *options);
 

@@ -6,6 +6,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <libsecret/secret.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #define KEY_NAME "api-key"
@@ -217,6 +218,60 @@ char *ponder_secret_store_lookup(const char *url, GError **error)
     }
     g_clear_error(&keyring_error);
     return key_file_lookup(url, error);
+}
+
+char *ponder_secret_store_local_api_key(gboolean *created, PonderSecretPlace *where_out,
+                                        GError **error)
+{
+    if (created)
+        *created = FALSE;
+    GError *lookup_error = NULL;
+    g_autofree char *stored = ponder_secret_store_lookup(PONDER_SECRET_LOCAL_API, &lookup_error);
+    if (lookup_error) {
+        g_propagate_error(error, lookup_error);
+        return NULL;
+    }
+    if (stored && *stored) {
+        if (where_out) {
+            // Where it came from: the file is read only when the keyring is unreachable.
+            g_autofree char *in_file = key_file_lookup(PONDER_SECRET_LOCAL_API, NULL);
+            *where_out = g_strcmp0(in_file, stored) == 0 ? PONDER_SECRET_PLACE_FILE
+                                                         : PONDER_SECRET_PLACE_KEYRING;
+        }
+        return g_steal_pointer(&stored);
+    }
+    // 256 bits from the kernel's CSPRNG (GLib's g_random is predictable), as 64 hex
+    // digits: nothing to escape in a header or a shell.
+    guint8 bytes[32];
+    if (getrandom(bytes, sizeof bytes, 0) != (ssize_t)sizeof bytes) {
+        int saved_errno = errno;
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
+                    "Could not draw a random API key: %s.", g_strerror(saved_errno));
+        return NULL;
+    }
+    GString *key = g_string_sized_new(64);
+    for (gsize i = 0; i < sizeof bytes; i++)
+        g_string_append_printf(key, "%02x", bytes[i]);
+    if (!ponder_secret_store_save(PONDER_SECRET_LOCAL_API, key->str, where_out, error)) {
+        g_string_free(key, TRUE);
+        return NULL;
+    }
+    if (created)
+        *created = TRUE;
+    return g_string_free(key, FALSE);
+}
+
+char *ponder_secret_store_local_api_key_hint(PonderSecretPlace where)
+{
+    if (where == PONDER_SECRET_PLACE_KEYRING)
+        return g_strdup_printf("it is in your keyring: `secret-tool lookup url %s` prints it, "
+                               "and Ponder's Preferences show it under Local API",
+                               PONDER_SECRET_LOCAL_API);
+    g_autofree char *path = key_file_path();
+    g_autofree char *group = group_for_url(PONDER_SECRET_LOCAL_API);
+    return g_strdup_printf("it is in %s (group [%s], readable by you only), and Ponder's "
+                           "Preferences show it under Local API",
+                           path, group);
 }
 
 gboolean ponder_secret_store_clear(const char *url, GError **error)

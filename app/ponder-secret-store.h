@@ -34,4 +34,17 @@ char *ponder_secret_store_lookup(const char *url, GError **error);
 // Forgets the key of URL in both places; TRUE also when none was stored.
 gboolean ponder_secret_store_clear(const char *url, GError **error);
 
+// The local API's own key, kept in the same places under this name in place of a URL: the
+// API needs one when it listens beyond loopback (ponder --serve --host, Preferences).
+#define PONDER_SECRET_LOCAL_API "ponder:local-api"
+
+// The local API's key: the stored one, else a new random one, saved before it is returned.
+// *CREATED (may be NULL) says whether it is new, *WHERE_OUT (may be NULL) where it is.
+char *ponder_secret_store_local_api_key(gboolean *created, PonderSecretPlace *where_out,
+                                        GError **error);
+
+// How a person reads the local API's key at WHERE without Ponder's window: a command
+// (keyring) or a file path, as one sentence to print (never the key itself).
+char *ponder_secret_store_local_api_key_hint(PonderSecretPlace where);
+
 G_END_DECLS
