@@ -142,10 +142,12 @@ const PonderApiRoute *ponder_api_find_route(const char *method, const char *path
 
 PonderApiError *ponder_api_no_route_error(const char *method, const char *path, gboolean path_known)
 {
+    g_autofree char *shown_method = g_utf8_make_valid(method, -1);
+    g_autofree char *shown_path = g_utf8_make_valid(path, -1);
     return path_known ? ponder_api_error_new(SOUP_STATUS_METHOD_NOT_ALLOWED, NULL, NULL,
-                                             "%s is not allowed on %s", method, path)
+                                             "%s is not allowed on %s", shown_method, shown_path)
                       : ponder_api_error_new(SOUP_STATUS_NOT_FOUND, NULL, "unknown_url",
-                                             "no route %s %s", method, path);
+                                             "no route %s %s", shown_method, shown_path);
 }
 
 PonderApiError *ponder_api_body_too_large_error(void)
@@ -239,20 +241,23 @@ PonderApiHeaderVerdict ponder_api_check_headers(const PonderApiAccess *access, c
 {
     const char *host = ponder_api_header_find(headers, n_headers, "Host");
     if (!host_allowed(access, host)) {
+        // Header bytes need not be UTF-8; the answer is JSON, which must be.
+        g_autofree char *shown = g_utf8_make_valid(host ? host : "", -1);
         *error = ponder_api_error_new(
             SOUP_STATUS_FORBIDDEN, NULL, NULL,
             "Host \"%s\" is not this machine: the local API answers only requests addressed "
             "to localhost (this protects it from DNS rebinding)",
-            host ? host : "");
+            shown);
         return PONDER_API_HEADERS_REFUSED;
     }
     const char *origin = ponder_api_header_find(headers, n_headers, "Origin");
     if (origin && !ponder_api_origin_allowed(access, origin)) {
+        g_autofree char *shown = g_utf8_make_valid(origin, -1);
         *error = ponder_api_error_new(
             SOUP_STATUS_FORBIDDEN, NULL, NULL,
             "Origin \"%s\" is not allowed: add it to the allowed origins in Ponder's "
             "preferences to use the API from that web page",
-            origin);
+            shown);
         return PONDER_API_HEADERS_REFUSED;
     }
     if (g_str_equal(method, "OPTIONS")) {

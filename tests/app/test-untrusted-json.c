@@ -214,6 +214,37 @@ static void test_parse_request(void)
     }
 }
 
+// Found by fuzz-api: header bytes that are not UTF-8 (HTTP allows them) were echoed into the
+// JSON error, which then was not UTF-8 either.
+static void test_error_messages_are_utf8(void)
+{
+    PonderApiAccess access = {0};
+    const char *const allowed[] = {"http://localhost:3000", NULL};
+    access.allowed_origins = allowed;
+    const PonderApiHeader bad_host[] = {{"Host", "localhost\xdb\x0b"}};
+    const PonderApiHeader bad_origin[] = {{"Host", "localhost"}, {"Origin", "http://\xff\xfe"}};
+    const struct {
+        const PonderApiHeader *headers;
+        gsize n;
+        const char *path;
+    } cases[] = {
+        {bad_host, 1, "/v1/models"},
+        {bad_origin, 2, "/v1/models"},
+        {bad_origin + 0, 1, "/api/\xc3\x28"},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        PonderApiParsedRequest parsed;
+        g_autoptr(PonderApiError) error = NULL;
+        g_assert_false(ponder_api_parse_request(&access, "GET", cases[i].path, cases[i].headers,
+                                                cases[i].n, NULL, 0, &parsed, &error));
+        g_assert_true(g_utf8_validate(error->message, -1, NULL));
+        g_autoptr(JsonNode) answer = ponder_api_error_to_json(parsed.dialect, error);
+        g_autofree char *text = ponder_api_json_to_string(answer);
+        g_assert_true(g_utf8_validate(text, -1, NULL));
+        ponder_api_parsed_request_clear(&parsed);
+    }
+}
+
 // ---- the store ---------------------------------------------------------------------------------
 
 static void test_import_refuses_nesting(void)
@@ -262,6 +293,7 @@ int main(int argc, char **argv)
     g_test_add_func("/untrusted-json/guard/limit", test_guard_limit);
     g_test_add_func("/untrusted-json/guard/skips-strings", test_guard_skips_strings);
     g_test_add_func("/untrusted-json/api/parse-request", test_parse_request);
+    g_test_add_func("/untrusted-json/api/error-messages-are-utf8", test_error_messages_are_utf8);
     g_test_add_func("/untrusted-json/store/import", test_import_refuses_nesting);
     model_path = app_test_make_tiny_model(tmp_dir, 7);
     if (model_path) {
