@@ -41,6 +41,13 @@ PonderApiError *ponder_api_error_new(guint status, const char *param, const char
     va_start(args, format);
     error->message = g_strdup_vprintf(format, args);
     va_end(args);
+    // Messages quote what the client sent (headers, json-glib's view of a body), which need
+    // not be UTF-8; the answer is JSON, which must be.
+    if (!g_utf8_validate(error->message, -1, NULL)) {
+        char *valid = g_utf8_make_valid(error->message, -1);
+        g_free(error->message);
+        error->message = valid;
+    }
     return error;
 }
 

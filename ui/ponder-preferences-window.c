@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 
 #include "ponder-remote-group.h"
+#include "ponder-secret-store.h"
 #include "ponder-window-resources.h"
 
 struct _PonderPreferencesWindow {
@@ -26,6 +27,9 @@ struct _PonderPreferencesWindow {
     GtkWidget *lan_row;
     GtkSwitch *lan_switch;
     GtkWidget *history_row;
+    AdwActionRow *network_key_row;
+    GtkWidget *no_auth_row;
+    GtkSwitch *no_auth_switch;
     GtkSwitch *history_switch;
     AdwPreferencesGroup *folders_group;
     AdwPreferencesGroup *sources_group;
@@ -198,6 +202,37 @@ static void on_reset_clicked(PonderPreferencesWindow *self)
     g_settings_reset(self->settings, "top-p");
 }
 
+// Reachable from the network without a key of the user's: Ponder's own key is shown (made
+// now if there is none yet, as the server will need it), and the choice to go without one.
+static void update_network_key(PonderPreferencesWindow *self)
+{
+    g_autofree char *user_key = g_settings_get_string(self->settings, "api-key");
+    gboolean network = g_settings_get_boolean(self->settings, "api-allow-lan") && !*user_key;
+    gboolean no_auth = g_settings_get_boolean(self->settings, "api-network-no-auth");
+    gtk_widget_set_visible(self->no_auth_row, network);
+    gtk_widget_set_visible(GTK_WIDGET(self->network_key_row), network && !no_auth);
+    if (!network || no_auth)
+        return;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *key = ponder_secret_store_local_api_key(NULL, NULL, &error);
+    adw_action_row_set_subtitle(self->network_key_row, key ? key : error->message);
+    g_object_set_data_full(G_OBJECT(self->network_key_row), "key", g_steal_pointer(&key), g_free);
+}
+
+static void on_api_setting_changed(GSettings *settings, const char *key,
+                                   PonderPreferencesWindow *self)
+{
+    if (g_str_has_prefix(key, "api-"))
+        update_network_key(self);
+}
+
+static void on_network_key_copy_clicked(GtkButton *button, PonderPreferencesWindow *self)
+{
+    const char *key = g_object_get_data(G_OBJECT(self->network_key_row), "key");
+    if (key)
+        gdk_clipboard_set_text(gtk_widget_get_clipboard(GTK_WIDGET(button)), key);
+}
+
 static void ponder_preferences_window_dispose(GObject *object)
 {
     PonderPreferencesWindow *self = PONDER_PREFERENCES_WINDOW(object);
@@ -239,11 +274,15 @@ static void ponder_preferences_window_class_init(PonderPreferencesWindowClass *k
     BIND(lan_row);
     BIND(lan_switch);
     BIND(history_row);
+    BIND(network_key_row);
+    BIND(no_auth_row);
+    BIND(no_auth_switch);
     BIND(history_switch);
     BIND(folders_group);
     BIND(sources_group);
 #undef BIND
     gtk_widget_class_bind_template_callback(widget_class, on_reset_clicked);
+    gtk_widget_class_bind_template_callback(widget_class, on_network_key_copy_clicked);
     gtk_widget_class_bind_template_callback(widget_class, on_add_folder_clicked);
 }
 
@@ -286,6 +325,10 @@ GtkWidget *ponder_preferences_window_new(GtkWindow *parent, PonderCore *core, GS
     g_settings_bind(settings, "api-allow-lan", self->lan_switch, "active", G_SETTINGS_BIND_DEFAULT);
     g_settings_bind(settings, "api-save-history", self->history_switch, "active",
                     G_SETTINGS_BIND_DEFAULT);
+    g_settings_bind(settings, "api-network-no-auth", self->no_auth_switch, "active",
+                    G_SETTINGS_BIND_DEFAULT);
+    g_signal_connect(settings, "changed", G_CALLBACK(on_api_setting_changed), self);
+    update_network_key(self);
     g_object_bind_property(self->api_switch, "active", self->port_row, "sensitive",
                            G_BINDING_SYNC_CREATE);
     g_object_bind_property(self->api_switch, "active", self->api_key_row, "sensitive",

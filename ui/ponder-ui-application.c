@@ -10,6 +10,7 @@
 #include "ponder-application.h"
 #include "ponder-preferences-window.h"
 #include "ponder-remote-group.h"
+#include "ponder-secret-store.h"
 #include "ponder-window.h"
 
 struct _PonderUiApplication {
@@ -61,9 +62,23 @@ static void apply_api_settings(PonderUiApplication *self)
     if (!g_settings_get_boolean(self->settings, "api-enabled"))
         return;
     g_autofree char *key = g_settings_get_string(self->settings, "api-key");
+    gboolean allow_lan = g_settings_get_boolean(self->settings, "api-allow-lan");
+    // The network without a key of the user's: Ponder's own (shown in Preferences), unless
+    // the user chose to serve it without one.
+    if (allow_lan && !*key && !g_settings_get_boolean(self->settings, "api-network-no-auth")) {
+        g_autoptr(GError) key_error = NULL;
+        g_autofree char *own = ponder_secret_store_local_api_key(NULL, NULL, &key_error);
+        if (!own) {
+            show_error(self, _("The local API needs a key on the network, and none could be kept"),
+                       key_error);
+            return;
+        }
+        g_free(key);
+        key = g_steal_pointer(&own);
+    }
     PonderApiServerOptions options = {
         .port = (guint)g_settings_get_int(self->settings, "api-port"),
-        .allow_lan = g_settings_get_boolean(self->settings, "api-allow-lan"),
+        .allow_lan = allow_lan,
         .api_key = *key ? key : NULL,
         .history_store = ponder_core_get_store(self->core),
         .save_history = g_settings_get_boolean(self->settings, "api-save-history"),

@@ -243,6 +243,17 @@ static void test_error_messages_are_utf8(void)
         g_assert_true(g_utf8_validate(text, -1, NULL));
         ponder_api_parsed_request_clear(&parsed);
     }
+    // Found by fuzz-api too: json-glib's error about a lone surrogate quotes bytes that are
+    // not UTF-8.
+    const PonderApiHeader host[] = {{"Host", "localhost"}};
+    const char *body = "{\"messages\":[[[[[\"system\\ud800\"[[[+[[[";
+    PonderApiParsedRequest parsed;
+    g_autoptr(PonderApiError) error = NULL;
+    g_assert_false(ponder_api_parse_request(&access, "POST", "/v1/chat/completions", host, 1,
+                                            (const guint8 *)body, strlen(body), &parsed, &error));
+    g_assert_cmpuint(error->status, ==, 400);
+    g_assert_true(g_utf8_validate(error->message, -1, NULL));
+    ponder_api_parsed_request_clear(&parsed);
 }
 
 // ---- the store ---------------------------------------------------------------------------------
