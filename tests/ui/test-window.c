@@ -591,6 +591,15 @@ static void preferences_scenario(PonderUiApplication *app, GtkWidget *window)
     g_signal_emit_by_name(reset, "clicked");
     g_assert_cmpfloat_with_epsilon(g_settings_get_double(settings, "temperature"), 0.6, 1e-9);
 
+    // A model folder named with markup characters is listed as written.
+    g_autofree char *folder = g_build_filename(tmp_dir, "R&D <models>", NULL);
+    g_assert_cmpint(g_mkdir_with_parents(folder, 0700), ==, 0);
+    const char *folders[] = {folder, NULL};
+    g_settings_set_strv(settings, "model-folders", folders);
+    const char *lists_folder[] = {(const char *)preferences, folder};
+    wait_until(window_shows_label, lists_folder, "Preferences list the folder as written");
+    g_settings_reset(settings, "model-folders");
+
     // The API is off and loopback-only unless the user says otherwise.
     g_assert_false(g_settings_get_boolean(settings, "api-enabled"));
     g_assert_false(g_settings_get_boolean(settings, "api-allow-lan"));
