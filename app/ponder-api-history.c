@@ -100,33 +100,6 @@ static PonderMessageRole store_role(ChatRole role)
     return PONDER_MESSAGE_ROLE_USER;
 }
 
-static void append_number(GString *json, const char *name, double value)
-{
-    char number[G_ASCII_DTOSTR_BUF_SIZE];
-    g_string_append_printf(json, "%s\"%s\":%s", json->len > 1 ? "," : "", name,
-                           g_ascii_formatd(number, sizeof number, "%g", value));
-}
-
-// The request's sampling, with the names the window's conversations use. The seed is
-// written as a signed 64-bit number (JSON readers stop there), the same bits.
-static char *sampling_to_json(const PonderApiParams *params)
-{
-    const SamplerParams *s = &params->sampling;
-    GString *json = g_string_new("{");
-    append_number(json, "temperature", s->temperature);
-    append_number(json, "top_p", s->top_p);
-    append_number(json, "top_k", s->top_k);
-    append_number(json, "min_p", s->min_p);
-    append_number(json, "repetition_penalty", s->repetition_penalty);
-    append_number(json, "presence_penalty", s->presence_penalty);
-    append_number(json, "frequency_penalty", s->frequency_penalty);
-    g_string_append_printf(json, ",\"seed\":%" G_GINT64_FORMAT, (gint64)s->seed);
-    if (params->max_tokens)
-        g_string_append_printf(json, ",\"max_tokens\":%u", params->max_tokens);
-    g_string_append_c(json, '}');
-    return g_string_free(json, FALSE);
-}
-
 static void save(PonderApiHistoryRecord *r)
 {
     PonderGeneration *g = r->generation;
@@ -225,7 +198,7 @@ void ponder_api_history_track(PonderApiServer *self, PonderGeneration *generatio
         record->messages[i] =
             (ChatMessage){params->messages[i].role, g_strdup(params->messages[i].text)};
     record->model = g_strdup(model);
-    record->sampling_json = sampling_to_json(params);
+    record->sampling_json = ponder_sampling_to_json(&params->sampling, params->max_tokens);
     g_hash_table_add(self->history_pending, record);
     // After the request's own handler: the client is answered before the save.
     g_signal_connect(generation, "finished", G_CALLBACK(on_finished), record);

@@ -114,14 +114,18 @@ static void render_histograms(GString *out, GHashTable *table, const char *name,
         const char *route = routes->pdata[r];
         const Histogram *h = g_hash_table_lookup(table, route);
         guint64 cumulative = 0;
+        // Prometheus reads its numbers with a '.', whatever this process's locale.
+        char number[G_ASCII_DTOSTR_BUF_SIZE];
         for (guint i = 0; i < N_BUCKETS; i++) {
             cumulative += h->counts[i];
-            g_string_append_printf(out, "%s_bucket{route=\"%s\",le=\"%g\"} %" G_GUINT64_FORMAT "\n",
-                                   name, route, bucket_bounds[i], cumulative);
+            g_string_append_printf(
+                out, "%s_bucket{route=\"%s\",le=\"%s\"} %" G_GUINT64_FORMAT "\n", name, route,
+                g_ascii_formatd(number, sizeof number, "%g", bucket_bounds[i]), cumulative);
         }
         g_string_append_printf(out, "%s_bucket{route=\"%s\",le=\"+Inf\"} %" G_GUINT64_FORMAT "\n",
                                name, route, h->count);
-        g_string_append_printf(out, "%s_sum{route=\"%s\"} %.6f\n", name, route, h->sum);
+        g_string_append_printf(out, "%s_sum{route=\"%s\"} %s\n", name, route,
+                               g_ascii_formatd(number, sizeof number, "%.6f", h->sum));
         g_string_append_printf(out, "%s_count{route=\"%s\"} %" G_GUINT64_FORMAT "\n", name, route,
                                h->count);
     }

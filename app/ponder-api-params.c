@@ -55,7 +55,13 @@ static gboolean read_number(JsonObject *object, const char *name, const char *pa
     }
     double value = json_node_get_double(node);
     if (!isfinite(value) || value < min || value > max) {
-        *error = invalid(param, "'%s' must be between %g and %g, got %g", param, min, max, value);
+        // The client's numbers as it wrote them, with a '.' (not this process's locale's).
+        char low[G_ASCII_DTOSTR_BUF_SIZE], high[G_ASCII_DTOSTR_BUF_SIZE],
+            got[G_ASCII_DTOSTR_BUF_SIZE];
+        *error = invalid(param, "'%s' must be between %s and %s, got %s", param,
+                         g_ascii_formatd(low, sizeof low, "%g", min),
+                         g_ascii_formatd(high, sizeof high, "%g", max),
+                         g_ascii_formatd(got, sizeof got, "%g", value));
         return FALSE;
     }
     *out = value;

@@ -186,12 +186,37 @@ static void sampling_from_settings(const char *settings_json, SamplerParams *out
         out->seed = (uint64_t)json_object_get_int_member(o, "seed");
 }
 
-static char *sampling_to_json(const SamplerParams *s)
+// JSON numbers always have a '.', whatever the locale's decimal separator (printf's "%g"
+// writes "0,6" under de_DE). The shortest text that reads back as the same float: 0.6, not
+// the 0.60000002384185791 of a float widened to double.
+static void append_number(GString *json, const char *name, float value)
 {
-    return g_strdup_printf(
-        "{\"temperature\":%g,\"top_p\":%g,\"top_k\":%d,\"min_p\":%g,\"seed\":%" G_GUINT64_FORMAT
-        "}",
-        s->temperature, s->top_p, s->top_k, s->min_p, (guint64)s->seed);
+    char number[G_ASCII_DTOSTR_BUF_SIZE];
+    for (int digits = 6; digits <= 9; digits++) {
+        char format[8];
+        g_snprintf(format, sizeof format, "%%.%dg", digits);
+        g_ascii_formatd(number, sizeof number, format, value);
+        if ((float)g_ascii_strtod(number, NULL) == value)
+            break;
+    }
+    g_string_append_printf(json, "%s\"%s\":%s", json->len > 1 ? "," : "", name, number);
+}
+
+char *ponder_sampling_to_json(const SamplerParams *s, guint max_tokens)
+{
+    GString *json = g_string_new("{");
+    append_number(json, "temperature", s->temperature);
+    append_number(json, "top_p", s->top_p);
+    g_string_append_printf(json, ",\"top_k\":%d", (int)s->top_k);
+    append_number(json, "min_p", s->min_p);
+    append_number(json, "repetition_penalty", s->repetition_penalty);
+    append_number(json, "presence_penalty", s->presence_penalty);
+    append_number(json, "frequency_penalty", s->frequency_penalty);
+    g_string_append_printf(json, ",\"seed\":%" G_GINT64_FORMAT, (gint64)s->seed);
+    if (max_tokens)
+        g_string_append_printf(json, ",\"max_tokens\":%u", max_tokens);
+    g_string_append_c(json, '}');
+    return g_string_free(json, FALSE);
 }
 
 // The conversation up to and including USER_MESSAGE_ID, as the engine takes it. The
@@ -263,7 +288,7 @@ static PonderReply *start(PonderStore *store, PonderEngine *engine, gint64 user_
     ponder_generation_set_max_tokens(generation, options->max_tokens);
     ponder_generation_set_ignore_eos(generation, options->ignore_eos);
 
-    g_autofree char *sampling_json = sampling_to_json(&sampling);
+    g_autofree char *sampling_json = ponder_sampling_to_json(&sampling, options->max_tokens);
     gint64 answer_id = ponder_store_begin_answer(store, user_message_id, options->model_name,
                                                  sampling_json, error);
     if (!answer_id)

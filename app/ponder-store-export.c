@@ -34,12 +34,21 @@ static void append_answer_stats(GString *out, const PonderMessage *message)
     if (message->completion_tokens >= 0)
         g_ptr_array_add(parts,
                         g_strdup_printf("%" G_GINT64_FORMAT " tokens", message->completion_tokens));
+    // The file's words are English, not the locale's: so are its numbers ("12.5", never
+    // "12,5"), and a conversation exports to the same text on every machine.
+    char number[G_ASCII_DTOSTR_BUF_SIZE];
     if (message->tokens_per_second >= 0)
-        g_ptr_array_add(parts, g_strdup_printf("%.1f tokens/s", message->tokens_per_second));
+        g_ptr_array_add(
+            parts, g_strdup_printf("%s tokens/s", g_ascii_formatd(number, sizeof number, "%.1f",
+                                                                  message->tokens_per_second)));
     if (message->first_token_s >= 0)
-        g_ptr_array_add(parts, g_strdup_printf("first token after %.2f s", message->first_token_s));
+        g_ptr_array_add(parts, g_strdup_printf("first token after %s s",
+                                               g_ascii_formatd(number, sizeof number, "%.2f",
+                                                               message->first_token_s)));
     if (message->total_s >= 0)
-        g_ptr_array_add(parts, g_strdup_printf("%.1f s in all", message->total_s));
+        g_ptr_array_add(parts,
+                        g_strdup_printf("%s s in all", g_ascii_formatd(number, sizeof number,
+                                                                       "%.1f", message->total_s)));
     static const char *const endings[] = {
         [PONDER_FINISH_NONE] = "incomplete",
         [PONDER_FINISH_STOP] = "finished",

@@ -29,6 +29,6 @@ gboolean ponder_chat_view_get_busy(PonderChatView *self);
 //                                           message not yet sent: settings set now apply to it
 //   "conversation-created" (gint64 id)      the first message of a new chat was stored
 //   "conversation-changed" (gint64 id)      a message was added/finished (the sidebar re-sorts)
-//   "show-toast"           (const char *)   an error or notice for the window's toast overlay
+//   "show-toast"           (const char *)   an error or notice (plain text) for the toast overlay
 
 G_END_DECLS

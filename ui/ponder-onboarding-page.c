@@ -103,9 +103,10 @@ static char *memory_note(guint64 bytes)
 static GtkWidget *make_local_row(PonderModelEntry *entry)
 {
     GtkWidget *row = adw_action_row_new();
+    // Plain text before the title is set: a file name with '&' or '<' is no Pango markup.
+    adw_preferences_row_set_use_markup(ADW_PREFERENCES_ROW(row), FALSE);
     adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row),
                                   ponder_model_entry_get_display_name(entry));
-    adw_preferences_row_set_use_markup(ADW_PREFERENCES_ROW(row), FALSE);
     g_autofree char *size = g_format_size(ponder_model_entry_get_file_size(entry));
     const char *quant = ponder_model_entry_get_quant_type(entry);
     g_autofree char *subtitle = NULL;
@@ -126,10 +127,15 @@ static GtkWidget *make_local_row(PonderModelEntry *entry)
 
     GtkWidget *button = gtk_button_new_with_mnemonic(_("_Use"));
     gtk_widget_set_valign(button, GTK_ALIGN_CENTER);
-    gtk_actionable_set_action_name(GTK_ACTIONABLE(button), "win.choose-model");
-    gtk_actionable_set_action_target_value(
-        GTK_ACTIONABLE(button), g_variant_new_string(ponder_model_entry_get_slug(entry)));
-    gtk_widget_set_sensitive(button, ponder_model_entry_get_usable(entry));
+    // A button's action decides its sensitivity (an enabled action makes it sensitive
+    // again): a file that cannot be used gets no action.
+    if (ponder_model_entry_get_usable(entry)) {
+        gtk_actionable_set_action_name(GTK_ACTIONABLE(button), "win.choose-model");
+        gtk_actionable_set_action_target_value(
+            GTK_ACTIONABLE(button), g_variant_new_string(ponder_model_entry_get_slug(entry)));
+    } else {
+        gtk_widget_set_sensitive(button, FALSE);
+    }
     g_autofree char *label =
         g_strdup_printf(_("Use %s"), ponder_model_entry_get_display_name(entry));
     gtk_accessible_update_property(GTK_ACCESSIBLE(button), GTK_ACCESSIBLE_PROPERTY_LABEL, label,
@@ -154,8 +160,9 @@ static void rebuild_local(PonderOnboardingPage *self)
         PonderModelSource source = ponder_model_entry_get_source(entry);
         if (!groups[source]) {
             groups[source] = ADW_PREFERENCES_GROUP(adw_preferences_group_new());
+            // A group's title is Pango markup (libadwaita 1.2 has no switch for it).
             g_autofree char *title =
-                g_strdup_printf(_("Found in %s"), ponder_model_source_get_name(source));
+                g_markup_printf_escaped(_("Found in %s"), ponder_model_source_get_name(source));
             adw_preferences_group_set_title(groups[source], title);
         }
         adw_preferences_group_add(groups[source], make_local_row(entry));

@@ -39,9 +39,17 @@ struct _PonderWindow {
 
 G_DEFINE_FINAL_TYPE(PonderWindow, ponder_window, ADW_TYPE_APPLICATION_WINDOW)
 
+// An AdwToast's title is Pango markup (always, in libadwaita 1.2), and the texts shown here
+// are plain: error messages, conversation titles, file names. Escaped, they show as written.
+static AdwToast *new_toast(const char *message)
+{
+    g_autofree char *escaped = g_markup_escape_text(message, -1);
+    return adw_toast_new(escaped);
+}
+
 static void show_toast(PonderWindow *self, const char *message)
 {
-    AdwToast *toast = adw_toast_new(message);
+    AdwToast *toast = new_toast(message);
     adw_toast_set_timeout(toast, 8);
     adw_toast_overlay_add_toast(self->toast_overlay, toast);
 }
@@ -90,7 +98,7 @@ static void on_conversation_deleted(PonderConversationList *list, gint64 id, con
     }
     g_autofree char *message = title && *title ? g_strdup_printf(_("“%s” deleted"), title)
                                                : g_strdup(_("Conversation deleted"));
-    AdwToast *toast = adw_toast_new(message);
+    AdwToast *toast = new_toast(message);
     adw_toast_set_button_label(toast, _("_Undo"));
     adw_toast_set_action_name(toast, "win.restore-conversation");
     adw_toast_set_action_target_value(toast, g_variant_new_int64(id));

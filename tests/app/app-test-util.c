@@ -2,6 +2,7 @@
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <locale.h>
 
 #include "model-files.h"
 
@@ -46,4 +47,24 @@ guint16 app_test_free_port(void)
     g_assert_true(g_socket_bind(socket, any, TRUE, NULL));
     g_autoptr(GSocketAddress) bound = g_socket_get_local_address(socket, NULL);
     return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
+}
+
+char *app_test_use_comma_locale(void)
+{
+    char *previous = g_strdup(setlocale(LC_NUMERIC, NULL));
+    static const char *const comma_locales[] = {"de_DE.UTF-8", "fr_FR.UTF-8", "ru_RU.UTF-8"};
+    for (guint i = 0; i < G_N_ELEMENTS(comma_locales); i++) {
+        if (setlocale(LC_NUMERIC, comma_locales[i])) {
+            g_assert_cmpstr(localeconv()->decimal_point, ==, ",");
+            return previous;
+        }
+    }
+    g_free(previous);
+    return NULL;
+}
+
+void app_test_restore_numeric_locale(char *previous)
+{
+    g_assert_nonnull(setlocale(LC_NUMERIC, previous));
+    g_free(previous);
 }

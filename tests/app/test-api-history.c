@@ -6,6 +6,7 @@
 // References: each saved question is what the request sent; each saved answer is what the
 // HTTP response carried (its text, reasoning, finish reason and token counts); titles are
 // written out by hand.
+#include <locale.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
@@ -842,6 +843,8 @@ static void wait_ready(PonderEngine *engine)
 
 int main(int argc, char **argv)
 {
+    // The user's locale, as the app takes it (CI runs this test under de_DE.UTF-8 too).
+    setlocale(LC_ALL, "");
     g_test_init(&argc, &argv, NULL);
     // The core finds its database and models under XDG_DATA_HOME: a folder of the test's own,
     // set before GLib reads (and caches) it.

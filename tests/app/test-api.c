@@ -5,6 +5,7 @@
 // References are independent of the API: the same greedy request submitted to the engine
 // directly (its text and its token counts), the tokenizer's own prompt length, the file's
 // size from stat(), the engine settings the test chose.
+#include <locale.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -739,6 +740,74 @@ static void test_health_and_metrics(void)
         g_ascii_strtoull(tokens + strlen("\nponder_api_generated_tokens_total "), NULL, 10), >, 0);
 }
 
+// ---- a comma-decimal locale -----------------------------------------------------------------
+
+// A Prometheus sample value or "le" bound: a number with a '.', or +Inf.
+static void assert_prometheus_number(const char *text, gsize length, const char *line)
+{
+    g_autofree char *number = g_strndup(text, length);
+    if (g_str_equal(number, "+Inf"))
+        return;
+    char *end = NULL;
+    g_ascii_strtod(number, &end);
+    if (end == number || *end)
+        g_error("not a Prometheus number: \"%s\" in \"%s\"", number, line);
+}
+
+// Everything the API writes for a machine to read keeps '.' as the decimal point when the
+// process runs in a locale that writes "0,6" (as the app does for a de_DE or fr_FR user).
+static void test_comma_locale(void)
+{
+    char *previous = app_test_use_comma_locale();
+    if (!previous) {
+        g_test_skip("no comma-decimal locale is installed (tools/install-deps makes de_DE.UTF-8)");
+        return;
+    }
+    // /api/show's Modelfile parameters and /api/tags' parameter size.
+    g_autofree char *body = g_strdup_printf("{\"model\":\"%s\"}", slug);
+    g_autoptr(Response) show = http("POST", "/api/show", body);
+    g_assert_cmpuint(show->status, ==, 200);
+    const char *parameters = json_object_get_string_member(object_of(show), "parameters");
+    g_assert_true(g_str_has_prefix(parameters, "temperature 0.6\ntop_p 0.95\nnum_ctx 512\n"));
+    g_autoptr(Response) tags = http("GET", "/api/tags", NULL);
+    JsonObject *first =
+        json_array_get_object_element(json_object_get_array_member(object_of(tags), "models"), 0);
+    const char *size = json_object_get_string_member(
+        json_object_get_object_member(first, "details"), "parameter_size");
+    g_assert_true(g_regex_match_simple("^[0-9]+(\\.[0-9]+)?[KMB]?$", size, 0, 0));
+
+    // /metrics after a request: every value and histogram bound is a Prometheus number.
+    g_autoptr(Response) chat = http("POST", "/api/chat", "{\"model\":\"missing\",\"messages\":[]}");
+    g_assert_cmpuint(chat->status, ==, 404);
+    g_autoptr(Response) m = http("GET", "/metrics", NULL);
+    g_assert_nonnull(strstr(m->text, ",le=\"0.05\"} "));
+    g_assert_nonnull(
+        strstr(m->text, "ponder_api_request_duration_seconds_sum{route=\"/api/chat\"} 0."));
+    g_auto(GStrv) lines = g_strsplit(m->text, "\n", -1);
+    for (guint i = 0; lines[i]; i++) {
+        const char *line = lines[i];
+        if (!*line || *line == '#')
+            continue;
+        const char *value = strrchr(line, ' ');
+        g_assert_nonnull(value);
+        assert_prometheus_number(value + 1, strlen(value + 1), line);
+        const char *le = strstr(line, "le=\"");
+        if (le)
+            assert_prometheus_number(le + 4, strcspn(le + 4, "\""), line);
+    }
+
+    // An error message quotes the client's number as the client wrote it.
+    g_autofree char *request = g_strdup_printf(
+        "{\"model\":\"%s\",\"top_p\":1.5,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}",
+        slug);
+    g_autoptr(Response) invalid = http("POST", "/v1/chat/completions", request);
+    g_assert_cmpuint(invalid->status, ==, 400);
+    const char *message = json_object_get_string_member(
+        json_object_get_object_member(object_of(invalid), "error"), "message");
+    g_assert_cmpstr(message, ==, "'top_p' must be between 0 and 1, got 1.5");
+    app_test_restore_numeric_locale(previous);
+}
+
 // ---- real clients
 // ----------------------------------------------------------------------------------
 
@@ -820,6 +889,8 @@ static void test_curl(void)
 
 int main(int argc, char **argv)
 {
+    // The user's locale, as the app takes it (CI runs this test under de_DE.UTF-8 too).
+    setlocale(LC_ALL, "");
     g_test_init(&argc, &argv, NULL);
     tmp_dir = g_dir_make_tmp("ponder-api-XXXXXX", NULL);
     // A second model (other weights, the same name) in a subfolder, for switching.
@@ -869,6 +940,7 @@ int main(int argc, char **argv)
     g_test_add_func("/api/ollama/continue-chat-and-keep-alive", test_continue_chat_and_keep_alive);
     g_test_add_func("/api/model-switch", test_model_switch);
     g_test_add_func("/api/health-and-metrics", test_health_and_metrics);
+    g_test_add_func("/api/comma-locale", test_comma_locale);
     g_test_add_data_func("/api/clients/openai-npm", "openai.mjs", test_node_client);
     g_test_add_data_func("/api/clients/ollama-npm", "ollama.mjs", test_node_client);
     g_test_add_func("/api/clients/curl", test_curl);

@@ -2,6 +2,7 @@
 // on disk before the answer starts, partial text is saved while it streams (seen through a
 // second connection to the database), the end is stored with its stats, and regenerate /
 // continue make branches whose prompts come from the stored path.
+#include <locale.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -222,8 +223,77 @@ static void test_stop_is_stored_as_cancelled(void)
     g_assert_cmpstr(answer->reasoning, ==, ponder_reply_get_reasoning(reply));
 }
 
+// The sampling as the store records it: JSON with a '.' in every number, the shortest text
+// that reads back as the same float, whatever LC_NUMERIC says.
+static void test_sampling_json(void)
+{
+    SamplerParams s = sampler_default_params();
+    s.top_k = 40;
+    s.min_p = 1e-5f;
+    s.repetition_penalty = 1.1f;
+    s.presence_penalty = -0.5f;
+    s.seed = G_MAXUINT64; // written as the same bits, signed
+    static const char expected[] =
+        "{\"temperature\":0.6,\"top_p\":0.95,\"top_k\":40,\"min_p\":1e-05,"
+        "\"repetition_penalty\":1.1,\"presence_penalty\":-0.5,\"frequency_penalty\":0,"
+        "\"seed\":-1,\"max_tokens\":7}";
+    g_autofree char *json = ponder_sampling_to_json(&s, 7);
+    g_assert_cmpstr(json, ==, expected);
+
+    char *previous = app_test_use_comma_locale();
+    if (!previous) {
+        g_test_skip("no comma-decimal locale is installed (tools/install-deps makes de_DE.UTF-8)");
+        return;
+    }
+    g_autofree char *in_comma_locale = ponder_sampling_to_json(&s, 7);
+    app_test_restore_numeric_locale(previous);
+    g_assert_cmpstr(in_comma_locale, ==, expected);
+}
+
+// A user whose locale writes 0.6 as "0,6" (de_DE, fr_FR, ru_RU, pt_BR...) sends a message
+// with the conversation's own sampling, as the window does: it is answered, and the sampling
+// stored with the answer is JSON. (It once failed: "The sampling settings are not valid JSON".)
+static void test_send_in_comma_locale(void)
+{
+    char *previous = app_test_use_comma_locale();
+    if (!previous) {
+        g_test_skip("no comma-decimal locale is installed (tools/install-deps makes de_DE.UTF-8)");
+        return;
+    }
+    g_autoptr(GError) error = NULL;
+    g_autoptr(PonderStore) store = ponder_store_new(db_path, &error);
+    g_assert_no_error(error);
+    g_autoptr(PonderEngine) engine = new_engine();
+    gint64 conversation = ponder_store_create_conversation(store, "Komma", &error);
+    g_assert_true(ponder_store_set_settings(store, conversation,
+                                            "{\"temperature\":0.6,\"top_p\":0.95}", &error));
+    PonderReplyOptions options = {.max_tokens = 3, .ignore_eos = TRUE};
+    g_autoptr(PonderReply) reply = ponder_reply_send(
+        store, engine, conversation, 0, "Warum ist der Himmel blau?", &options, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(reply);
+    wait_reply(reply);
+    while (!ponder_reply_is_saved(reply))
+        g_main_context_iteration(NULL, TRUE);
+    app_test_restore_numeric_locale(previous);
+
+    g_autoptr(PonderMessage) answer =
+        ponder_store_get_message(store, ponder_reply_get_answer_id(reply), &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(answer->finish, ==, PONDER_FINISH_LENGTH);
+    g_assert_cmpint(answer->completion_tokens, ==, 3);
+    g_autoptr(JsonNode) node = json_from_string(answer->sampling_json, &error);
+    g_assert_no_error(error);
+    JsonObject *o = json_node_get_object(node);
+    g_assert_cmpfloat((float)json_object_get_double_member(o, "temperature"), ==, 0.6f);
+    g_assert_cmpfloat((float)json_object_get_double_member(o, "top_p"), ==, 0.95f);
+    g_assert_cmpint(json_object_get_int_member(o, "max_tokens"), ==, 3);
+}
+
 int main(int argc, char **argv)
 {
+    // The user's locale, as the app takes it (CI runs this test under de_DE.UTF-8 too).
+    setlocale(LC_ALL, "");
     g_test_init(&argc, &argv, NULL);
     tmp_dir = g_dir_make_tmp("ponder-reply-XXXXXX", NULL);
     model_path = app_test_make_tiny_model(tmp_dir, 3);
@@ -237,6 +307,8 @@ int main(int argc, char **argv)
     g_test_add_func("/reply/regenerate-and-continue", test_regenerate_and_continue);
     g_test_add_func("/reply/stop-is-stored-as-cancelled", test_stop_is_stored_as_cancelled);
     g_test_add_func("/reply/regenerate-draws-a-new-seed", test_regenerate_draws_a_new_seed);
+    g_test_add_func("/reply/sampling-json", test_sampling_json);
+    g_test_add_func("/reply/send-in-comma-locale", test_send_in_comma_locale);
     int status = g_test_run();
     app_test_remove_tree(tmp_dir);
     g_free(model_path);

@@ -545,6 +545,14 @@ static void test_export_markdown(Fixture *f, gconstpointer data)
     g_assert_nonnull(strstr(md, "12.5 tokens/s"));
     g_assert_null(strstr(md, "UNSELECTED BRANCH"));
 
+    // The file's words are English, and so are its numbers in a locale that writes "12,5".
+    char *previous = app_test_use_comma_locale();
+    if (previous) {
+        g_autofree char *in_comma_locale = ponder_store_export_markdown(f->store, c, &error);
+        app_test_restore_numeric_locale(previous);
+        g_assert_cmpstr(in_comma_locale, ==, md);
+    }
+
     // Four headings: two questions, two answers.
     guint headings = 0;
     for (const char *p = md; (p = strstr(p, "\n## ")); p++)

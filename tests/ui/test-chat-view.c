@@ -300,8 +300,11 @@ static void test_row_hides_thinking_and_shows_stats(void)
     g_assert_cmpstr(ponder_markdown_view_get_text(
                         PONDER_MARKDOWN_VIEW(ponder_message_row_get_answer_view(row))),
                     ==, "The answer.");
-    g_assert_cmpstr(ponder_message_row_get_status_text(row), ==,
-                    "120 tokens · 35.2 tokens/s · 0.50 s to first token");
+    // Numbers for the user, in the user's locale: "35,2 tokens/s" under de_DE.
+    const char *point = localeconv()->decimal_point;
+    g_autofree char *status =
+        g_strdup_printf("120 tokens · 35%s2 tokens/s · 0%s50 s to first token", point, point);
+    g_assert_cmpstr(ponder_message_row_get_status_text(row), ==, status);
     g_assert_null(ponder_message_row_get_branch_text(row));
 
     // The show-thinking setting hides it, and brings it back.

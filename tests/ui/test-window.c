@@ -5,6 +5,7 @@
 // sidebar. Search, delete + Undo, purge on close and the preferences are checked on the
 // widgets the user touches.
 #include <adwaita.h>
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "ui-test-util.h"
 
 #define QUESTION "Why is the sky blue?"
+#define MARKUP_FILE_NAME "R&D <draft>" // a model file with markup characters in its name
 #define TIMEOUT_S 120
 
 static char *tmp_dir, *models_dir, *db_path;
@@ -213,6 +215,7 @@ static void onboarding_scenario(PonderUiApplication *app, GtkWidget *window)
     g_assert_nonnull(ui_test_find_widget(onboarding, is_preferences_row_titled,
                                  ponder_catalog_entry_get_model_name(first)));
     g_assert_nonnull(ui_test_find_widget(onboarding, is_button_labelled, "_Open GGUF File…"));
+    g_assert_nonnull(ui_test_find_widget(onboarding, ui_test_is_label_with_text, MARKUP_FILE_NAME));
 
     // The brief's accelerators, and the shortcuts window from the bundle.
     static const struct {
@@ -229,9 +232,14 @@ static void onboarding_scenario(PonderUiApplication *app, GtkWidget *window)
     g_assert_nonnull(gtk_application_window_get_help_overlay(GTK_APPLICATION_WINDOW(window)));
 }
 
+// A file the library cannot use, named with markup characters: its row shows the name as
+// written (a row's title is Pango markup unless told otherwise).
 static void test_onboarding_without_model(void)
 {
+    g_autofree char *broken = g_build_filename(models_dir, MARKUP_FILE_NAME ".gguf", NULL);
+    g_assert_true(g_file_set_contents(broken, "not a GGUF file", -1, NULL));
     run_app(onboarding_scenario);
+    g_assert_cmpint(g_unlink(broken), ==, 0);
 }
 
 // ---- a conversation end to end --------------------------------------------------------
@@ -504,6 +512,54 @@ static void test_search_delete_undo(void)
     g_assert_error(error, PONDER_STORE_ERROR, PONDER_STORE_ERROR_NOT_FOUND);
 }
 
+// ---- text with markup characters in toasts --------------------------------------------
+
+// DATA: {the widget to look in, the text}.
+static gboolean window_shows_label(gpointer data)
+{
+    const char *const *what = data;
+    return ui_test_find_widget(GTK_WIDGET(what[0]), ui_test_is_label_with_text, what[1]) != NULL;
+}
+
+static gboolean is_toast_close_button(GtkWidget *widget, gconstpointer data)
+{
+    return GTK_IS_BUTTON(widget) &&
+           g_strcmp0(gtk_button_get_icon_name(GTK_BUTTON(widget)), "window-close-symbolic") == 0 &&
+           gtk_widget_get_ancestor(widget, g_type_from_name("AdwToastWidget")) != NULL;
+}
+
+// Error messages and titles are plain text: a toast shows their '<' and '&' as written, not
+// as Pango markup (which failed to parse, and the toast came up empty).
+static void toast_scenario(PonderUiApplication *app, GtkWidget *window)
+{
+    settle();
+    static const char error[] = "Could not send the message: The sampling settings are not valid "
+                                "JSON: <data>:1:16: unexpected character `,` & more";
+    g_signal_emit_by_name(find_by_type(window, "PonderChatView"), "show-toast", error);
+    const char *shows_error[] = {(const char *)window, error};
+    wait_until(window_shows_label, shows_error, "the error toast is shown as written");
+    GtkWidget *close = ui_test_find_widget(window, is_toast_close_button, NULL);
+    g_assert_nonnull(close);
+    g_signal_emit_by_name(close, "clicked");
+
+    PonderStore *store = ponder_core_get_store(core_of(app));
+    gint64 id = add_conversation(store, "Fish & Chips <3", "Which fish?", "Cod.");
+    // The sidebar's search finds it (written behind the window's back), titled as written.
+    GtkWidget *list = find_by_type(window, "PonderConversationList");
+    GtkWidget *entry = ui_test_find_widget(list, ui_test_is_type_named, "GtkSearchEntry");
+    gtk_editable_set_text(GTK_EDITABLE(entry), "Chips");
+    const char *lists_title[] = {(const char *)list, "Fish & Chips <3"};
+    wait_until(window_shows_label, lists_title, "the sidebar shows the title as written");
+    gtk_widget_activate_action(list, "list.delete", "x", id);
+    const char *shows_deleted[] = {(const char *)window, "“Fish & Chips <3” deleted"};
+    wait_until(window_shows_label, shows_deleted, "the deletion toast names the title as written");
+}
+
+static void test_markup_in_toasts(void)
+{
+    run_app(toast_scenario);
+}
+
 // ---- preferences ----------------------------------------------------------------------
 
 static gboolean is_spin_with_value(GtkWidget *widget, gconstpointer value)
@@ -535,6 +591,15 @@ static void preferences_scenario(PonderUiApplication *app, GtkWidget *window)
     g_signal_emit_by_name(reset, "clicked");
     g_assert_cmpfloat_with_epsilon(g_settings_get_double(settings, "temperature"), 0.6, 1e-9);
 
+    // A model folder named with markup characters is listed as written.
+    g_autofree char *folder = g_build_filename(tmp_dir, "R&D <models>", NULL);
+    g_assert_cmpint(g_mkdir_with_parents(folder, 0700), ==, 0);
+    const char *folders[] = {folder, NULL};
+    g_settings_set_strv(settings, "model-folders", folders);
+    const char *lists_folder[] = {(const char *)preferences, folder};
+    wait_until(window_shows_label, lists_folder, "Preferences list the folder as written");
+    g_settings_reset(settings, "model-folders");
+
     // The API is off and loopback-only unless the user says otherwise.
     g_assert_false(g_settings_get_boolean(settings, "api-enabled"));
     g_assert_false(g_settings_get_boolean(settings, "api-allow-lan"));
@@ -558,7 +623,9 @@ static char *remote_request; // the last chat request's body
 static void remote_route(SoupServer *server, SoupServerMessage *msg, const char *path,
                          GHashTable *query, gpointer data)
 {
-    static const char models[] = "{\"object\":\"list\",\"data\":[{\"id\":\"big-r1\"}]}";
+    // The second model's name has markup characters: the status row shows it as written.
+    static const char models[] = "{\"object\":\"list\",\"data\":[{\"id\":\"big-r1\"},"
+                                 "{\"id\":\"r1 <draft> & co\"}]}";
     static const char stream[] =
         "data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"" REMOTE_REASONING "\"}}]}\n\n"
         "data: {\"choices\":[{\"delta\":{\"content\":\"" REMOTE_ANSWER "\"},"
@@ -678,7 +745,8 @@ static void remote_scenario(PonderUiApplication *app, GtkWidget *window)
     g_autofree char *url = g_settings_get_string(settings, "remote-url");
     g_autofree char *connected = g_strdup_printf("Connected to %s", url);
     g_assert_nonnull(ui_test_find_widget(preferences, is_preferences_row_titled, connected));
-    g_assert_nonnull(ui_test_find_widget(preferences, ui_test_is_label_with_text, "1 model: big-r1"));
+    g_assert_nonnull(ui_test_find_widget(preferences, ui_test_is_label_with_text,
+                                         "2 models: big-r1, r1 <draft> & co"));
     gtk_window_destroy(GTK_WINDOW(preferences));
 
     // The picker lists the server's model beside the local one; choosing it needs no load.
@@ -806,6 +874,7 @@ int main(int argc, char **argv)
         g_test_add_func("/window/onboarding-without-model", test_onboarding_without_model);
         g_test_add_func("/window/send-and-reopen", test_send_and_reopen);
         g_test_add_func("/window/search-delete-undo", test_search_delete_undo);
+        g_test_add_func("/window/markup-in-toasts", test_markup_in_toasts);
         g_test_add_func("/window/preferences", test_preferences);
         g_test_add_func("/window/remote-server", test_remote_server);
         status = g_test_run();
