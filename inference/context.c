@@ -6,7 +6,9 @@
 #include "backend-module.h"
 #include "context.h"
 
-enum { DEFAULT_CTX = 4096, DEFAULT_PREFILL_CHUNK = 256, MAX_SEQUENCES = 1024 };
+// GPU prefill takes longer chunks: the GEMM path dequantizes every weight once per chunk,
+// so a 512-token prompt in chunks of 256 would dequantize it twice.
+enum { DEFAULT_CTX = 4096, DEFAULT_PREFILL_CHUNK = 256, DEFAULT_GPU_PREFILL_CHUNK = 512, MAX_SEQUENCES = 1024 };
 
 PonderContextParams ponder_context_default_params(void)
 {
@@ -81,7 +83,7 @@ PonderContext *ponder_context_new(PonderModel *model, const PonderContextParams 
     if (p.n_threads == 0)
         p.n_threads = (uint32_t)threadpool_default_size();
     if (p.prefill_chunk == 0)
-        p.prefill_chunk = DEFAULT_PREFILL_CHUNK;
+        p.prefill_chunk = p.backend == PONDER_BACKEND_CPU ? DEFAULT_PREFILL_CHUNK : DEFAULT_GPU_PREFILL_CHUNK;
     const Backend *backend = &cpu_backend;
     if (p.backend != PONDER_BACKEND_CPU && !(backend = backend_module_load(p.backend, err)))
         return NULL;

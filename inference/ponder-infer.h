@@ -87,7 +87,7 @@ typedef struct PonderContextParams {
     int32_t gpu_layers; // layers kept on the GPU (-1: all)
     int32_t gpu_device; // which GPU of the backend (-1: the first, or $PONDER_CUDA_DEVICE)
     PonderKvType kv_type;
-    uint32_t prefill_chunk; // tokens per forward step during prefill; 0: 256
+    uint32_t prefill_chunk; // tokens per forward step during prefill; 0: 256 (CPU), 512 (GPU)
     PonderProgress progress;
     void *progress_user;
 } PonderContextParams;

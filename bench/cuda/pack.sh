@@ -13,6 +13,9 @@ rm -rf "$dest"
 mkdir -p "$dest/bin" "$dest/lib" "$dest/shared/models"
 cp "$build/tests/cuda/test-cuda" "$dest/bin/"
 cp "$build/inference/cuda/libponder-cuda.so" "$dest/lib/"
+# the Vulkan module and its test, for bench/vulkan/nvidia.sh (the NVIDIA Vulkan driver)
+[ -f "$build/inference/vulkan/libponder-vulkan.so" ] && cp "$build/inference/vulkan/libponder-vulkan.so" "$dest/lib/"
+[ -x "$build/tests/vulkan/test-vulkan" ] && cp "$build/tests/vulkan/test-vulkan" "$dest/bin/"
 [ -x "$build/inference/tool/ponder-infer" ] && cp "$build/inference/tool/ponder-infer" "$dest/bin/"
 [ -n "${PONDER_INFER:-}" ] && cp "$PONDER_INFER" "$dest/bin/ponder-infer"
 shared=../shared

@@ -11,7 +11,9 @@
 //    decode). One kernel does it all: each block rotates its query heads itself, the block
 //    whose slice holds the new position rotates and stores the token's K and V, and the
 //    last block of a (token, KV head) to finish merges the slices (an atomic counter), so
-//    a decode layer's attention is a single launch.
+//    a decode layer's attention is a single launch. A block may take only some of the
+//    group's query heads (heads_per_block): at short contexts a step has too few blocks
+//    (one per KV head) to hide their latency, and the K/V rows they read again hit L2.
 //
 // The grid is fixed by (tokens, heads, n_split) and each block reads its token's position
 // from device memory, so a captured decode graph stays valid as the context grows.
@@ -101,8 +103,9 @@ __global__ void __launch_bounds__(ATT_THREADS) attention_decode_kernel(CudaDecod
     __shared__ AttentionSmem<HD> sm;
     const CudaAttentionArgs &a = args.att;
     const CudaRopeArgs &r = args.rope;
-    const int split = blockIdx.x, g = blockIdx.y, t = blockIdx.z;
-    const int group = (int)(a.n_head / a.n_head_kv);
+    // blockIdx.y: KV head g, and which HPB of its group's query heads this block takes
+    const int group = (int)(a.n_head / a.n_head_kv), hpb = (int)args.heads_per_block;
+    const int split = blockIdx.x, g = blockIdx.y / (group / hpb), t = blockIdx.z;
     const int pos = (int)a.d_pos[t], n_pos = pos + 1;
     const int slice = attention_slice(n_pos, (int)a.n_split);
     const int n_active = attention_active_slices(n_pos, (int)a.n_split);
@@ -119,8 +122,8 @@ __global__ void __launch_bounds__(ATT_THREADS) attention_decode_kernel(CudaDecod
     }
     __syncthreads();
     const float scale = rsqrtf((float)HD);
-    const uint32_t h0 = (uint32_t)g * group;
-    for (uint32_t idx = threadIdx.x; idx < group * (half_rot + tail); idx += ATT_THREADS) {
+    const uint32_t h0 = (uint32_t)g * group + (uint32_t)(blockIdx.y % (group / hpb)) * hpb;
+    for (uint32_t idx = threadIdx.x; idx < hpb * (half_rot + tail); idx += ATT_THREADS) {
         const uint32_t h = idx / (half_rot + tail), i = idx % (half_rot + tail);
         const float *x = r.q + (size_t)t * r.qkv_stride + (size_t)(h0 + h) * HD;
         const float *bias = r.bq ? r.bq + (size_t)(h0 + h) * HD : nullptr;
@@ -135,7 +138,8 @@ __global__ void __launch_bounds__(ATT_THREADS) attention_decode_kernel(CudaDecod
             sm.q[h][d] = (x[d] + (bias ? bias[d] : 0.0f)) * scale;
         }
     }
-    // the slice holding the new position stores the token's K and V (this KV head's)
+    // the slice holding the new position stores the token's K and V (this KV head's; the
+    // blocks of a group's other query heads store the same values: each reads them back)
     const size_t head_row0 = ((size_t)a.d_seq[t] * a.n_head_kv + g) * a.n_ctx;
     uint16_t *K = r.k_cache + head_row0 * HD, *V = r.v_cache + head_row0 * HD;
     if (p1 == n_pos) {
@@ -160,17 +164,17 @@ __global__ void __launch_bounds__(ATT_THREADS) attention_decode_kernel(CudaDecod
     }
     __syncthreads(); // the block's own cache writes are visible to it after the barrier
 
-    attend_slice<HD>(sm, K, V, p0, p1, group);
+    attend_slice<HD>(sm, K, V, p0, p1, hpb);
 
     if (n_active == 1) { // short context: the block's result is the output
-        for (int i = threadIdx.x; i < group * HD; i += ATT_THREADS) {
+        for (int i = threadIdx.x; i < hpb * HD; i += ATT_THREADS) {
             const int h = i / HD, d = i % HD;
             act_store(a.out, t, (h0 + h) * HD + d, sm.acc[0][h][d] / sm.L[h]);
         }
         return;
     }
     const size_t part0 = ((size_t)t * a.n_head + h0) * a.n_split + split;
-    for (int i = threadIdx.x; i < group * HD; i += ATT_THREADS) {
+    for (int i = threadIdx.x; i < hpb * HD; i += ATT_THREADS) {
         const int h = i / HD, d = i % HD;
         const size_t part = part0 + (size_t)h * a.n_split;
         a.part_acc[part * HD + d] = sm.acc[0][h][d];
@@ -179,17 +183,17 @@ __global__ void __launch_bounds__(ATT_THREADS) attention_decode_kernel(CudaDecod
             a.part_ml[part * 2 + 1] = sm.L[h];
         }
     }
-    // the last block of this (token, KV head) to finish merges every slice
+    // the last block of this (token, heads) to finish merges every slice
     __threadfence();
     __syncthreads();
-    uint32_t *counter = args.d_counters + (size_t)t * a.n_head_kv + g;
+    uint32_t *counter = args.d_counters + (size_t)t * gridDim.y + blockIdx.y;
     if (threadIdx.x == 0)
         sm.is_last = atomicAdd(counter, 1u) == (uint32_t)n_active - 1;
     __syncthreads();
     if (!sm.is_last)
         return;
     __threadfence();
-    for (int i = threadIdx.x; i < group * HD; i += ATT_THREADS) {
+    for (int i = threadIdx.x; i < hpb * HD; i += ATT_THREADS) {
         const int h = i / HD, d = i % HD;
         act_store(a.out, t, (h0 + h) * HD + d, merge_slices<HD>(a, t, (int)(h0 + h), d));
     }
@@ -247,10 +251,14 @@ extern "C" cudaError_t cuda_attention_decode(cudaStream_t stream, const CudaDeco
         return cudaSuccess;
     if (!attention_args_ok(a) || args->rope.n_rot > a->head_dim || args->rope.n_rot % 2)
         return cudaErrorInvalidValue;
-    const dim3 grid(a->n_split, a->n_head_kv, a->n_tokens);
+    const uint32_t group = a->n_head / a->n_head_kv;
+    CudaDecodeAttentionArgs run = *args;
+    if (run.heads_per_block == 0 || run.heads_per_block > group || group % run.heads_per_block != 0)
+        run.heads_per_block = group;
+    const dim3 grid(a->n_split, a->n_head_kv * (group / run.heads_per_block), a->n_tokens);
     if (a->head_dim == 64)
-        attention_decode_kernel<64><<<grid, ATT_THREADS, 0, stream>>>(*args);
+        attention_decode_kernel<64><<<grid, ATT_THREADS, 0, stream>>>(run);
     else
-        attention_decode_kernel<128><<<grid, ATT_THREADS, 0, stream>>>(*args);
+        attention_decode_kernel<128><<<grid, ATT_THREADS, 0, stream>>>(run);
     return CUDA_LAUNCH_STATUS();
 }

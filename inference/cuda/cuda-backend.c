@@ -7,7 +7,10 @@
 // params leave gpu_device at -1), PONDER_CUDA_GRAPHS=0
 // (run decode steps without graph capture), PONDER_CUDA_MATVEC_MAX (largest step that uses
 // the mat-vec kernels; larger steps dequantize to fp16 and use cuBLAS), PONDER_CUDA_DECODE_ROWS
-// (rows per block of the single-token mat-vec).
+// (rows per block of the single-token mat-vec), PONDER_CUDA_NORM_FUSION=1 (single-token
+// products normalise their input themselves instead of reading a separate RMSNorm launch's
+// activations), PONDER_CUDA_ATTENTION_HEADS (query heads per block of the fused decode
+// attention; 0: a whole GQA group).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,8 +155,8 @@ static PonderStatus alloc_run_state(PonderContext *ctx, CudaState *s, PonderErro
     s->part_slots = z.part_slots;
     CUDA_TRY(cudaMalloc((void **)&s->d_part_acc, z.part_slots * hp->head_dim * sizeof(float)));
     CUDA_TRY(cudaMalloc((void **)&s->d_part_ml, z.part_slots * 2 * sizeof(float)));
-    CUDA_TRY(cudaMalloc((void **)&s->d_counters, T * hp->n_head_kv * sizeof(uint32_t)));
-    CUDA_TRY(cudaMemset(s->d_counters, 0, T * hp->n_head_kv * sizeof(uint32_t)));
+    CUDA_TRY(cudaMalloc((void **)&s->d_counters, T * hp->n_head * sizeof(uint32_t)));
+    CUDA_TRY(cudaMemset(s->d_counters, 0, T * hp->n_head * sizeof(uint32_t)));
     s->seq_stamp = calloc(ctx->n_seq, sizeof *s->seq_stamp);
     if (!s->seq_stamp)
         return ponder_set_error(err, PONDER_ERR_NO_MEMORY, "out of memory");
@@ -235,6 +238,9 @@ static PonderStatus cuda_init(PonderContext *ctx, PonderError *err)
     s->head_on_gpu = s->plan.head_on_gpu;
     s->matvec_max_tokens = env_u32("PONDER_CUDA_MATVEC_MAX", DEFAULT_MATVEC_MAX_TOKENS);
     s->use_graphs = env_u32("PONDER_CUDA_GRAPHS", 1) != 0;
+    // off until measured on a GPU (bench/cuda/NOTES.md, versions 6 and 7)
+    s->norm_fusion = env_u32("PONDER_CUDA_NORM_FUSION", 0) != 0;
+    s->attention_heads_per_block = env_u32("PONDER_CUDA_ATTENTION_HEADS", 0);
     cuda_matvec_set_decode_rows((int)env_u32("PONDER_CUDA_DECODE_ROWS", 4));
 
     if ((st = alloc_step_buffers(ctx, s, err)) != PONDER_OK)

@@ -55,6 +55,8 @@ typedef struct CudaState {
     bool head_on_gpu;
     uint32_t matvec_max_tokens; // steps with more tokens use the dequantize + GEMM path
     bool use_graphs;
+    bool norm_fusion; // single-token products normalise their input (cuda_matvec_norm)
+    uint32_t attention_heads_per_block; // of the fused decode attention (CudaDecodeAttentionArgs)
 
     // weights, all in one allocation
     void *d_weights;

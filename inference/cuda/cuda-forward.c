@@ -65,10 +65,33 @@ static cudaError_t matmul(CudaState *s, const GpuWeight *w, const CudaAct *x, ui
     return cuda_matvec(s->stream, w, x, n_tokens, y, y_stride, accumulate);
 }
 
+// A single token's layer input that the products normalise themselves (cuda_matvec_norm):
+// the residual stream's row and the RMSNorm weight. NULL where a norm launch wrote the
+// activations instead.
+typedef struct NormedRow {
+    const float *x;
+    const uint32_t *d_row;
+    const float *weight;
+    float eps;
+    uint32_t n;
+} NormedRow;
+
+// Whether single-token products can normalise their input themselves: every weight
+// reading it is quantized with rows of the input's length.
+static bool norm_fuses(const CudaState *s, const StepShape *sh, uint32_t n, const GpuWeight *const *w, int n_w)
+{
+    if (!s->norm_fusion || sh->n_tokens != 1 || sh->gemm)
+        return false;
+    for (int i = 0; i < n_w; i++)
+        if (!cuda_matvec_norm_supported(w[i], n))
+            return false;
+    return true;
+}
+
 // q, k and v into d_qkv [T][q | k | v]; matrices the upload placed back to back (same
-// type) are multiplied as one.
-static cudaError_t project_qkv(CudaState *s, const GpuLayer *L, const CudaAct *x, const StepShape *sh,
-                               uint32_t qkv_stride)
+// type) are multiplied as one. NORMED: X is not written; the products normalise the row.
+static cudaError_t project_qkv(CudaState *s, const GpuLayer *L, const CudaAct *x, const NormedRow *normed,
+                               const StepShape *sh, uint32_t qkv_stride)
 {
     const GpuWeight *parts[3] = {&L->wq, &L->wk, &L->wv};
     uint32_t col = 0;
@@ -80,7 +103,9 @@ static cudaError_t project_qkv(CudaState *s, const GpuLayer *L, const CudaAct *x
             run.n_rows += parts[j]->n_rows;
             j++;
         }
-        cudaError_t e = matmul(s, &run, x, sh->n_tokens, s->d_qkv + col, qkv_stride, false, sh->gemm);
+        cudaError_t e = normed ? cuda_matvec_norm(s->stream, &run, NULL, normed->x, normed->d_row, normed->n,
+                                                  normed->weight, normed->eps, s->d_qkv + col)
+                               : matmul(s, &run, x, sh->n_tokens, s->d_qkv + col, qkv_stride, false, sh->gemm);
         if (e != cudaSuccess)
             return e;
         col += (uint32_t)run.n_rows;
@@ -117,8 +142,12 @@ static cudaError_t enqueue_step(PonderContext *ctx, CudaState *s, const StepShap
         uint16_t *v_cache = s->d_v_cache + l * s->kv_layer_elems;
 
         // attention: normalise, then q, k, v projections
-        ENQUEUE(cuda_norm_to_act(s->stream, s->d_x, d, NULL, T, d, L->attn_norm, hp->rms_eps, &in));
-        ENQUEUE(project_qkv(s, L, &in, sh, qkv_stride));
+        const GpuWeight *qkv_w[] = {&L->wq, &L->wk, &L->wv};
+        const NormedRow attn_in = {s->d_x, NULL, L->attn_norm, hp->rms_eps, d};
+        const bool qkv_normed = norm_fuses(s, sh, d, qkv_w, 3);
+        if (!qkv_normed)
+            ENQUEUE(cuda_norm_to_act(s->stream, s->d_x, d, NULL, T, d, L->attn_norm, hp->rms_eps, &in));
+        ENQUEUE(project_qkv(s, L, &in, qkv_normed ? &attn_in : NULL, sh, qkv_stride));
 
         // biases, rotation by position, k and v appended to each token's sequence, and
         // causal attention of each token over its own sequence
@@ -138,7 +167,8 @@ static cudaError_t enqueue_step(PonderContext *ctx, CudaState *s, const StepShap
             .part_acc = s->d_part_acc, .part_ml = s->d_part_ml, .out = mid,
         };
         if (sh->one_per_seq) {
-            CudaDecodeAttentionArgs fused = {.rope = rope, .att = att, .d_counters = s->d_counters};
+            CudaDecodeAttentionArgs fused = {.rope = rope, .att = att, .d_counters = s->d_counters,
+                                             .heads_per_block = s->attention_heads_per_block};
             fused.att.n_split = cuda_attention_decode_splits(T, hp->n_head_kv, s->n_sm);
             ENQUEUE(cuda_attention_decode(s->stream, &fused));
         } else {
@@ -150,12 +180,18 @@ static cudaError_t enqueue_step(PonderContext *ctx, CudaState *s, const StepShap
         ENQUEUE(matmul(s, &L->wo, &mid, T, s->d_x, d, true, sh->gemm));
 
         // feed-forward: normalise, gate and up with SwiGLU, down added to the residual
-        ENQUEUE(cuda_norm_to_act(s->stream, s->d_x, d, NULL, T, d, L->ffn_norm, hp->rms_eps, &in));
         bool fused_glu = !sh->gemm && L->w_gate.type == L->w_up.type;
-        if (fused_glu) {
+        const GpuWeight *glu_w[] = {&L->w_gate, &L->w_up};
+        if (fused_glu && norm_fuses(s, sh, d, glu_w, 2)) {
+            ENQUEUE(cuda_matvec_norm(s->stream, &L->w_gate, &L->w_up, s->d_x, NULL, d, L->ffn_norm, hp->rms_eps,
+                                     s->d_gate));
+            ENQUEUE(cuda_norm_to_act(s->stream, s->d_gate, hp->n_ff, NULL, T, hp->n_ff, NULL, 0.0f, &mid));
+        } else if (fused_glu) {
+            ENQUEUE(cuda_norm_to_act(s->stream, s->d_x, d, NULL, T, d, L->ffn_norm, hp->rms_eps, &in));
             ENQUEUE(cuda_matvec_glu(s->stream, &L->w_gate, &L->w_up, &in, T, s->d_gate, hp->n_ff));
             ENQUEUE(cuda_norm_to_act(s->stream, s->d_gate, hp->n_ff, NULL, T, hp->n_ff, NULL, 0.0f, &mid));
         } else {
+            ENQUEUE(cuda_norm_to_act(s->stream, s->d_x, d, NULL, T, d, L->ffn_norm, hp->rms_eps, &in));
             ENQUEUE(matmul(s, &L->w_gate, &in, T, s->d_gate, hp->n_ff, false, sh->gemm));
             ENQUEUE(matmul(s, &L->w_up, &in, T, s->d_up, hp->n_ff, false, sh->gemm));
             ENQUEUE(cuda_swiglu_to_act(s->stream, s->d_gate, s->d_up, hp->n_ff, T, hp->n_ff, &mid));
@@ -168,9 +204,16 @@ static cudaError_t enqueue_step(PonderContext *ctx, CudaState *s, const StepShap
         if (sh->n_out == 0)
             return cudaSuccess;
         const CudaAct head_in = act_forms(&s->act_in, sh->head_gemm);
-        ENQUEUE(cuda_norm_to_act(s->stream, s->d_x, d, s->d_rows, sh->n_out, d, s->output_norm, hp->rms_eps,
-                                 &head_in));
-        ENQUEUE(matmul(s, &s->output, &head_in, sh->n_out, s->d_logits, hp->n_vocab, false, sh->head_gemm));
+        const GpuWeight *head_w[] = {&s->output};
+        const StepShape head_shape = {.n_tokens = sh->n_out, .gemm = sh->head_gemm};
+        if (norm_fuses(s, &head_shape, d, head_w, 1)) {
+            ENQUEUE(cuda_matvec_norm(s->stream, &s->output, NULL, s->d_x, s->d_rows, d, s->output_norm,
+                                     hp->rms_eps, s->d_logits));
+        } else {
+            ENQUEUE(cuda_norm_to_act(s->stream, s->d_x, d, s->d_rows, sh->n_out, d, s->output_norm, hp->rms_eps,
+                                     &head_in));
+            ENQUEUE(matmul(s, &s->output, &head_in, sh->n_out, s->d_logits, hp->n_vocab, false, sh->head_gemm));
+        }
         ENQUEUE(cudaMemcpyAsync(s->h_logits, s->d_logits, (uint64_t)sh->n_out * hp->n_vocab * sizeof(float),
                                 cudaMemcpyDeviceToHost, s->stream));
     } else {

@@ -21,6 +21,7 @@ extern "C" { // quant.h is a C header without its own guard
 enum {
     CUDA_ACT_BLOCK = 32, // elements sharing one scale in the 8-bit activations
     CUDA_MAX_GROUP = 8,  // query heads per KV head the attention kernels handle
+    CUDA_NORM_MATVEC_MAX = 8192, // longest row cuda_matvec_norm stages in shared memory
 };
 
 // A weight matrix in device memory, in its file's block layout (never dequantized in
@@ -71,6 +72,13 @@ cudaError_t cuda_matvec(cudaStream_t stream, const GpuWeight *w, const CudaAct *
 // in one pass. GATE and UP must have the same type and shape.
 cudaError_t cuda_matvec_glu(cudaStream_t stream, const GpuWeight *gate, const GpuWeight *up,
                             const CudaAct *x, uint32_t n_tokens, float *h, uint32_t h_stride);
+// Y = W rmsnorm(X[*d_row]) * WEIGHT (and for UP != NULL, GLU: Y = silu(W x) * (UP x)) for
+// one token: the norm and the 8-bit quantization happen in each block, saving the separate
+// RMSNorm launch of a decode step. X rows are N floats apart (d_row NULL: row 0); Y is
+// dense. Only for quantized W of row length N <= CUDA_NORM_MATVEC_MAX.
+bool cuda_matvec_norm_supported(const GpuWeight *w, uint32_t n);
+cudaError_t cuda_matvec_norm(cudaStream_t stream, const GpuWeight *w, const GpuWeight *up, const float *x,
+                             const uint32_t *d_row, uint32_t n, const float *weight, float eps, float *y);
 // Largest n_tokens the mat-vec kernels keep in registers at once (more are done in groups).
 uint32_t cuda_matvec_group_tokens(void);
 // Rows per thread block in single-token steps (1, 2, 4 or 8; a tuning knob, default 4).
@@ -118,12 +126,14 @@ cudaError_t cuda_attention(cudaStream_t stream, const CudaAttentionArgs *args);
 
 // Decode steps (each sequence has one token in the step): RoPE, the KV cache write,
 // attention and the merge in one launch. ROPE holds the step's raw q, k, v (ROPE.q is
-// read, not rotated in place); ATT.q is unused. D_COUNTERS: [n_tokens][n_head_kv] zeros,
-// left at zero.
+// read, not rotated in place); ATT.q is unused. D_COUNTERS: [n_tokens][n_head] zeros,
+// left at zero. HEADS_PER_BLOCK: query heads of a GQA group one block takes (a divisor of
+// the group; 0: the whole group); the outputs are the same bits whatever it is.
 typedef struct CudaDecodeAttentionArgs {
     CudaRopeArgs rope;
     CudaAttentionArgs att;
     uint32_t *d_counters;
+    uint32_t heads_per_block;
 } CudaDecodeAttentionArgs;
 cudaError_t cuda_attention_decode(cudaStream_t stream, const CudaDecodeAttentionArgs *args);
 // Slices for the fused decode attention (fewer: its last block merges them alone).

@@ -95,6 +95,29 @@ static __device__ __forceinline__ void zero_accumulators(float (&acc)[R][NT], fl
             acc[r][i] = acc_up[r][i] = 0.0f;
 }
 
+// Adds the products of the R decoded row chunks (and the up rows' for GLU) with 16 8-bit
+// activations XV of scale DX to token I's accumulators.
+template <int R, int NT, bool GLU>
+static __device__ __forceinline__ void dot_chunk(const int (&q)[R][4], const float (&a)[R], const float (&b)[R],
+                                                 const int (&qu)[R][4], const float (&au)[R],
+                                                 const float (&bu)[R], int4 xv, float dx, int i,
+                                                 float (&acc)[R][NT], float (&acc_up)[R][NT])
+{
+    const float sum_x = (float)__dp4a(xv.x, 0x01010101, __dp4a(xv.y, 0x01010101,
+                               __dp4a(xv.z, 0x01010101, __dp4a(xv.w, 0x01010101, 0))));
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        const int sum_qx = __dp4a(q[r][0], xv.x, __dp4a(q[r][1], xv.y,
+                           __dp4a(q[r][2], xv.z, __dp4a(q[r][3], xv.w, 0))));
+        acc[r][i] += dx * (a[r] * (float)sum_qx + b[r] * sum_x);
+        if constexpr (GLU) {
+            const int sum_ux = __dp4a(qu[r][0], xv.x, __dp4a(qu[r][1], xv.y,
+                               __dp4a(qu[r][2], xv.z, __dp4a(qu[r][3], xv.w, 0))));
+            acc_up[r][i] += dx * (au[r] * (float)sum_ux + bu[r] * sum_x);
+        }
+    }
+}
+
 template <int TYPE, int R, int NT, bool GLU>
 __global__ void __launch_bounds__(MV_THREADS) matvec_quant_kernel(MatvecParams p)
 {
@@ -118,21 +141,8 @@ __global__ void __launch_bounds__(MV_THREADS) matvec_quant_kernel(MatvecParams p
                 if (t0 + i >= p.n_tokens)
                     break;
                 const size_t at = (size_t)(t0 + i) * p.x.stride + (size_t)c * CHUNK;
-                const int4 xv = *(const int4 *)(p.x.q + at);
-                const float dx = p.x.d[at / CUDA_ACT_BLOCK];
-                const float sum_x = (float)__dp4a(xv.x, 0x01010101, __dp4a(xv.y, 0x01010101,
-                                           __dp4a(xv.z, 0x01010101, __dp4a(xv.w, 0x01010101, 0))));
-#pragma unroll
-                for (int r = 0; r < R; r++) {
-                    const int sum_qx = __dp4a(q[r][0], xv.x, __dp4a(q[r][1], xv.y,
-                                       __dp4a(q[r][2], xv.z, __dp4a(q[r][3], xv.w, 0))));
-                    acc[r][i] += dx * (a[r] * (float)sum_qx + b[r] * sum_x);
-                    if constexpr (GLU) {
-                        const int sum_ux = __dp4a(qu[r][0], xv.x, __dp4a(qu[r][1], xv.y,
-                                           __dp4a(qu[r][2], xv.z, __dp4a(qu[r][3], xv.w, 0))));
-                        acc_up[r][i] += dx * (au[r] * (float)sum_ux + bu[r] * sum_x);
-                    }
-                }
+                dot_chunk<R, NT, GLU>(q, a, b, qu, au, bu, *(const int4 *)(p.x.q + at),
+                                      p.x.d[at / CUDA_ACT_BLOCK], i, acc, acc_up);
             }
         }
         finish_rows<R, NT, GLU>(p, row0, t0, acc, acc_up);
@@ -176,6 +186,84 @@ __global__ void __launch_bounds__(MV_THREADS) matvec_float_kernel(MatvecParams p
         }
         finish_rows<R, NT, GLU>(p, row0, t0, acc, acc_up);
     }
+}
+
+// Single-token steps whose input is a row of the residual stream: the block normalises
+// and quantizes the row itself, into shared memory, instead of reading the 8-bit form a
+// separate RMSNorm launch wrote. A decode step is a chain of small dependent launches, so
+// one fewer per product saves more than every block redoing a few KB of L2 reads. The
+// first weight chunks are loaded before the norm, so DRAM latency overlaps it.
+struct NormInput {
+    const float *x;       // the residual stream [.][n]
+    const uint32_t *d_row; // which row of x (NULL: row 0)
+    const float *weight;  // RMSNorm weight [n]
+    float eps;
+    int n;
+};
+
+static __device__ __forceinline__ void stage_normed_row(const NormInput &in, int8_t *xq, float *xd)
+{
+    __shared__ float warp_sums[MV_WARPS];
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    const float *x = in.x + (in.d_row ? (size_t)*in.d_row * (size_t)in.n : 0);
+    float ss = 0.0f;
+    for (int i = threadIdx.x; i < in.n; i += MV_THREADS)
+        ss += x[i] * x[i];
+    ss = warp_sum(ss);
+    if (lane == 0)
+        warp_sums[warp] = ss;
+    __syncthreads();
+    float total = 0.0f;
+#pragma unroll
+    for (int w = 0; w < MV_WARPS; w++)
+        total += warp_sums[w];
+    const float scale = rsqrtf(total / (float)in.n + in.eps);
+    for (int blk = warp; blk < in.n / CUDA_ACT_BLOCK; blk += MV_WARPS) {
+        const int i = blk * CUDA_ACT_BLOCK + lane;
+        quantize_block_lane(x[i] * scale * in.weight[i], lane, xq + blk * CUDA_ACT_BLOCK, xd + blk);
+    }
+    __syncthreads();
+}
+
+template <int TYPE, int R, bool GLU>
+static __device__ __forceinline__ void decode_row_chunks(const uint8_t *const (&rows)[R],
+                                                         const uint8_t *const (&rows_up)[R], int c, int (&q)[R][4],
+                                                         float (&a)[R], float (&b)[R], int (&qu)[R][4],
+                                                         float (&au)[R], float (&bu)[R])
+{
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        decode_chunk<TYPE>(rows[r], c, q[r], a[r], b[r]);
+        if constexpr (GLU)
+            decode_chunk<TYPE>(rows_up[r], c, qu[r], au[r], bu[r]);
+    }
+}
+
+template <int TYPE, int R, bool GLU>
+__global__ void __launch_bounds__(MV_THREADS) matvec_norm_kernel(MatvecParams p, NormInput in)
+{
+    __shared__ __align__(16) int8_t xq[CUDA_NORM_MATVEC_MAX];
+    __shared__ float xd[CUDA_NORM_MATVEC_MAX / CUDA_ACT_BLOCK];
+    const int row0 = blockIdx.x * R;
+    const uint8_t *rows[R], *rows_up[R];
+    block_rows<R, GLU>(p, row0, rows, rows_up);
+    int q[R][4], qu[R][4];
+    float a[R], b[R], au[R], bu[R];
+    int c = threadIdx.x;
+    if (c < p.n_chunks)
+        decode_row_chunks<TYPE, R, GLU>(rows, rows_up, c, q, a, b, qu, au, bu);
+    stage_normed_row(in, xq, xd);
+
+    float acc[R][1], acc_up[R][1];
+    zero_accumulators<R, 1>(acc, acc_up);
+    while (c < p.n_chunks) {
+        dot_chunk<R, 1, GLU>(q, a, b, qu, au, bu, *(const int4 *)(xq + c * CHUNK), xd[c * CHUNK / CUDA_ACT_BLOCK],
+                             0, acc, acc_up);
+        c += MV_THREADS;
+        if (c < p.n_chunks)
+            decode_row_chunks<TYPE, R, GLU>(rows, rows_up, c, q, a, b, qu, au, bu);
+    }
+    finish_rows<R, 1, GLU>(p, row0, 0, acc, acc_up);
 }
 
 // Rows per block and the register group of tokens for a step of N_TOKENS.
@@ -274,6 +362,58 @@ extern "C" cudaError_t cuda_matvec_glu(cudaStream_t stream, const GpuWeight *gat
     if (gate->type != up->type || gate->row_len != up->row_len || gate->n_rows != up->n_rows)
         return cudaErrorInvalidValue;
     return matvec_dispatch(stream, gate, up, x, n_tokens, h, h_stride, false);
+}
+
+extern "C" bool cuda_matvec_norm_supported(const GpuWeight *w, uint32_t n)
+{
+    return !cuda_weight_reads_float(w->type) && cuda_row_len_supported(w->type, w->row_len) && w->row_len == n &&
+           n <= CUDA_NORM_MATVEC_MAX && n % CUDA_ACT_BLOCK == 0;
+}
+
+template <int TYPE, int R, bool GLU>
+static void launch_norm_shape(cudaStream_t stream, const MatvecParams &p, const NormInput &in)
+{
+    matvec_norm_kernel<TYPE, R, GLU><<<(unsigned)((p.n_rows + R - 1) / R), MV_THREADS, 0, stream>>>(p, in);
+}
+
+template <int TYPE, bool GLU>
+static void launch_norm_matvec(cudaStream_t stream, const MatvecParams &p, const NormInput &in)
+{
+    const int rows = GLU ? decode_rows / 2 : decode_rows;
+    if (rows >= 8)
+        launch_norm_shape<TYPE, 8, GLU>(stream, p, in);
+    else if (rows >= 4)
+        launch_norm_shape<TYPE, 4, GLU>(stream, p, in);
+    else if (rows >= 2)
+        launch_norm_shape<TYPE, 2, GLU>(stream, p, in);
+    else
+        launch_norm_shape<TYPE, 1, GLU>(stream, p, in);
+}
+
+extern "C" cudaError_t cuda_matvec_norm(cudaStream_t stream, const GpuWeight *w, const GpuWeight *up,
+                                        const float *x, const uint32_t *d_row, uint32_t n, const float *weight,
+                                        float eps, float *y)
+{
+    if (!cuda_matvec_norm_supported(w, n) || w->n_rows == 0 ||
+        (up && (up->type != w->type || up->row_len != w->row_len || up->n_rows != w->n_rows)))
+        return cudaErrorInvalidValue;
+    MatvecParams p = {};
+    p.w = (const uint8_t *)w->data;
+    p.w_up = up ? (const uint8_t *)up->data : nullptr;
+    p.row_bytes = w->row_bytes;
+    p.n_rows = (int)w->n_rows;
+    p.n_chunks = (int)(n / CHUNK);
+    p.n_tokens = 1;
+    p.y = y;
+    p.y_stride = (uint32_t)w->n_rows;
+    const NormInput in = {x, d_row, weight, eps, (int)n};
+    const bool known = dispatch_quant_type(w->type, [&]<int TYPE>() {
+        if (up)
+            launch_norm_matvec<TYPE, true>(stream, p, in);
+        else
+            launch_norm_matvec<TYPE, false>(stream, p, in);
+    });
+    return known ? CUDA_LAUNCH_STATUS() : cudaErrorInvalidValue;
 }
 
 extern "C" uint32_t cuda_matvec_group_tokens(void)

@@ -74,6 +74,68 @@ static void exact_product(const HostMatrix *m, const float *x, uint32_t n_tokens
         }
 }
 
+// Single-token products that normalise their input row themselves (cuda_matvec_norm),
+// plain and GLU, against RMSNorm + the product in float64 and against the two launches
+// they replace (cuda_norm_to_act, then cuda_matvec).
+static void test_matvec_norm(ThreadPool *pool, const HostMatrix *m, const HostMatrix *up, const float *x,
+                             double bound_exact)
+{
+    const char *name = ponder_type_traits(m->w.type)->name;
+    const uint32_t n = (uint32_t)m->w.row_len, n_rows = (uint32_t)m->w.n_rows;
+    enum { ROWS = 3 };
+    static const uint32_t row = 2; // the row of the residual stream the step normalises
+    float *w = malloc(n * sizeof(float)), *normed = malloc((size_t)ROWS * n * sizeof(float));
+    for (uint32_t i = 0; i < n; i++)
+        w[i] = 1.0f + 0.3f * test_random();
+    cpu_rms_norm(pool, x, w, 1e-6f, ROWS, n, normed);
+    const float *xn = normed + (size_t)row * n;
+    float *want = malloc(n_rows * sizeof(float)), *want_up = malloc(n_rows * sizeof(float));
+    float *got = malloc(n_rows * sizeof(float)), *unfused = malloc(n_rows * sizeof(float));
+    exact_product(m, xn, 1, want);
+    exact_product(up, xn, 1, want_up);
+
+    float *d_x = dev_upload(x, (size_t)ROWS * n * sizeof(float)), *d_w = dev_upload(w, n * sizeof(float));
+    uint32_t *d_row = dev_upload(&row, sizeof row);
+    float *d_y = dev_alloc(n_rows * sizeof(float));
+    CudaAct act = dev_act(1, n);
+    for (int glu = 0; glu < 2; glu++) {
+        cudaMemset(d_y, 0xff, n_rows * sizeof(float));
+        cuda_ok(cuda_matvec_norm(0, &m->g, glu ? &up->g : NULL, d_x, d_row, n, d_w, 1e-6f, d_y), "cuda_matvec_norm");
+        dev_download(got, d_y, n_rows * sizeof(float));
+        cuda_ok(cuda_norm_to_act(0, d_x, n, d_row, 1, n, d_w, 1e-6f, &act), "cuda_norm_to_act");
+        cudaMemset(d_y, 0xff, n_rows * sizeof(float));
+        cuda_ok(glu ? cuda_matvec_glu(0, &m->g, &up->g, &act, 1, d_y, n_rows)
+                    : cuda_matvec(0, &m->g, &act, 1, d_y, n_rows, false),
+                "unfused product");
+        dev_download(unfused, d_y, n_rows * sizeof(float));
+        float *exact = glu ? malloc(n_rows * sizeof(float)) : want;
+        if (glu)
+            for (uint32_t r = 0; r < n_rows; r++)
+                exact[r] = want[r] / (1.0f + expf(-want[r])) * want_up[r];
+        double rel_exact = test_rel_rms(got, exact, n_rows), rel_unfused = test_rel_rms(got, unfused, n_rows);
+        // the same 8-bit activations but for the order of the sum of squares
+        CHECKF(all_finite(got, n_rows) && rel_exact <= (glu ? 2 : 1) * bound_exact && rel_unfused <= 2e-3,
+               "matvec+norm %s%s: rel vs float64 %.2e, vs norm then matvec %.2e", name, glu ? " GLU" : "",
+               rel_exact, rel_unfused);
+        if (glu)
+            free(exact);
+    }
+    // a row longer than the kernels stage is refused, not overrun
+    CHECK(cuda_matvec_norm(0, &m->g, NULL, d_x, d_row, CUDA_NORM_MATVEC_MAX + 32, d_w, 1e-6f, d_y) ==
+          cudaErrorInvalidValue);
+    dev_act_free(&act);
+    cudaFree(d_x);
+    cudaFree(d_w);
+    cudaFree(d_row);
+    cudaFree(d_y);
+    free(w);
+    free(normed);
+    free(want);
+    free(want_up);
+    free(got);
+    free(unfused);
+}
+
 static void test_matvec_type(ThreadPool *pool, PonderType type, uint32_t row_len, uint32_t n_rows, bool quick)
 {
     const char *name = ponder_type_traits(type)->name;
@@ -153,6 +215,8 @@ static void test_matvec_type(ThreadPool *pool, PonderType type, uint32_t row_len
     rel = test_rel_rms(y_gpu, y_exact, n);
     CHECKF(all_finite(y_gpu, n) && rel <= 2 * bound_exact, "matvec %s GLU: rel %.2e", name, rel);
 
+    if (!float_type)
+        test_matvec_norm(pool, &m, &up, x, bound_exact);
 
     // fp16 dequantization of rows [3, n_rows) for the prefill GEMM
     uint32_t r0 = 3, nr = n_rows - 3;
@@ -430,8 +494,9 @@ static void test_attention_decode(uint32_t n_head, uint32_t n_kv, uint32_t hd, u
     double *d_freq = dev_upload(inv_freq, sizeof inv_freq);
     int32_t *d_seq = dev_upload(seq, sizeof seq);
     uint32_t *d_pos = dev_upload(pos, sizeof pos);
-    uint32_t zeros[T * CUDA_MAX_GROUP] = {0};
-    uint32_t *d_counters = dev_upload(zeros, T * n_kv * sizeof(uint32_t));
+    uint32_t *zeros = calloc((size_t)T * n_head, sizeof(uint32_t));
+    uint32_t *d_counters = dev_upload(zeros, (size_t)T * n_head * sizeof(uint32_t));
+    free(zeros);
     float *part_acc = dev_alloc((size_t)T * n_head * n_split * hd * sizeof(float));
     float *part_ml = dev_alloc((size_t)T * n_head * n_split * 2 * sizeof(float));
     CudaAct out_sep = dev_act(T, q_dim), out_fused = dev_act(T, q_dim);
@@ -458,15 +523,20 @@ static void test_attention_decode(uint32_t n_head, uint32_t n_kv, uint32_t hd, u
     float *want = malloc(T * q_dim * sizeof(float)), *got = malloc(T * q_dim * sizeof(float));
     uint16_t *c_sep = malloc(cache_elems * 2), *c_fused = malloc(cache_elems * 2);
     dev_download(want, out_sep.f, T * q_dim * sizeof(float));
-    for (int run = 0; run < 2; run++) { // the second run checks the counters were reset
+    // each block taking the whole GQA group, one query head, or two; the second run of each
+    // checks the counters were reset
+    const uint32_t heads_per_block[] = {0, 1, 2};
+    for (int run = 0; run < 6; run++) {
+        fused.heads_per_block = heads_per_block[run / 2];
         cudaMemset(out_fused.f, 0xff, T * q_dim * sizeof(float));
         cuda_ok(cuda_attention_decode(0, &fused), "cuda_attention_decode");
         dev_download(got, out_fused.f, T * q_dim * sizeof(float));
         double rel = test_rel_rms(got, want, T * q_dim);
-        if (run == 0)
-            printf("  fused decode attention %2u/%u heads, head_dim %3u, n_rot %3u, %3u slices: rel vs separate "
-                   "kernels %.2e\n", n_head, n_kv, hd, n_rot, n_split, rel);
-        CHECKF(all_finite(got, T * q_dim) && rel <= 1e-5, "fused decode attention run %d: rel %.2e", run, rel);
+        if (run % 2 == 0)
+            printf("  fused decode attention %2u/%u heads (%u per block), head_dim %3u, n_rot %3u, %3u slices: rel "
+                   "vs separate kernels %.2e\n", n_head, n_kv, fused.heads_per_block, hd, n_rot, n_split, rel);
+        CHECKF(all_finite(got, T * q_dim) && rel <= 1e-5, "fused decode attention run %d (%u heads per block): rel %.2e",
+               run, fused.heads_per_block, rel);
     }
     dev_download(c_sep, k_sep, cache_elems * 2);
     dev_download(c_fused, k_fused, cache_elems * 2);
