@@ -56,7 +56,7 @@ typedef struct PonderModel PonderModel;
 typedef struct PonderContext PonderContext;
 
 typedef struct PonderModelInfo {
-    const char *architecture; // "qwen2" or "llama"
+    const char *architecture; // "qwen2", "qwen3" or "llama"
     const char *name;         // general.name, or the file name
     const char *file_type;    // "Q4_K_M", "F16"… (from general.file_type, else the most common type)
     uint32_t n_layer, n_embd, n_head, n_head_kv, head_dim, n_ff;
@@ -70,6 +70,10 @@ typedef struct PonderModelInfo {
 } PonderModelInfo;
 
 PonderModel *ponder_model_load(const char *path, PonderError *err);
+// For tools and tests that feed token ids themselves: the tokenizer metadata is not read
+// (so a vocabulary this library cannot tokenize does not stop the forward pass), and
+// ponder_model_tokenizer() returns NULL.
+PonderModel *ponder_model_load_without_tokenizer(const char *path, PonderError *err);
 void ponder_model_free(PonderModel *model);
 const PonderModelInfo *ponder_model_info(const PonderModel *model);
 const Tokenizer *ponder_model_tokenizer(const PonderModel *model);
