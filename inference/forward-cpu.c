@@ -205,7 +205,8 @@ static PonderStatus cpu_forward(PonderContext *ctx, const StepBatch *step, Ponde
         add_bias(s->k, lw->bk, T, kv_dim);
         add_bias(s->v, lw->bv, T, kv_dim);
 
-        // normalise each head of q and k (qwen3), rotate q and k by position; append k and v to each token's sequence cache
+        // normalise each head of q and k (qwen3), rotate q and k by position; append k and v to
+        // each token's sequence cache
         RopeStoreTask rope = {.ctx = ctx, .step = step, .layer = l};
         cpu_parallel_for(pool, T, 4, rope_and_store, &rope);
 

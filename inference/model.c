@@ -122,8 +122,8 @@ static bool load_rope_scaling(Loader *l)
         ponder_set_error(l->err, PONDER_ERR_FORMAT,
                          "implausible RoPE scaling: factor %g, original context %u, attention "
                          "factor %g, YaRN betas %g/%g",
-                         hp->rope_factor, hp->n_ctx_orig, hp->rope_attn_factor,
-                         hp->yarn_beta_fast, hp->yarn_beta_slow);
+                         hp->rope_factor, hp->n_ctx_orig, hp->rope_attn_factor, hp->yarn_beta_fast,
+                         hp->yarn_beta_slow);
         return false;
     }
     return true;
@@ -196,7 +196,8 @@ static bool load_hparams(Loader *l)
         hp->rope_style = ROPE_STYLE_ADJACENT;
     } else {
         ponder_set_error(l->err, PONDER_ERR_UNSUPPORTED,
-                         "architecture '%s' is not supported (qwen2, qwen3 and llama are)", m->arch_name);
+                         "architecture '%s' is not supported (qwen2, qwen3 and llama are)",
+                         m->arch_name);
         return false;
     }
 
@@ -344,7 +345,8 @@ static bool load_layer(Loader *l, uint32_t i, LayerWeights *lw)
            load_vector(l, LAYER_NAME("attn_q_norm.weight"), hp->head_dim, !qk_norm, &lw->q_norm) &&
            load_vector(l, LAYER_NAME("attn_k_norm.weight"), hp->head_dim, !qk_norm, &lw->k_norm) &&
            load_vector(l, LAYER_NAME("ffn_norm.weight"), hp->n_embd, false, &lw->ffn_norm) &&
-           load_matrix(l, LAYER_NAME("ffn_gate.weight"), hp->n_embd, hp->n_ff, false, &lw->w_gate) &&
+           load_matrix(l, LAYER_NAME("ffn_gate.weight"), hp->n_embd, hp->n_ff, false,
+                       &lw->w_gate) &&
            load_matrix(l, LAYER_NAME("ffn_up.weight"), hp->n_embd, hp->n_ff, false, &lw->w_up) &&
            load_matrix(l, LAYER_NAME("ffn_down.weight"), hp->n_ff, hp->n_embd, false, &lw->w_down);
 #undef LAYER_NAME

@@ -34,8 +34,8 @@ typedef struct ModelHparams {
     // that turn yarn_beta_fast and yarn_beta_slow times over n_ctx_orig tokens) and scales
     // the attention logits (model_attention_scale).
     RopeScaling rope_scaling;
-    float rope_factor;     // context extension factor (1: none)
-    uint32_t n_ctx_orig;   // the unscaled training context (YaRN)
+    float rope_factor;      // context extension factor (1: none)
+    uint32_t n_ctx_orig;    // the unscaled training context (YaRN)
     float rope_attn_factor; // `rope.scaling.attn_factor`, 1 when absent
     float yarn_beta_fast, yarn_beta_slow;
 } ModelHparams;

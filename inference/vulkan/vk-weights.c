@@ -176,9 +176,9 @@ void vk_free_model(VkState *s)
 {
     for (uint32_t l = 0; s->layers && l < s->n_gpu_layers; l++) {
         VkLayer *L = &s->layers[l];
-        VkBuf *bufs[] = {&L->attn_norm, &L->ffn_norm,   &L->bq,      &L->bk,     &L->bv,
-                         &L->q_norm,    &L->k_norm,
-                         &L->wq.buf,    &L->wk.buf,     &L->wv.buf,  &L->wo.buf, &L->w_gate.buf,
+        VkBuf *bufs[] = {&L->attn_norm, &L->ffn_norm,   &L->bq,      &L->bk,
+                         &L->bv,        &L->q_norm,     &L->k_norm,  &L->wq.buf,
+                         &L->wk.buf,    &L->wv.buf,     &L->wo.buf,  &L->w_gate.buf,
                          &L->w_up.buf,  &L->w_down.buf, &L->k_cache, &L->v_cache};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
             vk_buffer_free(s, bufs[i]);

@@ -154,7 +154,8 @@ int main(void)
     for (size_t i = 0; i < ids->count && i < 64; i++)
         prompt[n_prompt++] = (int32_t)ids->items[i].integer;
     for (size_t f = 0; f < files->count; f++)
-        check_file("models/", files->keys[f], &files->items[f], "llama_cpp_logits", prompt, n_prompt);
+        check_file("models/", files->keys[f], &files->items[f], "llama_cpp_logits", prompt,
+                   n_prompt);
     json_free(ref);
     return test_finish();
 }
