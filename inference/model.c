@@ -465,6 +465,9 @@ static PonderModel *load_model(const char *path, bool with_tokenizer, PonderErro
         }
     }
     describe(m, path);
+    if (m->tokenizer) // the chat format, from the file: chat.c owns the rule
+        tokenizer_set_generation_opens_think(
+            m->tokenizer, chat_format_detect(m->arch_name, m->chat_template) == CHAT_FORMAT_R1);
     return m;
 
 fail:
