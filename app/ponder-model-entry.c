@@ -224,6 +224,13 @@ static void read_header(PonderModelEntry *self, const char *path)
         mark_unusable(self, reason);
     }
 
+    if (gguf_get_string(file, "tokenizer.chat_template", &s)) {
+        g_autofree char *template_text = gguf_dup(s);
+        const char *reason = chat_template_unsupported_reason(template_text);
+        if (reason)
+            mark_unusable(self, reason);
+    }
+
     // The keys the loader requires; the first one missing is the reason.
     g_autofree char *missing = NULL;
     self->n_layer = arch_u32(file, arch, "block_count", 0, &missing);

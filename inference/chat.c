@@ -44,6 +44,14 @@ ChatFormat chat_format_detect(const char *arch, const char *template_text)
     return arch && strcmp(arch, "qwen3") == 0 ? CHAT_FORMAT_R1_0528 : CHAT_FORMAT_R1;
 }
 
+const char *chat_template_unsupported_reason(const char *template_text)
+{
+    if (template_text && !strstr(template_text, MARK_USER) && strstr(template_text, "<|im_start|>"))
+        return "this file uses the ChatML chat format (plain Qwen/Qwen3), which Ponder does not "
+               "run; use a DeepSeek-R1 file";
+    return NULL;
+}
+
 bool chat_find_markers(const Tokenizer *tok, ChatMarkers *out, char *err, size_t err_size)
 {
     const struct {

@@ -41,6 +41,10 @@ typedef enum ChatFormat {
 // (the only R1 on qwen3 is R1-0528) are R1-0528 and others R1. Files whose vocabulary lacks
 // R1's markers (plain Qwen3's ChatML) fail later in chat_find_markers with the reason.
 ChatFormat chat_format_detect(const char *arch, const char *template_text);
+// Why a file with chat template TEMPLATE_TEXT cannot be chatted with (a template in another
+// model family's format, such as plain Qwen3's ChatML without R1's markers), or NULL. For
+// listing files before they are loaded; chat_find_markers gives the same verdict after.
+const char *chat_template_unsupported_reason(const char *template_text);
 
 // Finds the R1 markers in TOK's vocabulary. False (with a message) if one is missing.
 bool chat_find_markers(const Tokenizer *tok, ChatMarkers *out, char *err, size_t err_size);

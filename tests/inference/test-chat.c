@@ -203,6 +203,10 @@ static void test_format_detect(void)
     CHECK(chat_format_detect("qwen3", NULL) == CHAT_FORMAT_R1_0528);
     CHECK(chat_format_detect("qwen2", NULL) == CHAT_FORMAT_R1);
     CHECK(chat_format_detect("llama", chatml) == CHAT_FORMAT_R1);
+    CHECK(chat_template_unsupported_reason(chatml) != NULL);
+    CHECK(chat_template_unsupported_reason(r1) == NULL);
+    CHECK(chat_template_unsupported_reason(r1_0528) == NULL);
+    CHECK(chat_template_unsupported_reason(NULL) == NULL);
 }
 
 static void test_strip_reasoning(void)
