@@ -410,7 +410,7 @@ static void describe(PonderModel *m, const char *path)
     }
 }
 
-static PonderModel *load_model(const char *path, bool with_tokenizer, PonderError *err)
+PonderModel *ponder_model_load(const char *path, PonderError *err)
 {
     char msg[512];
     PonderModel *m = calloc(1, sizeof *m);
@@ -451,7 +451,7 @@ static PonderModel *load_model(const char *path, bool with_tokenizer, PonderErro
         if (!load_layer(&l, i, &m->layers[i]))
             goto fail;
 
-    if (with_tokenizer && gguf_find_kv(m->file, "tokenizer.ggml.model")) {
+    if (gguf_find_kv(m->file, "tokenizer.ggml.model")) {
         m->tokenizer = tokenizer_from_gguf(m->file, msg, sizeof msg);
         if (!m->tokenizer) {
             ponder_set_error(err, PONDER_ERR_FORMAT, "tokenizer: %s", msg);
@@ -473,16 +473,6 @@ static PonderModel *load_model(const char *path, bool with_tokenizer, PonderErro
 fail:
     ponder_model_free(m);
     return NULL;
-}
-
-PonderModel *ponder_model_load(const char *path, PonderError *err)
-{
-    return load_model(path, true, err);
-}
-
-PonderModel *ponder_model_load_without_tokenizer(const char *path, PonderError *err)
-{
-    return load_model(path, false, err);
 }
 
 void ponder_model_free(PonderModel *m)

@@ -70,10 +70,6 @@ typedef struct PonderModelInfo {
 } PonderModelInfo;
 
 PonderModel *ponder_model_load(const char *path, PonderError *err);
-// For tools and tests that feed token ids themselves: the tokenizer metadata is not read
-// (so a vocabulary this library cannot tokenize does not stop the forward pass), and
-// ponder_model_tokenizer() returns NULL.
-PonderModel *ponder_model_load_without_tokenizer(const char *path, PonderError *err);
 void ponder_model_free(PonderModel *model);
 const PonderModelInfo *ponder_model_info(const PonderModel *model);
 const Tokenizer *ponder_model_tokenizer(const PonderModel *model);

@@ -10,8 +10,10 @@
 struct GgufFile;
 
 typedef enum TokenizerPre {
-    TOKENIZER_PRE_QWEN2, // "qwen2", "deepseek-r1-qwen": \p{N} one digit at a time
+    TOKENIZER_PRE_QWEN2,  // "qwen2", "deepseek-r1-qwen": \p{N} one digit at a time
     TOKENIZER_PRE_LLAMA3, // "llama-bpe": \p{N}{1,3}
+    // "deepseek-v3": digit runs of 1-3, then CJK ideograph/kana runs, then its main split
+    TOKENIZER_PRE_DEEPSEEK_V3,
 } TokenizerPre;
 
 // GGUF token types (tokenizer.ggml.token_type).

@@ -13,12 +13,6 @@ PonderModel *backend_test_load_model(const char *file)
         snprintf(path, sizeof path, "%s%s", test_shared_path("models/"), file);
     PonderError err = {0};
     PonderModel *model = ponder_model_load(path, &err);
-    if (!model && strstr(err.message, "tokenizer.ggml.pre")) {
-        // The tests feed token ids: a vocabulary we cannot tokenize yet (models2's
-        // DeepSeek-V3 one) does not stop the backends from being compared.
-        printf("  %s: %s: compared without its tokenizer\n", file, err.message);
-        model = ponder_model_load_without_tokenizer(path, &err);
-    }
     CHECKF(model != NULL, "%s: %s", file, err.message);
     return model;
 }

@@ -74,8 +74,8 @@ static bool check_file(const char *file, const JsonValue *ref, const int32_t *pr
     double worst = backend_pair_prompt_and_decode(&p, prompt, n_prompt, N_DECODE, cpu_l, gpu_l,
                                                   bound_for(file), first);
     double rel_llama = reference_rel_rms(ref, first, p.n_vocab);
-    CHECKF(rel_llama <= bound_for(file), "%s: Vulkan vs llama.cpp rel %.4f", file, rel_llama);
-    printf("  %-20s Vulkan vs CPU worst rel %.2e over prompt + %d steps (bound %.2f); vs llama.cpp "
+    CHECKF(rel_llama <= bound_for(file), "%s: Vulkan vs reference rel %.4f", file, rel_llama);
+    printf("  %-20s Vulkan vs CPU worst rel %.2e over prompt + %d steps (bound %.2f); vs reference "
            "%.4f\n",
            file, worst, N_DECODE, bound_for(file), rel_llama);
     free(cpu_l);
