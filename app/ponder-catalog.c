@@ -13,7 +13,8 @@ typedef struct {
     const char *architecture; // GGUF general.architecture
     const char *size_label;
     // From the base model's config.json (num_hidden_layers, num_attention_heads,
-    // num_key_value_heads, hidden_size / num_attention_heads).
+    // num_key_value_heads, and head_dim where the config has one -- Qwen3's heads are not
+    // hidden_size / num_attention_heads -- else hidden_size / num_attention_heads).
     guint n_layer;
     guint n_head;
     guint n_kv_head;

@@ -75,8 +75,13 @@ gboolean ponder_chat_prompt_build(const Tokenizer *tok, const ChatMessage *messa
         return FALSE;
     }
 
-    // The continuation of a cut-off answer goes after the generation prompt ("<think>\n").
+    // The continuation of a cut-off answer goes after the generation prompt ("<think>\n"; in
+    // R1-0528's format, where the model opened "<think>" itself, that tag goes first).
     g_autoptr(GArray) tail = g_array_new(FALSE, FALSE, sizeof(gint32));
+    if (partial && !tokenizer_generation_opens_think(tok)) {
+        gint32 think = markers.think;
+        g_array_append_val(tail, think);
+    }
     if (partial) {
         if (!append_plain(tail, tok, partial->reasoning, error))
             return FALSE;

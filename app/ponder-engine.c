@@ -539,7 +539,7 @@ static void admit(PonderEngine *self, PonderGeneration *generation, const char *
     for (guint i = 0; i < a->n_prompt; i++)
         sampler_accept(a->sampler, a->prompt[i]);
     token_decoder_init(&a->decoder);
-    reasoning_parser_init(&a->parser);
+    reasoning_parser_init_for(&a->parser, tok);
     if (r->has_partial && r->partial.answer) {
         // Continuing after "</think>": the new text belongs to the answer.
         a->parser.phase = REASONING_PHASE_ANSWER;

@@ -218,10 +218,17 @@ static void read_header(PonderModelEntry *self, const char *path)
     }
     self->architecture = gguf_dup(s);
     const char *arch = self->architecture;
-    if (strcmp(arch, "qwen2") != 0 && strcmp(arch, "llama") != 0) {
+    if (strcmp(arch, "qwen2") != 0 && strcmp(arch, "qwen3") != 0 && strcmp(arch, "llama") != 0) {
         g_autofree char *reason = g_strdup_printf(
-            "architecture '%s' is not supported (Ponder runs qwen2 and llama)", arch);
+            "architecture '%s' is not supported (Ponder runs qwen2, qwen3 and llama)", arch);
         mark_unusable(self, reason);
+    }
+
+    if (gguf_get_string(file, "tokenizer.chat_template", &s)) {
+        g_autofree char *template_text = gguf_dup(s);
+        const char *reason = chat_template_unsupported_reason(template_text);
+        if (reason)
+            mark_unusable(self, reason);
     }
 
     // The keys the loader requires; the first one missing is the reason.
@@ -232,6 +239,8 @@ static void read_header(PonderModelEntry *self, const char *path)
     self->n_ff = arch_u32(file, arch, "feed_forward_length", 0, &missing);
     self->n_head_kv = arch_u32(file, arch, "attention.head_count_kv", self->n_head, NULL);
     self->context_length = arch_u32(file, arch, "context_length", 0, NULL);
+    // The real head size: qwen3 heads need not be embedding / heads (the KV cache is
+    // n_head_kv * key_length per token and layer).
     self->head_dim = arch_u32(file, arch, "attention.key_length",
                               self->n_head ? self->n_embd / self->n_head : 0, NULL);
     if (missing) {

@@ -30,7 +30,27 @@ static void set_error(char *err, size_t err_size, const char *fmt, ...)
     va_end(ap);
 }
 
-// ---- Markers ---------------------------------------------------------------------------
+// ---- Format and markers -----------------------------------------------------------------
+
+ChatFormat chat_format_detect(const char *arch, const char *template_text)
+{
+    if (template_text && strstr(template_text, MARK_ASSISTANT)) {
+        // The R1 distills' template writes "'<｜Assistant｜><think>\\n'" as the generation
+        // prompt; R1-0528's writes "'<｜Assistant｜>'" and nothing after it.
+        char forced[64];
+        snprintf(forced, sizeof forced, "%s%s", MARK_ASSISTANT, MARK_THINK);
+        return strstr(template_text, forced) ? CHAT_FORMAT_R1 : CHAT_FORMAT_R1_0528;
+    }
+    return arch && strcmp(arch, "qwen3") == 0 ? CHAT_FORMAT_R1_0528 : CHAT_FORMAT_R1;
+}
+
+const char *chat_template_unsupported_reason(const char *template_text)
+{
+    if (template_text && !strstr(template_text, MARK_USER) && strstr(template_text, "<|im_start|>"))
+        return "this file uses the ChatML chat format (plain Qwen/Qwen3), which Ponder does not "
+               "run; use a DeepSeek-R1 file";
+    return NULL;
+}
 
 bool chat_find_markers(const Tokenizer *tok, ChatMarkers *out, char *err, size_t err_size)
 {
@@ -45,8 +65,12 @@ bool chat_find_markers(const Tokenizer *tok, ChatMarkers *out, char *err, size_t
     for (size_t i = 0; i < sizeof wanted / sizeof wanted[0]; i++) {
         *wanted[i].id = tokenizer_find(tok, wanted[i].text);
         if (*wanted[i].id < 0) {
+            bool chatml = tokenizer_find(tok, "<|im_start|>") >= 0;
             set_error(err, err_size,
-                      "the vocabulary has no \"%s\" token: not a DeepSeek-R1 tokenizer",
+                      chatml ? "the vocabulary has no \"%s\" token: this file uses the ChatML "
+                               "format (plain Qwen/Qwen3), which Ponder does not run; use a "
+                               "DeepSeek-R1 file"
+                             : "the vocabulary has no \"%s\" token: not a DeepSeek-R1 tokenizer",
                       wanted[i].text);
             return false;
         }
@@ -157,8 +181,9 @@ int64_t chat_build_prompt(const Tokenizer *tok, const ChatMessage *messages, siz
         }
     }
     if (ok && add_generation_prompt) {
-        ok = ids_push(&list, mark.assistant) && ids_push(&list, mark.think) &&
-             ids_push_text(&list, tok, "\n");
+        ok = ids_push(&list, mark.assistant);
+        if (ok && tokenizer_generation_opens_think(tok))
+            ok = ids_push(&list, mark.think) && ids_push_text(&list, tok, "\n");
     }
     if (!ok) {
         free(list.ids);
@@ -180,6 +205,12 @@ void reasoning_parser_init(ReasoningParser *p)
 {
     memset(p, 0, sizeof *p);
     p->phase = REASONING_PHASE_THINKING;
+}
+
+void reasoning_parser_init_for(ReasoningParser *p, const Tokenizer *tok)
+{
+    reasoning_parser_init(p);
+    p->answer_unless_think = !tokenizer_generation_opens_think(tok);
 }
 
 static void emit_text(ReasoningEmit emit, void *user, ReasoningPhase phase, const char *text,
@@ -207,8 +238,11 @@ void reasoning_parser_push(ReasoningParser *p, const char *text, size_t len, Rea
             continue;
         }
         // Not "<think>": the held bytes are replayed as reasoning, where their "<" may
-        // still begin "</think>".
+        // still begin "</think>" -- or, where the model had to open the reasoning itself
+        // and did not, as the answer.
         p->seen_text = true;
+        if (p->answer_unless_think)
+            p->phase = REASONING_PHASE_ANSWER;
         char replay[sizeof p->held];
         size_t n_replay = p->n_held;
         memcpy(replay, p->held, n_replay);
@@ -249,8 +283,13 @@ void reasoning_parser_push(ReasoningParser *p, const char *text, size_t len, Rea
 
 bool reasoning_parser_finish(ReasoningParser *p, ReasoningEmit emit, void *user)
 {
-    // Held bytes never completed their tag: they were text.
-    if (p->n_held > 0)
+    // Held bytes never completed their tag: they were text -- the answer where the model
+    // had to open the reasoning itself and never did.
+    if (!p->seen_text && p->answer_unless_think)
+        p->phase = REASONING_PHASE_ANSWER;
+    if (p->n_held > 0 && p->phase == REASONING_PHASE_ANSWER)
+        emit_text(emit, user, REASONING_PHASE_ANSWER, p->held, p->n_held);
+    else if (p->n_held > 0)
         emit_text(emit, user, REASONING_PHASE_THINKING, p->held, p->n_held);
     p->n_held = 0;
     return p->phase == REASONING_PHASE_THINKING;

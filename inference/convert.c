@@ -1,6 +1,7 @@
 // `convert`: a Hugging Face checkpoint folder (config.json, safetensors, tokenizer.json)
-// -> one GGUF file with llama.cpp's names and conventions, for the two architectures of
-// the R1 distills (Qwen2ForCausalLM -> "qwen2", LlamaForCausalLM -> "llama").
+// -> one GGUF file with llama.cpp's names and conventions, for the architectures of the R1
+// distills (Qwen2ForCausalLM -> "qwen2", LlamaForCausalLM -> "llama", Qwen3ForCausalLM ->
+// "qwen3": per-head q/k norms, its own head_dim, YaRN rope_scaling as rope.scaling.*).
 //
 // Two conventions differ from the checkpoint and are easy to get wrong:
 // - llama GGUFs rotate adjacent pairs (0,1), (2,3)... of each head while Hugging Face
@@ -49,10 +50,16 @@ static bool failf(char *err, size_t err_size, const char *fmt, ...)
 // ---- config.json ------------------------------------------------------------------
 
 typedef struct HfHparams {
-    const char *arch; // "qwen2" or "llama"
+    const char *arch; // "qwen2", "qwen3" or "llama"
     uint64_t n_embd, n_ff, n_layer, n_head, n_head_kv, head_dim, n_vocab, n_ctx;
     double rope_theta, rms_eps;
     bool tied;
+    bool qkv_bias; // qwen2 always; qwen3 when attention_bias is set
+    // YaRN (rope_scaling.rope_type "yarn", qwen3): written as llama.cpp's rope.scaling.*
+    // keys; yarn_attn_factor is HF's attention_factor over the default 0.1 ln(factor) + 1
+    // (1 when the config has none), as the loader multiplies the two.
+    bool yarn;
+    double yarn_factor, yarn_orig_ctx, yarn_attn_factor, yarn_beta_fast, yarn_beta_slow;
     // Llama 3.1 frequency scaling (rope_scaling.rope_type "llama3").
     bool llama3_rope;
     double rope_factor, low_freq_factor, high_freq_factor, original_ctx;
@@ -130,6 +137,28 @@ static bool read_rope(const char *path, const JsonValue *cfg, HfHparams *hp, cha
         type = json_get_string(scaling, "type", "default");
     if (strcmp(type, "default") == 0)
         return true;
+    if (strcmp(type, "yarn") == 0 && strcmp(hp->arch, "qwen3") == 0) {
+        const JsonValue *ctx_owner =
+            json_get(scaling, "original_max_position_embeddings") ? scaling : cfg;
+        double attention_factor = 0;
+        if (!positive_number(path, scaling, "factor", 0, &hp->yarn_factor, err, err_size) ||
+            !positive_number(path, ctx_owner, "original_max_position_embeddings", 0,
+                             &hp->yarn_orig_ctx, err, err_size) ||
+            !positive_number(path, scaling, "beta_fast", 32.0, &hp->yarn_beta_fast, err,
+                             err_size) ||
+            !positive_number(path, scaling, "beta_slow", 1.0, &hp->yarn_beta_slow, err, err_size) ||
+            (json_get(scaling, "attention_factor") &&
+             !positive_number(path, scaling, "attention_factor", 0, &attention_factor, err,
+                              err_size)))
+            return false;
+        if (hp->yarn_factor < 1.0)
+            return failf(err, err_size, "%s: rope_scaling factor %g is below 1", path,
+                         hp->yarn_factor);
+        hp->yarn = true;
+        hp->yarn_attn_factor =
+            attention_factor > 0 ? attention_factor / (0.1 * log(hp->yarn_factor) + 1.0) : 1.0;
+        return true;
+    }
     if (strcmp(type, "llama3") != 0 || strcmp(hp->arch, "llama") != 0)
         return failf(err, err_size, "%s: rope_scaling type '%s' is not supported for %s", path,
                      type, hp->arch);
@@ -167,12 +196,14 @@ static bool read_config(const char *path, HfHparams *hp, char *err, size_t err_s
         ok = failf(err, err_size, "%s: 'architectures' must list the model class", path);
     else if (strcmp(arch0->string, "Qwen2ForCausalLM") == 0)
         hp->arch = "qwen2";
+    else if (strcmp(arch0->string, "Qwen3ForCausalLM") == 0)
+        hp->arch = "qwen3";
     else if (strcmp(arch0->string, "LlamaForCausalLM") == 0)
         hp->arch = "llama";
     else
         ok = failf(err, err_size,
                    "%s: architectures[0] '%s' is not supported (Qwen2ForCausalLM, "
-                   "LlamaForCausalLM)",
+                   "Qwen3ForCausalLM, LlamaForCausalLM)",
                    path, arch0->string);
     ok = ok && config_u32(path, cfg, "hidden_size", 0, &hp->n_embd, err, err_size) &&
          config_u32(path, cfg, "intermediate_size", 0, &hp->n_ff, err, err_size) &&
@@ -196,6 +227,8 @@ static bool read_config(const char *path, HfHparams *hp, char *err, size_t err_s
     if (ok && hp->head_dim % 2 != 0)
         ok = failf(err, err_size, "%s: head_dim %llu is odd (RoPE rotates pairs)", path,
                    (unsigned long long)hp->head_dim);
+    if (ok && strcmp(hp->arch, "qwen3") == 0 && json_get_bool(cfg, "mlp_bias", false))
+        ok = failf(err, err_size, "%s: mlp_bias is not supported for qwen3", path);
     if (ok && strcmp(hp->arch, "llama") == 0 &&
         (json_get_bool(cfg, "attention_bias", false) || json_get_bool(cfg, "mlp_bias", false)))
         ok = failf(err, err_size, "%s: attention_bias/mlp_bias are not supported for llama",
@@ -203,6 +236,9 @@ static bool read_config(const char *path, HfHparams *hp, char *err, size_t err_s
     if (ok) {
         // Both classes default to separate output weights (unlike PretrainedConfig).
         hp->tied = json_get_bool(cfg, "tie_word_embeddings", false);
+        hp->qkv_bias =
+            strcmp(hp->arch, "qwen2") == 0 ||
+            (strcmp(hp->arch, "qwen3") == 0 && json_get_bool(cfg, "attention_bias", false));
         hp->bos_id = optional_token_id(cfg, "bos_token_id");
         hp->eos_id = optional_token_id(cfg, "eos_token_id");
     }
@@ -362,31 +398,33 @@ static bool plan(Converter *c, const char *hf_name, const char *gguf_name, uint6
 static bool plan_layer(Converter *c, uint64_t il, char *err, size_t err_size)
 {
     const HfHparams *hp = &c->hp;
-    bool llama = strcmp(hp->arch, "llama") == 0;
+    bool llama = strcmp(hp->arch, "llama") == 0, qwen3 = strcmp(hp->arch, "qwen3") == 0;
     uint64_t q_rows = hp->n_head * hp->head_dim, kv_rows = hp->n_head_kv * hp->head_dim;
     struct {
         const char *hf, *gguf;
         uint64_t rows, cols;
         uint32_t rope_heads;
-        bool qwen2_only;
+        bool bias, qwen3_only;
     } parts[] = {
-        {"input_layernorm.weight", "attn_norm.weight", hp->n_embd, 0, 0, false},
+        {"input_layernorm.weight", "attn_norm.weight", hp->n_embd, 0, 0, false, false},
         {"self_attn.q_proj.weight", "attn_q.weight", q_rows, hp->n_embd,
-         llama ? (uint32_t)hp->n_head : 0, false},
+         llama ? (uint32_t)hp->n_head : 0, false, false},
         {"self_attn.k_proj.weight", "attn_k.weight", kv_rows, hp->n_embd,
-         llama ? (uint32_t)hp->n_head_kv : 0, false},
-        {"self_attn.v_proj.weight", "attn_v.weight", kv_rows, hp->n_embd, 0, false},
-        {"self_attn.q_proj.bias", "attn_q.bias", q_rows, 0, 0, true},
-        {"self_attn.k_proj.bias", "attn_k.bias", kv_rows, 0, 0, true},
-        {"self_attn.v_proj.bias", "attn_v.bias", kv_rows, 0, 0, true},
-        {"self_attn.o_proj.weight", "attn_output.weight", hp->n_embd, q_rows, 0, false},
-        {"post_attention_layernorm.weight", "ffn_norm.weight", hp->n_embd, 0, 0, false},
-        {"mlp.gate_proj.weight", "ffn_gate.weight", hp->n_ff, hp->n_embd, 0, false},
-        {"mlp.up_proj.weight", "ffn_up.weight", hp->n_ff, hp->n_embd, 0, false},
-        {"mlp.down_proj.weight", "ffn_down.weight", hp->n_embd, hp->n_ff, 0, false},
+         llama ? (uint32_t)hp->n_head_kv : 0, false, false},
+        {"self_attn.v_proj.weight", "attn_v.weight", kv_rows, hp->n_embd, 0, false, false},
+        {"self_attn.q_proj.bias", "attn_q.bias", q_rows, 0, 0, true, false},
+        {"self_attn.k_proj.bias", "attn_k.bias", kv_rows, 0, 0, true, false},
+        {"self_attn.v_proj.bias", "attn_v.bias", kv_rows, 0, 0, true, false},
+        {"self_attn.q_norm.weight", "attn_q_norm.weight", hp->head_dim, 0, 0, false, true},
+        {"self_attn.k_norm.weight", "attn_k_norm.weight", hp->head_dim, 0, 0, false, true},
+        {"self_attn.o_proj.weight", "attn_output.weight", hp->n_embd, q_rows, 0, false, false},
+        {"post_attention_layernorm.weight", "ffn_norm.weight", hp->n_embd, 0, 0, false, false},
+        {"mlp.gate_proj.weight", "ffn_gate.weight", hp->n_ff, hp->n_embd, 0, false, false},
+        {"mlp.up_proj.weight", "ffn_up.weight", hp->n_ff, hp->n_embd, 0, false, false},
+        {"mlp.down_proj.weight", "ffn_down.weight", hp->n_embd, hp->n_ff, 0, false, false},
     };
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        if (parts[i].qwen2_only && llama)
+        if ((parts[i].bias && !hp->qkv_bias) || (parts[i].qwen3_only && !qwen3))
             continue;
         char hf[160], gguf[GGUF_NAME_BYTES];
         snprintf(hf, sizeof hf, "model.layers.%llu.%s", (unsigned long long)il, parts[i].hf);
@@ -516,9 +554,23 @@ static void write_hparams(GgufWriter *w, const Converter *c, uint32_t file_type)
     set_arch_f32(w, a, "attention.layer_norm_rms_epsilon", hp->rms_eps);
     set_arch_u32(w, a, "vocab_size", hp->n_vocab);
     set_arch_u32(w, a, "rope.dimension_count", hp->head_dim);
-    if (hp->head_dim != hp->n_embd / hp->n_head) { // only then does a reader need them
+    // Only then does a reader need them; llama.cpp writes them for every qwen3 file.
+    if (hp->head_dim != hp->n_embd / hp->n_head || strcmp(a, "qwen3") == 0) {
         set_arch_u32(w, a, "attention.key_length", hp->head_dim);
         set_arch_u32(w, a, "attention.value_length", hp->head_dim);
+    }
+    if (hp->yarn) {
+        char key[96];
+        snprintf(key, sizeof key, "%s.rope.scaling.type", a);
+        gguf_writer_set_string(w, key, "yarn");
+        set_arch_f32(w, a, "rope.scaling.factor", hp->yarn_factor);
+        set_arch_u32(w, a, "rope.scaling.original_context_length", (uint64_t)hp->yarn_orig_ctx);
+        if (hp->yarn_attn_factor != 1.0)
+            set_arch_f32(w, a, "rope.scaling.attn_factor", hp->yarn_attn_factor);
+        if (hp->yarn_beta_fast != 32.0 || hp->yarn_beta_slow != 1.0) {
+            set_arch_f32(w, a, "rope.scaling.yarn_beta_fast", hp->yarn_beta_fast);
+            set_arch_f32(w, a, "rope.scaling.yarn_beta_slow", hp->yarn_beta_slow);
+        }
     }
 }
 

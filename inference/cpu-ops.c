@@ -134,6 +134,12 @@ void cpu_rms_norm(ThreadPool *pool, const float *x, const float *weight, float e
     cpu_parallel_for(pool, n_rows, 8, rms_norm_rows, &task);
 }
 
+void cpu_head_norm(float *x, const float *weight, float eps, uint32_t n_heads, uint32_t head_dim)
+{
+    RmsNormTask task = {x, weight, eps, head_dim, x};
+    rms_norm_rows(&task, 0, n_heads);
+}
+
 void cpu_rope(float *x, uint32_t n_heads, uint32_t head_dim, uint32_t n_rot, RopeStyle style,
               const double *inv_freq, uint32_t pos)
 {

@@ -21,6 +21,10 @@ void cpu_parallel_for(ThreadPool *pool, uint64_t n, uint64_t min_per_thread, Ran
 void cpu_rms_norm(ThreadPool *pool, const float *x, const float *weight, float eps, uint32_t n_rows,
                   uint32_t n, float *out);
 
+// In place and on the calling thread: each of N_HEADS heads of X[n_heads][head_dim]
+// RMS-normalised and multiplied by WEIGHT[head_dim] (qwen3's q and k norms).
+void cpu_head_norm(float *x, const float *weight, float eps, uint32_t n_heads, uint32_t head_dim);
+
 // Rotates N_HEADS heads of HEAD_DIM in X (first n_rot dims of each) for position POS.
 // INV_FREQ[n_rot/2] holds each pair's angular frequency.
 void cpu_rope(float *x, uint32_t n_heads, uint32_t head_dim, uint32_t n_rot, RopeStyle style,

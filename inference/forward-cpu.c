@@ -79,7 +79,7 @@ static void attention_worker(void *arg, int ith, int nth)
     uint32_t hd = hp->head_dim;
     uint32_t group = hp->n_head / hp->n_head_kv;
     uint32_t q_dim = hp->n_head * hd;
-    float scale = 1.0f / sqrtf((float)hd);
+    float scale = model_attention_scale(hp);
 
     float *scores = s->att_scratch + (uint64_t)ith * s->att_scratch_floats; // [group][n_ctx]
     float *k_buf = scores + (uint64_t)group * ctx->n_ctx;                   // [hd]
@@ -164,6 +164,11 @@ static void rope_and_store(void *arg, uint64_t begin, uint64_t end)
     for (uint64_t t = begin; t < end; t++) {
         float *q = s->q + t * q_dim;
         float *k = s->k + t * kv_dim;
+        const LayerWeights *lw = &ctx->model->layers[task->layer];
+        if (lw->q_norm) { // qwen3: RMSNorm of every head before the rotation
+            cpu_head_norm(q, lw->q_norm, hp->rms_eps, hp->n_head, hp->head_dim);
+            cpu_head_norm(k, lw->k_norm, hp->rms_eps, hp->n_head_kv, hp->head_dim);
+        }
         cpu_rope(q, hp->n_head, hp->head_dim, hp->n_rot, hp->rope_style, s->inv_freq, step->pos[t]);
         cpu_rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, hp->rope_style, s->inv_freq, step->pos[t]);
         kv_store(ctx, kv_row(ctx, ctx->k_cache, task->layer, step->seq[t], step->pos[t]), k);
@@ -200,7 +205,8 @@ static PonderStatus cpu_forward(PonderContext *ctx, const StepBatch *step, Ponde
         add_bias(s->k, lw->bk, T, kv_dim);
         add_bias(s->v, lw->bv, T, kv_dim);
 
-        // rotate q and k by position; append k and v to each token's sequence cache
+        // normalise each head of q and k (qwen3), rotate q and k by position; append k and v to
+        // each token's sequence cache
         RopeStoreTask rope = {.ctx = ctx, .step = step, .layer = l};
         cpu_parallel_for(pool, T, 4, rope_and_store, &rope);
 
@@ -273,12 +279,8 @@ static PonderStatus cpu_init(PonderContext *ctx, PonderError *err)
     bool ok = true;
     s->inv_freq = malloc(half * sizeof(double) + 8);
     ok = s->inv_freq != NULL;
-    for (uint32_t i = 0; ok && i < half; i++) {
-        double freq = pow((double)hp->rope_theta, -2.0 * i / hp->n_rot);
-        if (m->rope_freq_factors)
-            freq /= m->rope_freq_factors[i]; // Llama 3.1 frequency scaling
-        s->inv_freq[i] = freq;
-    }
+    if (ok)
+        model_rope_inv_freq(m, s->inv_freq);
 
     uint64_t T = ctx->max_step_tokens;
     uint64_t q_dim = (uint64_t)hp->n_head * hp->head_dim;

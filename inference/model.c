@@ -3,6 +3,7 @@
 // file that disagrees with itself is an error naming the tensor, never a bad read.
 #include "model.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,112 @@ static bool read_f32(Loader *l, const char *suffix, float *out, float fallback)
     return true;
 }
 
+// `<arch>.rope.scaling.*` as llama.cpp writes it: type "none", "linear" or "yarn", the
+// factor, the original context (YaRN) and an optional attention factor. A type we do not
+// implement is an error: running it unscaled would put every position in the wrong place.
+static bool load_rope_scaling(Loader *l)
+{
+    ModelHparams *hp = &l->model->hp;
+    hp->rope_scaling = ROPE_SCALING_NONE;
+    hp->rope_factor = 1.0f;
+    hp->rope_attn_factor = 1.0f;
+    hp->yarn_beta_fast = 32.0f;
+    hp->yarn_beta_slow = 1.0f;
+    hp->n_ctx_orig = hp->n_ctx_train;
+
+    const char *key = arch_key(l, "rope.scaling.type");
+    GgufString type;
+    char name[32];
+    if (gguf_find_kv(l->model->file, key)) {
+        if (!gguf_get_string(l->model->file, key, &type)) {
+            ponder_set_error(l->err, PONDER_ERR_FORMAT, "metadata key '%s' is not a string", key);
+            return false;
+        }
+        if (gguf_string_equals(type, "yarn")) {
+            hp->rope_scaling = ROPE_SCALING_YARN;
+        } else if (gguf_string_equals(type, "linear")) {
+            hp->rope_scaling = ROPE_SCALING_LINEAR;
+        } else if (!gguf_string_equals(type, "none")) {
+            ponder_set_error(l->err, PONDER_ERR_UNSUPPORTED,
+                             "RoPE scaling '%s' is not supported (none, linear and yarn are)",
+                             gguf_string_copy(type, name, sizeof name));
+            return false;
+        }
+    }
+    if (!read_f32(l, "rope.scaling.factor", &hp->rope_factor, 1.0f) ||
+        !read_u32(l, "rope.scaling.original_context_length", &hp->n_ctx_orig, false,
+                  hp->n_ctx_train) ||
+        !read_f32(l, "rope.scaling.attn_factor", &hp->rope_attn_factor, 1.0f) ||
+        !read_f32(l, "rope.scaling.yarn_beta_fast", &hp->yarn_beta_fast, 32.0f) ||
+        !read_f32(l, "rope.scaling.yarn_beta_slow", &hp->yarn_beta_slow, 1.0f))
+        return false;
+    if (hp->rope_scaling == ROPE_SCALING_NONE) {
+        hp->rope_factor = 1.0f;
+        return true;
+    }
+    // A factor of 0 is how llama.cpp's converter writes "no scaling" with a type present.
+    if (hp->rope_factor == 0.0f)
+        hp->rope_factor = 1.0f;
+    if (!(hp->rope_factor >= 1.0f && hp->rope_factor <= 1024.0f) ||
+        !(hp->rope_attn_factor > 0.0f && hp->rope_attn_factor <= 16.0f) || hp->n_ctx_orig == 0 ||
+        !(hp->yarn_beta_fast > 0.0f && hp->yarn_beta_fast < 1e4f) ||
+        !(hp->yarn_beta_slow > 0.0f && hp->yarn_beta_slow < hp->yarn_beta_fast)) {
+        ponder_set_error(l->err, PONDER_ERR_FORMAT,
+                         "implausible RoPE scaling: factor %g, original context %u, attention "
+                         "factor %g, YaRN betas %g/%g",
+                         hp->rope_factor, hp->n_ctx_orig, hp->rope_attn_factor, hp->yarn_beta_fast,
+                         hp->yarn_beta_slow);
+        return false;
+    }
+    return true;
+}
+
+// YaRN's "correction dimension": the pair index whose wavelength fits N_TURNS times into
+// the original context, i.e. n_rot * ln(n_ctx_orig / (n_turns * 2 pi)) / (2 ln base).
+static double yarn_corr_dim(const ModelHparams *hp, double n_turns)
+{
+    return hp->n_rot * log(hp->n_ctx_orig / (n_turns * 2.0 * M_PI)) /
+           (2.0 * log((double)hp->rope_theta));
+}
+
+void model_rope_inv_freq(const PonderModel *m, double *out)
+{
+    const ModelHparams *hp = &m->hp;
+    uint32_t half = hp->n_rot / 2;
+    double freq_scale = 1.0 / hp->rope_factor;
+    // YaRN: pairs below LOW keep their frequency (they turn many times within the original
+    // context), pairs above HIGH are interpolated by the factor, a linear ramp between.
+    double low = 0, high = 0;
+    if (hp->rope_scaling == ROPE_SCALING_YARN) {
+        low = floor(yarn_corr_dim(hp, hp->yarn_beta_fast));
+        high = ceil(yarn_corr_dim(hp, hp->yarn_beta_slow));
+        low = low < 0 ? 0 : low;
+        high = high > hp->n_rot - 1 ? hp->n_rot - 1 : high;
+    }
+    for (uint32_t i = 0; i < half; i++) {
+        double freq = pow((double)hp->rope_theta, -2.0 * i / hp->n_rot);
+        if (m->rope_freq_factors)
+            freq /= m->rope_freq_factors[i]; // Llama 3.1 frequency scaling
+        if (hp->rope_scaling == ROPE_SCALING_LINEAR) {
+            freq *= freq_scale;
+        } else if (hp->rope_scaling == ROPE_SCALING_YARN) {
+            double span = high - low > 0.001 ? high - low : 0.001;
+            double y = (i - low) / span;
+            double keep = 1.0 - (y < 0 ? 0 : y > 1 ? 1 : y); // 1: extrapolate, 0: interpolate
+            freq *= freq_scale * (1.0 - keep) + keep;
+        }
+        out[i] = freq;
+    }
+}
+
+float model_attention_scale(const ModelHparams *hp)
+{
+    double mscale = hp->rope_attn_factor;
+    if (hp->rope_scaling == ROPE_SCALING_YARN)
+        mscale *= 1.0 + 0.1 * log(hp->rope_factor);
+    return (float)(mscale * mscale / sqrt((double)hp->head_dim));
+}
+
 static bool load_hparams(Loader *l)
 {
     PonderModel *m = l->model;
@@ -81,12 +188,16 @@ static bool load_hparams(Loader *l)
     if (gguf_string_equals(arch, "qwen2")) {
         hp->arch = MODEL_ARCH_QWEN2;
         hp->rope_style = ROPE_STYLE_HALVES;
+    } else if (gguf_string_equals(arch, "qwen3")) {
+        hp->arch = MODEL_ARCH_QWEN3;
+        hp->rope_style = ROPE_STYLE_HALVES;
     } else if (gguf_string_equals(arch, "llama")) {
         hp->arch = MODEL_ARCH_LLAMA;
         hp->rope_style = ROPE_STYLE_ADJACENT;
     } else {
         ponder_set_error(l->err, PONDER_ERR_UNSUPPORTED,
-                         "architecture '%s' is not supported (qwen2 and llama are)", m->arch_name);
+                         "architecture '%s' is not supported (qwen2, qwen3 and llama are)",
+                         m->arch_name);
         return false;
     }
 
@@ -110,9 +221,28 @@ static bool load_hparams(Loader *l)
                          hp->n_layer, hp->n_embd, hp->n_head, hp->n_head_kv, hp->n_ff, hp->n_ctx_train);
         return false;
     }
+    // The head size is the file's key_length when it has one: qwen3 files may have heads
+    // wider than embedding / heads (Q wider than the embedding, attn_output maps it back).
+    bool has_key_length = gguf_find_kv(m->file, arch_key(l, "attention.key_length")) != NULL;
+    if (!has_key_length && hp->n_embd % hp->n_head != 0) {
+        ponder_set_error(l->err, PONDER_ERR_FORMAT,
+                         "embedding %u is not a multiple of the %u heads and the file has no "
+                         "'%s.attention.key_length'",
+                         hp->n_embd, hp->n_head, m->arch_name);
+        return false;
+    }
+    uint32_t value_length;
     if (!read_u32(l, "attention.key_length", &hp->head_dim, false, hp->n_embd / hp->n_head) ||
+        !read_u32(l, "attention.value_length", &value_length, false, hp->head_dim) ||
         !read_u32(l, "rope.dimension_count", &hp->n_rot, false, hp->head_dim))
         return false;
+    if (value_length != hp->head_dim) {
+        ponder_set_error(l->err, PONDER_ERR_UNSUPPORTED,
+                         "key length %u differs from value length %u (heads of one size are "
+                         "supported)",
+                         hp->head_dim, value_length);
+        return false;
+    }
     if (hp->head_dim == 0 || hp->head_dim % 2 || hp->head_dim > 1024 || hp->n_rot % 2 ||
         hp->n_rot > hp->head_dim) {
         ponder_set_error(l->err, PONDER_ERR_FORMAT, "implausible head size %u (rotated %u)",
@@ -124,7 +254,7 @@ static bool load_hparams(Loader *l)
                          hp->rms_eps, hp->rope_theta);
         return false;
     }
-    return true;
+    return load_rope_scaling(l);
 }
 
 // Looks up tensor NAME with shape [ne0, ne1] (ne1 = 0: a 1-D tensor). Absent and
@@ -199,6 +329,9 @@ static bool load_layer(Loader *l, uint32_t i, LayerWeights *lw)
     const ModelHparams *hp = &l->model->hp;
     uint64_t q_dim = (uint64_t)hp->n_head * hp->head_dim;
     uint64_t kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
+    // qwen3 normalises every head of q and k before RoPE: the norms are required there,
+    // and applied wherever a file has them.
+    bool qk_norm = hp->arch == MODEL_ARCH_QWEN3;
     char name[96];
 #define LAYER_NAME(suffix) (snprintf(name, sizeof name, "blk.%u." suffix, i), name)
     return load_vector(l, LAYER_NAME("attn_norm.weight"), hp->n_embd, false, &lw->attn_norm) &&
@@ -209,8 +342,11 @@ static bool load_layer(Loader *l, uint32_t i, LayerWeights *lw)
            load_vector(l, LAYER_NAME("attn_q.bias"), q_dim, true, &lw->bq) &&
            load_vector(l, LAYER_NAME("attn_k.bias"), kv_dim, true, &lw->bk) &&
            load_vector(l, LAYER_NAME("attn_v.bias"), kv_dim, true, &lw->bv) &&
+           load_vector(l, LAYER_NAME("attn_q_norm.weight"), hp->head_dim, !qk_norm, &lw->q_norm) &&
+           load_vector(l, LAYER_NAME("attn_k_norm.weight"), hp->head_dim, !qk_norm, &lw->k_norm) &&
            load_vector(l, LAYER_NAME("ffn_norm.weight"), hp->n_embd, false, &lw->ffn_norm) &&
-           load_matrix(l, LAYER_NAME("ffn_gate.weight"), hp->n_embd, hp->n_ff, false, &lw->w_gate) &&
+           load_matrix(l, LAYER_NAME("ffn_gate.weight"), hp->n_embd, hp->n_ff, false,
+                       &lw->w_gate) &&
            load_matrix(l, LAYER_NAME("ffn_up.weight"), hp->n_embd, hp->n_ff, false, &lw->w_up) &&
            load_matrix(l, LAYER_NAME("ffn_down.weight"), hp->n_ff, hp->n_embd, false, &lw->w_down);
 #undef LAYER_NAME
@@ -329,6 +465,9 @@ PonderModel *ponder_model_load(const char *path, PonderError *err)
         }
     }
     describe(m, path);
+    if (m->tokenizer) // the chat format, from the file: chat.c owns the rule
+        tokenizer_set_generation_opens_think(
+            m->tokenizer, chat_format_detect(m->arch_name, m->chat_template) == CHAT_FORMAT_R1);
     return m;
 
 fail:
@@ -348,6 +487,8 @@ void ponder_model_free(PonderModel *m)
             free(lw->bq);
             free(lw->bk);
             free(lw->bv);
+            free(lw->q_norm);
+            free(lw->k_norm);
         }
         free(m->layers);
     }

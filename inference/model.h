@@ -6,11 +6,14 @@
 #include "ponder-infer.h"
 #include "quant.h"
 
-typedef enum ModelArch { MODEL_ARCH_QWEN2, MODEL_ARCH_LLAMA } ModelArch;
+typedef enum ModelArch { MODEL_ARCH_QWEN2, MODEL_ARCH_LLAMA, MODEL_ARCH_QWEN3 } ModelArch;
 
 // Which elements of a head RoPE rotates together: qwen2 files rotate (i, i + dim/2)
 // ("NeoX"), llama files were permuted by the converter to rotate (2i, 2i + 1).
 typedef enum RopeStyle { ROPE_STYLE_HALVES, ROPE_STYLE_ADJACENT } RopeStyle;
+
+// How positions beyond the training context are reached (`<arch>.rope.scaling.type`).
+typedef enum RopeScaling { ROPE_SCALING_NONE, ROPE_SCALING_LINEAR, ROPE_SCALING_YARN } RopeScaling;
 
 typedef struct ModelHparams {
     ModelArch arch;
@@ -26,6 +29,15 @@ typedef struct ModelHparams {
     uint32_t n_ctx_train;
     float rope_theta;
     float rms_eps;
+    // RoPE scaling as llama.cpp's GGUF keys declare it: LINEAR divides every frequency by
+    // rope_factor; YARN interpolates only the low frequencies (a ramp between the pairs
+    // that turn yarn_beta_fast and yarn_beta_slow times over n_ctx_orig tokens) and scales
+    // the attention logits (model_attention_scale).
+    RopeScaling rope_scaling;
+    float rope_factor;      // context extension factor (1: none)
+    uint32_t n_ctx_orig;    // the unscaled training context (YaRN)
+    float rope_attn_factor; // `rope.scaling.attn_factor`, 1 when absent
+    float yarn_beta_fast, yarn_beta_slow;
 } ModelHparams;
 
 // A 2-D weight matrix in its file type: n_rows rows of row_len elements.
@@ -41,6 +53,7 @@ typedef struct LayerWeights {
     float *attn_norm; // [n_embd]
     Weight wq, wk, wv, wo;
     float *bq, *bk, *bv; // qwen2 only: [n_head * head_dim], [n_head_kv * head_dim] ×2; else NULL
+    float *q_norm, *k_norm; // qwen3 only: [head_dim] each, RMSNorm of every head before RoPE
     float *ffn_norm;     // [n_embd]
     Weight w_gate, w_up, w_down;
 } LayerWeights;
@@ -66,6 +79,13 @@ struct PonderModel {
 // Sets ERR (when not NULL) to STATUS and a formatted message; returns STATUS.
 PonderStatus ponder_set_error(PonderError *err, PonderStatus status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+// The angular frequency of each rotated pair [n_rot / 2] with the file's base, Llama 3.1
+// factors and linear/YaRN scaling folded in: the angle at position p is p * OUT[i].
+void model_rope_inv_freq(const PonderModel *m, double *out);
+// The factor of q·k in attention: 1/sqrt(head_dim), times YaRN's magnitude correction
+// squared (llama.cpp multiplies both q's and k's cos/sin by it; the product is the same).
+float model_attention_scale(const ModelHparams *hp);
 
 // Dequantizes row ROW of W into OUT[row_len].
 void weight_row_to_float(const Weight *w, uint64_t row, float *out);

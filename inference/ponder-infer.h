@@ -56,7 +56,7 @@ typedef struct PonderModel PonderModel;
 typedef struct PonderContext PonderContext;
 
 typedef struct PonderModelInfo {
-    const char *architecture; // "qwen2" or "llama"
+    const char *architecture; // "qwen2", "qwen3" or "llama"
     const char *name;         // general.name, or the file name
     const char *file_type;    // "Q4_K_M", "F16"… (from general.file_type, else the most common type)
     uint32_t n_layer, n_embd, n_head, n_head_kv, head_dim, n_ff;

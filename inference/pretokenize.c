@@ -71,8 +71,145 @@ static size_t contraction_end(const char *text, size_t len, size_t pos)
     return 0;
 }
 
+// ---- DeepSeek-V3 ------------------------------------------------------------------------
+
+static bool is_cjk(uint32_t cp)
+{
+    return (cp >= 0x4E00 && cp <= 0x9FA5) || (cp >= 0x3040 && cp <= 0x30FF);
+}
+
+// An invalid byte counts as U+FFFD would: a symbol.
+static uint32_t ds_char(const char *text, size_t len, size_t pos, size_t *end, bool *valid)
+{
+    uint32_t cp;
+    *end = pos + utf8_decode(text + pos, len - pos, &cp, valid);
+    return *valid ? cp : 0xFFFD;
+}
+
+static bool is_letter_or_mark(uint32_t cp)
+{
+    return unicode_is_letter(cp) || unicode_is_mark(cp);
+}
+static bool is_punct_or_symbol(uint32_t cp)
+{
+    return unicode_is_punctuation(cp) || unicode_is_symbol(cp);
+}
+
+static size_t ds_run_end(const char *text, size_t len, size_t pos, bool (*in_class)(uint32_t))
+{
+    while (pos < len) {
+        bool valid;
+        size_t end;
+        uint32_t cp = ds_char(text, len, pos, &end, &valid);
+        if (!in_class(cp))
+            break;
+        pos = end;
+    }
+    return pos;
+}
+
+// The main split's match at POS within [0, LEN) (LEN is the end of the piece the earlier
+// splits left), or 0 when no alternative matches at POS.
+static size_t ds_main_match(const char *text, size_t len, size_t pos)
+{
+    bool valid;
+    size_t e0, e1 = 0;
+    uint32_t c0 = ds_char(text, len, pos, &e0, &valid), c1 = 0;
+    bool has_c1 = e0 < len;
+    if (has_c1)
+        c1 = ds_char(text, len, e0, &e1, &valid);
+
+    // [!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+ : ASCII punctuation, ASCII letters
+    bool ascii_punct = c0 < 0x80 && c0 > ' ' && c0 < 0x7F && !(c0 >= '0' && c0 <= '9') &&
+                       !((c0 | 0x20) >= 'a' && (c0 | 0x20) <= 'z');
+    if (ascii_punct && has_c1 && c1 < 0x80 && (c1 | 0x20) >= 'a' && (c1 | 0x20) <= 'z') {
+        size_t end = e1;
+        while (end < len && (unsigned char)text[end] < 0x80 &&
+               ((text[end] | 0x20) >= 'a' && (text[end] | 0x20) <= 'z'))
+            end++;
+        return end;
+    }
+    // [^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+ : with the optional character taken a letter
+    // or mark must follow; without it (backtracking) C0 must be one.
+    bool optional_ok = !is_newline(c0) && !unicode_is_letter(c0) && !is_punct_or_symbol(c0);
+    if (optional_ok && has_c1 && is_letter_or_mark(c1))
+        return ds_run_end(text, len, e1, is_letter_or_mark);
+    if (is_letter_or_mark(c0))
+        return ds_run_end(text, len, e0, is_letter_or_mark);
+    // " ?[\p{P}\p{S}]+[\r\n]*" : the optional space only when punctuation follows it
+    size_t symbols = 0;
+    if (c0 == ' ' && has_c1 && is_punct_or_symbol(c1))
+        symbols = e0;
+    else if (is_punct_or_symbol(c0))
+        symbols = pos;
+    if (symbols || is_punct_or_symbol(c0)) {
+        size_t end = ds_run_end(text, len, symbols, is_punct_or_symbol);
+        while (end < len && is_newline((unsigned char)text[end]))
+            end++;
+        return end;
+    }
+    if (!unicode_is_whitespace(c0))
+        return 0;
+    // the whitespace alternatives, as for Qwen2 below
+    size_t end = pos, last_start = pos, newline_end = 0;
+    while (end < len) {
+        size_t next;
+        uint32_t cp = ds_char(text, len, end, &next, &valid);
+        if (!valid || !unicode_is_whitespace(cp))
+            break;
+        if (is_newline(cp))
+            newline_end = next;
+        last_start = end;
+        end = next;
+    }
+    if (newline_end)
+        return newline_end;
+    if (end == len || last_start > pos)
+        return end == len ? end : last_start;
+    return end;
+}
+
+static size_t deepseek_v3_piece_end(const char *text, size_t len, size_t pos)
+{
+    // the first two splits: a run of 1-3 digits, or a CJK run, is a piece of its own; other
+    // text reaches up to the next digit or CJK character
+    bool valid;
+    size_t end;
+    uint32_t cp = ds_char(text, len, pos, &end, &valid);
+    if (valid && unicode_is_number(cp)) {
+        for (int more = 2; more > 0 && end < len; more--) {
+            size_t next;
+            uint32_t c = ds_char(text, len, end, &next, &valid);
+            if (!valid || !unicode_is_number(c))
+                break;
+            end = next;
+        }
+        return end; // the main split matches nothing in digits: the piece stays whole
+    }
+    bool cjk = valid && is_cjk(cp);
+    size_t limit = end;
+    while (limit < len) {
+        size_t next;
+        uint32_t c = ds_char(text, len, limit, &next, &valid);
+        bool c_cjk = valid && is_cjk(c);
+        if (cjk ? !c_cjk : (c_cjk || (valid && unicode_is_number(c))))
+            break;
+        limit = next;
+    }
+    // the main split within [pos, limit): a match, or the gap up to the next match
+    size_t match = ds_main_match(text, limit, pos);
+    if (match)
+        return match;
+    size_t gap = end;
+    while (gap < limit && !ds_main_match(text, limit, gap))
+        gap += utf8_decode(text + gap, limit - gap, &cp, &valid);
+    return gap;
+}
+
 size_t pretokenize_piece_end(TokenizerPre pre, const char *text, size_t len, size_t pos)
 {
+    if (pre == TOKENIZER_PRE_DEEPSEEK_V3)
+        return deepseek_v3_piece_end(text, len, pos);
     Char c0 = char_at(text, len, pos);
 
     // (?i:'s|'t|'re|'ve|'m|'ll|'d)

@@ -7,6 +7,14 @@
 // with \p{N}{1,3} in place of \p{N} for Llama 3. Every character is matched by some
 // alternative, so the pieces tile the text: no gaps. Bytes that are not valid UTF-8 are
 // single characters of no class (like U+FFFD, a symbol).
+//
+// DeepSeek-V3 chains three Isolated splits: \p{N}{1,3}, then [一-龥぀-ゟ゠-ヿ]+, then
+//
+//   [!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+|
+//    ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+//
+// each applied within the pieces of the one before; text no alternative matches (digits,
+// controls) stays a piece of its own, as Isolated keeps the gaps.
 #pragma once
 
 #include "tokenizer.h"

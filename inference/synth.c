@@ -34,26 +34,47 @@ typedef struct SynthPreset {
     float rope_theta, norm_eps;
     bool qkv_bias;    // Qwen2 has q/k/v biases
     bool llama3_rope; // Llama 3.1 frequency scaling, stored as rope_freqs.weight
+    const struct SynthQwen3 *qwen3; // NULL for other architectures
 } SynthPreset;
+
+// What a qwen3 file adds: per-head q/k norms (always), a head size of its own, an output
+// head tied to the embedding, and YaRN scaling (factor 0: none).
+typedef struct SynthQwen3 {
+    uint32_t head_dim;
+    bool tied_output;
+    float yarn_factor;
+    uint32_t yarn_orig_ctx;
+} SynthQwen3;
+
+// DeepSeek-R1-0528-Qwen3-8B's config: head_dim 128, rope_scaling yarn, factor 4 over
+// 32768 positions (131072 in all).
+static const SynthQwen3 r1_0528_qwen3 = {128, false, 4.0f, 32768};
+// The shapes a qwen3 reader must handle: head 128 while embedding / heads is 64 (q wider
+// than the embedding), no output.weight, YaRN.
+static const SynthQwen3 tiny_qwen3 = {128, true, 4.0f, 1024};
 
 // Hyperparameters from the models' config.json on Hugging Face.
 static const SynthPreset presets[] = {
     {"r1-distill-qwen-1.5b", "qwen2", "DeepSeek R1 Distill Qwen 1.5B (synthetic)",
-     "DeepSeek-R1-Distill-Qwen", "1.5B", 1536, 28, 12, 2, 8960, 151936, 131072, 10000.0f,
-     1e-6f, true, false},
+     "DeepSeek-R1-Distill-Qwen", "1.5B", 1536, 28, 12, 2, 8960, 151936, 131072, 10000.0f, 1e-6f,
+     true, false, NULL},
     {"r1-distill-qwen-7b", "qwen2", "DeepSeek R1 Distill Qwen 7B (synthetic)",
      "DeepSeek-R1-Distill-Qwen", "7B", 3584, 28, 28, 4, 18944, 152064, 131072, 10000.0f, 1e-6f,
-     true, false},
+     true, false, NULL},
     {"r1-distill-qwen-14b", "qwen2", "DeepSeek R1 Distill Qwen 14B (synthetic)",
-     "DeepSeek-R1-Distill-Qwen", "14B", 5120, 48, 40, 8, 13824, 152064, 131072, 1000000.0f,
-     1e-5f, true, false},
+     "DeepSeek-R1-Distill-Qwen", "14B", 5120, 48, 40, 8, 13824, 152064, 131072, 1000000.0f, 1e-5f,
+     true, false, NULL},
     {"r1-distill-llama-8b", "llama", "DeepSeek R1 Distill Llama 8B (synthetic)",
-     "DeepSeek-R1-Distill-Llama", "8B", 4096, 32, 32, 8, 14336, 128256, 131072, 500000.0f,
-     1e-5f, false, true},
+     "DeepSeek-R1-Distill-Llama", "8B", 4096, 32, 32, 8, 14336, 128256, 131072, 500000.0f, 1e-5f,
+     false, true, NULL},
     {"tiny-qwen2", "qwen2", "Tiny Qwen2 (synthetic)", "tiny-qwen2", NULL, 256, 2, 4, 2, 512, 0,
-     4096, 10000.0f, 1e-6f, true, false},
+     4096, 10000.0f, 1e-6f, true, false, NULL},
     {"tiny-llama", "llama", "Tiny Llama (synthetic)", "tiny-llama", NULL, 256, 2, 4, 2, 512, 0,
-     4096, 500000.0f, 1e-5f, false, true},
+     4096, 500000.0f, 1e-5f, false, true, NULL},
+    {"r1-0528-qwen3-8b", "qwen3", "DeepSeek R1 0528 Qwen3 8B (synthetic)", "DeepSeek-R1-0528-Qwen3",
+     "8B", 4096, 36, 32, 8, 12288, 151936, 131072, 1000000.0f, 1e-6f, false, false, &r1_0528_qwen3},
+    {"tiny-qwen3", "qwen3", "Tiny Qwen3 (synthetic)", "tiny-qwen3", NULL, 256, 2, 4, 2, 512, 0,
+     4096, 1000000.0f, 1e-6f, false, false, &tiny_qwen3},
 };
 enum { N_PRESETS = sizeof presets / sizeof presets[0] };
 
@@ -104,7 +125,7 @@ static bool failf(char *err, size_t err_size, const char *fmt, ...)
 const char *synth_preset_names(void)
 {
     return "r1-distill-qwen-1.5b r1-distill-qwen-7b r1-distill-qwen-14b r1-distill-llama-8b "
-           "tiny-qwen2 tiny-llama";
+           "r1-0528-qwen3-8b tiny-qwen2 tiny-llama tiny-qwen3";
 }
 
 static const SynthPreset *find_preset(const char *name)
@@ -141,7 +162,7 @@ static void add_tensor(SynthModel *m, WeightKind kind, const char *name, uint64_
         .n_layer = m->preset->n_layer,
         .n_head = m->preset->n_head,
         .n_head_kv = m->preset->n_head_kv,
-        .has_output = true,
+        .has_output = !(m->preset->qwen3 && m->preset->qwen3->tied_output),
     };
     t->plan.type = quant_mix_tensor_type(m->mix, &facts, t->plan.name, t->plan.n_dims,
                                          t->plan.ne, PONDER_TYPE_F32);
@@ -155,11 +176,14 @@ static void add_tensor(SynthModel *m, WeightKind kind, const char *name, uint64_
 static void add_tensors(SynthModel *m)
 {
     const SynthPreset *p = m->preset;
-    const uint64_t n_embd = p->n_embd, n_ff = p->n_ff, head_dim = p->n_embd / p->n_head;
+    const uint64_t n_embd = p->n_embd, n_ff = p->n_ff;
+    const SynthQwen3 *q3 = p->qwen3;
+    const uint64_t head_dim = q3 ? q3->head_dim : p->n_embd / p->n_head;
     const uint64_t n_q = p->n_head * head_dim, n_kv = p->n_head_kv * head_dim;
     add_tensor(m, KIND_MATRIX, "token_embd.weight", n_embd, m->n_vocab_rows);
     add_tensor(m, KIND_NORM, "output_norm.weight", n_embd, 1);
-    add_tensor(m, KIND_MATRIX, "output.weight", n_embd, m->n_vocab_rows);
+    if (!(q3 && q3->tied_output))
+        add_tensor(m, KIND_MATRIX, "output.weight", n_embd, m->n_vocab_rows);
     if (p->llama3_rope)
         add_tensor(m, KIND_ROPE_FREQS, "rope_freqs.weight", head_dim / 2, 1);
     for (uint32_t l = 0; l < p->n_layer; l++) {
@@ -174,6 +198,10 @@ static void add_tensors(SynthModel *m)
         LAYER_TENSOR(KIND_MATRIX, "attn_k.weight", n_embd, n_kv);
         LAYER_TENSOR(KIND_MATRIX, "attn_v.weight", n_embd, n_kv);
         LAYER_TENSOR(KIND_MATRIX, "attn_output.weight", n_q, n_embd);
+        if (q3) {
+            LAYER_TENSOR(KIND_NORM, "attn_q_norm.weight", head_dim, 1);
+            LAYER_TENSOR(KIND_NORM, "attn_k_norm.weight", head_dim, 1);
+        }
         LAYER_TENSOR(KIND_NORM, "ffn_norm.weight", n_embd, 1);
         LAYER_TENSOR(KIND_MATRIX, "ffn_gate.weight", n_embd, n_ff);
         LAYER_TENSOR(KIND_MATRIX, "ffn_up.weight", n_embd, n_ff);
@@ -337,6 +365,18 @@ static void set_model_metadata(SynthModel *m)
     if (strcmp(p->arch, "llama") == 0) {
         set_arch_u32(w, p->arch, "vocab_size", (uint32_t)m->n_vocab_rows);
         set_arch_u32(w, p->arch, "rope.dimension_count", p->n_embd / p->n_head);
+    }
+    const SynthQwen3 *q3 = p->qwen3;
+    if (q3) {
+        set_arch_u32(w, p->arch, "attention.key_length", q3->head_dim);
+        set_arch_u32(w, p->arch, "attention.value_length", q3->head_dim);
+    }
+    if (q3 && q3->yarn_factor > 0) {
+        char key[96];
+        snprintf(key, sizeof key, "%s.rope.scaling.type", p->arch);
+        gguf_writer_set_string(w, key, "yarn");
+        set_arch_f32(w, p->arch, "rope.scaling.factor", q3->yarn_factor);
+        set_arch_u32(w, p->arch, "rope.scaling.original_context_length", q3->yarn_orig_ctx);
     }
 }
 

@@ -110,6 +110,9 @@ Tokenizer *tokenizer_from_gguf(const struct GgufFile *file, char *err, size_t er
         gguf_string_equals(pre_name, "deepseek-r1-qwen")) {
         spec.pre = TOKENIZER_PRE_QWEN2;
         spec.normalize_nfc = true;
+    } else if (gguf_string_equals(pre_name, "deepseek-v3")) {
+        spec.pre = TOKENIZER_PRE_DEEPSEEK_V3;
+        spec.normalize_nfc = false;
     } else if (gguf_string_equals(pre_name, "llama-bpe") ||
                gguf_string_equals(pre_name, "llama3")) {
         spec.pre = TOKENIZER_PRE_LLAMA3;
@@ -117,7 +120,7 @@ Tokenizer *tokenizer_from_gguf(const struct GgufFile *file, char *err, size_t er
     } else {
         tokenizer_set_error(err, err_size,
                             "tokenizer.ggml.pre \"%s\" is not supported (qwen2, deepseek-r1-qwen, "
-                            "llama-bpe, llama3 are)",
+                            "deepseek-v3, llama-bpe, llama3 are)",
                             gguf_string_copy(pre_name, name, sizeof name));
         return NULL;
     }

@@ -34,6 +34,7 @@ struct Tokenizer {
     uint32_t added_by_first_byte[257]; // added_ids[k] for k in [a[b], a[b + 1]) start with b
     int32_t bos_id, eos_id;
     bool add_bos;
+    bool generation_opens_think; // see tokenizer_generation_opens_think()
 };
 
 // Writes a printf-style message into ERR (if not NULL).

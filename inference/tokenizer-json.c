@@ -13,6 +13,13 @@
 static const char QWEN2_PATTERN[] =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+"
     "[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+// DeepSeek-V3's three Split steps, in order (CR and LF are literal characters there).
+static const char *const DEEPSEEK_V3_PATTERNS[3] = {
+    "\\p{N}{1,3}",
+    "[一-龥぀-ゟ゠-ヿ]+",
+    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}"
+    "\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+",
+};
 static const char LLAMA3_PATTERN[] =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+"
     "[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
@@ -41,10 +48,15 @@ static bool read_pre_tokenizer(const JsonValue *root, TokenizerPre *pre, char *e
     size_t n;
     const JsonValue *steps = steps_of(json_get(root, "pre_tokenizer"), "pretokenizers", &n);
     const char *pattern = NULL;
+    const char *patterns[3] = {NULL, NULL, NULL};
+    size_t n_patterns = 0;
     bool byte_level = false;
     for (size_t i = 0; i < n; i++) {
         if (type_is(&steps[i], "Split")) {
             pattern = json_get_string(json_get(&steps[i], "pattern"), "Regex", NULL);
+            if (n_patterns < 3)
+                patterns[n_patterns] = pattern;
+            n_patterns++;
             const char *behavior = json_get_string(&steps[i], "behavior", "");
             if (!pattern || strcmp(behavior, "Isolated") != 0 ||
                 json_get_bool(&steps[i], "invert", false)) {
@@ -67,7 +79,16 @@ static bool read_pre_tokenizer(const JsonValue *root, TokenizerPre *pre, char *e
                             "the pre-tokenizer is not a Split regex followed by ByteLevel");
         return false;
     }
-    if (strcmp(pattern, QWEN2_PATTERN) == 0)
+    bool deepseek_v3 = n_patterns == 3;
+    for (size_t i = 0; deepseek_v3 && i < 3; i++)
+        deepseek_v3 = patterns[i] && strcmp(patterns[i], DEEPSEEK_V3_PATTERNS[i]) == 0;
+    if (deepseek_v3)
+        *pre = TOKENIZER_PRE_DEEPSEEK_V3;
+    else if (n_patterns != 1) {
+        tokenizer_set_error(err, err_size, "unsupported pre-tokenizer: %zu Split steps",
+                            n_patterns);
+        return false;
+    } else if (strcmp(pattern, QWEN2_PATTERN) == 0)
         *pre = TOKENIZER_PRE_QWEN2;
     else if (strcmp(pattern, LLAMA3_PATTERN) == 0)
         *pre = TOKENIZER_PRE_LLAMA3;

@@ -315,6 +315,7 @@ Tokenizer *tokenizer_new(const TokenizerSpec *spec, char *err, size_t err_size)
     tok->bos_id = spec->bos_id;
     tok->eos_id = spec->eos_id;
     tok->add_bos = spec->add_bos;
+    tok->generation_opens_think = true; // the R1 distills' format unless the loader says not
     tok->types = malloc(spec->n_tokens * sizeof *tok->types);
     if (!tok->types) {
         tokenizer_set_error(err, err_size, "out of memory for %u tokens", spec->n_tokens);
@@ -397,6 +398,14 @@ int32_t tokenizer_bos(const Tokenizer *tok) { return tok->bos_id; }
 int32_t tokenizer_eos(const Tokenizer *tok) { return tok->eos_id; }
 bool tokenizer_add_bos(const Tokenizer *tok) { return tok->add_bos; }
 TokenizerPre tokenizer_pre(const Tokenizer *tok) { return tok->pre; }
+bool tokenizer_generation_opens_think(const Tokenizer *tok)
+{
+    return tok->generation_opens_think;
+}
+void tokenizer_set_generation_opens_think(Tokenizer *tok, bool opens)
+{
+    tok->generation_opens_think = opens;
+}
 size_t tokenizer_max_token_bytes(const Tokenizer *tok) { return tok->max_token_bytes; }
 
 static bool valid_id(const Tokenizer *tok, int32_t id)

@@ -10,8 +10,10 @@
 struct GgufFile;
 
 typedef enum TokenizerPre {
-    TOKENIZER_PRE_QWEN2, // "qwen2", "deepseek-r1-qwen": \p{N} one digit at a time
+    TOKENIZER_PRE_QWEN2,  // "qwen2", "deepseek-r1-qwen": \p{N} one digit at a time
     TOKENIZER_PRE_LLAMA3, // "llama-bpe": \p{N}{1,3}
+    // "deepseek-v3": digit runs of 1-3, then CJK ideograph/kana runs, then its main split
+    TOKENIZER_PRE_DEEPSEEK_V3,
 } TokenizerPre;
 
 // GGUF token types (tokenizer.ggml.token_type).
@@ -57,6 +59,11 @@ int32_t tokenizer_bos(const Tokenizer *tok);
 int32_t tokenizer_eos(const Tokenizer *tok);
 bool tokenizer_add_bos(const Tokenizer *tok);
 TokenizerPre tokenizer_pre(const Tokenizer *tok);
+// Whether the chat format's generation prompt opens the reasoning ("<｜Assistant｜><think>\n",
+// the R1 distills; the default) or leaves "<think>" to the model (R1-0528). Set by the
+// model loader from chat_format_detect() (chat.h owns the rule); read by chat.c.
+bool tokenizer_generation_opens_think(const Tokenizer *tok);
+void tokenizer_set_generation_opens_think(Tokenizer *tok, bool opens);
 int32_t tokenizer_token_type(const Tokenizer *tok, int32_t id);
 // The id of the token whose (byte-level) text is TEXT exactly, or -1. Used to find the
 // chat markers by their text, never by fixed ids.

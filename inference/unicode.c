@@ -134,6 +134,21 @@ bool unicode_is_whitespace(uint32_t cp)
     return in_ranges(unicode_whitespace_ranges, unicode_whitespace_range_count, cp);
 }
 
+bool unicode_is_mark(uint32_t cp)
+{
+    return cp >= 0x300 && in_ranges(unicode_mark_ranges, unicode_mark_range_count, cp);
+}
+
+bool unicode_is_punctuation(uint32_t cp)
+{
+    return in_ranges(unicode_punctuation_ranges, unicode_punctuation_range_count, cp);
+}
+
+bool unicode_is_symbol(uint32_t cp)
+{
+    return in_ranges(unicode_symbol_ranges, unicode_symbol_range_count, cp);
+}
+
 // ---- NFC ---------------------------------------------------------------------------
 
 enum {

@@ -17,6 +17,9 @@ size_t utf8_encode(uint32_t cp, char *out);
 bool unicode_is_letter(uint32_t cp);     // \p{L}
 bool unicode_is_number(uint32_t cp);     // \p{N}
 bool unicode_is_whitespace(uint32_t cp); // \s as the Rust/Oniguruma regexes of HF define it
+bool unicode_is_mark(uint32_t cp);       // \p{M}
+bool unicode_is_punctuation(uint32_t cp); // \p{P}
+bool unicode_is_symbol(uint32_t cp);      // \p{S}
 
 // NFC-normalises UTF-8 text. Returns a malloc'd NUL-terminated string and its length in
 // *out_len, or NULL when out of memory. Invalid UTF-8 bytes are passed through unchanged.

@@ -1,7 +1,9 @@
 #version 450
 // OUT[r] = X[row r] / rms(X[row r]) * WEIGHT for r < n_rows, one workgroup per row.
 // With USE_ROWS the input row of output r is rows[r] (the output head normalises only
-// the rows whose logits were asked for).
+// the rows whose logits were asked for). X and OUT may be the same buffer (qwen3's
+// per-head norms run in place): every element is read and written by one thread, after
+// the sum is complete.
 #extension GL_GOOGLE_include_directive : require
 
 layout(local_size_x = 64) in;

@@ -31,7 +31,7 @@ __global__ void __launch_bounds__(ATT_THREADS) attention_split_kernel(CudaAttent
     if (p0 >= p1)
         return; // past the last slice: the merge does not read it
 
-    const float scale = rsqrtf((float)HD);
+    const float scale = a.scale;
     const float *q = a.q + (size_t)t * a.q_stride + (size_t)g * group * HD;
     for (int i = threadIdx.x; i < group * HD; i += ATT_THREADS)
         sm.q[i / HD][i % HD] = q[i] * scale;
@@ -121,7 +121,7 @@ __global__ void __launch_bounds__(ATT_THREADS) attention_decode_kernel(CudaDecod
         sm.cos_sin[i] = make_float2((float)c, (float)s);
     }
     __syncthreads();
-    const float scale = rsqrtf((float)HD);
+    const float scale = a.scale;
     const uint32_t h0 = (uint32_t)g * group + (uint32_t)(blockIdx.y % (group / hpb)) * hpb;
     for (uint32_t idx = threadIdx.x; idx < hpb * (half_rot + tail); idx += ATT_THREADS) {
         const uint32_t h = idx / (half_rot + tail), i = idx % (half_rot + tail);

@@ -57,6 +57,14 @@ static PonderStatus check_model(const PonderModel *m, PonderError *err)
         return ponder_set_error(err, PONDER_ERR_UNSUPPORTED,
                                 "the CUDA backend supports up to %d query heads per KV head, not %u",
                                 CUDA_MAX_GROUP, hp->n_head / hp->n_head_kv);
+    // qwen3's per-head norms run on the raw projections, before the RoPE kernels add the
+    // biases: a file with both would need the bias first.
+    for (uint32_t l = 0; l < hp->n_layer; l++)
+        if (m->layers[l].q_norm && (m->layers[l].bq || m->layers[l].bk))
+            return ponder_set_error(err, PONDER_ERR_UNSUPPORTED,
+                                    "layer %u has both q/k norms and q/k biases, which the CUDA "
+                                    "backend does not run",
+                                    l);
     if (hp->n_embd % 32 || hp->n_ff % 32)
         return ponder_set_error(err, PONDER_ERR_UNSUPPORTED,
                                 "the CUDA backend needs sizes that are multiples of 32 (embedding %u, "

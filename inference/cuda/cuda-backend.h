@@ -19,6 +19,7 @@
 typedef struct GpuLayer {
     float *attn_norm, *ffn_norm; // [n_embd]
     float *bq, *bk, *bv;         // [q_dim], [kv_dim], [kv_dim]; NULL when the model has none
+    float *q_norm, *k_norm;      // qwen3: [head_dim] each; NULL when the model has none
     GpuWeight wq, wk, wv, wo, w_gate, w_up, w_down;
 } GpuLayer;
 

@@ -149,6 +149,14 @@ static cudaError_t enqueue_step(PonderContext *ctx, CudaState *s, const StepShap
             ENQUEUE(cuda_norm_to_act(s->stream, s->d_x, d, NULL, T, d, L->attn_norm, hp->rms_eps, &in));
         ENQUEUE(project_qkv(s, L, &in, qkv_normed ? &attn_in : NULL, sh, qkv_stride));
 
+        // qwen3: RMSNorm of every head of q and k, in place before the rotation
+        if (L->q_norm) {
+            ENQUEUE(cuda_head_norm(s->stream, s->d_qkv, qkv_stride, T, hp->n_head, hp->head_dim,
+                                   L->q_norm, hp->rms_eps));
+            ENQUEUE(cuda_head_norm(s->stream, s->d_qkv + q_dim, qkv_stride, T, hp->n_head_kv,
+                                   hp->head_dim, L->k_norm, hp->rms_eps));
+        }
+
         // biases, rotation by position, k and v appended to each token's sequence, and
         // causal attention of each token over its own sequence
         CudaRopeArgs rope = {
@@ -160,11 +168,22 @@ static cudaError_t enqueue_step(PonderContext *ctx, CudaState *s, const StepShap
             .k_cache = k_cache, .v_cache = v_cache, .n_ctx = ctx->n_ctx,
         };
         CudaAttentionArgs att = {
-            .q = s->d_qkv, .q_stride = qkv_stride,
-            .n_tokens = T, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .head_dim = hp->head_dim,
-            .d_seq = s->d_seq, .d_pos = s->d_pos, .k_cache = k_cache, .v_cache = v_cache, .n_ctx = ctx->n_ctx,
+            .q = s->d_qkv,
+            .q_stride = qkv_stride,
+            .n_tokens = T,
+            .n_head = hp->n_head,
+            .n_head_kv = hp->n_head_kv,
+            .head_dim = hp->head_dim,
+            .d_seq = s->d_seq,
+            .d_pos = s->d_pos,
+            .k_cache = k_cache,
+            .v_cache = v_cache,
+            .n_ctx = ctx->n_ctx,
             .n_split = cuda_attention_splits(T, hp->n_head_kv, s->n_sm),
-            .part_acc = s->d_part_acc, .part_ml = s->d_part_ml, .out = mid,
+            .part_acc = s->d_part_acc,
+            .part_ml = s->d_part_ml,
+            .scale = model_attention_scale(hp),
+            .out = mid,
         };
         if (sh->one_per_seq) {
             CudaDecodeAttentionArgs fused = {.rope = rope, .att = att, .d_counters = s->d_counters,

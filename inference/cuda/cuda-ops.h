@@ -64,6 +64,11 @@ cudaError_t cuda_norm_to_act(cudaStream_t stream, const float *x, uint32_t x_str
 cudaError_t cuda_swiglu_to_act(cudaStream_t stream, const float *gate, const float *up,
                                uint32_t stride, uint32_t n_rows, uint32_t n, const CudaAct *out);
 
+// qwen3: each of N_HEADS heads of HEAD_DIM in rows X[t] (STRIDE floats apart, t <
+// n_tokens) RMS-normalised and multiplied by WEIGHT[head_dim], in place.
+cudaError_t cuda_head_norm(cudaStream_t stream, float *x, uint32_t stride, uint32_t n_tokens,
+                           uint32_t n_heads, uint32_t head_dim, const float *weight, float eps);
+
 // Y[t][r] (+)= dot(W row r, X[t]) for t < n_tokens: one pass over the weight bytes (decode
 // and small batches). Y rows are y_stride floats apart; ACCUMULATE adds to Y (residual).
 cudaError_t cuda_matvec(cudaStream_t stream, const GpuWeight *w, const CudaAct *x, uint32_t n_tokens,
@@ -120,6 +125,7 @@ typedef struct CudaAttentionArgs {
     uint32_t n_split;
     float *part_acc; // [n_tokens][n_head][n_split][head_dim]
     float *part_ml;  // [n_tokens][n_head][n_split][2] running max and sum (active slices only)
+    float scale; // of q·k: 1/sqrt(head_dim), YaRN's correction included (model_attention_scale)
     CudaAct out;     // [n_tokens][n_head * head_dim]
 } CudaAttentionArgs;
 cudaError_t cuda_attention(cudaStream_t stream, const CudaAttentionArgs *args);

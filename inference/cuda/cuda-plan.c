@@ -39,10 +39,12 @@ static uint64_t layer_bytes(const PonderModel *m, const LayerWeights *lw)
 {
     const ModelHparams *hp = &m->hp;
     uint64_t q_dim = (uint64_t)hp->n_head * hp->head_dim, kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
-    return matrix_bytes(&lw->wq) + matrix_bytes(&lw->wk) + matrix_bytes(&lw->wv) + matrix_bytes(&lw->wo) +
-           matrix_bytes(&lw->w_gate) + matrix_bytes(&lw->w_up) + matrix_bytes(&lw->w_down) +
-           vector_bytes(lw->attn_norm, hp->n_embd) + vector_bytes(lw->ffn_norm, hp->n_embd) +
-           vector_bytes(lw->bq, q_dim) + vector_bytes(lw->bk, kv_dim) + vector_bytes(lw->bv, kv_dim);
+    return matrix_bytes(&lw->wq) + matrix_bytes(&lw->wk) + matrix_bytes(&lw->wv) +
+           matrix_bytes(&lw->wo) + matrix_bytes(&lw->w_gate) + matrix_bytes(&lw->w_up) +
+           matrix_bytes(&lw->w_down) + vector_bytes(lw->attn_norm, hp->n_embd) +
+           vector_bytes(lw->ffn_norm, hp->n_embd) + vector_bytes(lw->bq, q_dim) +
+           vector_bytes(lw->bk, kv_dim) + vector_bytes(lw->bv, kv_dim) +
+           vector_bytes(lw->q_norm, hp->head_dim) + vector_bytes(lw->k_norm, hp->head_dim);
 }
 
 static uint64_t head_bytes(const PonderModel *m)
@@ -234,7 +236,9 @@ PonderStatus cuda_upload_weights(PonderContext *ctx, CudaState *s, PonderError *
             !upload_vector(&u, lw->ffn_norm, hp->n_embd, &g->ffn_norm, err) ||
             !upload_vector(&u, lw->bq, q_dim, &g->bq, err) ||
             !upload_vector(&u, lw->bk, kv_dim, &g->bk, err) ||
-            !upload_vector(&u, lw->bv, kv_dim, &g->bv, err))
+            !upload_vector(&u, lw->bv, kv_dim, &g->bv, err) ||
+            !upload_vector(&u, lw->q_norm, hp->head_dim, &g->q_norm, err) ||
+            !upload_vector(&u, lw->k_norm, hp->head_dim, &g->k_norm, err))
             return err ? err->status : PONDER_ERR_BACKEND;
     }
     if (s->head_on_gpu) {
@@ -243,16 +247,14 @@ PonderStatus cuda_upload_weights(PonderContext *ctx, CudaState *s, PonderError *
             return err ? err->status : PONDER_ERR_BACKEND;
     }
 
-    // RoPE frequencies exactly as the CPU backend computes them (double precision).
+    // RoPE frequencies exactly as the CPU backend computes them (double precision, scaling
+    // included).
     uint32_t half = hp->n_rot / 2;
     double *freq = malloc((half ? half : 1) * sizeof(double));
     if (!freq)
         return ponder_set_error(err, PONDER_ERR_NO_MEMORY, "out of memory");
-    for (uint32_t i = 0; i < half; i++) {
-        freq[i] = pow((double)hp->rope_theta, -2.0 * i / hp->n_rot);
-        if (m->rope_freq_factors)
-            freq[i] /= m->rope_freq_factors[i];
-    }
+    if (half)
+        model_rope_inv_freq(m, freq);
     s->d_inv_freq = half ? place(&u, freq, half * sizeof(double), true, err) : NULL;
     free(freq);
     if (half && !s->d_inv_freq)

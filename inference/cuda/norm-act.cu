@@ -46,6 +46,25 @@ norm_to_act_kernel(const float *x, uint32_t x_stride, const uint32_t *rows, uint
     }
 }
 
+// qwen3's per-head norm, in place: one warp per (token, head), heads of up to a few
+// hundred elements, so a warp reduction suffices and a block holds NORM_WARPS heads.
+__global__ void __launch_bounds__(NORM_THREADS)
+    head_norm_kernel(float *x, uint32_t stride, uint32_t n_tokens, uint32_t n_heads,
+                     uint32_t head_dim, const float *weight, float eps)
+{
+    const uint32_t item = blockIdx.x * NORM_WARPS + threadIdx.x / 32;
+    if (item >= n_tokens * n_heads)
+        return;
+    const int lane = threadIdx.x % 32;
+    float *h = x + (size_t)(item / n_heads) * stride + (size_t)(item % n_heads) * head_dim;
+    float sum = 0.0f;
+    for (uint32_t i = lane; i < head_dim; i += 32)
+        sum += h[i] * h[i];
+    const float scale = rsqrtf(warp_sum(sum) / (float)head_dim + eps);
+    for (uint32_t i = lane; i < head_dim; i += 32)
+        h[i] = h[i] * scale * weight[i];
+}
+
 // Conversion only: blockIdx.y is the row, each warp one 32-element block.
 __global__ void __launch_bounds__(ACT_THREADS)
 copy_to_act_kernel(const float *x, uint32_t x_stride, const uint32_t *rows, uint32_t n, CudaAct out)
@@ -81,6 +100,18 @@ extern "C" cudaError_t cuda_norm_to_act(cudaStream_t stream, const float *x, uin
     else
         copy_to_act_kernel<<<dim3((n + ACT_THREADS - 1) / ACT_THREADS, n_rows), ACT_THREADS, 0, stream>>>(
             x, x_stride, d_rows, n, *out);
+    return CUDA_LAUNCH_STATUS();
+}
+
+extern "C" cudaError_t cuda_head_norm(cudaStream_t stream, float *x, uint32_t stride,
+                                      uint32_t n_tokens, uint32_t n_heads, uint32_t head_dim,
+                                      const float *weight, float eps)
+{
+    const uint32_t n_items = n_tokens * n_heads;
+    if (n_items == 0)
+        return cudaSuccess;
+    head_norm_kernel<<<(n_items + NORM_WARPS - 1) / NORM_WARPS, NORM_THREADS, 0, stream>>>(
+        x, stride, n_tokens, n_heads, head_dim, weight, eps);
     return CUDA_LAUNCH_STATUS();
 }
 

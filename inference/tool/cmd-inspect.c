@@ -60,6 +60,19 @@ int cmd_info(int argc, char **argv)
         printf("vocabulary rows        %u\n", mi->n_vocab);
         printf("context (trained)      %u\n", mi->n_ctx_train);
         printf("rope base              %g\n", mi->rope_theta);
+        char key[96];
+        GgufString scaling;
+        snprintf(key, sizeof key, "%s.rope.scaling.type", mi->architecture);
+        if (gguf_get_string(file, key, &scaling)) {
+            float factor = 0;
+            uint32_t orig = 0;
+            snprintf(key, sizeof key, "%s.rope.scaling.factor", mi->architecture);
+            gguf_get_f32(file, key, &factor);
+            snprintf(key, sizeof key, "%s.rope.scaling.original_context_length", mi->architecture);
+            gguf_get_u32(file, key, &orig);
+            printf("rope scaling           %.*s, factor %g, original context %u\n",
+                   (int)scaling.len, scaling.data, factor, orig);
+        }
         printf("rms epsilon            %g\n", mi->rms_eps);
         printf("output head            %s\n", mi->tied_output ? "tied to the embedding" : "own");
     } else if (file->n_tensors) {
@@ -77,9 +90,12 @@ int cmd_info(int argc, char **argv)
                (int)pre.len, pre.data, tokenizer_vocab_size(tok), tokenizer_bos(tok),
                tokenizer_eos(tok), tokenizer_add_bos(tok) ? ", adds BOS" : "");
         ChatMarkers markers;
+        const Tokenizer *model_tok = model ? ponder_model_tokenizer(model) : NULL;
+        bool r1_0528 = model_tok && !tokenizer_generation_opens_think(model_tok);
         if (chat_find_markers(tok, &markers, msg, sizeof msg))
-            printf("chat format            DeepSeek-R1 (User %d, Assistant %d, think %d/%d)\n",
-                   markers.user, markers.assistant, markers.think, markers.end_think);
+            printf("chat format            DeepSeek-R1%s (User %d, Assistant %d, think %d/%d)\n",
+                   r1_0528 ? "-0528, the model opens <think>" : "", markers.user, markers.assistant,
+                   markers.think, markers.end_think);
         else
             printf("chat format            not R1: %s\n", msg);
         tokenizer_free(tok);

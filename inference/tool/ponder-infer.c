@@ -21,7 +21,7 @@ static const char usage[] =
     "      TYPE: q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k_m q4_k_m q5_k_m q6_k f16 bf16\n"
     "  synth --preset NAME --type TYPE --tokenizer tokenizer.json -o OUT.gguf [--seed S]\n"
     "      NAME: r1-distill-qwen-1.5b r1-distill-qwen-7b r1-distill-qwen-14b\n"
-    "            r1-distill-llama-8b tiny-qwen2 tiny-llama\n"
+    "            r1-distill-llama-8b r1-0528-qwen3-8b tiny-qwen2 tiny-llama tiny-qwen3\n"
     "\n"
     "Common options of run, logits and bench:\n"
     "  --backend cpu|cuda|vulkan  --gpu-layers N  --kv-type f32|f16|q8_0  --ctx C  --threads N\n";

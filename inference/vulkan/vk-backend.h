@@ -53,6 +53,7 @@ typedef struct VkWeight {
 typedef struct VkLayer {
     VkBuf attn_norm, ffn_norm; // [n_embd]
     VkBuf bq, bk, bv;          // qwen2 biases; buffer == VK_NULL_HANDLE when absent
+    VkBuf q_norm, k_norm;      // qwen3 per-head norms [head_dim]; VK_NULL_HANDLE when absent
     VkWeight wq, wk, wv, wo, w_gate, w_up, w_down;
     VkBuf k_cache, v_cache; // [n_seq][n_ctx][n_head_kv * head_dim] of f16 or f32
 } VkLayer;

@@ -174,6 +174,14 @@ static PonderStatus record_step(PonderContext *ctx, VkState *s, Recorder *r, uin
         VK_RETURN_IF_FAILED(
             matvec(r, &L->wv, whole(&s->xn), d, whole(&s->v), kv_dim, &L->bv, T, false, err));
 
+        // qwen3: RMSNorm of every head of q and k, in place (one workgroup per head)
+        if (L->q_norm.buffer) {
+            VK_RETURN_IF_FAILED(rms_norm(r, whole(&s->q), &L->q_norm, whole(&s->q), none,
+                                         hp->head_dim, T * hp->n_head, hp->rms_eps, err));
+            VK_RETURN_IF_FAILED(rms_norm(r, whole(&s->k), &L->k_norm, whole(&s->k), none,
+                                         hp->head_dim, T * hp->n_head_kv, hp->rms_eps, err));
+        }
+
         // rotate q and k by position; append k and v to each token's sequence cache
         struct {
             uint32_t n_head, n_head_kv, head_dim, n_rot, halves, n_ctx, meta_cap;
@@ -195,7 +203,7 @@ static PonderStatus record_step(PonderContext *ctx, VkState *s, Recorder *r, uin
             uint32_t n_head, n_head_kv, head_dim, n_ctx, meta_cap;
             float scale;
         } att = {hp->n_head, hp->n_head_kv,        hp->head_dim,
-                 ctx->n_ctx, (uint32_t)meta_words, 1.0f / sqrtf((float)hp->head_dim)};
+                 ctx->n_ctx, (uint32_t)meta_words, model_attention_scale(hp)};
         Range att_b[5] = {whole(&s->q), whole(&L->k_cache), whole(&L->v_cache), whole(&s->att),
                           meta};
         VK_RETURN_IF_FAILED(dispatch(r, s->kv_f16 ? VK_PIPE_ATTENTION_F16 : VK_PIPE_ATTENTION_F32,

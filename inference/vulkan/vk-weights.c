@@ -118,12 +118,8 @@ static PonderStatus upload_rope_table(PonderContext *ctx, VkState *s, PonderErro
         free(inv_freq);
         return ponder_set_error(err, PONDER_ERR_NO_MEMORY, "out of memory for the RoPE table");
     }
-    for (uint32_t i = 0; i < half; i++) {
-        double freq = pow((double)hp->rope_theta, -2.0 * i / hp->n_rot);
-        if (m->rope_freq_factors)
-            freq /= m->rope_freq_factors[i]; // Llama 3.1 frequency scaling
-        inv_freq[i] = freq;
-    }
+    if (hp->n_rot)
+        model_rope_inv_freq(m, inv_freq);
     for (uint32_t p = 0; p < ctx->n_ctx; p++)
         for (uint32_t i = 0; i < half; i++) {
             double angle = (double)p * inv_freq[i];
@@ -154,6 +150,8 @@ PonderStatus vk_upload_model(PonderContext *ctx, VkState *s, PonderError *err)
         VK_RETURN_IF_FAILED(upload_floats(s, lw->bq, q_dim, &L->bq, err));
         VK_RETURN_IF_FAILED(upload_floats(s, lw->bk, kv_dim, &L->bk, err));
         VK_RETURN_IF_FAILED(upload_floats(s, lw->bv, kv_dim, &L->bv, err));
+        VK_RETURN_IF_FAILED(upload_floats(s, lw->q_norm, hp->head_dim, &L->q_norm, err));
+        VK_RETURN_IF_FAILED(upload_floats(s, lw->k_norm, hp->head_dim, &L->k_norm, err));
         VK_RETURN_IF_FAILED(upload_weight(s, &lw->wq, &L->wq, err));
         VK_RETURN_IF_FAILED(upload_weight(s, &lw->wk, &L->wk, err));
         VK_RETURN_IF_FAILED(upload_weight(s, &lw->wv, &L->wv, err));
@@ -178,8 +176,9 @@ void vk_free_model(VkState *s)
 {
     for (uint32_t l = 0; s->layers && l < s->n_gpu_layers; l++) {
         VkLayer *L = &s->layers[l];
-        VkBuf *bufs[] = {&L->attn_norm, &L->ffn_norm,   &L->bq,      &L->bk,     &L->bv,
-                         &L->wq.buf,    &L->wk.buf,     &L->wv.buf,  &L->wo.buf, &L->w_gate.buf,
+        VkBuf *bufs[] = {&L->attn_norm, &L->ffn_norm,   &L->bq,      &L->bk,
+                         &L->bv,        &L->q_norm,     &L->k_norm,  &L->wq.buf,
+                         &L->wk.buf,    &L->wv.buf,     &L->wo.buf,  &L->w_gate.buf,
                          &L->w_up.buf,  &L->w_down.buf, &L->k_cache, &L->v_cache};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
             vk_buffer_free(s, bufs[i]);

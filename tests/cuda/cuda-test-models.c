@@ -2,7 +2,8 @@
 // against llama.cpp's logits: every file in ../shared/models (every weight type, qwen2
 // and llama), then on a few files: batched decode of 8 sequences, a long prompt in
 // several prefill chunks, the GEMM path for every step, graphs off (bit-identical to on),
-// and partial offload (1 and 0 of 2 layers on the GPU).
+// and partial offload (1 and 0 of 2 layers on the GPU). The same for the qwen3 files of
+// ../shared/models2 (q/k norms, head 128 with a 256-wide embedding, tied output).
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -131,6 +132,46 @@ static void check_variants(const char *file, const int32_t *prompt, uint32_t n_p
     free(without);
 }
 
+// The qwen3 files of ../shared/models2 in the types this library runs (the IQ ones belong
+// to the IQ work), each after its own prompt and against its own reference; then the
+// head-128, tied-output, YaRN-free file through the batched, GEMM, graph and offload paths.
+static void run_models2_tests(bool quick, bool subset)
+{
+    char err[256];
+    JsonValue *ref = json_parse_file(test_shared_path("models2/reference.json"), err, sizeof err);
+    if (!ref) {
+        printf("models2/reference.json not readable: qwen3 files not checked\n");
+        return;
+    }
+    printf("qwen3 files of models2 against the CPU backend and their reference:\n");
+    const JsonValue *files = json_get(ref, "files");
+    for (size_t f = 0; files && f < files->count; f++) {
+        const char *name = files->keys[f];
+        if (strncmp(name, "qwen3", 5) != 0 || strstr(name, "-iq"))
+            continue;
+        if (quick && strcmp(name, "qwen3t-q4_k_m.gguf") != 0)
+            continue;
+        char file[128];
+        snprintf(file, sizeof file, "models2/%s", name);
+        if (subset && access(test_shared_path(file), R_OK) != 0)
+            continue;
+        int32_t prompt[MAX_PROMPT];
+        uint32_t n_prompt = reference_prompt(&files->items[f], prompt, MAX_PROMPT);
+        CHECKF(n_prompt > 0, "%s: no prompt ids", file);
+        if (n_prompt > 0)
+            check_file(file, &files->items[f], prompt, n_prompt, quick);
+    }
+    const JsonValue *t = json_get(files, "qwen3t-q4_k_m.gguf");
+    int32_t prompt[MAX_PROMPT];
+    uint32_t n_prompt = t ? reference_prompt(t, prompt, MAX_PROMPT) : 0;
+    if (n_prompt > 4 &&
+        (!subset || access(test_shared_path("models2/qwen3t-q4_k_m.gguf"), R_OK) == 0)) {
+        check_batched("models2/qwen3t-q4_k_m.gguf", prompt, n_prompt, quick ? 2 : N_DECODE);
+        check_variants("models2/qwen3t-q4_k_m.gguf", prompt, n_prompt, quick);
+    }
+    json_free(ref);
+}
+
 void run_model_tests(bool quick)
 {
     char err[256];
@@ -162,4 +203,5 @@ void run_model_tests(bool quick)
     if (!quick && !subset)
         check_variants("llama-q5_k_m.gguf", prompt, n_prompt, quick);
     json_free(ref);
+    run_models2_tests(quick, subset);
 }

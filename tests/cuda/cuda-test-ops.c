@@ -407,13 +407,21 @@ static void test_attention(uint32_t n_head, uint32_t n_kv, uint32_t hd, uint32_t
 
     uint32_t n_split = forced_split ? forced_split : cuda_attention_splits(T, n_kv, (uint32_t)n_sm);
     CudaAttentionArgs a = {
-        .q = dev_upload(q, T * q_dim * sizeof(float)), .q_stride = q_dim,
-        .n_tokens = T, .n_head = n_head, .n_head_kv = n_kv, .head_dim = hd,
-        .d_seq = dev_upload(seq, sizeof seq), .d_pos = dev_upload(pos, sizeof pos),
-        .k_cache = dev_upload(k, cache_elems * 2), .v_cache = dev_upload(v, cache_elems * 2), .n_ctx = N_CTX,
+        .q = dev_upload(q, T * q_dim * sizeof(float)),
+        .q_stride = q_dim,
+        .n_tokens = T,
+        .n_head = n_head,
+        .n_head_kv = n_kv,
+        .head_dim = hd,
+        .d_seq = dev_upload(seq, sizeof seq),
+        .d_pos = dev_upload(pos, sizeof pos),
+        .k_cache = dev_upload(k, cache_elems * 2),
+        .v_cache = dev_upload(v, cache_elems * 2),
+        .n_ctx = N_CTX,
         .n_split = n_split,
         .part_acc = dev_alloc((size_t)T * n_head * n_split * hd * sizeof(float)),
         .part_ml = dev_alloc((size_t)T * n_head * n_split * 2 * sizeof(float)),
+        .scale = 1.0f / sqrtf((float)hd),
         .out = dev_act(T, q_dim),
     };
     cuda_ok(cuda_attention(0, &a), "cuda_attention");
@@ -509,9 +517,22 @@ static void test_attention_decode(uint32_t n_head, uint32_t n_kv, uint32_t hd, u
         .k_cache = k_sep, .v_cache = v_sep, .n_ctx = N_CTX,
     };
     CudaAttentionArgs att = {
-        .q = qkv_sep, .q_stride = stride, .n_tokens = T, .n_head = n_head, .n_head_kv = n_kv, .head_dim = hd,
-        .d_seq = d_seq, .d_pos = d_pos, .k_cache = k_sep, .v_cache = v_sep, .n_ctx = N_CTX, .n_split = n_split,
-        .part_acc = part_acc, .part_ml = part_ml, .out = out_sep,
+        .q = qkv_sep,
+        .q_stride = stride,
+        .n_tokens = T,
+        .n_head = n_head,
+        .n_head_kv = n_kv,
+        .head_dim = hd,
+        .d_seq = d_seq,
+        .d_pos = d_pos,
+        .k_cache = k_sep,
+        .v_cache = v_sep,
+        .n_ctx = N_CTX,
+        .n_split = n_split,
+        .part_acc = part_acc,
+        .part_ml = part_ml,
+        .scale = 1.0f / sqrtf((float)hd),
+        .out = out_sep,
     };
     cuda_ok(cuda_rope_store_kv(0, &rope), "cuda_rope_store_kv");
     cuda_ok(cuda_attention(0, &att), "cuda_attention");

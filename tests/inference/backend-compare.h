@@ -22,7 +22,8 @@ typedef struct BackendPair {
     bool check_greedy_choice;
 } BackendPair;
 
-// models/FILE from $PONDER_SHARED; a failure is a test failure (NULL).
+// models/FILE from $PONDER_SHARED (FILE itself when it names a folder, as "models2/x.gguf");
+// a failure is a test failure (NULL).
 PonderModel *backend_test_load_model(const char *file);
 
 // Loads models/FILE and makes a context from GPU_PARAMS (params->backend is the backend
@@ -57,5 +58,6 @@ double backend_pair_check_batched(BackendPair *p, const int32_t *prompt, uint32_
 // models/reference.json: its prompt ids, at most MAX of them, into PROMPT; returns how many.
 uint32_t reference_prompt(const JsonValue *ref, int32_t *prompt, uint32_t max);
 // LOGITS against llama.cpp's for one file of reference.json (FILE_REF, an entry of its
-// "files"): the rel RMS, or INFINITY when the entry has no N_VOCAB logits.
+// "files"; models2's "logits" where there are no "llama_cpp_logits"): the rel RMS, or
+// INFINITY when the entry has no N_VOCAB logits.
 double reference_rel_rms(const JsonValue *file_ref, const float *logits, uint32_t n_vocab);

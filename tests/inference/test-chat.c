@@ -48,10 +48,18 @@ static void collect(void *user, ReasoningPhase phase, const char *text, size_t l
     }
 }
 
-// The specification, read directly off the whole text.
+// The specification, read directly off the whole text. R1_0528: the prompt did not open
+// the reasoning, so text that does not start with "<think>" is all answer.
 static void split_directly(const char *text, const char **thinking, size_t *n_thinking,
-                           const char **answer, bool *cut_off)
+                           const char **answer, bool *cut_off, bool r1_0528)
 {
+    if (r1_0528 && strncmp(text, "<think>", 7) != 0) {
+        *thinking = text;
+        *n_thinking = 0;
+        *answer = text;
+        *cut_off = false;
+        return;
+    }
     if (strncmp(text, "<think>", 7) == 0)
         text += 7;
     const char *tag = strstr(text, "</think>");
@@ -62,12 +70,14 @@ static void split_directly(const char *text, const char **thinking, size_t *n_th
 }
 
 // Feeds TEXT in pieces ending at CUTS[0..n_cuts) (ascending) and checks the result.
-static void check_split(const char *text, const size_t *cuts, size_t n_cuts, const char *how)
+static void check_split(const char *text, const size_t *cuts, size_t n_cuts, const char *how,
+                        bool r1_0528)
 {
     size_t len = strlen(text);
     Collected c = {0};
     ReasoningParser p;
     reasoning_parser_init(&p);
+    p.answer_unless_think = r1_0528; // what reasoning_parser_init_for sets for R1-0528 files
     size_t start = 0;
     for (size_t i = 0; i <= n_cuts; i++) {
         size_t end = i < n_cuts ? cuts[i] : len;
@@ -79,31 +89,34 @@ static void check_split(const char *text, const size_t *cuts, size_t n_cuts, con
     const char *thinking, *answer;
     size_t n_thinking;
     bool expected_cut_off;
-    split_directly(text, &thinking, &n_thinking, &answer, &expected_cut_off);
+    split_directly(text, &thinking, &n_thinking, &answer, &expected_cut_off, r1_0528);
     bool ok = c.n_thinking == n_thinking && memcmp(c.thinking, thinking, n_thinking) == 0 &&
               c.n_answer == strlen(answer) && memcmp(c.answer, answer, c.n_answer) == 0 &&
               cut_off == expected_cut_off && !c.thinking_after_answer && !c.empty_emit;
-    CHECKF(ok, "\"%s\" fed %s: thinking \"%.*s\" answer \"%.*s\" cut_off %d", text, how,
-           (int)c.n_thinking, c.thinking, (int)c.n_answer, c.answer, cut_off);
+    CHECKF(ok, "\"%s\" fed %s%s: thinking \"%.*s\" answer \"%.*s\" cut_off %d", text, how,
+           r1_0528 ? " (R1-0528)" : "", (int)c.n_thinking, c.thinking, (int)c.n_answer, c.answer,
+           cut_off);
 }
 
 static void check_parser_text(const char *text)
 {
     size_t len = strlen(text);
-    check_split(text, NULL, 0, "whole");
-    for (size_t a = 0; a <= len; a++) {
-        size_t one[1] = {a};
-        check_split(text, one, 1, "in two");
-        for (size_t b = a; b <= len && len <= 40; b++) {
-            size_t two[2] = {a, b};
-            check_split(text, two, 2, "in three");
+    for (int r1_0528 = 0; r1_0528 <= 1; r1_0528++) {
+        check_split(text, NULL, 0, "whole", r1_0528);
+        for (size_t a = 0; a <= len; a++) {
+            size_t one[1] = {a};
+            check_split(text, one, 1, "in two", r1_0528);
+            for (size_t b = a; b <= len && len <= 40; b++) {
+                size_t two[2] = {a, b};
+                check_split(text, two, 2, "in three", r1_0528);
+            }
         }
+        size_t *bytes = malloc((len + 1) * sizeof *bytes);
+        for (size_t i = 0; i < len; i++)
+            bytes[i] = i + 1;
+        check_split(text, bytes, len, "byte by byte", r1_0528);
+        free(bytes);
     }
-    size_t *bytes = malloc((len + 1) * sizeof *bytes);
-    for (size_t i = 0; i < len; i++)
-        bytes[i] = i + 1;
-    check_split(text, bytes, len, "byte by byte");
-    free(bytes);
 }
 
 static void test_reasoning_parser(void)
@@ -135,7 +148,7 @@ static void test_reasoning_parser(void)
         const char *thinking, *answer;
         size_t n_thinking;
         bool cut_off;
-        split_directly(cases[i].text, &thinking, &n_thinking, &answer, &cut_off);
+        split_directly(cases[i].text, &thinking, &n_thinking, &answer, &cut_off, false);
         CHECKF(n_thinking == strlen(cases[i].thinking) &&
                    memcmp(thinking, cases[i].thinking, n_thinking) == 0 &&
                    strcmp(answer, cases[i].answer) == 0 && cut_off == cases[i].cut_off,
@@ -152,6 +165,48 @@ static void test_reasoning_parser(void)
     reasoning_parser_push(&p, "<think></thi", 12, collect, &c);
     CHECK(!reasoning_parser_finish(&p, collect, &c));
     CHECK(c.n_answer == 12 && memcmp(c.answer, "<think></thi", 12) == 0);
+
+    // R1-0528 by hand: the model opens the reasoning itself, or answers at once.
+    const struct {
+        const char *text, *thinking, *answer;
+        bool cut_off;
+    } opened[] = {
+        {"<think>\nsteps</think>\n\nfinal", "\nsteps", "\n\nfinal", false},
+        {"direct answer", "", "direct answer", false},
+        {"<thi", "", "<thi", false},
+        {"", "", "", false},
+        {"<think>", "", "", true},
+        {"reasoning</think>answer", "", "reasoning</think>answer", false},
+    };
+    for (size_t i = 0; i < sizeof opened / sizeof opened[0]; i++) {
+        const char *thinking, *answer;
+        size_t n_thinking;
+        bool cut_off;
+        split_directly(opened[i].text, &thinking, &n_thinking, &answer, &cut_off, true);
+        CHECKF(n_thinking == strlen(opened[i].thinking) &&
+                   memcmp(thinking, opened[i].thinking, n_thinking) == 0 &&
+                   strcmp(answer, opened[i].answer) == 0 && cut_off == opened[i].cut_off,
+               "direct reading of \"%s\" (R1-0528)", opened[i].text);
+    }
+}
+
+// Which format a file gets: from its template and architecture, never its name.
+static void test_format_detect(void)
+{
+    const char *r1 = "{% if add_generation_prompt %}{{'<｜Assistant｜><think>\\n'}}{% endif %}";
+    const char *r1_0528 = "{% if add_generation_prompt %}{{'<｜Assistant｜>'}}{% endif %}";
+    const char *chatml = "{{'<|im_start|>assistant\\n'}}";
+    CHECK(chat_format_detect("qwen2", r1) == CHAT_FORMAT_R1);
+    CHECK(chat_format_detect("qwen3", r1) == CHAT_FORMAT_R1);
+    CHECK(chat_format_detect("qwen3", r1_0528) == CHAT_FORMAT_R1_0528);
+    CHECK(chat_format_detect("llama", r1_0528) == CHAT_FORMAT_R1_0528);
+    CHECK(chat_format_detect("qwen3", NULL) == CHAT_FORMAT_R1_0528);
+    CHECK(chat_format_detect("qwen2", NULL) == CHAT_FORMAT_R1);
+    CHECK(chat_format_detect("llama", chatml) == CHAT_FORMAT_R1);
+    CHECK(chat_template_unsupported_reason(chatml) != NULL);
+    CHECK(chat_template_unsupported_reason(r1) == NULL);
+    CHECK(chat_template_unsupported_reason(r1_0528) == NULL);
+    CHECK(chat_template_unsupported_reason(NULL) == NULL);
 }
 
 static void test_strip_reasoning(void)
@@ -345,6 +400,24 @@ static void test_r1_tokenizer(void)
           m.think == 151648 && m.end_think == 151649);
     test_prompts(tok);
     test_prompt_errors(tok);
+
+    // R1-0528's format: a system prompt, and the generation prompt ends at <｜Assistant｜>.
+    ChatMessage chat[] = {{CHAT_ROLE_SYSTEM, "Be brief."}, {CHAT_ROLE_USER, "Hi"}};
+    int32_t *r1_ids = NULL, *ids = NULL;
+    int64_t n_r1 = chat_build_prompt(tok, chat, 2, true, &r1_ids, err, sizeof err);
+    tokenizer_set_generation_opens_think(tok, false);
+    int64_t n = chat_build_prompt(tok, chat, 2, true, &ids, err, sizeof err);
+    CHECKF(n > 2 && n_r1 == n + 2 && memcmp(ids, r1_ids, (size_t)n * sizeof *ids) == 0 &&
+               ids[n - 1] == m.assistant && r1_ids[n] == m.think,
+           "R1-0528 prompt: %lld ids, R1 %lld", (long long)n, (long long)n_r1);
+    ReasoningParser p;
+    reasoning_parser_init_for(&p, tok);
+    CHECK(p.answer_unless_think);
+    tokenizer_set_generation_opens_think(tok, true);
+    reasoning_parser_init_for(&p, tok);
+    CHECK(!p.answer_unless_think);
+    free(ids);
+    free(r1_ids);
     tokenizer_free(tok);
 }
 
@@ -411,6 +484,7 @@ int main(void)
 {
     test_reasoning_parser();
     test_strip_reasoning();
+    test_format_detect();
     test_r1_tokenizer();
     test_llama_tokenizer();
     test_tiny_gguf();

@@ -14,6 +14,7 @@
 #include "gguf.h"
 #include "json.h"
 #include "model-files.h"
+#include "ponder-infer.h"
 #include "quant.h"
 #include "test-util.h"
 
@@ -126,7 +127,7 @@ static float bf16_bits_to_float(uint16_t h)
 // ---- config.json, read here --------------------------------------------------------
 
 typedef struct RefConfig {
-    bool llama, tied;
+    bool llama, qwen3, tied;
     int64_t n_embd, n_ff, n_layer, n_head, n_head_kv, head_dim, n_vocab, n_ctx;
     double rope_theta, rms_eps;
 } RefConfig;
@@ -136,13 +137,14 @@ static RefConfig ref_config(const JsonValue *cfg)
     RefConfig c = {0};
     const char *arch = json_at(json_get(cfg, "architectures"), 0)->string;
     c.llama = strcmp(arch, "LlamaForCausalLM") == 0;
+    c.qwen3 = strcmp(arch, "Qwen3ForCausalLM") == 0;
     c.tied = json_get_bool(cfg, "tie_word_embeddings", false);
     c.n_embd = json_get_int(cfg, "hidden_size", 0);
     c.n_ff = json_get_int(cfg, "intermediate_size", 0);
     c.n_layer = json_get_int(cfg, "num_hidden_layers", 0);
     c.n_head = json_get_int(cfg, "num_attention_heads", 0);
     c.n_head_kv = json_get_int(cfg, "num_key_value_heads", 0);
-    c.head_dim = c.n_embd / c.n_head;
+    c.head_dim = json_get_int(cfg, "head_dim", c.n_embd / c.n_head);
     c.n_vocab = json_get_int(cfg, "vocab_size", 0);
     c.n_ctx = json_get_int(cfg, "max_position_embeddings", 0);
     c.rope_theta = json_get_number(cfg, "rope_theta", 0);
@@ -172,7 +174,7 @@ static void check_f32(const GgufFile *g, const char *arch, const char *suffix, d
 
 static void check_hparams(const GgufFile *g, const RefConfig *c, uint32_t file_type)
 {
-    const char *arch = c->llama ? "llama" : "qwen2";
+    const char *arch = c->llama ? "llama" : c->qwen3 ? "qwen3" : "qwen2";
     GgufString s;
     CHECK(gguf_get_string(g, "general.architecture", &s) && gguf_string_equals(s, arch));
     CHECK(gguf_get_string(g, "general.name", &s) && s.len > 0);
@@ -188,6 +190,14 @@ static void check_hparams(const GgufFile *g, const RefConfig *c, uint32_t file_t
     check_u32(g, arch, "rope.dimension_count", c->head_dim);
     check_f32(g, arch, "rope.freq_base", c->rope_theta);
     check_f32(g, arch, "attention.layer_norm_rms_epsilon", c->rms_eps);
+    if (c->qwen3) { // hf-tiny-qwen3: head 128 with a 128-wide embedding, YaRN x4 over 1024
+        check_u32(g, arch, "attention.key_length", c->head_dim);
+        check_u32(g, arch, "attention.value_length", c->head_dim);
+        CHECK(gguf_get_string(g, "qwen3.rope.scaling.type", &s) && gguf_string_equals(s, "yarn"));
+        check_f32(g, arch, "rope.scaling.factor", 4.0);
+        check_u32(g, arch, "rope.scaling.original_context_length", 1024);
+        CHECK(!gguf_find_kv(g, "qwen3.rope.scaling.attn_factor"));
+    }
 }
 
 // Every key that llama.cpp wrote into the shared file of the same architecture must be
@@ -250,15 +260,30 @@ static size_t expected_tensors(const RefConfig *c, Expected *out)
             {"attn_q.bias", "self_attn.q_proj.bias"},
             {"attn_k.bias", "self_attn.k_proj.bias"},
             {"attn_v.bias", "self_attn.v_proj.bias"},
+            {"attn_q_norm.weight", "self_attn.q_norm.weight"},
+            {"attn_k_norm.weight", "self_attn.k_norm.weight"},
         };
         const int64_t shapes[][3] = {
-            {c->n_embd, 1, 0}, {q, c->n_embd, c->llama ? c->n_head : 0},
-            {kv, c->n_embd, c->llama ? c->n_head_kv : 0}, {kv, c->n_embd, 0},
-            {c->n_embd, q, 0}, {c->n_embd, 1, 0}, {c->n_ff, c->n_embd, 0},
-            {c->n_ff, c->n_embd, 0}, {c->n_embd, c->n_ff, 0}, {q, 1, 0}, {kv, 1, 0}, {kv, 1, 0},
+            {c->n_embd, 1, 0},
+            {q, c->n_embd, c->llama ? c->n_head : 0},
+            {kv, c->n_embd, c->llama ? c->n_head_kv : 0},
+            {kv, c->n_embd, 0},
+            {c->n_embd, q, 0},
+            {c->n_embd, 1, 0},
+            {c->n_ff, c->n_embd, 0},
+            {c->n_ff, c->n_embd, 0},
+            {c->n_embd, c->n_ff, 0},
+            {q, 1, 0},
+            {kv, 1, 0},
+            {kv, 1, 0},
+            {c->head_dim, 1, 0},
+            {c->head_dim, 1, 0},
         };
-        size_t n_parts = c->llama ? 9 : 12; // qwen2 has q/k/v biases
-        for (size_t p = 0; p < n_parts; p++) {
+        // qwen2 has q/k/v biases, qwen3 per-head q/k norms (and no biases)
+        for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++) {
+            bool bias = p >= 9 && p < 12, qk_norm = p >= 12;
+            if ((bias && (c->llama || c->qwen3)) || (qk_norm && !c->qwen3))
+                continue;
             snprintf(g, sizeof g, "blk.%lld.%s", (long long)il, parts[p][0]);
             snprintf(h, sizeof h, "model.layers.%lld.%s", (long long)il, parts[p][1]);
             ADD(g, h, shapes[p][0], shapes[p][1], shapes[p][2]);
@@ -335,7 +360,7 @@ static void check_tensor_values(const GgufTensor *t, const RefTensor *ref, const
 static void check_tensors(const GgufFile *g, const RefConfig *c, const RefCheckpoint *ref,
                           const char *out_type, PonderType matrix_type)
 {
-    Expected *expected = calloc(4 + 12 * (size_t)c->n_layer, sizeof *expected);
+    Expected *expected = calloc(4 + 14 * (size_t)c->n_layer, sizeof *expected);
     size_t n = expected_tensors(c, expected);
     CHECKF(g->n_tensors == n + (c->llama ? 1 : 0), "%s: %llu tensors, want %zu", out_type,
            (unsigned long long)g->n_tensors, n + (c->llama ? 1 : 0));
@@ -611,6 +636,35 @@ static void check_tokens_like_shared(const GgufFile *g, const char *shared_name,
 
 // ---- driver --------------------------------------------------------------------------
 
+static void check_qwen3_runs(const char *path)
+{
+    PonderError err = {0};
+    PonderModel *model = ponder_model_load(path, &err);
+    CHECKF(model, "%s: %s", path, err.message);
+    if (!model)
+        return;
+    const PonderModelInfo *info = ponder_model_info(model);
+    CHECK(strcmp(info->architecture, "qwen3") == 0 && info->head_dim == 128 && info->tied_output);
+    PonderContextParams params = ponder_context_default_params();
+    params.n_ctx = 16;
+    params.n_threads = 1;
+    PonderContext *ctx = ponder_context_new(model, &params, &err);
+    CHECKF(ctx, "%s: %s", path, err.message);
+    float *logits = malloc(info->n_vocab * sizeof *logits);
+    int32_t ids[] = {1503, 10, 200, 1501, 42};
+    PonderBatchEntry e = {
+        .seq = ctx ? ponder_seq_new(ctx) : -1, .tokens = ids, .n_tokens = 5, .logits = logits};
+    bool ran = ctx && ponder_decode(ctx, &e, 1, &err) == PONDER_OK;
+    CHECKF(ran, "%s: %s", path, err.message);
+    bool finite = true;
+    for (uint32_t i = 0; ran && i < info->n_vocab; i++)
+        finite = finite && isfinite(logits[i]);
+    CHECK(finite);
+    free(logits);
+    ponder_context_free(ctx);
+    ponder_model_free(model);
+}
+
 static void check_fixture(const char *name)
 {
     char dir[1024], path[4096], err[512];
@@ -619,11 +673,16 @@ static void check_fixture(const char *name)
     snprintf(path, sizeof path, "%s/config.json", dir);
     JsonValue *cfg_json = json_parse_file(path, err, sizeof err);
     snprintf(path, sizeof path, "%s/expected.json", dir);
+    // hf-tiny-qwen3 (tools/make-qwen3-fixture.py, no transformers run) has no expected.json
     JsonValue *expected = json_parse_file(path, err, sizeof err);
-    CHECKF(cfg_json && expected, "%s: %s", name, err);
-    if (!cfg_json || !expected)
+    bool qwen3 = strcmp(name, "hf-tiny-qwen3") == 0;
+    CHECKF(cfg_json && (expected || qwen3), "%s: %s", name, err);
+    if (!cfg_json || (!expected && !qwen3)) {
+        json_free(cfg_json);
         return;
+    }
     RefConfig c = ref_config(cfg_json);
+    CHECKF(c.qwen3 == qwen3, "%s: architecture", name);
     RefCheckpoint ref;
     ref_load(&ref, dir);
 
@@ -650,7 +709,11 @@ static void check_fixture(const char *name)
         check_tensors(g, &c, &ref, outs[i].type, outs[i].matrix_type);
         if (c.llama)
             check_rope_freqs(g);
-        if (outs[i].matrix_type == PONDER_TYPE_F32) {
+        if (outs[i].matrix_type == PONDER_TYPE_F32 && c.qwen3) {
+            // no llama.cpp file or transformers logits beside it: the converted file must
+            // load and run (its forward pass is checked against ../shared/models2)
+            check_qwen3_runs(out);
+        } else if (outs[i].matrix_type == PONDER_TYPE_F32) {
             const char *shared = c.llama ? "models/llama-f16.gguf" : "models/qwen2-f16.gguf";
             check_keys_like_shared(g, shared);
             check_tokenizer(g, dir, &c, expected);
@@ -712,6 +775,7 @@ int main(void)
     check_fixture("hf-tiny-qwen2");
     check_fixture("hf-tiny-llama");
     check_fixture("hf-tiny-qwen2-tied");
+    check_fixture("hf-tiny-qwen3");
     check_full_tokenizer("tokenizers/deepseek-r1-distill-qwen", 151665, 151387,
                          "deepseek-r1-qwen", 151646, 151643);
     check_full_tokenizer("tokenizers/llama-3.1", 128256, 280147, "llama-bpe", 128000, 128009);

@@ -628,6 +628,31 @@ static void check_full_vocab_gguf(const Tokenizer *from_json, const char *dir,
     gguf_close(file);
 }
 
+// The DeepSeek-V3 vocabulary (R1's own, and R1-0528-Qwen3's qwen3t test files): its
+// three-stage pre-tokenizer on golden-vectors-deepseek-v3.json, from tokenizer.json and
+// from the same vocabulary written to GGUF with tokenizer.ggml.pre = deepseek-v3.
+static void check_deepseek_v3(void)
+{
+    char err[512];
+    JsonValue *golden = json_parse_file(
+        test_shared_path("tokenizers/golden-vectors-deepseek-v3.json"), err, sizeof err);
+    CHECKF(golden != NULL, "%s", err);
+    if (!golden)
+        return;
+    const JsonValue *set = json_get(json_get(golden, "sets"), "deepseek-v3");
+    CHECK(set && set->count == 308);
+    double seconds;
+    Tokenizer *tok = load_json("tokenizers/deepseek-v3", &seconds);
+    if (tok && set) {
+        printf("deepseek-v3: loaded %u tokens in %.3f s\n", tokenizer_vocab_size(tok), seconds);
+        CHECK(tokenizer_pre(tok) == TOKENIZER_PRE_DEEPSEEK_V3);
+        check_golden_set(tok, set, "deepseek-v3");
+        check_full_vocab_gguf(tok, "tokenizers/deepseek-v3", "deepseek-v3", set);
+    }
+    tokenizer_free(tok);
+    json_free(golden);
+}
+
 static void check_bad_json(void)
 {
     char err[512];
@@ -674,6 +699,7 @@ int main(void)
             check_full_vocab_gguf(tok, dir, "llama-bpe", set);
         }
     }
+    check_deepseek_v3();
     check_bad_json();
     check_hostile_gguf();
     tokenizer_free(loaded[0]);

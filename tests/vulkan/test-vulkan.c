@@ -3,6 +3,7 @@
 // F16), prompt and greedy decode steps; four sequences in one step; an f32 KV cache;
 // recorded command buffers against re-recorded ones; partial offload (1 and 0 of the 2
 // layers on the GPU, the rest on the CPU); the errors for what the backend does not do.
+// The same for the qwen3 files of $PONDER_SHARED/models2 (against their own reference).
 // Skips (77) where no Vulkan loader or device is usable. Lavapipe on two cores runs it in
 // about 90 seconds.
 #include <math.h>
@@ -73,8 +74,8 @@ static bool check_file(const char *file, const JsonValue *ref, const int32_t *pr
     double worst = backend_pair_prompt_and_decode(&p, prompt, n_prompt, N_DECODE, cpu_l, gpu_l,
                                                   bound_for(file), first);
     double rel_llama = reference_rel_rms(ref, first, p.n_vocab);
-    CHECKF(rel_llama <= bound_for(file), "%s: Vulkan vs llama.cpp rel %.4f", file, rel_llama);
-    printf("  %-20s Vulkan vs CPU worst rel %.2e over prompt + %d steps (bound %.2f); vs llama.cpp "
+    CHECKF(rel_llama <= bound_for(file), "%s: Vulkan vs reference rel %.4f", file, rel_llama);
+    printf("  %-20s Vulkan vs CPU worst rel %.2e over prompt + %d steps (bound %.2f); vs reference "
            "%.4f\n",
            file, worst, N_DECODE, bound_for(file), rel_llama);
     free(cpu_l);
@@ -207,6 +208,44 @@ static void check_offload(const char *file, const int32_t *prompt, uint32_t n_pr
     }
 }
 
+// The qwen3 files of ../shared/models2 in the types this library runs (the IQ ones belong
+// to the IQ work): each against the CPU and its own reference logits, after its own
+// prompt; then the head-128, tied-output file batched and partly offloaded.
+static void check_models2(void)
+{
+    char jerr[256];
+    JsonValue *ref = json_parse_file(test_shared_path("models2/reference.json"), jerr, sizeof jerr);
+    if (!ref) {
+        printf("  models2/reference.json not readable: qwen3 files not checked\n");
+        return;
+    }
+    printf("qwen3 files of models2 against the CPU backend and their reference:\n");
+    const JsonValue *files = json_get(ref, "files");
+    int n_run = 0;
+    for (size_t f = 0; files && f < files->count; f++) {
+        const char *name = files->keys[f];
+        if (strncmp(name, "qwen3", 5) != 0 || strstr(name, "-iq"))
+            continue;
+        int32_t prompt[MAX_PROMPT];
+        uint32_t n_prompt = reference_prompt(&files->items[f], prompt, MAX_PROMPT);
+        char file[128];
+        snprintf(file, sizeof file, "models2/%s", name);
+        CHECKF(n_prompt > 0, "%s: no prompt ids", file);
+        if (n_prompt > 0 && check_file(file, &files->items[f], prompt, n_prompt))
+            n_run++;
+    }
+    CHECKF(n_run >= 10, "only %d qwen3 files run", n_run);
+    const JsonValue *t = json_get(files, "qwen3t-q8_0.gguf");
+    int32_t prompt[MAX_PROMPT];
+    uint32_t n_prompt = t ? reference_prompt(t, prompt, MAX_PROMPT) : 0;
+    CHECKF(n_prompt > 4, "models2/qwen3t-q8_0.gguf: no prompt");
+    if (n_prompt > 4) {
+        check_batched("models2/qwen3t-q8_0.gguf", -1, prompt, n_prompt);
+        check_offload("models2/qwen3t-q8_0.gguf", prompt, n_prompt);
+    }
+    json_free(ref);
+}
+
 // What the backend does not do fails with a message, never a crash.
 static void check_errors(void)
 {
@@ -266,6 +305,7 @@ int main(void)
     }
     printf("  %d files run, %d not run yet\n", n_run, n_not_run);
     CHECKF(n_not_run == 0 && n_run >= 24, "%d files run, %d not", n_run, n_not_run);
+    check_models2();
     check_batched("qwen2-q4_k_m.gguf", -1, prompt, n_prompt);
     check_batched("llama-q8_0.gguf", -1, prompt, n_prompt);
     check_offload("qwen2-q3_k_m.gguf", prompt, n_prompt);
