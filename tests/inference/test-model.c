@@ -2,6 +2,11 @@
 // quantized by llama.cpp in every type, with llama.cpp's logits and greedy continuations.
 // A wrong block layout or RoPE layout lands near 0.3-1.0 relative RMS; a correct engine
 // within 0.01 (F16/BF16) and 0.05 (quantized types).
+//
+// ../shared/models2/ adds the IQ types and the qwen3 architecture: each file its own prompt
+// and the logits after it (same bounds, argmax equal up to a near-tie of 0.1). A file whose
+// architecture the library refuses is skipped with the reason, so its check starts by
+// itself once the architecture loads; every other failure to load fails.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +88,89 @@ static void check_file(const char *name, const JsonValue *ref, const int32_t *pr
     ponder_model_free(model);
 }
 
+// One file of ../shared/models2/. Returns false when it was skipped (architecture refused).
+static bool check_models2_file(const char *name, const JsonValue *ref)
+{
+    const JsonValue *ids = json_get(ref, "prompt_ids");
+    const JsonValue *expected = json_get(ref, "logits");
+    CHECKF(ids && expected && ids->count > 0 && ids->count <= 64, "%s: reference entry", name);
+    if (!ids || !expected || ids->count == 0 || ids->count > 64)
+        return true;
+    int32_t prompt[64];
+    for (size_t i = 0; i < ids->count; i++)
+        prompt[i] = (int32_t)ids->items[i].integer;
+    char path[512];
+    snprintf(path, sizeof path, "%s", test_shared_path("models2/"));
+    strncat(path, name, sizeof path - strlen(path) - 1);
+    PonderError err = {0};
+    PonderModel *model = ponder_model_load(path, &err);
+    if (!model && err.status == PONDER_ERR_UNSUPPORTED && strstr(err.message, "architecture")) {
+        printf("%-22s skipped: %s\n", name, err.message);
+        return false;
+    }
+    CHECKF(model != NULL, "%s: %s", name, err.message);
+    if (!model)
+        return true;
+    PonderContextParams params = ponder_context_default_params();
+    params.n_ctx = 64;
+    params.n_threads = 2;
+    PonderContext *ctx = ponder_context_new(model, &params, &err);
+    CHECKF(ctx != NULL, "%s: %s", name, err.message);
+    uint32_t n_vocab = ponder_model_info(model)->n_vocab;
+    CHECKF(expected->count == n_vocab, "%s: %zu reference logits for %u tokens", name,
+           expected->count, n_vocab);
+    if (ctx && expected->count == n_vocab) {
+        float *logits = malloc(n_vocab * sizeof(float)), *want = malloc(n_vocab * sizeof(float));
+        for (uint32_t i = 0; i < n_vocab; i++)
+            want[i] = (float)expected->items[i].number;
+        int32_t seq = ponder_seq_new(ctx);
+        PonderBatchEntry entry = {
+            .seq = seq, .tokens = prompt, .n_tokens = (uint32_t)ids->count, .logits = logits};
+        bool decoded = ponder_decode(ctx, &entry, 1, &err) == PONDER_OK;
+        CHECKF(decoded, "%s: %s", name, err.message);
+        if (decoded) {
+            double rel = test_rel_rms(logits, want, n_vocab);
+            printf("%-22s relative RMS vs reference %.5f (bound %.2f)\n", name, rel, bound_for(name));
+            CHECKF(rel <= bound_for(name), "%s: relative RMS %.4f", name, rel);
+            int32_t ours = sampler_argmax(logits, (int32_t)n_vocab);
+            int32_t theirs = sampler_argmax(want, (int32_t)n_vocab);
+            // a split is allowed only where the reference itself has a near-tie
+            CHECKF(ours == theirs || want[theirs] - want[ours] < 0.1f,
+                   "%s: argmax %d, reference %d (reference margin %.3f)", name, ours, theirs,
+                   want[theirs] - want[ours]);
+        }
+        free(logits);
+        free(want);
+    }
+    if (ctx)
+        ponder_context_free(ctx);
+    ponder_model_free(model);
+    return true;
+}
+
+static void check_models2(void)
+{
+    char err[256];
+    JsonValue *ref = json_parse_file(test_shared_path("models2/reference.json"), err, sizeof err);
+    if (!ref) {
+        CHECKF(false, "../shared/models2/reference.json not readable: %s", err);
+        return;
+    }
+    const JsonValue *files = json_get(ref, "files");
+    CHECK(files && files->count > 0);
+    int checked = 0, skipped = 0;
+    for (size_t f = 0; files && f < files->count; f++) {
+        if (check_models2_file(files->keys[f], &files->items[f]))
+            checked++;
+        else
+            skipped++;
+    }
+    printf("models2: %d files checked, %d skipped\n", checked, skipped);
+    // the qwen2 IQ files need no new architecture: they must all run
+    CHECK(checked >= 11);
+    json_free(ref);
+}
+
 int main(void)
 {
     char err[256];
@@ -101,5 +189,6 @@ int main(void)
     for (size_t f = 0; f < files->count; f++)
         check_file(files->keys[f], &files->items[f], prompt, n_prompt);
     json_free(ref);
+    check_models2();
     return test_finish();
 }
