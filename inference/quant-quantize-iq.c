@@ -176,7 +176,8 @@ void ponder_synth_row(PonderType type, const float *src, void *dst, int64_t n, u
         set_block_d(type, p, ponder_fp32_to_fp16(1.0f));
         ponder_dequantize_row(type, p, y, QK_K);
         double have = mean_square(y, QK_K), want = mean_square(src + i * QK_K, QK_K);
-        float d = have > 0 && isfinite(want) ? (float)sqrt(want / have) : 0.0f;
-        set_block_d(type, p, ponder_fp32_to_fp16(d));
+        double d = have > 0 && isfinite(want) ? sqrt(want / have) : 0.0;
+        d = d < 65504.0 ? d : 65504.0; // the largest finite fp16
+        set_block_d(type, p, ponder_fp32_to_fp16((float)d));
     }
 }
