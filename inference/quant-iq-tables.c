@@ -26,5 +26,9 @@ const uint64_t iq1s_grid[2048] = {
 #include "iq-grids/iq1s.inc"
 };
 
-const int8_t kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
-                                  1,    13,   25,  38,  53,  69,  89,  113};
+const int8_t kvalues_iq4nl[16] = {
+#include "iq-grids/iq4nl.inc"
+};
+
+// A short .inc file would leave the end of a table zero: check the last entries.
+static_assert(sizeof iq1s_grid / sizeof iq1s_grid[0] == 2048, "iq1s grid");
