@@ -24,8 +24,9 @@ static int iq4_nearest(float v)
     return v - kvalues_iq4nl[lo] < kvalues_iq4nl[hi] - v ? lo : hi;
 }
 
-// Scale and level indices for N values: tries maps that put the largest value near either
-// end of the levels (they are asymmetric) and keeps the weighted least-squares best.
+// Scale and level indices for N values: tries maps that put the largest value near the
+// -127 end of the levels (the largest magnitude; the scale's sign picks the side) and keeps
+// the weighted least-squares best.
 // Weights favour large values a little (x^2 + mean square), as llama.cpp's do.
 static float iq4_fit(const float *x, int n, uint8_t *idx)
 {
@@ -44,20 +45,17 @@ static float iq4_fit(const float *x, int n, uint8_t *idx)
         return 0;
     }
     float best_score = -1, best_scale = 0;
-    for (int end = 0; end < 2; end++) {
-        float level = end ? kvalues_iq4nl[15] : kvalues_iq4nl[0];
-        for (int step = -9; step <= 9; step++) {
-            float id = (level + (end ? -step : step)) / max;
-            float sum_qx = 0, sum_q2 = 0;
-            for (int j = 0; j < n; j++) {
-                float w = x[j] * x[j] + sigma2, q = kvalues_iq4nl[iq4_nearest(id * x[j])];
-                sum_qx += w * q * x[j];
-                sum_q2 += w * q * q;
-            }
-            if (sum_q2 > 0 && sum_qx * sum_qx / sum_q2 > best_score) {
-                best_score = sum_qx * sum_qx / sum_q2;
-                best_scale = sum_qx / sum_q2;
-            }
+    for (int step = -7; step <= 7; step++) {
+        float id = (kvalues_iq4nl[0] + step) / max;
+        float sum_qx = 0, sum_q2 = 0;
+        for (int j = 0; j < n; j++) {
+            float w = x[j] * x[j] + sigma2, q = kvalues_iq4nl[iq4_nearest(id * x[j])];
+            sum_qx += w * q * x[j];
+            sum_q2 += w * q * q;
+        }
+        if (sum_q2 > 0 && sum_qx * sum_qx / sum_q2 > best_score) {
+            best_score = sum_qx * sum_qx / sum_q2;
+            best_scale = sum_qx / sum_q2;
         }
     }
     for (int j = 0; j < n; j++)
