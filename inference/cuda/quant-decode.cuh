@@ -76,7 +76,7 @@ static constexpr int8_t iq4nl_levels[16] = {
 #include "../iq-grids/iq4nl.inc"
 };
 // The levels as four little-endian words, for byte-permute lookups.
-static constexpr uint32_t iq4nl_word(int i)
+static __host__ __device__ constexpr uint32_t iq4nl_word(int i)
 {
     return (uint32_t)(uint8_t)iq4nl_levels[4 * i] | (uint32_t)(uint8_t)iq4nl_levels[4 * i + 1] << 8 |
            (uint32_t)(uint8_t)iq4nl_levels[4 * i + 2] << 16 | (uint32_t)(uint8_t)iq4nl_levels[4 * i + 3] << 24;
@@ -137,8 +137,9 @@ static __device__ __forceinline__ void iq1_put8_dev(int *q, uint64_t grid, bool 
 static __device__ __forceinline__ int iq4_lookup4(uint32_t v)
 {
     const uint32_t sel = ((v & 0x7) | ((v >> 4) & 0x70) | ((v >> 8) & 0x700) | ((v >> 12) & 0x7000));
-    const uint32_t lo = __byte_perm(iq4nl_word(0), iq4nl_word(1), sel);
-    const uint32_t hi = __byte_perm(iq4nl_word(2), iq4nl_word(3), sel);
+    constexpr uint32_t w0 = iq4nl_word(0), w1 = iq4nl_word(1), w2 = iq4nl_word(2), w3 = iq4nl_word(3);
+    const uint32_t lo = __byte_perm(w0, w1, sel);
+    const uint32_t hi = __byte_perm(w2, w3, sel);
     const uint32_t upper = ((v >> 3) & 0x01010101u) * 0xffu; // index >= 8
     return (int)((hi & upper) | (lo & ~upper));
 }
