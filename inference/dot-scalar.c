@@ -4,7 +4,7 @@
 // times the integer sub-block scales), exactly as the SIMD kernels do it; the float
 // scales are applied once per block. So SIMD and scalar results differ only by the order
 // of the float additions across blocks.
-#include "quant-blocks.h"
+#include "quant-iq.h"
 #include "quant-kernels.h"
 
 static float half(uint16_t h)
@@ -263,6 +263,55 @@ static float dot_q6_k(const void *w, const void *x, int64_t n)
     return sum;
 }
 
+// ---- IQ types ----
+
+static float dot_iq4_nl(const void *w, const void *x, int64_t n)
+{
+    const BlockIQ4_NL *a = w;
+    const BlockQ8_0 *b = x;
+    float sum = 0;
+    for (int64_t i = 0; i < n / QK_LEGACY; i++) {
+        int8_t q[32];
+        for (int j = 0; j < 16; j++) {
+            q[j] = kvalues_iq4nl[a[i].qs[j] & 0xf];
+            q[j + 16] = kvalues_iq4nl[a[i].qs[j] >> 4];
+        }
+        sum += half(a[i].d) * half(b[i].d) * (float)dot_i8(q, b[i].qs, 32);
+    }
+    return sum;
+}
+
+// The 256-element IQ types, through the shared unpacking (quant-iq.h).
+static inline float iq_dot(PonderType type, const void *w, size_t block_bytes,
+                           const BlockQ8_K *b, int64_t n)
+{
+    float sum = 0;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        IqUnpacked u;
+        iq_unpack(type, (const uint8_t *)w + (size_t)i * block_bytes, &u);
+        int scaled = 0;
+        for (int j = 0; j < 16; j++)
+            scaled += u.sc[j] * dot_i8(u.q + 16 * j, b[i].qs + 16 * j, 16);
+        sum += b[i].d * (half(u.factor_bits) * u.factor_scale) * (float)scaled;
+    }
+    return sum;
+}
+
+#define DEFINE_IQ_DOT(NAME, TYPE, BLOCK)                                                  \
+    static float NAME(const void *w, const void *x, int64_t n)                           \
+    {                                                                                    \
+        return iq_dot(TYPE, w, sizeof(BLOCK), x, n);                                     \
+    }
+
+DEFINE_IQ_DOT(dot_iq2_xxs, PONDER_TYPE_IQ2_XXS, BlockIQ2_XXS)
+DEFINE_IQ_DOT(dot_iq2_xs, PONDER_TYPE_IQ2_XS, BlockIQ2_XS)
+DEFINE_IQ_DOT(dot_iq2_s, PONDER_TYPE_IQ2_S, BlockIQ2_S)
+DEFINE_IQ_DOT(dot_iq3_xxs, PONDER_TYPE_IQ3_XXS, BlockIQ3_XXS)
+DEFINE_IQ_DOT(dot_iq3_s, PONDER_TYPE_IQ3_S, BlockIQ3_S)
+DEFINE_IQ_DOT(dot_iq1_s, PONDER_TYPE_IQ1_S, BlockIQ1_S)
+DEFINE_IQ_DOT(dot_iq1_m, PONDER_TYPE_IQ1_M, BlockIQ1_M)
+DEFINE_IQ_DOT(dot_iq4_xs, PONDER_TYPE_IQ4_XS, BlockIQ4_XS)
+
 PonderVecDot ponder_vec_dot_scalar(PonderType type)
 {
     switch (type) {
@@ -279,6 +328,15 @@ PonderVecDot ponder_vec_dot_scalar(PonderType type)
     case PONDER_TYPE_Q4_K: return dot_q4_k;
     case PONDER_TYPE_Q5_K: return dot_q5_k;
     case PONDER_TYPE_Q6_K: return dot_q6_k;
+    case PONDER_TYPE_IQ2_XXS: return dot_iq2_xxs;
+    case PONDER_TYPE_IQ2_XS: return dot_iq2_xs;
+    case PONDER_TYPE_IQ2_S: return dot_iq2_s;
+    case PONDER_TYPE_IQ3_XXS: return dot_iq3_xxs;
+    case PONDER_TYPE_IQ3_S: return dot_iq3_s;
+    case PONDER_TYPE_IQ1_S: return dot_iq1_s;
+    case PONDER_TYPE_IQ1_M: return dot_iq1_m;
+    case PONDER_TYPE_IQ4_NL: return dot_iq4_nl;
+    case PONDER_TYPE_IQ4_XS: return dot_iq4_xs;
     default: return NULL;
     }
 }
@@ -307,6 +365,15 @@ QUANT_DEFINE_GEMM_FROM_DOT(gemm_q3_k, dot_q3_k)
 QUANT_DEFINE_GEMM_FROM_DOT(gemm_q4_k, dot_q4_k)
 QUANT_DEFINE_GEMM_FROM_DOT(gemm_q5_k, dot_q5_k)
 QUANT_DEFINE_GEMM_FROM_DOT(gemm_q6_k, dot_q6_k)
+QUANT_DEFINE_GEMM_FROM_DOT(gemm_iq2_xxs, dot_iq2_xxs)
+QUANT_DEFINE_GEMM_FROM_DOT(gemm_iq2_xs, dot_iq2_xs)
+QUANT_DEFINE_GEMM_FROM_DOT(gemm_iq2_s, dot_iq2_s)
+QUANT_DEFINE_GEMM_FROM_DOT(gemm_iq3_xxs, dot_iq3_xxs)
+QUANT_DEFINE_GEMM_FROM_DOT(gemm_iq3_s, dot_iq3_s)
+QUANT_DEFINE_GEMM_FROM_DOT(gemm_iq1_s, dot_iq1_s)
+QUANT_DEFINE_GEMM_FROM_DOT(gemm_iq1_m, dot_iq1_m)
+QUANT_DEFINE_GEMM_FROM_DOT(gemm_iq4_nl, dot_iq4_nl)
+QUANT_DEFINE_GEMM_FROM_DOT(gemm_iq4_xs, dot_iq4_xs)
 
 PonderGemm quant_gemm_scalar(PonderType type)
 {
@@ -324,6 +391,15 @@ PonderGemm quant_gemm_scalar(PonderType type)
     case PONDER_TYPE_Q4_K: return gemm_q4_k;
     case PONDER_TYPE_Q5_K: return gemm_q5_k;
     case PONDER_TYPE_Q6_K: return gemm_q6_k;
+    case PONDER_TYPE_IQ2_XXS: return gemm_iq2_xxs;
+    case PONDER_TYPE_IQ2_XS: return gemm_iq2_xs;
+    case PONDER_TYPE_IQ2_S: return gemm_iq2_s;
+    case PONDER_TYPE_IQ3_XXS: return gemm_iq3_xxs;
+    case PONDER_TYPE_IQ3_S: return gemm_iq3_s;
+    case PONDER_TYPE_IQ1_S: return gemm_iq1_s;
+    case PONDER_TYPE_IQ1_M: return gemm_iq1_m;
+    case PONDER_TYPE_IQ4_NL: return gemm_iq4_nl;
+    case PONDER_TYPE_IQ4_XS: return gemm_iq4_xs;
     default: return NULL;
     }
 }

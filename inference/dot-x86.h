@@ -10,7 +10,7 @@
 //
 // Design: one weight block per iteration, integers inside the block (the sub-block scales
 // applied with vpmaddwd / vpdpwssd), one float FMA per block for the block scales.
-#include "quant-blocks.h"
+#include "quant-iq.h"
 #include "quant-kernels.h"
 
 #include <immintrin.h>
@@ -260,6 +260,19 @@ static inline __m256i quants_q5_0(const BlockQ5_0 *b)
 DEFINE_DOT_SYMMETRIC(dot_q8_0, BlockQ8_0, quants_q8_0)
 DEFINE_DOT_SYMMETRIC(dot_q4_0, BlockQ4_0, quants_q4_0)
 DEFINE_DOT_SYMMETRIC(dot_q5_0, BlockQ5_0, quants_q5_0)
+
+// The 16 IQ4 levels in both 128-bit lanes, for vpshufb lookups by nibble.
+static inline __m256i iq4_levels(void)
+{
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kvalues_iq4nl));
+}
+
+static inline __m256i quants_iq4_nl(const BlockIQ4_NL *b)
+{
+    return _mm256_shuffle_epi8(iq4_levels(), unpack_nibbles32(b->qs));
+}
+
+DEFINE_DOT_SYMMETRIC(dot_iq4_nl, BlockIQ4_NL, quants_iq4_nl)
 
 // Q4_1 / Q5_1: unsigned quants plus a min, whose product with the activations needs only
 // their sum (stored in the Q8_1 block). The two parts of a block can be large and cancel,
@@ -523,6 +536,93 @@ static float dot_q6_k(const void *w, const void *x, int64_t n)
     return hsum_ps(acc);
 }
 
+// ---- IQ types with Q8_K activations ----
+
+// Pair sums (i16) of 32 signed quants Q times 32 activations X: vpmaddubsw with Q's sign
+// moved onto X. |q|, |x| <= 127, so a pair never saturates.
+static inline __m256i pairs_s8s8(__m256i q, __m256i x)
+{
+    return _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(x, q));
+}
+
+// i16 scale LO in the low 128-bit lane, HI in the high one.
+static inline __m256i scale_lanes(int lo, int hi)
+{
+    return _mm256_set_m128i(_mm_set1_epi16((short)hi), _mm_set1_epi16((short)lo));
+}
+
+// IQ4_XS: 32 bytes of qs are sub-blocks 2c (bytes 0-15) and 2c + 1 (16-31), low nibbles
+// first. Looked up as they lie, the low nibbles are elements 64c + 0..15 | 64c + 32..47 and
+// the high ones 64c + 16..31 | 64c + 48..63; the activations are permuted to match, so each
+// vector has sub-block 2c in lane 0 and 2c + 1 in lane 1, one scale per lane.
+static float dot_iq4_xs(const void *w, const void *x, int64_t n)
+{
+    const BlockIQ4_XS *a = w;
+    const BlockQ8_K *b = x;
+    const __m256i levels = iq4_levels(), mask = _mm256_set1_epi8(0xf);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        int ls[8];
+        uint32_t low = load_u32_le(a[i].scales_l), high = a[i].scales_h;
+        for (int ib = 0; ib < 8; ib++)
+            ls[ib] = (int)(((low >> (4 * ib)) & 0xf) | ((high >> (2 * ib)) & 3) << 4) - 32;
+        // independent chains: a fused multiply-accumulate has latency
+        __m256i part[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) {
+            __m256i bytes = load256(a[i].qs + 32 * c);
+            __m256i q_low = _mm256_shuffle_epi8(levels, _mm256_and_si256(bytes, mask));
+            __m256i q_high = _mm256_shuffle_epi8(levels, _mm256_and_si256(_mm256_srli_epi16(bytes, 4), mask));
+            __m256i x0 = load256(b[i].qs + 64 * c), x1 = load256(b[i].qs + 64 * c + 32);
+            __m256i x_low = _mm256_permute2x128_si256(x0, x1, 0x20);
+            __m256i x_high = _mm256_permute2x128_si256(x0, x1, 0x31);
+            __m256i sc = scale_lanes(ls[2 * c], ls[2 * c + 1]);
+            part[c % 2] = DOT_I16(part[c % 2], pairs_s8s8(q_low, x_low), sc);
+            part[c % 2] = DOT_I16(part[c % 2], pairs_s8s8(q_high, x_high), sc);
+        }
+        __m256i isum = _mm256_add_epi32(part[0], part[1]);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(b[i].d * fp16(a[i].d)), acc);
+    }
+    return hsum_ps(acc);
+}
+
+// The codebook types: unpacked to small ints by the shared scalar code (quant-iq.h), then
+// the products in vectors. The unpacking dominates; these are correct, not yet fast.
+static inline float iq_unpacked_dot(const IqUnpacked *u, const BlockQ8_K *b)
+{
+    __m256i part[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+#pragma GCC unroll 8
+    for (int v = 0; v < 8; v++) {
+        __m256i q = load256(u->q + 32 * v);
+        __m256i p = pairs_s8s8(q, load256(b->qs + 32 * v));
+        part[v % 2] = DOT_I16(part[v % 2], p, scale_lanes(u->sc[2 * v], u->sc[2 * v + 1]));
+    }
+    float scaled = (float)hsum_epi32(_mm256_add_epi32(part[0], part[1]));
+    return b->d * (fp16(u->factor_bits) * u->factor_scale) * scaled;
+}
+
+#define DEFINE_DOT_IQ_UNPACKED(NAME, TYPE, BLOCK)                                         \
+    static float NAME(const void *w, const void *x, int64_t n)                           \
+    {                                                                                    \
+        const BLOCK *a = w;                                                              \
+        const BlockQ8_K *b = x;                                                          \
+        float sum = 0;                                                                   \
+        for (int64_t i = 0; i < n / QK_K; i++) {                                         \
+            IqUnpacked u;                                                                \
+            iq_unpack(TYPE, &a[i], &u);                                                  \
+            sum += iq_unpacked_dot(&u, &b[i]);                                           \
+        }                                                                                \
+        return sum;                                                                      \
+    }
+
+DEFINE_DOT_IQ_UNPACKED(dot_iq2_xxs, PONDER_TYPE_IQ2_XXS, BlockIQ2_XXS)
+DEFINE_DOT_IQ_UNPACKED(dot_iq2_xs, PONDER_TYPE_IQ2_XS, BlockIQ2_XS)
+DEFINE_DOT_IQ_UNPACKED(dot_iq2_s, PONDER_TYPE_IQ2_S, BlockIQ2_S)
+DEFINE_DOT_IQ_UNPACKED(dot_iq3_xxs, PONDER_TYPE_IQ3_XXS, BlockIQ3_XXS)
+DEFINE_DOT_IQ_UNPACKED(dot_iq3_s, PONDER_TYPE_IQ3_S, BlockIQ3_S)
+DEFINE_DOT_IQ_UNPACKED(dot_iq1_s, PONDER_TYPE_IQ1_S, BlockIQ1_S)
+DEFINE_DOT_IQ_UNPACKED(dot_iq1_m, PONDER_TYPE_IQ1_M, BlockIQ1_M)
+
 // The table of this build's vec_dot kernels, and tile kernels that are loops over them
 // (the fallback for types without a specialised tile kernel).
 QUANT_DEFINE_GEMM_FROM_DOT(gemm_dot_q4_0, dot_q4_0)
@@ -535,6 +635,15 @@ QUANT_DEFINE_GEMM_FROM_DOT(gemm_dot_q3_k, dot_q3_k)
 QUANT_DEFINE_GEMM_FROM_DOT(gemm_dot_q4_k, dot_q4_k)
 QUANT_DEFINE_GEMM_FROM_DOT(gemm_dot_q5_k, dot_q5_k)
 QUANT_DEFINE_GEMM_FROM_DOT(gemm_dot_q6_k, dot_q6_k)
+QUANT_DEFINE_GEMM_FROM_DOT(gemm_dot_iq2_xxs, dot_iq2_xxs)
+QUANT_DEFINE_GEMM_FROM_DOT(gemm_dot_iq2_xs, dot_iq2_xs)
+QUANT_DEFINE_GEMM_FROM_DOT(gemm_dot_iq2_s, dot_iq2_s)
+QUANT_DEFINE_GEMM_FROM_DOT(gemm_dot_iq3_xxs, dot_iq3_xxs)
+QUANT_DEFINE_GEMM_FROM_DOT(gemm_dot_iq3_s, dot_iq3_s)
+QUANT_DEFINE_GEMM_FROM_DOT(gemm_dot_iq1_s, dot_iq1_s)
+QUANT_DEFINE_GEMM_FROM_DOT(gemm_dot_iq1_m, dot_iq1_m)
+QUANT_DEFINE_GEMM_FROM_DOT(gemm_dot_iq4_nl, dot_iq4_nl)
+QUANT_DEFINE_GEMM_FROM_DOT(gemm_dot_iq4_xs, dot_iq4_xs)
 
 static PonderGemm x86_gemm_from_dot(PonderType type)
 {
@@ -552,6 +661,15 @@ static PonderGemm x86_gemm_from_dot(PonderType type)
     case PONDER_TYPE_Q4_K: return gemm_dot_q4_k;
     case PONDER_TYPE_Q5_K: return gemm_dot_q5_k;
     case PONDER_TYPE_Q6_K: return gemm_dot_q6_k;
+    case PONDER_TYPE_IQ2_XXS: return gemm_dot_iq2_xxs;
+    case PONDER_TYPE_IQ2_XS: return gemm_dot_iq2_xs;
+    case PONDER_TYPE_IQ2_S: return gemm_dot_iq2_s;
+    case PONDER_TYPE_IQ3_XXS: return gemm_dot_iq3_xxs;
+    case PONDER_TYPE_IQ3_S: return gemm_dot_iq3_s;
+    case PONDER_TYPE_IQ1_S: return gemm_dot_iq1_s;
+    case PONDER_TYPE_IQ1_M: return gemm_dot_iq1_m;
+    case PONDER_TYPE_IQ4_NL: return gemm_dot_iq4_nl;
+    case PONDER_TYPE_IQ4_XS: return gemm_dot_iq4_xs;
     default: return NULL;
     }
 }
@@ -572,6 +690,15 @@ static PonderVecDot x86_vec_dot(PonderType type)
     case PONDER_TYPE_Q4_K: return dot_q4_k;
     case PONDER_TYPE_Q5_K: return dot_q5_k;
     case PONDER_TYPE_Q6_K: return dot_q6_k;
+    case PONDER_TYPE_IQ2_XXS: return dot_iq2_xxs;
+    case PONDER_TYPE_IQ2_XS: return dot_iq2_xs;
+    case PONDER_TYPE_IQ2_S: return dot_iq2_s;
+    case PONDER_TYPE_IQ3_XXS: return dot_iq3_xxs;
+    case PONDER_TYPE_IQ3_S: return dot_iq3_s;
+    case PONDER_TYPE_IQ1_S: return dot_iq1_s;
+    case PONDER_TYPE_IQ1_M: return dot_iq1_m;
+    case PONDER_TYPE_IQ4_NL: return dot_iq4_nl;
+    case PONDER_TYPE_IQ4_XS: return dot_iq4_xs;
     default: return NULL;
     }
 }

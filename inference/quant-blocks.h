@@ -9,6 +9,9 @@
 //   K-quants   a super-block of 256 elements in sub-blocks of 16 (Q2_K, Q3_K, Q6_K) or 32
 //              (Q4_K, Q5_K); see the dequantizers in quant-dequant.c, which are the
 //              readable definition of each layout.
+//   IQ types   quants are indices into codebooks (quant-iq.h): 8 (IQ2/IQ1) or 4 (IQ3)
+//              elements per grid entry, with sign bits where the grid is unsigned; IQ4
+//              nibbles index 16 non-uniform levels. See quant-dequant.c.
 #pragma once
 
 #include "quant.h"
@@ -98,6 +101,73 @@ typedef struct BlockQ8_K {
     int16_t bsums[QK_K / 16]; // sums of each 16 consecutive qs (for the mins)
 } BlockQ8_K;
 
+// ---- IQ types (quant-dequant.c is the definition of each layout) ----
+
+typedef struct BlockIQ2_XXS {
+    uint16_t d; // fp16
+    // per 32 elements two u32: 4 grid indices (bytes), then 4 x 7 sign bits + a 4-bit scale
+    uint16_t qs[QK_K / 8];
+} BlockIQ2_XXS;
+
+typedef struct BlockIQ2_XS {
+    uint16_t d;
+    uint16_t qs[QK_K / 8];      // per 8 elements: 9-bit grid index, 7 sign bits
+    uint8_t scales[QK_K / 32]; // two 4-bit scales per 32 elements
+} BlockIQ2_XS;
+
+typedef struct BlockIQ2_S {
+    uint16_t d;
+    uint8_t qs[QK_K / 4]; // low 8 bits of 32 grid indices, then 32 sign bytes
+    uint8_t qh[QK_K / 32]; // bits 8-9 of the indices, 2 per 8 elements
+    uint8_t scales[QK_K / 32];
+} BlockIQ2_S;
+
+typedef struct BlockIQ3_XXS {
+    uint16_t d;
+    uint8_t qs[3 * QK_K / 8]; // 64 grid indices (4 elements each), then 8 u32 signs + scale
+} BlockIQ3_XXS;
+
+typedef struct BlockIQ3_S {
+    uint16_t d;
+    uint8_t qs[QK_K / 4];     // low 8 bits of 64 grid indices
+    uint8_t qh[QK_K / 32];    // bit 8 of the indices
+    uint8_t signs[QK_K / 8];  // one sign bit per element
+    uint8_t scales[QK_K / 64]; // two 4-bit scales per 64 elements
+} BlockIQ3_S;
+
+typedef struct BlockIQ1_S {
+    uint16_t d;
+    uint8_t qs[QK_K / 8];   // low 8 bits of 32 grid indices
+    uint16_t qh[QK_K / 32]; // per 32: 4 x 3 high index bits, a 3-bit scale, the delta's sign
+} BlockIQ1_S;
+
+typedef struct BlockIQ1_M {
+    uint8_t qs[QK_K / 8];     // low 8 bits of 32 grid indices
+    uint8_t qh[QK_K / 16];    // per 16: 2 x (3 high index bits + the delta's sign)
+    uint8_t scales[QK_K / 32]; // 16 3-bit scales; the top nibbles of the 4 u16 hold fp16 d
+} BlockIQ1_M;
+
+typedef struct BlockIQ4_NL {
+    uint16_t d;
+    uint8_t qs[QK_LEGACY / 2]; // nibbles index kvalues_iq4nl, ordered as Q4_0
+} BlockIQ4_NL;
+
+typedef struct BlockIQ4_XS {
+    uint16_t d;
+    uint16_t scales_h;          // bits 4-5 of the 8 six-bit scales
+    uint8_t scales_l[QK_K / 64]; // bits 0-3
+    uint8_t qs[QK_K / 2];       // per 32 elements 16 bytes, ordered as Q4_0
+} BlockIQ4_XS;
+
+static_assert(sizeof(BlockIQ2_XXS) == 66, "iq2_xxs block size");
+static_assert(sizeof(BlockIQ2_XS) == 74, "iq2_xs block size");
+static_assert(sizeof(BlockIQ2_S) == 82, "iq2_s block size");
+static_assert(sizeof(BlockIQ3_XXS) == 98, "iq3_xxs block size");
+static_assert(sizeof(BlockIQ3_S) == 110, "iq3_s block size");
+static_assert(sizeof(BlockIQ1_S) == 50, "iq1_s block size");
+static_assert(sizeof(BlockIQ1_M) == 56, "iq1_m block size");
+static_assert(sizeof(BlockIQ4_NL) == 18, "iq4_nl block size");
+static_assert(sizeof(BlockIQ4_XS) == 136, "iq4_xs block size");
 static_assert(sizeof(BlockQ4_0) == 18, "q4_0 block size");
 static_assert(sizeof(BlockQ4_1) == 20, "q4_1 block size");
 static_assert(sizeof(BlockQ5_0) == 22, "q5_0 block size");

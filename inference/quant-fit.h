@@ -40,3 +40,8 @@ void quant_quantize_q3_k(const float *x, BlockQ3_K *b);
 void quant_quantize_q4_k(const float *x, BlockQ4_K *b);
 void quant_quantize_q5_k(const float *x, BlockQ5_K *b);
 void quant_quantize_q6_k(const float *x, BlockQ6_K *b);
+
+// The IQ4 quantizers (quant-quantize-iq.c); the other IQ types have none (see
+// ponder_can_quantize).
+void quant_quantize_iq4_nl(const float *x, BlockIQ4_NL *b);
+void quant_quantize_iq4_xs(const float *x, BlockIQ4_XS *b);

@@ -1,6 +1,8 @@
 // llama.cpp's per-tensor type rules (llama_tensor_get_type in src/llama-quant.cpp), reduced
 // to the mixes Ponder writes and the tensors of dense llama / qwen2 models. Rules for other
-// architectures (falcon, mixture-of-experts, fused qkv) and for the IQ mixes are left out.
+// architectures (falcon, mixture-of-experts, fused qkv) are left out; the IQ mixes keep the
+// rules for the output, token embedding, attn_v, attn_output and the first ffn_down layers
+// (the IQ3_XS / IQ3_M per-layer refinements are not reproduced).
 #include "quant-mix.h"
 
 #include <pthread.h>
@@ -26,6 +28,17 @@ enum {
     FTYPE_MOSTLY_Q4_K_M = 15,
     FTYPE_MOSTLY_Q5_K_M = 17,
     FTYPE_MOSTLY_Q6_K = 18,
+    FTYPE_MOSTLY_IQ2_XXS = 19,
+    FTYPE_MOSTLY_IQ2_XS = 20,
+    FTYPE_MOSTLY_IQ3_XXS = 23,
+    FTYPE_MOSTLY_IQ1_S = 24,
+    FTYPE_MOSTLY_IQ4_NL = 25,
+    FTYPE_MOSTLY_IQ3_S = 26,
+    FTYPE_MOSTLY_IQ3_M = 27,
+    FTYPE_MOSTLY_IQ2_S = 28,
+    FTYPE_MOSTLY_IQ2_M = 29,
+    FTYPE_MOSTLY_IQ4_XS = 30,
+    FTYPE_MOSTLY_IQ1_M = 31,
     FTYPE_MOSTLY_BF16 = 32,
 };
 
@@ -43,6 +56,17 @@ static const QuantMix mixes[] = {
     {"q4_k_m", FTYPE_MOSTLY_Q4_K_M, PONDER_TYPE_Q4_K},
     {"q5_k_m", FTYPE_MOSTLY_Q5_K_M, PONDER_TYPE_Q5_K},
     {"q6_k", FTYPE_MOSTLY_Q6_K, PONDER_TYPE_Q6_K},
+    {"iq4_nl", FTYPE_MOSTLY_IQ4_NL, PONDER_TYPE_IQ4_NL},
+    {"iq4_xs", FTYPE_MOSTLY_IQ4_XS, PONDER_TYPE_IQ4_XS},
+    {"iq3_m", FTYPE_MOSTLY_IQ3_M, PONDER_TYPE_IQ3_S},
+    {"iq3_s", FTYPE_MOSTLY_IQ3_S, PONDER_TYPE_IQ3_S},
+    {"iq3_xxs", FTYPE_MOSTLY_IQ3_XXS, PONDER_TYPE_IQ3_XXS},
+    {"iq2_m", FTYPE_MOSTLY_IQ2_M, PONDER_TYPE_IQ2_S},
+    {"iq2_s", FTYPE_MOSTLY_IQ2_S, PONDER_TYPE_IQ2_S},
+    {"iq2_xs", FTYPE_MOSTLY_IQ2_XS, PONDER_TYPE_IQ2_XS},
+    {"iq2_xxs", FTYPE_MOSTLY_IQ2_XXS, PONDER_TYPE_IQ2_XXS},
+    {"iq1_m", FTYPE_MOSTLY_IQ1_M, PONDER_TYPE_IQ1_M},
+    {"iq1_s", FTYPE_MOSTLY_IQ1_S, PONDER_TYPE_IQ1_S},
 };
 enum { N_MIXES = sizeof mixes / sizeof mixes[0] };
 
@@ -56,7 +80,20 @@ const QuantMix *quant_mix_find(const char *name)
 
 const char *quant_mix_names(void)
 {
-    return "f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k_m q4_k_m q5_k_m q6_k";
+    return "f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k_m q4_k_m q5_k_m q6_k iq4_nl iq4_xs "
+           "iq3_m iq3_s iq3_xxs iq2_m iq2_s iq2_xs iq2_xxs iq1_m iq1_s";
+}
+
+bool quant_mix_needs_imatrix(const QuantMix *mix)
+{
+    return !ponder_can_quantize(mix->base);
+}
+
+// The IQ mixes below 3 bits (llama.cpp's "very low bit" group).
+static bool is_low_iq(uint32_t ftype)
+{
+    return ftype == FTYPE_MOSTLY_IQ2_XXS || ftype == FTYPE_MOSTLY_IQ2_XS || ftype == FTYPE_MOSTLY_IQ2_S ||
+           ftype == FTYPE_MOSTLY_IQ2_M || ftype == FTYPE_MOSTLY_IQ1_S || ftype == FTYPE_MOSTLY_IQ1_M;
 }
 
 typedef enum TensorRole {
@@ -138,6 +175,16 @@ static PonderType fit_row(PonderType type, uint64_t row_len)
     case PONDER_TYPE_Q6_K:
         fallback = PONDER_TYPE_Q8_0;
         break;
+    case PONDER_TYPE_IQ4_XS:
+    case PONDER_TYPE_IQ3_XXS:
+    case PONDER_TYPE_IQ3_S:
+    case PONDER_TYPE_IQ2_XXS:
+    case PONDER_TYPE_IQ2_XS:
+    case PONDER_TYPE_IQ2_S:
+    case PONDER_TYPE_IQ1_S:
+    case PONDER_TYPE_IQ1_M:
+        fallback = PONDER_TYPE_IQ4_NL;
+        break;
     default: // legacy quants: llama.cpp refuses such rows; F16 always fits
         fallback = PONDER_TYPE_F16;
         break;
@@ -165,17 +212,35 @@ PonderType quant_mix_tensor_type(const QuantMix *mix, const QuantMixModel *model
 
     switch (tensor_role(name)) {
     case ROLE_TOKEN_EMBD:
-        if (model->has_output)
-            break; // tied embeddings are quantized as the output matrix (below)
+        if (model->has_output) { // tied embeddings are quantized as the output matrix (below)
+            if (ftype == FTYPE_MOSTLY_IQ2_XXS || ftype == FTYPE_MOSTLY_IQ2_XS ||
+                ftype == FTYPE_MOSTLY_IQ1_S || ftype == FTYPE_MOSTLY_IQ1_M)
+                type = PONDER_TYPE_Q2_K;
+            else if (ftype == FTYPE_MOSTLY_IQ2_S || ftype == FTYPE_MOSTLY_IQ2_M)
+                type = PONDER_TYPE_IQ3_S;
+            break;
+        }
         // fall through
     case ROLE_OUTPUT:
         if (ne[0] % block_len(type) != 0)
             type = PONDER_TYPE_Q8_0;
+        else if (is_low_iq(ftype) || ftype == FTYPE_MOSTLY_IQ3_XXS)
+            type = PONDER_TYPE_Q5_K;
         else if (type != PONDER_TYPE_Q8_0)
             type = PONDER_TYPE_Q6_K;
         break;
     case ROLE_ATTN_V:
-        if (ftype == FTYPE_MOSTLY_Q2_K)
+        if (is_low_iq(ftype))
+            type = n_gqa >= 4 ? PONDER_TYPE_Q4_K
+                   : ftype == FTYPE_MOSTLY_IQ2_S || ftype == FTYPE_MOSTLY_IQ2_M ? PONDER_TYPE_IQ3_S
+                                                                                : PONDER_TYPE_Q2_K;
+        else if (ftype == FTYPE_MOSTLY_IQ3_XXS)
+            type = n_gqa >= 4 ? PONDER_TYPE_Q4_K : PONDER_TYPE_IQ3_S;
+        else if ((ftype == FTYPE_MOSTLY_IQ3_S && n_gqa >= 4) || ftype == FTYPE_MOSTLY_IQ3_M)
+            type = PONDER_TYPE_Q4_K;
+        else if ((ftype == FTYPE_MOSTLY_IQ4_NL || ftype == FTYPE_MOSTLY_IQ4_XS) && n_gqa >= 4)
+            type = PONDER_TYPE_Q5_K;
+        else if (ftype == FTYPE_MOSTLY_Q2_K)
             type = n_gqa >= 4 ? PONDER_TYPE_Q4_K : PONDER_TYPE_Q3_K;
         else if (ftype == FTYPE_MOSTLY_Q3_K_M)
             type = layer < 2 ? PONDER_TYPE_Q5_K : PONDER_TYPE_Q4_K;
@@ -186,7 +251,12 @@ PonderType quant_mix_tensor_type(const QuantMix *mix, const QuantMixModel *model
             type = PONDER_TYPE_Q5_K;
         break;
     case ROLE_FFN_DOWN:
-        if (ftype == FTYPE_MOSTLY_Q2_K)
+        if (is_low_iq(ftype) && layer < n_layer / 8)
+            type = ftype == FTYPE_MOSTLY_IQ1_S || ftype == FTYPE_MOSTLY_IQ1_M ? PONDER_TYPE_IQ2_S
+                                                                              : PONDER_TYPE_Q2_K;
+        else if ((ftype == FTYPE_MOSTLY_IQ4_NL || ftype == FTYPE_MOSTLY_IQ4_XS) && layer < n_layer / 8)
+            type = PONDER_TYPE_Q5_K; // llama.cpp does this when it has no importance matrix
+        else if (ftype == FTYPE_MOSTLY_Q2_K)
             type = PONDER_TYPE_Q3_K;
         else if (ftype == FTYPE_MOSTLY_Q3_K_M)
             type = layer < n_layer / 16 ? PONDER_TYPE_Q5_K : PONDER_TYPE_Q4_K;
@@ -195,7 +265,11 @@ PonderType quant_mix_tensor_type(const QuantMix *mix, const QuantMixModel *model
             type = PONDER_TYPE_Q6_K;
         break;
     case ROLE_ATTN_OUTPUT:
-        if (ftype == FTYPE_MOSTLY_Q2_K)
+        if (ftype == FTYPE_MOSTLY_IQ1_S || ftype == FTYPE_MOSTLY_IQ1_M)
+            type = PONDER_TYPE_IQ2_XXS;
+        else if (ftype == FTYPE_MOSTLY_IQ2_S || ftype == FTYPE_MOSTLY_IQ2_M)
+            type = PONDER_TYPE_IQ3_S;
+        else if (ftype == FTYPE_MOSTLY_Q2_K)
             type = PONDER_TYPE_Q3_K;
         else if (ftype == FTYPE_MOSTLY_Q3_K_M)
             type = PONDER_TYPE_Q4_K;

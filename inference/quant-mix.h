@@ -19,10 +19,13 @@ typedef struct QuantMix {
 } QuantMix;
 
 // NULL for an unknown name. Names (case-insensitive): f32 f16 bf16 q4_0 q4_1 q5_0 q5_1
-// q8_0 q2_k q3_k_m q4_k_m q5_k_m q6_k.
+// q8_0 q2_k q3_k_m q4_k_m q5_k_m q6_k, and the IQ mixes (see quant_mix_names).
 const QuantMix *quant_mix_find(const char *name);
 // The accepted names, space-separated (for error messages and usage text).
 const char *quant_mix_names(void);
+// True for the IQ mixes below 4 bits: their types need an importance matrix to quantize
+// (ponder_can_quantize); `synth` writes them with random blocks, `quantize` refuses them.
+bool quant_mix_needs_imatrix(const QuantMix *mix);
 
 // The facts about a model that the mix rules depend on.
 typedef struct QuantMixModel {

@@ -335,6 +335,8 @@ void ponder_quantize_row_at_level(PonderType type, const float *src, void *dst, 
         case PONDER_TYPE_Q4_K: quant_quantize_q4_k(x, (BlockQ4_K *)p); break;
         case PONDER_TYPE_Q5_K: quant_quantize_q5_k(x, (BlockQ5_K *)p); break;
         case PONDER_TYPE_Q6_K: quant_quantize_q6_k(x, (BlockQ6_K *)p); break;
+        case PONDER_TYPE_IQ4_NL: quant_quantize_iq4_nl(x, (BlockIQ4_NL *)p); break;
+        case PONDER_TYPE_IQ4_XS: quant_quantize_iq4_xs(x, (BlockIQ4_XS *)p); break;
         default: return;
         }
     }

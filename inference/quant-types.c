@@ -20,6 +20,15 @@ static const PonderTypeTraits type_traits[PONDER_TYPE_COUNT] = {
     [PONDER_TYPE_Q5_K] = {"q5_K", QK_K, 176, true, PONDER_TYPE_Q8_K},
     [PONDER_TYPE_Q6_K] = {"q6_K", QK_K, 210, true, PONDER_TYPE_Q8_K},
     [PONDER_TYPE_Q8_K] = {"q8_K", QK_K, 292, false, PONDER_TYPE_Q8_K},
+    [PONDER_TYPE_IQ2_XXS] = {"iq2_xxs", QK_K, 66, true, PONDER_TYPE_Q8_K},
+    [PONDER_TYPE_IQ2_XS] = {"iq2_xs", QK_K, 74, true, PONDER_TYPE_Q8_K},
+    [PONDER_TYPE_IQ2_S] = {"iq2_s", QK_K, 82, true, PONDER_TYPE_Q8_K},
+    [PONDER_TYPE_IQ3_XXS] = {"iq3_xxs", QK_K, 98, true, PONDER_TYPE_Q8_K},
+    [PONDER_TYPE_IQ3_S] = {"iq3_s", QK_K, 110, true, PONDER_TYPE_Q8_K},
+    [PONDER_TYPE_IQ1_S] = {"iq1_s", QK_K, 50, true, PONDER_TYPE_Q8_K},
+    [PONDER_TYPE_IQ1_M] = {"iq1_m", QK_K, 56, true, PONDER_TYPE_Q8_K},
+    [PONDER_TYPE_IQ4_NL] = {"iq4_nl", QK_LEGACY, 18, true, PONDER_TYPE_Q8_0},
+    [PONDER_TYPE_IQ4_XS] = {"iq4_xs", QK_K, 136, true, PONDER_TYPE_Q8_K},
 };
 
 const PonderTypeTraits *ponder_type_traits(uint32_t type)

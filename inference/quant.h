@@ -3,7 +3,8 @@
 // Every type has: a reference dequantizer (block -> float), a reference quantizer
 // (float -> block, as used by `quantize` and `synth`), and a dot product of one weight
 // row with an activation row that was quantized once to the type's "dot type"
-// (Q8_0 blocks for the legacy quants, Q8_K blocks for the K-quants, F32 for F32/F16/BF16).
+// (Q8_0 blocks for the legacy quants and IQ4_NL, Q8_K blocks for the K-quants and the other
+// IQ types, F32 for F32/F16/BF16).
 // Dot kernels are picked at run time by CPU features (AVX-512 VNNI, AVX2/FMA, scalar).
 #pragma once
 
@@ -26,7 +27,16 @@ typedef enum PonderType {
     PONDER_TYPE_Q4_K = 12,
     PONDER_TYPE_Q5_K = 13,
     PONDER_TYPE_Q6_K = 14,
-    PONDER_TYPE_Q8_K = 15, // activation-only: dot type of the K-quants
+    PONDER_TYPE_Q8_K = 15, // activation-only: dot type of the K-quants and the IQ types
+    PONDER_TYPE_IQ2_XXS = 16,
+    PONDER_TYPE_IQ2_XS = 17,
+    PONDER_TYPE_IQ3_XXS = 18,
+    PONDER_TYPE_IQ1_S = 19,
+    PONDER_TYPE_IQ4_NL = 20,
+    PONDER_TYPE_IQ3_S = 21,
+    PONDER_TYPE_IQ2_S = 22,
+    PONDER_TYPE_IQ4_XS = 23,
+    PONDER_TYPE_IQ1_M = 29,
     PONDER_TYPE_BF16 = 30,
     PONDER_TYPE_COUNT = 40,
 } PonderType;
@@ -54,8 +64,16 @@ uint16_t ponder_fp32_to_bf16(float f); // round to nearest even
 
 // N must be a multiple of the block length.
 void ponder_dequantize_row(PonderType type, const void *src, float *dst, int64_t n);
-// Reference quantizers for every weight type (and Q8_0/Q8_K for activations).
+// Reference quantizers for every weight type that ponder_can_quantize accepts (and
+// Q8_0/Q8_K for activations); other types leave DST untouched.
 void ponder_quantize_row(PonderType type, const float *src, void *dst, int64_t n);
+// False for the IQ types below 4 bits (IQ3_XXS, IQ3_S, IQ2_*, IQ1_*): their codebook search
+// needs an importance matrix to be worth anything, and Ponder has no such quantizer.
+bool ponder_can_quantize(PonderType type);
+// Random but valid blocks of TYPE whose scales follow the magnitude of SRC: benchmark files
+// for every type (`synth`), never a quantization. Deterministic in SRC's bits and SEED.
+// For types ponder_can_quantize accepts it quantizes.
+void ponder_synth_row(PonderType type, const float *src, void *dst, int64_t n, uint64_t seed);
 
 // Dot product of weight row W (of TYPE, N elements) with activation row X already
 // quantized to ponder_type_traits(TYPE)->dot_type (use ponder_quantize_row for that).

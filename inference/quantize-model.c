@@ -108,6 +108,11 @@ bool quantize_gguf(const char *in_path, const char *out_path, const char *type, 
     if (!mix)
         return failf(err, err_size, "unknown type '%s' (expected one of: %s)", type ? type : "",
                      quant_mix_names());
+    if (quant_mix_needs_imatrix(mix))
+        return failf(err, err_size,
+                     "type '%s' needs an importance matrix (llama.cpp's --imatrix), which Ponder's "
+                     "quantizer does not read yet; iq4_xs, iq4_nl and the K-quant mixes need none",
+                     mix->name);
     char reason[512] = "";
     GgufFile *in = gguf_open(in_path, reason, sizeof reason);
     if (!in)

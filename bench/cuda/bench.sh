@@ -4,6 +4,8 @@
 # real shapes), then `ponder-infer bench` on the CUDA backend: pp512 and tg128, aggregate
 # tokens/s of 8 and 32 sequences, and tg at 4k and 16k tokens of context.
 #   MODELS="r1-distill-qwen-1.5b:q4_k_m r1-distill-qwen-7b:q4_k_m" TESTS="basic parallel depth"
+# Any `synth --type` works, the IQ mixes included (issue 12's speed check:
+#   MODELS="r1-distill-qwen-1.5b:q4_k_m r1-distill-qwen-1.5b:iq4_xs r1-distill-qwen-7b:iq4_xs").
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 c=.carry/cuda

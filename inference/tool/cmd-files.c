@@ -51,6 +51,12 @@ int cmd_quantize(int argc, char **argv)
             const char *v = option_value(&args, arg);
             if (!v || !parse_u32(v, &threads))
                 return usage_error("--threads needs a number");
+        } else if (strcmp(arg, "--imatrix") == 0) {
+            const char *v = option_value(&args, arg);
+            if (!v)
+                return usage_error("--imatrix needs a file");
+            return usage_error("quantize: --imatrix %s: reading importance matrices is not "
+                               "implemented yet (iq4_xs, iq4_nl and the K-quant mixes need none)", v);
         } else if (n_positional < 3) {
             positional[n_positional++] = arg;
         } else {

@@ -14,6 +14,8 @@ static const PonderType weight_types[] = {
     PONDER_TYPE_Q4_0, PONDER_TYPE_Q4_1, PONDER_TYPE_Q5_0, PONDER_TYPE_Q5_1, PONDER_TYPE_Q8_0,
     PONDER_TYPE_Q2_K, PONDER_TYPE_Q3_K, PONDER_TYPE_Q4_K, PONDER_TYPE_Q5_K, PONDER_TYPE_Q6_K,
     PONDER_TYPE_F16,  PONDER_TYPE_BF16, PONDER_TYPE_F32,
+    PONDER_TYPE_IQ4_NL, PONDER_TYPE_IQ4_XS, PONDER_TYPE_IQ3_XXS, PONDER_TYPE_IQ3_S,
+    PONDER_TYPE_IQ2_XXS, PONDER_TYPE_IQ2_XS, PONDER_TYPE_IQ2_S, PONDER_TYPE_IQ1_S, PONDER_TYPE_IQ1_M,
 };
 
 static bool all_finite(const float *x, size_t n)
@@ -45,7 +47,8 @@ static HostMatrix make_matrix(PonderType type, uint32_t row_len, uint32_t n_rows
     m.deq = malloc((size_t)n_rows * row_len * sizeof(float));
     test_fill(values, (size_t)n_rows * row_len, 0.05f);
     for (uint32_t r = 0; r < n_rows; r++) {
-        ponder_quantize_row(type, values + (size_t)r * row_len, blocks + r * row_bytes, row_len);
+        // (random valid blocks for the IQ types without a quantizer)
+        ponder_synth_row(type, values + (size_t)r * row_len, blocks + r * row_bytes, row_len, (uint64_t)r + 1);
         ponder_dequantize_row(type, blocks + r * row_bytes, m.deq + (size_t)r * row_len, row_len);
     }
     free(values);

@@ -16,6 +16,21 @@ static const PonderType weight_types[] = {
 };
 enum { N_WEIGHT_TYPES = sizeof weight_types / sizeof weight_types[0] };
 
+// The IQ types (codebook quants): their layouts are checked against llama.cpp's files in
+// ../shared/models2, their kernels with the others.
+static const PonderType iq_types[] = {
+    PONDER_TYPE_IQ4_NL,  PONDER_TYPE_IQ4_XS, PONDER_TYPE_IQ3_XXS, PONDER_TYPE_IQ3_S, PONDER_TYPE_IQ2_XXS,
+    PONDER_TYPE_IQ2_XS,  PONDER_TYPE_IQ2_S,  PONDER_TYPE_IQ1_S,   PONDER_TYPE_IQ1_M,
+};
+enum { N_IQ_TYPES = sizeof iq_types / sizeof iq_types[0] };
+
+// Every type with a dot product: weight_types, then iq_types.
+static PonderType kernel_type(int i)
+{
+    return i < N_WEIGHT_TYPES ? weight_types[i] : iq_types[i - N_WEIGHT_TYPES];
+}
+enum { N_KERNEL_TYPES = N_WEIGHT_TYPES + N_IQ_TYPES };
+
 static const char *level_name(PonderCpuLevel level)
 {
     return level == PONDER_CPU_AVX512 ? "avx512-vnni" : level == PONDER_CPU_AVX2 ? "avx2" : "scalar";
@@ -417,11 +432,19 @@ static void *random_weight_row(PonderType type, int64_t n, bool raw_bits)
 {
     float *x = malloc((size_t)n * sizeof *x);
     fill_extreme(x, (size_t)n);
-    void *row = quantize_new(type, x, n);
+    void *row;
+    if (ponder_can_quantize(type)) {
+        row = quantize_new(type, x, n);
+    } else { // random indices, signs and scales; d from the data's magnitude
+        uint64_t bytes;
+        ponder_row_bytes(type, (uint64_t)n, &bytes);
+        row = malloc(bytes);
+        ponder_synth_row(type, x, row, n, rng_next());
+    }
     free(x);
     const PonderTypeTraits *t = ponder_type_traits(type);
-    if (!raw_bits || t->block_len == 1)
-        return row;
+    if (!raw_bits || t->block_len == 1 || !ponder_can_quantize(type))
+        return row; // (synth rows are random bits already)
     uint8_t *p = row;
     for (int64_t b = 0; b < n / t->block_len; b++, p += t->block_bytes) {
         // keep the fp16 fields (where the quantizer put sane values), randomise the rest
@@ -429,6 +452,7 @@ static void *random_weight_row(PonderType type, int64_t n, bool raw_bits)
         size_t at, len;
         switch (type) {
         case PONDER_TYPE_Q4_0: case PONDER_TYPE_Q5_0: case PONDER_TYPE_Q8_0: at = 0; len = 2; break;
+        case PONDER_TYPE_IQ4_NL: case PONDER_TYPE_IQ4_XS: at = 0; len = 2; break;
         case PONDER_TYPE_Q4_1: case PONDER_TYPE_Q5_1: case PONDER_TYPE_Q4_K: case PONDER_TYPE_Q5_K:
             at = 0; len = 4; break;
         case PONDER_TYPE_Q2_K: at = 80; len = 4; break;
@@ -460,8 +484,8 @@ static void test_scalar_dot_vs_dequantized(void)
 {
     const int64_t n = 1024;
     float *x = malloc(n * sizeof *x), *wf = malloc(n * sizeof *wf), *xf = malloc(n * sizeof *xf);
-    for (int t = 0; t < N_WEIGHT_TYPES; t++) {
-        PonderType type = weight_types[t];
+    for (int t = 0; t < N_KERNEL_TYPES; t++) {
+        PonderType type = kernel_type(t);
         PonderType dot_type = ponder_type_traits(type)->dot_type;
         for (int trial = 0; trial < 20; trial++) {
             void *w = random_weight_row(type, n, trial % 2 == 1);
@@ -501,8 +525,8 @@ static void test_kernel_levels(void)
             continue;
         }
         levels_run++;
-        for (int t = 0; t < N_WEIGHT_TYPES; t++) {
-            PonderType type = weight_types[t];
+        for (int t = 0; t < N_KERNEL_TYPES; t++) {
+            PonderType type = kernel_type(t);
             PonderType dot_type = ponder_type_traits(type)->dot_type;
             PonderVecDot dot = ponder_vec_dot_at_level(type, level);
             PonderGemm gemm = ponder_gemm_at_level(type, level);
@@ -605,6 +629,168 @@ static void test_kernel_levels(void)
     CHECK(levels_run >= 1);
 }
 
+// ---- IQ types ----
+
+// llama.cpp's IQ files hold the weights of models/qwen2-f16.gguf: every dequantized tensor
+// must land near the original (a wrong layout or codebook gives ~1), and our IQ4 quantizers
+// near llama.cpp's (which had an importance matrix of random values).
+static void test_iq_files(void)
+{
+    static const char *const files[] = {"iq4_nl", "iq4_xs", "iq3_s",  "iq3_xxs", "iq3_m", "iq2_s",
+                                        "iq2_xs", "iq2_xxs", "iq2_m", "iq1_m",   "iq1_s"};
+    // worst relative RMS of a tensor per type: about 1.25 x what llama.cpp's files show
+    // (0.076, 0.143, 0.193, 0.259, 0.319, 0.357, 0.474, 0.511); a wrong layout gives ~1
+    static const struct {
+        PonderType type;
+        double max;
+    } bounds_iq[] = {
+        {PONDER_TYPE_IQ4_NL, 0.095},  {PONDER_TYPE_IQ4_XS, 0.095}, {PONDER_TYPE_IQ3_S, 0.18},
+        {PONDER_TYPE_IQ3_XXS, 0.24},  {PONDER_TYPE_IQ2_S, 0.32},   {PONDER_TYPE_IQ2_XS, 0.40},
+        {PONDER_TYPE_IQ2_XXS, 0.45},  {PONDER_TYPE_IQ1_M, 0.59},   {PONDER_TYPE_IQ1_S, 0.64},
+    };
+    MiniGguf f16;
+    if (!mini_gguf_open(&f16, test_shared_path("models/qwen2-f16.gguf"))) {
+        mini_gguf_close(&f16);
+        CHECKF(false, "cannot read models/qwen2-f16.gguf");
+        return;
+    }
+    bool seen[PONDER_TYPE_COUNT] = {false};
+    printf("llama.cpp IQ files vs the f16 original (worst relative RMS per type):\n");
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        char path[256];
+        snprintf(path, sizeof path, "models2/qwen2-%s.gguf", files[f]);
+        MiniGguf qf;
+        bool opened = mini_gguf_open(&qf, test_shared_path(path));
+        CHECKF(opened, "cannot read %s", path);
+        double worst[PONDER_TYPE_COUNT] = {0}, ours[PONDER_TYPE_COUNT] = {0};
+        for (uint64_t i = 0; opened && i < qf.n_tensors; i++) {
+            const MiniTensor *t = &qf.tensors[i];
+            const MiniTensor *ref = mini_gguf_find(&f16, t->name);
+            if (!ref || ref->n_elements != t->n_elements || t->type == ref->type || t->type < 16 ||
+                t->type == PONDER_TYPE_BF16)
+                continue; // K-quants of the mixes are checked with models/
+            double max = 0;
+            for (size_t b = 0; b < sizeof bounds_iq / sizeof bounds_iq[0]; b++)
+                if (bounds_iq[b].type == t->type)
+                    max = bounds_iq[b].max;
+            CHECKF(max > 0, "%s: %s has unexpected type %u", path, t->name, t->type);
+            seen[t->type] = true;
+            float *theirs = dequantize_tensor(t), *orig = dequantize_tensor(ref);
+            double err = test_rel_rms(theirs, orig, t->n_elements);
+            CHECKF(err <= max, "%s: %s (%s) error %g", path, t->name, ponder_type_traits(t->type)->name, err);
+            worst[t->type] = err > worst[t->type] ? err : worst[t->type];
+            if (ponder_can_quantize((PonderType)t->type)) {
+                void *q = quantize_new((PonderType)t->type, orig, (int64_t)t->n_elements);
+                float *back = malloc(t->n_elements * sizeof *back);
+                ponder_dequantize_row((PonderType)t->type, q, back, (int64_t)t->n_elements);
+                double mine = test_rel_rms(back, orig, t->n_elements);
+                CHECKF(mine <= 1.1 * err + 1e-6, "%s: %s our %s quantizer %g vs llama.cpp %g", path,
+                       t->name, ponder_type_traits(t->type)->name, mine, err);
+                ours[t->type] = mine > ours[t->type] ? mine : ours[t->type];
+                free(back);
+                free(q);
+            }
+            free(theirs);
+            free(orig);
+        }
+        printf("  qwen2-%-9s", files[f]);
+        for (int type = 0; type < PONDER_TYPE_COUNT; type++)
+            if (worst[type] > 0) {
+                printf(" %s %.4f", ponder_type_traits((uint32_t)type)->name, worst[type]);
+                if (ours[type] > 0)
+                    printf(" (ours %.4f)", ours[type]);
+            }
+        printf("\n");
+        mini_gguf_close(&qf);
+    }
+    mini_gguf_close(&f16);
+    for (int t = 0; t < N_IQ_TYPES; t++)
+        CHECKF(seen[iq_types[t]], "no tensor of type %s in the IQ files", ponder_type_traits(iq_types[t])->name);
+}
+
+// IQ4 quantizers on Gaussian data, like the other types.
+static void test_iq4_roundtrip(void)
+{
+    const int64_t n = 256 * 64;
+    float *x = malloc((size_t)n * sizeof *x);
+    fill_gaussian(x, (size_t)n);
+    static const PonderType types[] = {PONDER_TYPE_IQ4_NL, PONDER_TYPE_IQ4_XS};
+    for (size_t t = 0; t < 2; t++) {
+        double err = rel_rms_after_roundtrip(types[t], x, n);
+        printf("  %-6s %.5f\n", ponder_type_traits(types[t])->name, err);
+        // Q4_0 (same bits as IQ4_NL) is bounded by 0.1; the non-uniform levels do better
+        CHECKF(err <= 0.095, "%s: %g", ponder_type_traits(types[t])->name, err);
+    }
+    fill_extreme(x, (size_t)n);
+    for (size_t t = 0; t < 2; t++) {
+        void *q = quantize_new(types[t], x, n);
+        float *y = malloc((size_t)n * sizeof *y);
+        ponder_dequantize_row(types[t], q, y, n);
+        double worst = 0;
+        for (int64_t b = 0; b < n; b += 256) {
+            double err = test_rel_rms(y + b, x + b, 256);
+            worst = err > worst || err != err ? err : worst;
+        }
+        CHECKF(worst <= 0.25, "%s extreme data: %g", ponder_type_traits(types[t])->name, worst);
+        free(y);
+        free(q);
+    }
+    // no importance matrix: the codebook types are refused, IQ4 and the rest accepted
+    for (int t = 0; t < N_IQ_TYPES; t++)
+        CHECK(ponder_can_quantize(iq_types[t]) ==
+              (iq_types[t] == PONDER_TYPE_IQ4_NL || iq_types[t] == PONDER_TYPE_IQ4_XS));
+    free(x);
+}
+
+// Hostile blocks: any bytes are a valid IQ block (every index is inside its codebook), and
+// NaN / infinite scales must give NaN / infinite results, never a crash or a read outside
+// a table (AddressSanitizer watches). Rows end exactly at the end of their buffer.
+static void test_iq_hostile_blocks(void)
+{
+    const int64_t n = 512;
+    float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+    fill_gaussian(x, (size_t)n);
+    static const uint16_t bad_d[] = {0x7e00, 0x7c00, 0xfc00}; // NaN, +inf, -inf
+    for (int t = 0; t < N_IQ_TYPES; t++) {
+        PonderType type = iq_types[t];
+        const PonderTypeTraits *traits = ponder_type_traits(type);
+        uint64_t w_bytes, x_bytes;
+        ponder_row_bytes(type, (uint64_t)n, &w_bytes);
+        ponder_row_bytes(traits->dot_type, (uint64_t)n, &x_bytes);
+        uint8_t *w = malloc(w_bytes), *xq = malloc(x_bytes);
+        ponder_quantize_row(traits->dot_type, x, xq, n);
+        for (int pattern = 0; pattern < 5; pattern++) {
+            for (uint64_t i = 0; i < w_bytes; i++)
+                w[i] = pattern == 0 ? 0xff : pattern == 1 ? 0 : (uint8_t)rng_next();
+            bool nan_expected = pattern != 1; // all-ones bytes make d a NaN too
+            if (pattern >= 2) { // every block's d non-finite
+                uint16_t d = bad_d[pattern - 2];
+                for (uint64_t b = 0; b < w_bytes; b += traits->block_bytes) {
+                    if (type == PONDER_TYPE_IQ1_M)
+                        for (int k = 0; k < 4; k++)
+                            w[b + 32 + 16 + 2 * k + 1] =
+                                (uint8_t)((w[b + 48 + 2 * k + 1] & 0xf) | ((d >> (4 * k)) & 0xf) << 4);
+                    else
+                        memcpy(w + b, &d, 2);
+                }
+            }
+            ponder_dequantize_row(type, w, y, n);
+            for (PonderCpuLevel level = PONDER_CPU_SCALAR; level <= PONDER_CPU_AVX512; level++) {
+                PonderVecDot dot = ponder_vec_dot_at_level(type, level);
+                if (!dot)
+                    continue;
+                float r = dot(w, xq, n);
+                CHECKF(nan_expected ? !isfinite(r) : isfinite(r), "%s %s pattern %d: %g", traits->name,
+                       level_name(level), pattern, r);
+            }
+        }
+        free(w);
+        free(xq);
+    }
+    free(x);
+    free(y);
+}
+
 // PONDER_CPU_KERNELS caps the level that ponder_vec_dot_for / ponder_gemm_for pick. The
 // choice is made once per process, so this runs first and sets the variable itself.
 static void test_level_cap(void)
@@ -616,9 +802,9 @@ static void test_level_cap(void)
     PonderCpuLevel want = supported < PONDER_CPU_AVX2 ? supported : PONDER_CPU_AVX2;
     CHECK(ponder_cpu_level() == want);
     CHECK(strcmp(ponder_cpu_kernel_level(), level_name(want)) == 0);
-    for (int t = 0; t < N_WEIGHT_TYPES; t++) {
-        CHECK(ponder_vec_dot_for(weight_types[t]) == ponder_vec_dot_at_level(weight_types[t], want));
-        CHECK(ponder_gemm_for(weight_types[t]) == ponder_gemm_at_level(weight_types[t], want));
+    for (int t = 0; t < N_KERNEL_TYPES; t++) {
+        CHECK(ponder_vec_dot_for(kernel_type(t)) == ponder_vec_dot_at_level(kernel_type(t), want));
+        CHECK(ponder_gemm_for(kernel_type(t)) == ponder_gemm_at_level(kernel_type(t), want));
     }
     printf("CPU supports kernels up to %s; PONDER_CPU_KERNELS=avx2 gives %s\n", level_name(supported),
            ponder_cpu_kernel_level());
@@ -632,5 +818,8 @@ int main(void)
     test_llama_cpp_files();
     test_scalar_dot_vs_dequantized();
     test_kernel_levels();
+    test_iq_files();
+    test_iq4_roundtrip();
+    test_iq_hostile_blocks();
     return test_finish();
 }
