@@ -274,6 +274,56 @@ static void describe(PonderModel *m, const char *path)
     }
 }
 
+// Everything after the GGUF reader: hyperparameters, weights and tokenizer of M->file.
+// NAME (the file name) names the model when the metadata does not.
+static bool load_model(PonderModel *m, const char *name, PonderError *err)
+{
+    char msg[512];
+    Loader l = {.model = m, .err = err};
+    if (!load_hparams(&l))
+        return false;
+    ModelHparams *hp = &m->hp;
+
+    const GgufTensor *embd = gguf_find_tensor(m->file, "token_embd.weight");
+    if (!embd || embd->ne[1] == 0 || embd->ne[1] > (1u << 24)) {
+        ponder_set_error(err, PONDER_ERR_FORMAT, "tensor 'token_embd.weight' is missing or empty");
+        return false;
+    }
+    hp->n_vocab = (uint32_t)embd->ne[1];
+    if (!load_matrix(&l, "token_embd.weight", hp->n_embd, hp->n_vocab, false, &m->token_embd) ||
+        !load_vector(&l, "output_norm.weight", hp->n_embd, false, &m->output_norm) ||
+        !load_matrix(&l, "output.weight", hp->n_embd, hp->n_vocab, true, &m->output) ||
+        !load_vector(&l, "rope_freqs.weight", hp->n_rot / 2, true, &m->rope_freq_factors))
+        return false;
+    if (!m->output.data)
+        m->output = m->token_embd; // tied head (small models share the embedding)
+
+    m->layers = calloc(hp->n_layer, sizeof *m->layers);
+    if (!m->layers) {
+        ponder_set_error(err, PONDER_ERR_NO_MEMORY, "out of memory");
+        return false;
+    }
+    for (uint32_t i = 0; i < hp->n_layer; i++)
+        if (!load_layer(&l, i, &m->layers[i]))
+            return false;
+
+    if (gguf_find_kv(m->file, "tokenizer.ggml.model")) {
+        m->tokenizer = tokenizer_from_gguf(m->file, msg, sizeof msg);
+        if (!m->tokenizer) {
+            ponder_set_error(err, PONDER_ERR_FORMAT, "tokenizer: %s", msg);
+            return false;
+        }
+        if (tokenizer_vocab_size(m->tokenizer) > hp->n_vocab) {
+            ponder_set_error(err, PONDER_ERR_FORMAT,
+                             "the tokenizer has %u tokens but the embedding only %u rows",
+                             tokenizer_vocab_size(m->tokenizer), hp->n_vocab);
+            return false;
+        }
+    }
+    describe(m, name);
+    return true;
+}
+
 PonderModel *ponder_model_load(const char *path, PonderError *err)
 {
     char msg[512];
@@ -282,53 +332,36 @@ PonderModel *ponder_model_load(const char *path, PonderError *err)
         ponder_set_error(err, PONDER_ERR_NO_MEMORY, "out of memory");
         return NULL;
     }
-    Loader l = {.model = m, .err = err};
     m->file = gguf_open(path, msg, sizeof msg);
     if (!m->file) {
         ponder_set_error(err, PONDER_ERR_FORMAT, "%s", msg);
         goto fail;
     }
-    if (!load_hparams(&l))
+    if (!load_model(m, path, err))
         goto fail;
-    ModelHparams *hp = &m->hp;
+    return m;
 
-    const GgufTensor *embd = gguf_find_tensor(m->file, "token_embd.weight");
-    if (!embd || embd->ne[1] == 0 || embd->ne[1] > (1u << 24)) {
-        ponder_set_error(err, PONDER_ERR_FORMAT, "tensor 'token_embd.weight' is missing or empty");
-        goto fail;
-    }
-    hp->n_vocab = (uint32_t)embd->ne[1];
-    if (!load_matrix(&l, "token_embd.weight", hp->n_embd, hp->n_vocab, false, &m->token_embd) ||
-        !load_vector(&l, "output_norm.weight", hp->n_embd, false, &m->output_norm) ||
-        !load_matrix(&l, "output.weight", hp->n_embd, hp->n_vocab, true, &m->output) ||
-        !load_vector(&l, "rope_freqs.weight", hp->n_rot / 2, true, &m->rope_freq_factors))
-        goto fail;
-    if (!m->output.data)
-        m->output = m->token_embd; // tied head (small models share the embedding)
+fail:
+    ponder_model_free(m);
+    return NULL;
+}
 
-    m->layers = calloc(hp->n_layer, sizeof *m->layers);
-    if (!m->layers) {
+PonderModel *ponder_model_load_memory(const void *data, size_t size, const char *name,
+                                      PonderError *err)
+{
+    char msg[512];
+    PonderModel *m = calloc(1, sizeof *m);
+    if (!m) {
         ponder_set_error(err, PONDER_ERR_NO_MEMORY, "out of memory");
+        return NULL;
+    }
+    m->file = gguf_open_memory(data, size, msg, sizeof msg);
+    if (!m->file) {
+        ponder_set_error(err, PONDER_ERR_FORMAT, "%s", msg);
         goto fail;
     }
-    for (uint32_t i = 0; i < hp->n_layer; i++)
-        if (!load_layer(&l, i, &m->layers[i]))
-            goto fail;
-
-    if (gguf_find_kv(m->file, "tokenizer.ggml.model")) {
-        m->tokenizer = tokenizer_from_gguf(m->file, msg, sizeof msg);
-        if (!m->tokenizer) {
-            ponder_set_error(err, PONDER_ERR_FORMAT, "tokenizer: %s", msg);
-            goto fail;
-        }
-        if (tokenizer_vocab_size(m->tokenizer) > hp->n_vocab) {
-            ponder_set_error(err, PONDER_ERR_FORMAT,
-                             "the tokenizer has %u tokens but the embedding only %u rows",
-                             tokenizer_vocab_size(m->tokenizer), hp->n_vocab);
-            goto fail;
-        }
-    }
-    describe(m, path);
+    if (!load_model(m, name, err))
+        goto fail;
     return m;
 
 fail:

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""Writes the malformed GGUF files of tests/data/gguf-hostile/ and the fuzzer's seed corpus.
+"""Writes the malformed GGUF files of tests/data/gguf-hostile/ and the fuzzers' seed corpora.
 
 Each hostile file breaks one rule of the format; expected-errors.txt maps its name to a
 fragment the reader's error message must contain (so a file is rejected for the reason
 it was made for, not by an accident earlier in the file). The seeds in
-tests/fuzz/corpus-gguf/ are small valid or nearly valid files for libFuzzer to mutate.
+tests/fuzz/corpus-gguf/ are small valid or nearly valid files for libFuzzer to mutate; those
+in tests/fuzz/corpus-model/ are whole tiny models (a ~300-token byte-level BPE vocabulary with
+the R1 markers, one layer, embedding 32) that load and run, one per weight type, for the
+model fuzzer (tests/fuzz/fuzz-model.c) to mutate.
 
-Usage: tools/make-hostile-gguf.py [--hostile DIR] [--seeds DIR] [--real-prefix GGUF]
-(defaults: the two directories above, relative to the repository root; --real-prefix adds
+Usage: tools/make-hostile-gguf.py [--hostile DIR] [--seeds DIR] [--model-seeds DIR]
+       [--real-prefix GGUF]
+(defaults: the three directories above, relative to the repository root; --real-prefix adds
 the first 16 KiB of a real model file as one more seed).
 
 Only the Python standard library is used; the output is deterministic.
@@ -24,6 +28,8 @@ U8, I8, U16, I16, U32, I32, F32, BOOL, STR, ARR, U64, I64, F64 = range(13)
 T_F32, T_F16, T_Q4_0, T_Q8_0, T_Q4_K, T_Q6_K, T_Q8_K, T_BF16 = (
     (0, 1, 4), (1, 1, 2), (2, 32, 18), (8, 32, 34), (12, 256, 144), (14, 256, 210),
     (15, 256, 292), (30, 1, 2))
+T_Q4_1, T_Q5_0, T_Q5_1, T_Q2_K, T_Q3_K, T_Q5_K = (
+    (3, 32, 20), (6, 32, 22), (7, 32, 24), (10, 256, 84), (11, 256, 110), (13, 256, 176))
 SCALAR_FORMAT = {U8: '<B', I8: '<b', U16: '<H', I16: '<h', U32: '<I', I32: '<i',
                  F32: '<f', BOOL: '<?', U64: '<Q', I64: '<q', F64: '<d'}
 
@@ -240,6 +246,127 @@ def seed_files():
     ]
 
 
+def float_bytes(ttype, values):
+    """VALUES as F32, F16 or BF16 bytes."""
+    if ttype == T_F32:
+        return struct.pack('<%df' % len(values), *values)
+    if ttype == T_F16:
+        return struct.pack('<%de' % len(values), *values)
+    return b''.join(struct.pack('<f', v)[2:] for v in values)  # BF16: the high half
+
+
+def model_tensor_data(rng, ne, ttype, norm):
+    """Data for a model tensor: ones for norms, small random values for float weights, random
+    blocks (quants and scales alike) for quantized ones."""
+    n = 1
+    for d in ne:
+        n *= d
+    if norm:
+        return float_bytes(ttype, [1.0] * n)
+    if ttype in (T_F32, T_F16, T_BF16):
+        return float_bytes(ttype, [rng.uniform(-0.5, 0.5) for _ in range(n)])
+    return bytes(rng.getrandbits(8) for _ in range(tensor_bytes(ne, ttype)))
+
+
+def gpt2_byte_tokens():
+    """The 256 byte tokens of a byte-level BPE vocabulary, in GPT-2's printable mapping."""
+    printable = (list(range(ord('!'), ord('~') + 1)) + list(range(0xA1, 0xAD)) +
+                 list(range(0xAE, 0x100)))
+    shifted, tokens = 0, []
+    for b in range(256):
+        if b in printable:
+            tokens.append(chr(b))
+        else:
+            tokens.append(chr(256 + shifted))
+            shifted += 1
+    return tokens
+
+
+R1_MARKERS = ['<｜begin▁of▁sentence｜>', '<｜end▁of▁sentence｜>', '<｜User｜>', '<｜Assistant｜>',
+              '<|EOT|>', '<think>', '</think>']
+
+
+def tiny_model(arch, weight_type, seed):
+    """A whole model that loads and runs: one layer, embedding 32, 4 heads (2 KV) of 8, a
+    ~300-token vocabulary. attn_q and ffn_down are WEIGHT_TYPE (with a 256-element block only
+    ffn_down, whose rows are the 256 of the feed-forward), the other matrices Q4_0, the
+    smallest: every matrix goes through the same product, so one of a type covers its kernels.
+    The embedding is Q4_0 and tied, except in the Q8_0 model, which has an output head."""
+    rng = random.Random(seed)
+    n_embd, n_head, n_head_kv, head_dim = 32, 4, 2, 8
+    k_quant = weight_type[1] == 256
+    n_ff = 256 if k_quant else 32
+    merges = [('Ġ', 't'), ('h', 'e'), ('i', 'n'), ('Ġt', 'he'), ('e', 'r'), ('Ġ', 'a'),
+              ('o', 'n'), ('r', 'e'), ('Ġ', 's'), ('a', 't'), ('e', 'n'), ('Ġ', 'w'),
+              ('o', 'r'), ('i', 's'), ('Ġ', 'c'), ('Ġ', 'f'), ('Ġ', 'p'), ('a', 'n'),
+              ('Ġ', 'b'), ('e', 's'), ('Ġ', 'o'), ('i', 't'), ('Ġ', 'm'), ('Ġ', 'd')]
+    tokens = gpt2_byte_tokens() + [a + b for a, b in merges]
+    types = [1] * len(tokens)
+    first_marker = len(tokens)
+    tokens += R1_MARKERS
+    types += [3, 3, 4, 4, 3, 4, 4]  # control and user-defined, as R1's GGUF files have them
+    n_vocab = len(tokens) + 5  # a few padding rows, like the real models
+    kvs = [
+        kv('general.architecture', STR, arch),
+        kv('general.name', STR, 'tiny %s %d' % (arch, weight_type[0])),
+        kv(arch + '.block_count', U32, 1),
+        kv(arch + '.context_length', U32, 64),
+        kv(arch + '.embedding_length', U32, n_embd),
+        kv(arch + '.feed_forward_length', U32, n_ff),
+        kv(arch + '.attention.head_count', U32, n_head),
+        kv(arch + '.attention.head_count_kv', U32, n_head_kv),
+        kv(arch + '.rope.freq_base', F32, 10000.0),
+        kv(arch + '.attention.layer_norm_rms_epsilon', F32, 1e-6),
+        kv('tokenizer.ggml.model', STR, 'gpt2'),
+        kv('tokenizer.ggml.pre', STR, 'deepseek-r1-qwen' if arch == 'qwen2' else 'llama-bpe'),
+        kv('tokenizer.ggml.tokens', ARR, (STR, tokens)),
+        kv('tokenizer.ggml.token_type', ARR, (I32, types)),
+        kv('tokenizer.ggml.merges', ARR, (STR, ['%s %s' % m for m in merges])),
+        kv('tokenizer.ggml.bos_token_id', U32, first_marker),
+        kv('tokenizer.ggml.eos_token_id', U32, first_marker + 1),
+        kv('tokenizer.ggml.add_bos_token', BOOL, True),
+    ]
+    layer_type = T_Q4_0
+    q_dim, kv_dim = n_head * head_dim, n_head_kv * head_dim
+    tensors = [  # (name, shape, type, is a norm)
+        ('token_embd.weight', [n_embd, n_vocab], T_Q4_0, False),
+        ('output_norm.weight', [n_embd], T_F32, True),
+        ('blk.0.attn_norm.weight', [n_embd], T_F32, True),
+        ('blk.0.attn_q.weight', [n_embd, q_dim], T_Q4_0 if k_quant else weight_type, False),
+        ('blk.0.attn_k.weight', [n_embd, kv_dim], layer_type, False),
+        ('blk.0.attn_v.weight', [n_embd, kv_dim], layer_type, False),
+        ('blk.0.attn_output.weight', [q_dim, n_embd], layer_type, False),
+        ('blk.0.ffn_norm.weight', [n_embd], T_F32, True),
+        ('blk.0.ffn_gate.weight', [n_embd, n_ff], layer_type, False),
+        ('blk.0.ffn_up.weight', [n_embd, n_ff], layer_type, False),
+        ('blk.0.ffn_down.weight', [n_ff, n_embd], weight_type, False),
+    ]
+    if arch == 'qwen2':
+        tensors += [('blk.0.attn_q.bias', [q_dim], T_F32, False),
+                    ('blk.0.attn_k.bias', [kv_dim], T_F32, False),
+                    ('blk.0.attn_v.bias', [kv_dim], T_F32, False)]
+    else:
+        tensors.append(('rope_freqs.weight', [head_dim // 2], T_F32, True))
+    if weight_type == T_Q8_0:
+        tensors.append(('output.weight', [n_embd, n_vocab], T_Q8_0, False))
+    infos, data = b'', b''
+    for name, ne, ttype, norm in tensors:
+        data = pad(data)
+        infos += tensor_info(name, ne, ttype, len(data))
+        data += model_tensor_data(rng, ne, ttype, norm)
+    return pad(header(len(tensors), len(kvs)) + b''.join(kvs) + infos) + data
+
+
+def model_seed_files():
+    weight_types = [('f32', T_F32), ('f16', T_F16), ('bf16', T_BF16), ('q4_0', T_Q4_0),
+                    ('q4_1', T_Q4_1), ('q5_0', T_Q5_0), ('q5_1', T_Q5_1), ('q8_0', T_Q8_0),
+                    ('q2_k', T_Q2_K), ('q3_k', T_Q3_K), ('q4_k', T_Q4_K), ('q5_k', T_Q5_K),
+                    ('q6_k', T_Q6_K)]
+    return [('%s-%s.gguf' % (arch, name), tiny_model(arch, ttype, seed))
+            for seed, (name, ttype) in enumerate(weight_types)
+            for arch in (['qwen2', 'llama'][seed % 2],)]
+
+
 def write_all(directory, files):
     os.makedirs(directory, exist_ok=True)
     for name, data in files:
@@ -252,6 +379,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--hostile', default=os.path.join(root, 'tests/data/gguf-hostile'))
     parser.add_argument('--seeds', default=os.path.join(root, 'tests/fuzz/corpus-gguf'))
+    parser.add_argument('--model-seeds', default=os.path.join(root, 'tests/fuzz/corpus-model'))
     parser.add_argument('--real-prefix', help='a real GGUF file whose first 16 KiB become a seed')
     args = parser.parse_args()
 
@@ -270,8 +398,11 @@ def main():
         with open(args.real_prefix, 'rb') as f:
             seeds.append(('real-prefix-16k.gguf', f.read(16384)))
     write_all(args.seeds, seeds)
-    print('%d hostile files in %s, %d seeds in %s' % (len(hostile), args.hostile, len(seeds),
-                                                        args.seeds))
+    model_seeds = model_seed_files()
+    write_all(args.model_seeds, model_seeds)
+    print('%d hostile files in %s, %d seeds in %s, %d model seeds in %s'
+          % (len(hostile), args.hostile, len(seeds), args.seeds, len(model_seeds),
+             args.model_seeds))
 
 
 if __name__ == '__main__':
