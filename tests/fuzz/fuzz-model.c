@@ -1,9 +1,9 @@
 // libFuzzer target for the whole model load: bytes → GGUF reader → hyperparameters, weights
 // and tokenizer (ponder_model_load_memory) → a CPU context of 4 tokens on 1 thread → the
 // tokenizer and the chat format on a short conversation → one forward step of the prompt's
-// first token, then one more with the greedy pick. The hostile shapes live past the reader:
-// hyperparameters that disagree with the tensors, vocabularies that disagree with the
-// embedding, and random grids and scales for every weight type. Anything inconsistent must
+// first token, then one more with the token the sampler picks from its logits. The hostile shapes
+// live past the reader: hyperparameters that disagree with the tensors, vocabularies that disagree
+// with the embedding, and random grids and scales for every weight type. Anything inconsistent must
 // be refused with a message; anything accepted must run without a bad read.
 //
 // Build and run as fuzz-gguf.c says, with the seeds of tests/fuzz/corpus-model (tiny models of
@@ -104,7 +104,10 @@ bool fuzz_model_run(const uint8_t *data, size_t size, PonderError *err)
     bool ok = false;
     float *logits = malloc((size_t)info->n_vocab * sizeof(float));
     int32_t seq = ponder_seq_new(ctx);
-    if (!logits || seq < 0) {
+    SamplerParams sampling = sampler_default_params();
+    sampling.repetition_penalty = 1.1f;
+    Sampler *sampler = sampler_new(&sampling, (int32_t)info->n_vocab);
+    if (!logits || seq < 0 || !sampler) {
         snprintf(err->message, sizeof err->message, "no memory or no sequence");
         err->status = PONDER_ERR_NO_MEMORY;
         goto done;
@@ -115,17 +118,20 @@ bool fuzz_model_run(const uint8_t *data, size_t size, PonderError *err)
             check_rejection(err);
             goto done;
         }
-        // Greedy pick; NaN logits (random weights) leave token 0.
-        int32_t best = 0;
-        for (uint32_t i = 1; i < info->n_vocab; i++)
-            if (logits[i] > logits[best])
-                best = (int32_t)i;
-        token = best;
+        // Random weights (or hostile scales) give any logits, NaN and infinities included:
+        // the sampler must still pick a token of the vocabulary.
+        int32_t greedy = sampler_argmax(logits, (int32_t)info->n_vocab);
+        token = sampler_sample(sampler, logits);
+        if (greedy < 0 || (uint32_t)greedy >= info->n_vocab || token < 0 ||
+            (uint32_t)token >= info->n_vocab)
+            broken("the sampler picked a token outside the vocabulary");
+        sampler_accept(sampler, token);
     }
     ok = ponder_seq_length(ctx, seq) == (params.n_ctx < 2 ? params.n_ctx : 2);
     if (!ok)
         broken("the sequence did not grow by the tokens decoded");
 done:
+    sampler_free(sampler);
     free(logits);
     ponder_context_free(ctx);
     ponder_model_free(model);
