@@ -357,6 +357,40 @@ def tiny_model(arch, weight_type, seed):
     return pad(header(len(tensors), len(kvs)) + b''.join(kvs) + infos) + data
 
 
+def odd_model(arch, n_embd, n_head, n_head_kv, head_dim, n_rot, n_ff, n_vocab, n_ctx, seed):
+    """A consistent F32 model of unusual shapes and no tokenizer: a head size that is not
+    n_embd / n_head (attention.key_length), fewer rotated dimensions than the head has, a
+    feed-forward narrower than the embedding, a context of N_CTX tokens."""
+    rng = random.Random(seed)
+    kvs = [
+        kv('general.architecture', STR, arch),
+        kv(arch + '.block_count', U32, 2),
+        kv(arch + '.context_length', U32, n_ctx),
+        kv(arch + '.embedding_length', U32, n_embd),
+        kv(arch + '.feed_forward_length', U32, n_ff),
+        kv(arch + '.attention.head_count', U32, n_head),
+        kv(arch + '.attention.head_count_kv', U32, n_head_kv),
+        kv(arch + '.attention.key_length', U32, head_dim),
+        kv(arch + '.rope.dimension_count', U32, n_rot),
+    ]
+    q_dim, kv_dim = n_head * head_dim, n_head_kv * head_dim
+    tensors = [('token_embd.weight', [n_embd, n_vocab], False),
+               ('output_norm.weight', [n_embd], True)]
+    for i in range(2):
+        tensors += [('blk.%d.%s' % (i, name), ne, norm) for name, ne, norm in [
+            ('attn_norm.weight', [n_embd], True), ('attn_q.weight', [n_embd, q_dim], False),
+            ('attn_k.weight', [n_embd, kv_dim], False), ('attn_v.weight', [n_embd, kv_dim], False),
+            ('attn_output.weight', [q_dim, n_embd], False), ('ffn_norm.weight', [n_embd], True),
+            ('ffn_gate.weight', [n_embd, n_ff], False), ('ffn_up.weight', [n_embd, n_ff], False),
+            ('ffn_down.weight', [n_ff, n_embd], False)]]
+    infos, data = b'', b''
+    for name, ne, norm in tensors:
+        data = pad(data)
+        infos += tensor_info(name, ne, T_F32, len(data))
+        data += model_tensor_data(rng, ne, T_F32, norm)
+    return pad(header(len(tensors), len(kvs)) + b''.join(kvs) + infos) + data
+
+
 def model_seed_files():
     weight_types = [('f32', T_F32), ('f16', T_F16), ('bf16', T_BF16), ('q4_0', T_Q4_0),
                     ('q4_1', T_Q4_1), ('q5_0', T_Q5_0), ('q5_1', T_Q5_1), ('q8_0', T_Q8_0),
@@ -364,7 +398,10 @@ def model_seed_files():
                     ('q6_k', T_Q6_K)]
     return [('%s-%s.gguf' % (arch, name), tiny_model(arch, ttype, seed))
             for seed, (name, ttype) in enumerate(weight_types)
-            for arch in (['qwen2', 'llama'][seed % 2],)]
+            for arch in (['qwen2', 'llama'][seed % 2],)] + [
+        ('odd-shapes-qwen2.gguf', odd_model('qwen2', 8, 2, 1, 6, 2, 3, 5, 64, 20)),
+        ('odd-shapes-llama.gguf', odd_model('llama', 4, 4, 2, 2, 0, 1, 1, 1, 21)),
+    ]
 
 
 def write_all(directory, files):
