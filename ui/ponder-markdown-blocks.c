@@ -12,6 +12,10 @@
 
 #define MARKDOWN_FLAGS (MD_DIALECT_GITHUB | MD_FLAG_NOHTML)
 
+// A widget tree is measured and drawn recursively, and ">>>>…" or "- - - …" from a model
+// would otherwise become as many nested boxes as it has characters: see MAX_NESTING.
+enum { MAX_NESTING = PONDER_MD_MAX_NESTING };
+
 typedef enum {
     FRAME_DOCUMENT, // blocks go to the top level
     FRAME_BOX,      // a quote or a list item's content
@@ -23,6 +27,7 @@ typedef struct {
     FrameKind kind;
     PonderMdBlock *block; // where the blocks inside go (NULL for the document); the table
     guint list_depth;     // lists around this frame: picks the bullet
+    guint depth;          // container blocks around the blocks of this frame
     // lists
     gboolean ordered;
     unsigned next_number;
@@ -100,8 +105,10 @@ static Frame *top_frame(Builder *b)
 static Frame *push_frame(Builder *b, FrameKind kind, PonderMdBlock *block)
 {
     Frame frame = {.kind = kind, .block = block};
-    if (b->frames->len > 0)
+    if (b->frames->len > 0) {
         frame.list_depth = top_frame(b)->list_depth;
+        frame.depth = top_frame(b)->depth + 1;
+    }
     g_array_append_val(b->frames, frame);
     return top_frame(b);
 }
@@ -382,6 +389,15 @@ static int on_enter_block(MD_BLOCKTYPE type, void *detail, void *userdata)
     Builder *b = userdata;
     if (b->inline_kind != INLINE_NONE) // a tight list item's text, before a nested block
         end_inline(b);
+
+    gboolean container =
+        type == MD_BLOCK_QUOTE || type == MD_BLOCK_UL || type == MD_BLOCK_OL || type == MD_BLOCK_LI;
+    if (container && top_frame(b)->depth >= MAX_NESTING) {
+        // Too deep: the blocks inside go where those around it go (see MAX_NESTING).
+        Frame flat = *top_frame(b);
+        g_array_append_val(b->frames, flat);
+        return 0;
+    }
 
     switch (type) {
     case MD_BLOCK_DOC: push_frame(b, FRAME_DOCUMENT, NULL); break;

@@ -30,6 +30,10 @@ typedef enum {
     PONDER_MD_STYLE_MATH_BOXED, // a display formula holding \boxed{…}: the final answer
 } PonderMdStyle;
 
+// Quotes, lists and items nest at most this deep (a list level takes two: the list and its
+// item); deeper ones are flattened into the innermost that is kept.
+#define PONDER_MD_MAX_NESTING 32
+
 typedef struct {
     PonderMdKind kind;
     PonderMdStyle style; // TEXT

@@ -94,8 +94,9 @@ static gboolean parse_label_markup(const char *markup, GError **error)
 
 static void check_block(const PonderMdBlock *block, guint depth)
 {
-    if (depth > 10000)
-        broken("blocks nested too deeply", NULL, NULL);
+    // Containers up to the limit, then a formula line and its text.
+    if (depth > PONDER_MD_MAX_NESTING + 2)
+        broken("blocks nested deeper than PONDER_MD_MAX_NESTING", NULL, NULL);
     switch (block->kind) {
     case PONDER_MD_TEXT: {
         g_autoptr(GError) error = NULL;
