@@ -3,6 +3,7 @@
 // file that disagrees with itself is an error naming the tensor, never a bad read.
 #include "model.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,14 +101,27 @@ static bool load_hparams(Loader *l)
         !read_f32(l, "attention.layer_norm_rms_epsilon", &hp->rms_eps, 1e-6f))
         return false;
 
-    if (hp->n_layer == 0 || hp->n_layer > 4096 || hp->n_embd == 0 || hp->n_embd > 1u << 17 ||
-        hp->n_head == 0 || hp->n_head > 4096 || hp->n_head_kv == 0 ||
-        hp->n_head % hp->n_head_kv != 0 || hp->n_ff == 0 || hp->n_ff > 1u << 20 ||
-        hp->n_ctx_train == 0) {
+    // Each limit named on its own, so a file that breaks one says which.
+    const struct {
+        const char *key;
+        uint32_t value, max;
+    } counts[] = {
+        {"block_count", hp->n_layer, 4096},          {"embedding_length", hp->n_embd, 1u << 17},
+        {"attention.head_count", hp->n_head, 4096},  {"attention.head_count_kv", hp->n_head_kv, 4096},
+        {"feed_forward_length", hp->n_ff, 1u << 20}, {"context_length", hp->n_ctx_train, UINT32_MAX},
+    };
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        if (counts[i].value == 0 || counts[i].value > counts[i].max) {
+            ponder_set_error(l->err, PONDER_ERR_FORMAT,
+                             "implausible hyperparameter: %s.%s is %u (1 to %u allowed)",
+                             m->arch_name, counts[i].key, counts[i].value, counts[i].max);
+            return false;
+        }
+    }
+    if (hp->n_head % hp->n_head_kv != 0) {
         ponder_set_error(l->err, PONDER_ERR_FORMAT,
-                         "implausible hyperparameters: %u layers, embedding %u, %u heads (%u KV), "
-                         "feed-forward %u, context %u",
-                         hp->n_layer, hp->n_embd, hp->n_head, hp->n_head_kv, hp->n_ff, hp->n_ctx_train);
+                         "implausible hyperparameters: %u KV heads do not divide %u heads",
+                         hp->n_head_kv, hp->n_head);
         return false;
     }
     if (!read_u32(l, "attention.key_length", &hp->head_dim, false, hp->n_embd / hp->n_head) ||
@@ -115,13 +129,24 @@ static bool load_hparams(Loader *l)
         return false;
     if (hp->head_dim == 0 || hp->head_dim % 2 || hp->head_dim > 1024 || hp->n_rot % 2 ||
         hp->n_rot > hp->head_dim) {
-        ponder_set_error(l->err, PONDER_ERR_FORMAT, "implausible head size %u (rotated %u)",
+        ponder_set_error(l->err, PONDER_ERR_FORMAT,
+                         "implausible head size %u (rotated %u): an even size up to 1024 expected, "
+                         "rotating an even part of it",
                          hp->head_dim, hp->n_rot);
         return false;
     }
-    if (!(hp->rms_eps > 0 && hp->rms_eps < 1) || !(hp->rope_theta > 1)) {
-        ponder_set_error(l->err, PONDER_ERR_FORMAT, "implausible RMS epsilon %g or RoPE base %g",
-                         hp->rms_eps, hp->rope_theta);
+    if (!(hp->rms_eps > 0 && hp->rms_eps < 1)) {
+        ponder_set_error(l->err, PONDER_ERR_FORMAT,
+                         "implausible RMS epsilon %g (%s.attention.layer_norm_rms_epsilon; "
+                         "between 0 and 1 expected)",
+                         hp->rms_eps, m->arch_name);
+        return false;
+    }
+    if (!(hp->rope_theta > 1 && isfinite(hp->rope_theta))) {
+        ponder_set_error(l->err, PONDER_ERR_FORMAT,
+                         "implausible RoPE base %g (%s.rope.freq_base; a finite number above 1 "
+                         "expected)",
+                         hp->rope_theta, m->arch_name);
         return false;
     }
     return true;

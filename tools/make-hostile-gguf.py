@@ -286,7 +286,7 @@ R1_MARKERS = ['<｜begin▁of▁sentence｜>', '<｜end▁of▁sentence｜>', '<
               '<|EOT|>', '<think>', '</think>']
 
 
-def tiny_model(arch, weight_type, seed):
+def tiny_model(arch, weight_type, seed, n_vocab=None):
     """A whole model that loads and runs: one layer, embedding 32, 4 heads (2 KV) of 8, a
     ~300-token vocabulary. attn_q and ffn_down are WEIGHT_TYPE (with a 256-element block only
     ffn_down, whose rows are the 256 of the feed-forward), the other matrices Q4_0, the
@@ -305,7 +305,7 @@ def tiny_model(arch, weight_type, seed):
     first_marker = len(tokens)
     tokens += R1_MARKERS
     types += [3, 3, 4, 4, 3, 4, 4]  # control and user-defined, as R1's GGUF files have them
-    n_vocab = len(tokens) + 5  # a few padding rows, like the real models
+    n_vocab = n_vocab or len(tokens) + 5  # a few padding rows, like the real models
     kvs = [
         kv('general.architecture', STR, arch),
         kv('general.name', STR, 'tiny %s %d' % (arch, weight_type[0])),
@@ -357,38 +357,113 @@ def tiny_model(arch, weight_type, seed):
     return pad(header(len(tensors), len(kvs)) + b''.join(kvs) + infos) + data
 
 
-def odd_model(arch, n_embd, n_head, n_head_kv, head_dim, n_rot, n_ff, n_vocab, n_ctx, seed):
-    """A consistent F32 model of unusual shapes and no tokenizer: a head size that is not
-    n_embd / n_head (attention.key_length), fewer rotated dimensions than the head has, a
-    feed-forward narrower than the embedding, a context of N_CTX tokens."""
-    rng = random.Random(seed)
+def odd_model_parts(arch, n_embd, n_head, n_head_kv, head_dim, n_rot, n_ff, n_vocab, n_ctx):
+    """The metadata [(key, type, value)] and tensors [(name, shape, type, is a norm)] of an F32
+    model of unusual shapes and no tokenizer: a head size that is not n_embd / n_head
+    (attention.key_length), fewer rotated dimensions than the head has, a feed-forward narrower
+    than the embedding, a context of N_CTX tokens, two layers."""
     kvs = [
-        kv('general.architecture', STR, arch),
-        kv(arch + '.block_count', U32, 2),
-        kv(arch + '.context_length', U32, n_ctx),
-        kv(arch + '.embedding_length', U32, n_embd),
-        kv(arch + '.feed_forward_length', U32, n_ff),
-        kv(arch + '.attention.head_count', U32, n_head),
-        kv(arch + '.attention.head_count_kv', U32, n_head_kv),
-        kv(arch + '.attention.key_length', U32, head_dim),
-        kv(arch + '.rope.dimension_count', U32, n_rot),
+        ('general.architecture', STR, arch),
+        (arch + '.block_count', U32, 2),
+        (arch + '.context_length', U32, n_ctx),
+        (arch + '.embedding_length', U32, n_embd),
+        (arch + '.feed_forward_length', U32, n_ff),
+        (arch + '.attention.head_count', U32, n_head),
+        (arch + '.attention.head_count_kv', U32, n_head_kv),
+        (arch + '.attention.key_length', U32, head_dim),
+        (arch + '.rope.dimension_count', U32, n_rot),
     ]
     q_dim, kv_dim = n_head * head_dim, n_head_kv * head_dim
-    tensors = [('token_embd.weight', [n_embd, n_vocab], False),
-               ('output_norm.weight', [n_embd], True)]
+    tensors = [('token_embd.weight', [n_embd, n_vocab], T_F32, False),
+               ('output_norm.weight', [n_embd], T_F32, True)]
     for i in range(2):
-        tensors += [('blk.%d.%s' % (i, name), ne, norm) for name, ne, norm in [
+        tensors += [('blk.%d.%s' % (i, name), ne, T_F32, norm) for name, ne, norm in [
             ('attn_norm.weight', [n_embd], True), ('attn_q.weight', [n_embd, q_dim], False),
             ('attn_k.weight', [n_embd, kv_dim], False), ('attn_v.weight', [n_embd, kv_dim], False),
             ('attn_output.weight', [q_dim, n_embd], False), ('ffn_norm.weight', [n_embd], True),
             ('ffn_gate.weight', [n_embd, n_ff], False), ('ffn_up.weight', [n_embd, n_ff], False),
             ('ffn_down.weight', [n_ff, n_embd], False)]]
+    return kvs, tensors
+
+
+def encode_model(kvs, tensors, seed):
+    rng = random.Random(seed)
     infos, data = b'', b''
-    for name, ne, norm in tensors:
+    for name, ne, ttype, norm in tensors:
         data = pad(data)
-        infos += tensor_info(name, ne, T_F32, len(data))
-        data += model_tensor_data(rng, ne, T_F32, norm)
-    return pad(header(len(tensors), len(kvs)) + b''.join(kvs) + infos) + data
+        infos += tensor_info(name, ne, ttype, len(data))
+        data += model_tensor_data(rng, ne, ttype, norm)
+    head = header(len(tensors), len(kvs)) + b''.join(kv(k, t, v) for k, t, v in kvs) + infos
+    return pad(head) + data
+
+
+def odd_model(arch, n_embd, n_head, n_head_kv, head_dim, n_rot, n_ff, n_vocab, n_ctx, seed):
+    return encode_model(*odd_model_parts(arch, n_embd, n_head, n_head_kv, head_dim, n_rot, n_ff,
+                                         n_vocab, n_ctx), seed)
+
+
+def hostile_models():
+    """(file name, bytes, fragment of the load error): models whose GGUF is well formed but
+    whose metadata and tensors disagree, each made from the consistent odd qwen2 model by one
+    change."""
+    def variant(set_kvs=(), tensors_too=()):
+        kvs, tensors = odd_model_parts('qwen2', 8, 2, 1, 6, 2, 3, 5, 64)
+        for key, vtype, v in set_kvs:
+            kvs = [e for e in kvs if e[0] != key] + ([(key, vtype, v)] if vtype is not None else [])
+        for name, ne in tensors_too:
+            tensors = [t for t in tensors if t[0] != name]
+            if ne is not None:
+                tensors.append((name, ne, T_F32, False))
+        return encode_model(kvs, tensors, 30)
+
+    return [
+        ('embedding-length-disagrees.gguf', variant([('qwen2.embedding_length', U32, 16)]),
+         "tensor 'token_embd.weight' has shape [8, 5, 1, 1], expected [16, 5]"),
+        ('head-count-disagrees.gguf', variant([('qwen2.attention.head_count', U32, 4)]),
+         "tensor 'blk.0.attn_q.weight' has shape [8, 12, 1, 1], expected [8, 24]"),
+        ('kv-heads-do-not-divide.gguf', variant([('qwen2.attention.head_count_kv', U32, 3)]),
+         '3 KV heads do not divide 2 heads'),
+        ('rope-dimensions-odd.gguf', variant([('qwen2.rope.dimension_count', U32, 3)]),
+         'implausible head size 6 (rotated 3)'),
+        ('rope-dimensions-over-head.gguf', variant([('qwen2.rope.dimension_count', U32, 8)]),
+         'implausible head size 6 (rotated 8)'),
+        ('head-size-zero.gguf', variant([('qwen2.attention.key_length', U32, 0)]),
+         'implausible head size 0'),
+        ('feed-forward-disagrees.gguf', variant([('qwen2.feed_forward_length', U32, 4)]),
+         "tensor 'blk.0.ffn_gate.weight' has shape [8, 3, 1, 1], expected [8, 4]"),
+        ('layer-missing.gguf', variant([('qwen2.block_count', U32, 3)]),
+         "tensor 'blk.2.attn_norm.weight' is missing"),
+        ('layer-count-huge.gguf', variant([('qwen2.block_count', U32, 100000)]),
+         'qwen2.block_count is 100000 (1 to 4096 allowed)'),
+        ('context-zero.gguf', variant([('qwen2.context_length', U32, 0)]),
+         'qwen2.context_length is 0'),
+        ('embedding-length-zero.gguf', variant([('qwen2.embedding_length', U32, 0)]),
+         'qwen2.embedding_length is 0'),
+        ('rms-epsilon-zero.gguf', variant([('qwen2.attention.layer_norm_rms_epsilon', F32, 0.0)]),
+         'implausible RMS epsilon 0 (qwen2.attention.layer_norm_rms_epsilon'),
+        ('rope-base-nan.gguf', variant([('qwen2.rope.freq_base', F32, float('nan'))]),
+         'implausible RoPE base nan (qwen2.rope.freq_base'),
+        ('rope-base-infinite.gguf', variant([('qwen2.rope.freq_base', F32, float('inf'))]),
+         'implausible RoPE base inf (qwen2.rope.freq_base'),
+        ('layer-count-is-text.gguf', variant([('qwen2.block_count', STR, '2')]),
+         "metadata key 'qwen2.block_count' is not an unsigned 32-bit count"),
+        ('layer-count-negative.gguf', variant([('qwen2.block_count', I32, -2)]),
+         "metadata key 'qwen2.block_count' is not an unsigned 32-bit count"),
+        ('architecture-unknown.gguf', variant([('general.architecture', STR, 'phi3')]),
+         "architecture 'phi3' is not supported"),
+        ('bias-wrong-length.gguf', variant(tensors_too=[('blk.0.attn_k.bias', [12])]),
+         "tensor 'blk.0.attn_k.bias' has shape [12, 1, 1, 1], expected [6, 1]"),
+        ('norm-is-a-matrix.gguf', variant(tensors_too=[('blk.1.ffn_norm.weight', [8, 2])]),
+         "tensor 'blk.1.ffn_norm.weight' has shape [8, 2, 1, 1], expected [8, 1]"),
+        ('rope-factors-wrong-length.gguf', variant(tensors_too=[('rope_freqs.weight', [3])]),
+         "tensor 'rope_freqs.weight' has shape [3, 1, 1, 1], expected [1, 1]"),
+        ('output-rows-disagree.gguf', variant(tensors_too=[('output.weight', [8, 6])]),
+         "tensor 'output.weight' has shape [8, 6, 1, 1], expected [8, 5]"),
+        ('embedding-missing.gguf', variant(tensors_too=[('token_embd.weight', None)]),
+         "tensor 'token_embd.weight' is missing"),
+        ('vocabulary-larger-than-embedding.gguf', tiny_model('qwen2', T_Q4_0, 31, n_vocab=200),
+         'the tokenizer has 287 tokens but the embedding only 200 rows'),
+    ]
 
 
 def model_seed_files():
@@ -417,6 +492,7 @@ def main():
     parser.add_argument('--hostile', default=os.path.join(root, 'tests/data/gguf-hostile'))
     parser.add_argument('--seeds', default=os.path.join(root, 'tests/fuzz/corpus-gguf'))
     parser.add_argument('--model-seeds', default=os.path.join(root, 'tests/fuzz/corpus-model'))
+    parser.add_argument('--hostile-models', default=os.path.join(root, 'tests/data/model-hostile'))
     parser.add_argument('--real-prefix', help='a real GGUF file whose first 16 KiB become a seed')
     args = parser.parse_args()
 
@@ -437,6 +513,13 @@ def main():
     write_all(args.seeds, seeds)
     model_seeds = model_seed_files()
     write_all(args.model_seeds, model_seeds)
+    models = hostile_models()
+    write_all(args.hostile_models, [(name, data) for name, data, _ in models])
+    with open(os.path.join(args.hostile_models, 'expected-errors.txt'), 'w') as f:
+        f.write('# model<TAB>fragment of the error message loading it must give '
+                '(written by tools/make-hostile-gguf.py)\n')
+        for name, _, fragment in models:
+            f.write('%s\t%s\n' % (name, fragment))
     print('%d hostile files in %s, %d seeds in %s, %d model seeds in %s'
           % (len(hostile), args.hostile, len(seeds), args.seeds, len(model_seeds),
              args.model_seeds))

@@ -5,6 +5,8 @@
 // - tests/fuzz/corpus-model/: every seed (a tiny model of each weight type) loads and runs;
 // - tests/fuzz/regress-model/: each finding is refused with the message fragment listed for it
 //   in expected-errors.txt ("accepted" when it is a model that must load and run);
+// - tests/data/model-hostile/ (made by tools/make-hostile-gguf.py): well-formed GGUF files whose
+//   metadata and tensors disagree, each refused with the message listed for it, the same way;
 // - tests/fuzz/corpus-chat/ and regress-chat/: each input passes the chat target's checks
 //   (which abort on a wrong split or prompt).
 // Every input is handed over in a buffer of its exact size, so a read past its end is an
@@ -81,10 +83,10 @@ static const char *expected_fragment(char *manifest, const char *name)
 static void run_model_finding(const char *name, const uint8_t *data, size_t size, void *user)
 {
     const char *want = expected_fragment(user, name);
-    CHECKF(want != NULL, "%s has no line in tests/fuzz/regress-model/expected-errors.txt", name);
+    CHECKF(want != NULL, "%s has no line in its folder's expected-errors.txt", name);
     PonderError err;
     bool ok = fuzz_model_run(data, size, &err);
-    printf("finding %-28s %s\n", name, ok ? "accepted" : err.message);
+    printf("%-40s %s\n", name, ok ? "accepted" : err.message);
     if (!want)
         return;
     if (strcmp(want, "accepted") == 0)
@@ -92,6 +94,19 @@ static void run_model_finding(const char *name, const uint8_t *data, size_t size
     else
         CHECKF(!ok && strstr(err.message, want), "%s: '%s' lacks '%s'", name,
                ok ? "accepted" : err.message, want);
+}
+
+// Loads every file of DIR, expecting what its expected-errors.txt lists; returns how many.
+static int replay_listed(const char *relative, bool optional)
+{
+    char manifest_path[4200];
+    snprintf(manifest_path, sizeof manifest_path, "%s/expected-errors.txt",
+             test_source_path(relative));
+    char *manifest = test_read_file(manifest_path, NULL);
+    CHECKF(manifest != NULL || optional, "cannot read %s", manifest_path);
+    int n = manifest ? replay_dir(relative, false, run_model_finding, manifest) : 0;
+    free(manifest);
+    return n;
 }
 
 static void run_chat(const char *name, const uint8_t *data, size_t size, void *user)
@@ -105,17 +120,14 @@ int main(void)
     int n_seeds = replay_dir("tests/fuzz/corpus-model", false, run_seed, NULL);
     CHECKF(n_seeds >= 13, "only %d model seeds (one per weight type expected)", n_seeds);
 
-    char *manifest =
-        test_read_file(test_source_path("tests/fuzz/regress-model/expected-errors.txt"), NULL);
-    CHECK(manifest != NULL);
-    if (manifest)
-        replay_dir("tests/fuzz/regress-model", true, run_model_finding, manifest);
-    free(manifest);
+    replay_listed("tests/fuzz/regress-model", true);
+    int n_hostile = replay_listed("tests/data/model-hostile", false);
+    CHECKF(n_hostile >= 20, "only %d hostile models", n_hostile);
 
     int n_chat = 0;
     replay_dir("tests/fuzz/corpus-chat", false, run_chat, &n_chat);
     replay_dir("tests/fuzz/regress-chat", true, run_chat, &n_chat);
     CHECKF(n_chat >= 5, "only %d chat inputs", n_chat);
-    printf("%d model seeds, %d chat inputs\n", n_seeds, n_chat);
+    printf("%d model seeds, %d hostile models, %d chat inputs\n", n_seeds, n_hostile, n_chat);
     return test_finish();
 }
