@@ -349,49 +349,41 @@ static bool load_model(PonderModel *m, const char *name, PonderError *err)
     return true;
 }
 
-PonderModel *ponder_model_load(const char *path, PonderError *err)
+// The model of FILE, which gguf_open* gave (NULL: it failed with OPEN_ERROR).
+static PonderModel *load_opened(GgufFile *file, const char *open_error, const char *name,
+                                PonderError *err)
 {
-    char msg[512];
+    if (!file) {
+        ponder_set_error(err, PONDER_ERR_FORMAT, "%s", open_error);
+        return NULL;
+    }
     PonderModel *m = calloc(1, sizeof *m);
     if (!m) {
+        gguf_close(file);
         ponder_set_error(err, PONDER_ERR_NO_MEMORY, "out of memory");
         return NULL;
     }
-    m->file = gguf_open(path, msg, sizeof msg);
-    if (!m->file) {
-        ponder_set_error(err, PONDER_ERR_FORMAT, "%s", msg);
-        goto fail;
+    m->file = file;
+    if (!load_model(m, name, err)) {
+        ponder_model_free(m);
+        return NULL;
     }
-    if (!load_model(m, path, err))
-        goto fail;
     return m;
+}
 
-fail:
-    ponder_model_free(m);
-    return NULL;
+PonderModel *ponder_model_load(const char *path, PonderError *err)
+{
+    char msg[512];
+    GgufFile *file = gguf_open(path, msg, sizeof msg);
+    return load_opened(file, msg, path, err);
 }
 
 PonderModel *ponder_model_load_memory(const void *data, size_t size, const char *name,
                                       PonderError *err)
 {
     char msg[512];
-    PonderModel *m = calloc(1, sizeof *m);
-    if (!m) {
-        ponder_set_error(err, PONDER_ERR_NO_MEMORY, "out of memory");
-        return NULL;
-    }
-    m->file = gguf_open_memory(data, size, msg, sizeof msg);
-    if (!m->file) {
-        ponder_set_error(err, PONDER_ERR_FORMAT, "%s", msg);
-        goto fail;
-    }
-    if (!load_model(m, name, err))
-        goto fail;
-    return m;
-
-fail:
-    ponder_model_free(m);
-    return NULL;
+    GgufFile *file = gguf_open_memory(data, size, msg, sizeof msg);
+    return load_opened(file, msg, name, err);
 }
 
 void ponder_model_free(PonderModel *m)

@@ -292,7 +292,6 @@ def tiny_model(arch, weight_type, seed, n_vocab=None):
     ffn_down, whose rows are the 256 of the feed-forward), the other matrices Q4_0, the
     smallest: every matrix goes through the same product, so one of a type covers its kernels.
     The embedding is Q4_0 and tied, except in the Q8_0 model, which has an output head."""
-    rng = random.Random(seed)
     n_embd, n_head, n_head_kv, head_dim = 32, 4, 2, 8
     k_quant = weight_type[1] == 256
     n_ff = 256 if k_quant else 32
@@ -307,24 +306,24 @@ def tiny_model(arch, weight_type, seed, n_vocab=None):
     types += [3, 3, 4, 4, 3, 4, 4]  # control and user-defined, as R1's GGUF files have them
     n_vocab = n_vocab or len(tokens) + 5  # a few padding rows, like the real models
     kvs = [
-        kv('general.architecture', STR, arch),
-        kv('general.name', STR, 'tiny %s %d' % (arch, weight_type[0])),
-        kv(arch + '.block_count', U32, 1),
-        kv(arch + '.context_length', U32, 64),
-        kv(arch + '.embedding_length', U32, n_embd),
-        kv(arch + '.feed_forward_length', U32, n_ff),
-        kv(arch + '.attention.head_count', U32, n_head),
-        kv(arch + '.attention.head_count_kv', U32, n_head_kv),
-        kv(arch + '.rope.freq_base', F32, 10000.0),
-        kv(arch + '.attention.layer_norm_rms_epsilon', F32, 1e-6),
-        kv('tokenizer.ggml.model', STR, 'gpt2'),
-        kv('tokenizer.ggml.pre', STR, 'deepseek-r1-qwen' if arch == 'qwen2' else 'llama-bpe'),
-        kv('tokenizer.ggml.tokens', ARR, (STR, tokens)),
-        kv('tokenizer.ggml.token_type', ARR, (I32, types)),
-        kv('tokenizer.ggml.merges', ARR, (STR, ['%s %s' % m for m in merges])),
-        kv('tokenizer.ggml.bos_token_id', U32, first_marker),
-        kv('tokenizer.ggml.eos_token_id', U32, first_marker + 1),
-        kv('tokenizer.ggml.add_bos_token', BOOL, True),
+        ('general.architecture', STR, arch),
+        ('general.name', STR, 'tiny %s %d' % (arch, weight_type[0])),
+        (arch + '.block_count', U32, 1),
+        (arch + '.context_length', U32, 64),
+        (arch + '.embedding_length', U32, n_embd),
+        (arch + '.feed_forward_length', U32, n_ff),
+        (arch + '.attention.head_count', U32, n_head),
+        (arch + '.attention.head_count_kv', U32, n_head_kv),
+        (arch + '.rope.freq_base', F32, 10000.0),
+        (arch + '.attention.layer_norm_rms_epsilon', F32, 1e-6),
+        ('tokenizer.ggml.model', STR, 'gpt2'),
+        ('tokenizer.ggml.pre', STR, 'deepseek-r1-qwen' if arch == 'qwen2' else 'llama-bpe'),
+        ('tokenizer.ggml.tokens', ARR, (STR, tokens)),
+        ('tokenizer.ggml.token_type', ARR, (I32, types)),
+        ('tokenizer.ggml.merges', ARR, (STR, ['%s %s' % m for m in merges])),
+        ('tokenizer.ggml.bos_token_id', U32, first_marker),
+        ('tokenizer.ggml.eos_token_id', U32, first_marker + 1),
+        ('tokenizer.ggml.add_bos_token', BOOL, True),
     ]
     layer_type = T_Q4_0
     q_dim, kv_dim = n_head * head_dim, n_head_kv * head_dim
@@ -349,12 +348,7 @@ def tiny_model(arch, weight_type, seed, n_vocab=None):
         tensors.append(('rope_freqs.weight', [head_dim // 2], T_F32, True))
     if weight_type == T_Q8_0:
         tensors.append(('output.weight', [n_embd, n_vocab], T_Q8_0, False))
-    infos, data = b'', b''
-    for name, ne, ttype, norm in tensors:
-        data = pad(data)
-        infos += tensor_info(name, ne, ttype, len(data))
-        data += model_tensor_data(rng, ne, ttype, norm)
-    return pad(header(len(tensors), len(kvs)) + b''.join(kvs) + infos) + data
+    return encode_model(kvs, tensors, seed)
 
 
 def odd_model_parts(arch, n_embd, n_head, n_head_kv, head_dim, n_rot, n_ff, n_vocab, n_ctx):

@@ -14,7 +14,8 @@
 // text for the parser and, cut at NUL bytes, the messages (each one's first byte its role).
 //
 // Build and run as fuzz-gguf.c says, with the seeds of tests/fuzz/corpus-chat:
-//   build-fuzz/tests/fuzz/fuzz-chat -max_total_time=60 CORPUS tests/fuzz/corpus-chat
+//   build-fuzz/tests/fuzz/fuzz-chat -max_total_time=60 -dict=tests/fuzz/chat.dict \
+//       CORPUS tests/fuzz/corpus-chat
 // tests/inference/test-fuzz-replay.c runs the seeds and every past finding through
 // fuzz_chat_run.
 #include "chat.h"

@@ -1,18 +1,19 @@
 // libFuzzer target for the whole model load: bytes → GGUF reader → hyperparameters, weights
 // and tokenizer (ponder_model_load_memory) → a CPU context of 4 tokens on 1 thread → the
-// tokenizer and the chat format on a short conversation → one forward step of the prompt's
-// first token, then one more with the token the sampler picks from its logits. The hostile shapes
-// live past the reader: hyperparameters that disagree with the tensors, vocabularies that disagree
-// with the embedding, and random grids and scales for every weight type. Anything inconsistent must
-// be refused with a message; anything accepted must run without a bad read.
+// tokenizer and the chat format on a short conversation → a forward step of the prompt's first
+// token, then one of the token the sampler picks from its logits. The hostile shapes live past
+// the reader: hyperparameters that disagree with the tensors, vocabularies that disagree with
+// the embedding, random grids and scales for every weight type. Anything inconsistent must be
+// refused with a message; anything accepted must run without a bad read.
 //
 // Build and run as fuzz-gguf.c says, with the seeds of tests/fuzz/corpus-model (tiny models of
-// every weight type family, written by tools/make-hostile-gguf.py):
+// every weight type family and two of odd shapes, written by tools/make-hostile-gguf.py):
 //   build-fuzz/tests/fuzz/fuzz-model -max_total_time=60 -timeout=10 -rss_limit_mb=2048 \
-//       CORPUS tests/fuzz/corpus-model
+//       -dict=tests/fuzz/model.dict CORPUS tests/fuzz/corpus-model
 //
-// tests/inference/test-fuzz-model.c links this file and runs the seeds and every past finding
-// (tests/fuzz/regress-model/) through fuzz_model_run.
+// tests/inference/test-fuzz-replay.c links this file and runs the seeds, every past finding
+// (tests/fuzz/regress-model/) and the hostile models of tests/data/model-hostile/ through
+// fuzz_model_run.
 #include "model.h"
 #include "ponder-infer.h"
 
