@@ -473,6 +473,18 @@ def model_seed_files():
     ]
 
 
+def write_with_expectations(directory, files, what):
+    """FILES [(name, bytes, fragment)] into DIRECTORY, and its expected-errors.txt."""
+    names = [name for name, _, _ in files]
+    assert len(names) == len(set(names))
+    write_all(directory, [(name, data) for name, data, _ in files])
+    with open(os.path.join(directory, 'expected-errors.txt'), 'w') as f:
+        f.write('# %s<TAB>fragment of the error message %s must give '
+                '(written by tools/make-hostile-gguf.py)\n' % what)
+        for name, _, fragment in files:
+            f.write('%s\t%s\n' % (name, fragment))
+
+
 def write_all(directory, files):
     os.makedirs(directory, exist_ok=True)
     for name, data in files:
@@ -491,14 +503,7 @@ def main():
     args = parser.parse_args()
 
     hostile = hostile_files()
-    names = [name for name, _, _ in hostile]
-    assert len(names) == len(set(names))
-    write_all(args.hostile, [(name, data) for name, data, _ in hostile])
-    with open(os.path.join(args.hostile, 'expected-errors.txt'), 'w') as f:
-        f.write('# file<TAB>fragment of the error message gguf_open must give '
-                '(written by tools/make-hostile-gguf.py)\n')
-        for name, _, fragment in hostile:
-            f.write('%s\t%s\n' % (name, fragment))
+    write_with_expectations(args.hostile, hostile, ('file', 'gguf_open'))
 
     seeds = seed_files()
     if args.real_prefix:
@@ -508,15 +513,10 @@ def main():
     model_seeds = model_seed_files()
     write_all(args.model_seeds, model_seeds)
     models = hostile_models()
-    write_all(args.hostile_models, [(name, data) for name, data, _ in models])
-    with open(os.path.join(args.hostile_models, 'expected-errors.txt'), 'w') as f:
-        f.write('# model<TAB>fragment of the error message loading it must give '
-                '(written by tools/make-hostile-gguf.py)\n')
-        for name, _, fragment in models:
-            f.write('%s\t%s\n' % (name, fragment))
-    print('%d hostile files in %s, %d seeds in %s, %d model seeds in %s'
+    write_with_expectations(args.hostile_models, models, ('model', 'loading it'))
+    print('%d hostile files in %s, %d seeds in %s, %d model seeds in %s, %d hostile models in %s'
           % (len(hostile), args.hostile, len(seeds), args.seeds, len(model_seeds),
-             args.model_seeds))
+             args.model_seeds, len(models), args.hostile_models))
 
 
 if __name__ == '__main__':

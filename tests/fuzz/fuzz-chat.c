@@ -14,7 +14,7 @@
 // text for the parser and, cut at NUL bytes, the messages (each one's first byte its role).
 //
 // Build and run as fuzz-gguf.c says, with the seeds of tests/fuzz/corpus-chat:
-//   build-fuzz/tests/fuzz/fuzz-chat -max_total_time=60 -dict=tests/fuzz/chat.dict \
+//   build-fuzz/tests/fuzz/fuzz-chat -max_total_time=60 -dict=tests/fuzz/chat.dict
 //       CORPUS tests/fuzz/corpus-chat
 // tests/inference/test-fuzz-replay.c runs the seeds and every past finding through
 // fuzz_chat_run.
@@ -217,7 +217,7 @@ static void append(char **out, size_t *len, const char *text)
 static void check_prompt(const Tokenizer *tok, const char *text, size_t len, bool generation)
 {
     // The messages: TEXT cut at NUL bytes, each piece's first byte its role.
-    ChatMessage messages[64];
+    ChatMessage messages[64] = {0};
     size_t n_messages = 0;
     bool all_valid = true;
     for (const char *p = text; p < text + len && n_messages < 64; p += strlen(p) + 1) {

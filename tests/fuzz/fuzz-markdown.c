@@ -9,7 +9,7 @@
 // Build (needs the UI dependencies, so no -Dinference_only):
 //   CC=clang meson setup build-fuzz-ui -Dfuzz=true -Db_lundef=false -Dcuda=disabled
 //   -Dvulkan=disabled meson compile -C build-fuzz-ui tests/fuzz/fuzz-markdown
-//   build-fuzz-ui/tests/fuzz/fuzz-markdown -max_total_time=60 -dict=tests/fuzz/markdown.dict \
+//   build-fuzz-ui/tests/fuzz/fuzz-markdown -max_total_time=60 -dict=tests/fuzz/markdown.dict
 //       CORPUS tests/fuzz/corpus-markdown
 // tests/ui/test-markdown.c runs the seeds and every past finding (tests/fuzz/regress-markdown)
 // through fuzz_markdown_run.

@@ -8,7 +8,7 @@
 //
 // Build and run as fuzz-gguf.c says, with the seeds of tests/fuzz/corpus-model (tiny models of
 // every weight type family and two of odd shapes, written by tools/make-hostile-gguf.py):
-//   build-fuzz/tests/fuzz/fuzz-model -max_total_time=60 -timeout=10 -rss_limit_mb=2048 \
+//   build-fuzz/tests/fuzz/fuzz-model -max_total_time=60 -timeout=10 -rss_limit_mb=2048
 //       -dict=tests/fuzz/model.dict CORPUS tests/fuzz/corpus-model
 //
 // tests/inference/test-fuzz-replay.c links this file and runs the seeds, every past finding
