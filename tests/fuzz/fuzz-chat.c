@@ -10,7 +10,8 @@
 //   prompt), and the marker tokens appear only where the template puts them (message text
 //   is plain text, even when it spells a marker).
 //
-// Input: byte 0 picks the chunk sizes and the generation prompt; the rest is the generated
+// Input: byte 0 picks the chunk sizes, the generation prompt (bit 0) and the pre-tokenizer (bit 1:
+// Qwen2's, which normalizes, so only the markers are checked); the rest is the generated
 // text for the parser and, cut at NUL bytes, the messages (each one's first byte its role).
 //
 // Build and run as fuzz-gguf.c says, with the seeds of tests/fuzz/corpus-chat:
@@ -119,9 +120,10 @@ static const char *const markers[] = {
 };
 enum { N_MARKERS = sizeof markers / sizeof markers[0], N_BYTE_TOKENS = 256 };
 
-// A byte-level BPE vocabulary: GPT-2's 256 byte tokens, a few merges, the R1 markers. The
-// Llama 3 pre-tokenizer, which does not normalize, so decoding gives the text back.
-static Tokenizer *make_tokenizer(void)
+// A byte-level BPE vocabulary: GPT-2's 256 byte tokens, a few merges, the R1 markers, with
+// the pre-tokenizer PRE: Llama 3's does not normalize, so decoding gives the text back; Qwen2's
+// normalizes to NFC first.
+static Tokenizer *make_tokenizer(TokenizerPre pre)
 {
     static char storage[N_BYTE_TOKENS + 8][8];
     const char *tokens[N_BYTE_TOKENS + 8 + N_MARKERS];
@@ -159,7 +161,8 @@ static Tokenizer *make_tokenizer(void)
     for (size_t i = 0; i < sizeof merges / sizeof merges[0]; i++)
         merge_lens[i] = strlen(merges[i]);
     TokenizerSpec spec = {
-        .pre = TOKENIZER_PRE_LLAMA3,
+        .pre = pre,
+        .normalize_nfc = pre == TOKENIZER_PRE_QWEN2,
         .n_tokens = n,
         .tokens = tokens,
         .token_lens = token_lens,
@@ -280,7 +283,8 @@ static void check_prompt(const Tokenizer *tok, const char *text, size_t len, boo
     }
     if (memcmp(seen, want_markers, sizeof seen) != 0)
         broken("marker tokens other than the template's (message text read as a marker?)");
-    if (all_valid) { // invalid UTF-8 decodes to U+FFFD, as it should
+    // Invalid UTF-8 decodes to U+FFFD, as it should, and NFC may change the text.
+    if (all_valid && tokenizer_pre(tok) == TOKENIZER_PRE_LLAMA3) {
         char *got = tokenizer_decode(tok, ids, (size_t)n);
         if (!got || strcmp(got, want) != 0)
             broken("the decoded prompt differs from the template's string");
@@ -292,9 +296,11 @@ static void check_prompt(const Tokenizer *tok, const char *text, size_t len, boo
 
 void fuzz_chat_run(const uint8_t *data, size_t size)
 {
-    static Tokenizer *tok;
-    if (!tok)
-        tok = make_tokenizer(); // kept for the process: building it is most of a run
+    static Tokenizer *llama3, *qwen2; // kept for the process: building them is most of a run
+    if (!llama3) {
+        llama3 = make_tokenizer(TOKENIZER_PRE_LLAMA3);
+        qwen2 = make_tokenizer(TOKENIZER_PRE_QWEN2);
+    }
     if (size == 0)
         return;
     // A NUL-terminated copy of the text, exactly sized for AddressSanitizer.
@@ -305,7 +311,7 @@ void fuzz_chat_run(const uint8_t *data, size_t size)
     memcpy(text, data + 1, len);
     text[len] = '\0';
     check_parser(text, len, data[0]);
-    check_prompt(tok, text, len, data[0] & 1);
+    check_prompt(data[0] & 2 ? qwen2 : llama3, text, len, data[0] & 1);
     free(text);
 }
 
