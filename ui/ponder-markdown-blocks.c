@@ -12,8 +12,9 @@
 
 #define MARKDOWN_FLAGS (MD_DIALECT_GITHUB | MD_FLAG_NOHTML)
 
-// A widget tree is measured and drawn recursively, and ">>>>…" or "- - - …" from a model
-// would otherwise become as many nested boxes as it has characters: see MAX_NESTING.
+// Quotes and lists nested deeper are flattened (on_enter_block): a widget tree is measured and
+// drawn recursively, and ">>>>…" or "- - - …" from a model would otherwise become as many
+// nested boxes as it has characters.
 enum { MAX_NESTING = PONDER_MD_MAX_NESTING };
 
 typedef enum {
