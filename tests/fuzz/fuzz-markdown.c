@@ -2,9 +2,9 @@
 // through ponder_markdown_to_blocks as the Markdown view hands it over (cut at a NUL byte,
 // invalid UTF-8 made valid, then whole and piece by piece), and every markup string produced
 // must parse as GtkLabel parses it (its own <a href> links taken out, the rest handed to
-// pango_parse_markup), every plain string (list markers, code, its language)
-// must be valid UTF-8, and every table cell must have a place. A model's text that breaks
-// markup would show as an empty or raw label: that is the bug this finds.
+// pango_parse_markup) and link only to http, https or mailto addresses, every plain string (list
+// markers, code, its language) must be valid UTF-8, and every table cell must have a place. A
+// model's text that breaks markup would show as an empty or raw label: that is the bug this finds.
 //
 // Build (needs the UI dependencies, so no -Dinference_only):
 //   CC=clang meson setup build-fuzz-ui -Dfuzz=true -Db_lundef=false -Dcuda=disabled
@@ -48,6 +48,15 @@ static void on_start(GMarkupParseContext *context, const char *element, const ch
         if (!href || parse->link_depth > 0) {
             g_set_error(error, G_MARKUP_ERROR, G_MARKUP_ERROR_INVALID_CONTENT,
                         href ? "nested links" : "a link without href");
+            return;
+        }
+        // A model's text links only to the web or a mail address, never file: or a made-up
+        // scheme that some handler would open.
+        if (g_ascii_strncasecmp(href, "http:", 5) != 0 &&
+            g_ascii_strncasecmp(href, "https:", 6) != 0 &&
+            g_ascii_strncasecmp(href, "mailto:", 7) != 0) {
+            g_set_error(error, G_MARKUP_ERROR, G_MARKUP_ERROR_INVALID_CONTENT,
+                        "a link to '%s', not http, https or mailto", href);
             return;
         }
         parse->link_depth++;
