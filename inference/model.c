@@ -211,14 +211,27 @@ static bool load_hparams(Loader *l)
         !read_f32(l, "attention.layer_norm_rms_epsilon", &hp->rms_eps, 1e-6f))
         return false;
 
-    if (hp->n_layer == 0 || hp->n_layer > 4096 || hp->n_embd == 0 || hp->n_embd > 1u << 17 ||
-        hp->n_head == 0 || hp->n_head > 4096 || hp->n_head_kv == 0 ||
-        hp->n_head % hp->n_head_kv != 0 || hp->n_ff == 0 || hp->n_ff > 1u << 20 ||
-        hp->n_ctx_train == 0) {
+    // Each limit named on its own, so a file that breaks one says which.
+    const struct {
+        const char *key;
+        uint32_t value, max;
+    } counts[] = {
+        {"block_count", hp->n_layer, 4096},          {"embedding_length", hp->n_embd, 1u << 17},
+        {"attention.head_count", hp->n_head, 4096},  {"attention.head_count_kv", hp->n_head_kv, 4096},
+        {"feed_forward_length", hp->n_ff, 1u << 20}, {"context_length", hp->n_ctx_train, UINT32_MAX},
+    };
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        if (counts[i].value == 0 || counts[i].value > counts[i].max) {
+            ponder_set_error(l->err, PONDER_ERR_FORMAT,
+                             "implausible hyperparameter: %s.%s is %u (1 to %u allowed)",
+                             m->arch_name, counts[i].key, counts[i].value, counts[i].max);
+            return false;
+        }
+    }
+    if (hp->n_head % hp->n_head_kv != 0) {
         ponder_set_error(l->err, PONDER_ERR_FORMAT,
-                         "implausible hyperparameters: %u layers, embedding %u, %u heads (%u KV), "
-                         "feed-forward %u, context %u",
-                         hp->n_layer, hp->n_embd, hp->n_head, hp->n_head_kv, hp->n_ff, hp->n_ctx_train);
+                         "implausible hyperparameters: %u KV heads do not divide %u heads",
+                         hp->n_head_kv, hp->n_head);
         return false;
     }
     // The head size is the file's key_length when it has one: qwen3 files may have heads
@@ -245,13 +258,24 @@ static bool load_hparams(Loader *l)
     }
     if (hp->head_dim == 0 || hp->head_dim % 2 || hp->head_dim > 1024 || hp->n_rot % 2 ||
         hp->n_rot > hp->head_dim) {
-        ponder_set_error(l->err, PONDER_ERR_FORMAT, "implausible head size %u (rotated %u)",
+        ponder_set_error(l->err, PONDER_ERR_FORMAT,
+                         "implausible head size %u (rotated %u): an even size up to 1024 expected, "
+                         "rotating an even part of it",
                          hp->head_dim, hp->n_rot);
         return false;
     }
-    if (!(hp->rms_eps > 0 && hp->rms_eps < 1) || !(hp->rope_theta > 1)) {
-        ponder_set_error(l->err, PONDER_ERR_FORMAT, "implausible RMS epsilon %g or RoPE base %g",
-                         hp->rms_eps, hp->rope_theta);
+    if (!(hp->rms_eps > 0 && hp->rms_eps < 1)) {
+        ponder_set_error(l->err, PONDER_ERR_FORMAT,
+                         "implausible RMS epsilon %g (%s.attention.layer_norm_rms_epsilon; "
+                         "between 0 and 1 expected)",
+                         hp->rms_eps, m->arch_name);
+        return false;
+    }
+    if (!(hp->rope_theta > 1 && isfinite(hp->rope_theta))) {
+        ponder_set_error(l->err, PONDER_ERR_FORMAT,
+                         "implausible RoPE base %g (%s.rope.freq_base; a finite number above 1 "
+                         "expected)",
+                         hp->rope_theta, m->arch_name);
         return false;
     }
     return load_rope_scaling(l);
@@ -410,69 +434,94 @@ static void describe(PonderModel *m, const char *path)
     }
 }
 
-PonderModel *ponder_model_load(const char *path, PonderError *err)
+// Everything after the GGUF reader: hyperparameters, weights and tokenizer of M->file.
+// NAME (the file name) names the model when the metadata does not.
+static bool load_model(PonderModel *m, const char *name, PonderError *err)
 {
     char msg[512];
-    PonderModel *m = calloc(1, sizeof *m);
-    if (!m) {
-        ponder_set_error(err, PONDER_ERR_NO_MEMORY, "out of memory");
-        return NULL;
-    }
     Loader l = {.model = m, .err = err};
-    m->file = gguf_open(path, msg, sizeof msg);
-    if (!m->file) {
-        ponder_set_error(err, PONDER_ERR_FORMAT, "%s", msg);
-        goto fail;
-    }
     if (!load_hparams(&l))
-        goto fail;
+        return false;
     ModelHparams *hp = &m->hp;
 
     const GgufTensor *embd = gguf_find_tensor(m->file, "token_embd.weight");
     if (!embd || embd->ne[1] == 0 || embd->ne[1] > (1u << 24)) {
         ponder_set_error(err, PONDER_ERR_FORMAT, "tensor 'token_embd.weight' is missing or empty");
-        goto fail;
+        return false;
     }
     hp->n_vocab = (uint32_t)embd->ne[1];
     if (!load_matrix(&l, "token_embd.weight", hp->n_embd, hp->n_vocab, false, &m->token_embd) ||
         !load_vector(&l, "output_norm.weight", hp->n_embd, false, &m->output_norm) ||
         !load_matrix(&l, "output.weight", hp->n_embd, hp->n_vocab, true, &m->output) ||
         !load_vector(&l, "rope_freqs.weight", hp->n_rot / 2, true, &m->rope_freq_factors))
-        goto fail;
+        return false;
     if (!m->output.data)
         m->output = m->token_embd; // tied head (small models share the embedding)
 
     m->layers = calloc(hp->n_layer, sizeof *m->layers);
     if (!m->layers) {
         ponder_set_error(err, PONDER_ERR_NO_MEMORY, "out of memory");
-        goto fail;
+        return false;
     }
     for (uint32_t i = 0; i < hp->n_layer; i++)
         if (!load_layer(&l, i, &m->layers[i]))
-            goto fail;
+            return false;
 
     if (gguf_find_kv(m->file, "tokenizer.ggml.model")) {
         m->tokenizer = tokenizer_from_gguf(m->file, msg, sizeof msg);
         if (!m->tokenizer) {
             ponder_set_error(err, PONDER_ERR_FORMAT, "tokenizer: %s", msg);
-            goto fail;
+            return false;
         }
         if (tokenizer_vocab_size(m->tokenizer) > hp->n_vocab) {
             ponder_set_error(err, PONDER_ERR_FORMAT,
                              "the tokenizer has %u tokens but the embedding only %u rows",
                              tokenizer_vocab_size(m->tokenizer), hp->n_vocab);
-            goto fail;
+            return false;
         }
     }
-    describe(m, path);
+    describe(m, name);
     if (m->tokenizer) // the chat format, from the file: chat.c owns the rule
         tokenizer_set_generation_opens_think(
             m->tokenizer, chat_format_detect(m->arch_name, m->chat_template) == CHAT_FORMAT_R1);
-    return m;
+    return true;
+}
 
-fail:
-    ponder_model_free(m);
-    return NULL;
+// The model of FILE, which gguf_open* gave (NULL: it failed with OPEN_ERROR).
+static PonderModel *load_opened(GgufFile *file, const char *open_error, const char *name,
+                                PonderError *err)
+{
+    if (!file) {
+        ponder_set_error(err, PONDER_ERR_FORMAT, "%s", open_error);
+        return NULL;
+    }
+    PonderModel *m = calloc(1, sizeof *m);
+    if (!m) {
+        gguf_close(file);
+        ponder_set_error(err, PONDER_ERR_NO_MEMORY, "out of memory");
+        return NULL;
+    }
+    m->file = file;
+    if (!load_model(m, name, err)) {
+        ponder_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+PonderModel *ponder_model_load(const char *path, PonderError *err)
+{
+    char msg[512];
+    GgufFile *file = gguf_open(path, msg, sizeof msg);
+    return load_opened(file, msg, path, err);
+}
+
+PonderModel *ponder_model_load_memory(const void *data, size_t size, const char *name,
+                                      PonderError *err)
+{
+    char msg[512];
+    GgufFile *file = gguf_open_memory(data, size, msg, sizeof msg);
+    return load_opened(file, msg, name, err);
 }
 
 void ponder_model_free(PonderModel *m)

@@ -76,6 +76,11 @@ struct PonderModel {
     char *chat_template;
 };
 
+// ponder_model_load from an in-memory GGUF image (borrowed: it must outlive the model), for
+// tests and fuzzing. NAME stands in for the file name.
+PonderModel *ponder_model_load_memory(const void *data, size_t size, const char *name,
+                                      PonderError *err);
+
 // Sets ERR (when not NULL) to STATUS and a formatted message; returns STATUS.
 PonderStatus ponder_set_error(PonderError *err, PonderStatus status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -670,9 +670,19 @@ static void append_accented(GString *out, const char *arg, const char *combining
     }
 }
 
+// ARG is markup: its tags (\mathbb{\mathbf{R}}) and entities (\mathbb{<}) are copied as they
+// are, only the text between them turns double-struck.
 static void append_double_struck(GString *out, const char *arg)
 {
     for (const char *p = arg; *p; p = g_utf8_next_char(p)) {
+        if (*p == '<' || *p == '&') {
+            const char *end = strchr(p, *p == '<' ? '>' : ';');
+            if (end) {
+                g_string_append_len(out, p, end + 1 - p);
+                p = end;
+                continue;
+            }
+        }
         gunichar c = g_utf8_get_char(p);
         // The letters Unicode had before its mathematical block live in Letterlike Symbols.
         static const struct {

@@ -1,8 +1,11 @@
 // PonderMarkdownView: the widget tree built for Markdown (headings, lists, tables, quotes, code
 // blocks, math, links, raw HTML), the code block's Copy button through the real clipboard, and
 // streaming: the work per update stays flat as the answer grows, and the tree built piece by
-// piece is the one a single parse builds.
+// piece is the one a single parse builds. The Markdown fuzzer's seeds and findings
+// (tests/fuzz/corpus-markdown, regress-markdown) go through its checks (fuzz-markdown.c is
+// linked in): every markup string parses with Pango.
 #include "ponder-code-block.h"
+#include "ponder-markdown-blocks.h"
 #include "ponder-markdown-view.h"
 
 #include <gtksourceview/gtksource.h>
@@ -405,6 +408,70 @@ static void test_streaming_matches_one_parse(void)
     }
 }
 
+static guint widget_depth(GtkWidget *widget)
+{
+    guint deepest = 0;
+    for (GtkWidget *c = gtk_widget_get_first_child(widget); c; c = gtk_widget_get_next_sibling(c)) {
+        guint depth = widget_depth(c); // not inside MAX(), which would call it twice
+        deepest = MAX(deepest, depth);
+    }
+    return deepest + 1;
+}
+
+// A model's ">>>>…" or "- - - …" stays a shallow widget tree (GTK measures and draws it
+// recursively): nesting beyond PONDER_MD_MAX_NESTING is flattened.
+static void test_deep_nesting(void)
+{
+    g_autofree char *quotes = g_strnfill(5000, '>');
+    g_autofree char *quoted = g_strconcat(quotes, " deep", NULL);
+    GString *list = g_string_new(NULL);
+    for (int i = 0; i < 1000; i++)
+        g_string_append(list, i % 2 ? "- " : "1. ");
+    g_string_append(list, "deep");
+    const char *texts[] = {quoted, list->str};
+    for (gsize i = 0; i < G_N_ELEMENTS(texts); i++) {
+        g_autoptr(GtkWidget) view = build(texts[i]);
+        g_assert_cmpuint(widget_depth(view), <=, 2 * PONDER_MD_MAX_NESTING + 4);
+        g_assert_cmpuint(widget_depth(view), >=, PONDER_MD_MAX_NESTING / 2);
+        g_autoptr(GPtrArray) labels = g_ptr_array_new();
+        collect(view, GTK_TYPE_LABEL, labels);
+        gboolean found = FALSE;
+        for (guint j = 0; j < labels->len; j++)
+            found = found || strcmp(gtk_label_get_text(g_ptr_array_index(labels, j)), "deep") == 0;
+        g_assert_true(found);
+    }
+    g_string_free(list, TRUE);
+}
+
+void fuzz_markdown_run(const uint8_t *data, size_t size);
+
+// Runs every file of tests/fuzz/DIR through the fuzz target's checks (which abort on markup
+// Pango refuses); returns how many there were.
+static guint replay_fuzz_inputs(const char *dir)
+{
+    g_autofree char *path =
+        g_build_filename(g_getenv("PONDER_SOURCE_ROOT"), "tests", "fuzz", dir, NULL);
+    g_autoptr(GDir) listing = g_dir_open(path, 0, NULL);
+    guint n = 0;
+    for (const char *name; listing && (name = g_dir_read_name(listing));) {
+        g_autofree char *file = g_build_filename(path, name, NULL);
+        g_autofree char *bytes = NULL;
+        gsize size = 0;
+        g_assert_true(g_file_get_contents(file, &bytes, &size, NULL));
+        g_test_message("%s", file);
+        g_autofree char *exact = g_memdup2(bytes, size); // a read past the end shows under ASan
+        fuzz_markdown_run((const uint8_t *)exact, size);
+        n++;
+    }
+    return n;
+}
+
+static void test_fuzz_inputs(void)
+{
+    g_assert_cmpuint(replay_fuzz_inputs("corpus-markdown"), >=, 5);
+    replay_fuzz_inputs("regress-markdown");
+}
+
 int main(int argc, char **argv)
 {
     if (!gtk_init_check()) {
@@ -425,5 +492,7 @@ int main(int argc, char **argv)
     g_test_add_func("/markdown/raw-html-is-text", test_raw_html_is_text);
     g_test_add_func("/markdown/streaming-cost-is-flat", test_streaming_cost_is_flat);
     g_test_add_func("/markdown/streaming-matches-one-parse", test_streaming_matches_one_parse);
+    g_test_add_func("/markdown/deep-nesting", test_deep_nesting);
+    g_test_add_func("/markdown/fuzz-inputs", test_fuzz_inputs);
     return g_test_run();
 }

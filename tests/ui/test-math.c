@@ -225,6 +225,10 @@ static void test_hostile_input(void)
     // A lone backslash and a lone brace stay text.
     assert_markup("x\\", "x\\");
     assert_markup("a}", "a}");
+    // \mathbb rewrites letters, but not those of the tags and entities in its argument (it made
+    // "&𝕝𝕥;" and "<𝕓>", and the label refused the markup).
+    assert_markup("\\mathbb{<}", "&lt;");
+    assert_markup("\\mathbb{\\mathbf{R}1}", "<b>ℝ</b>𝟙");
 }
 
 int main(int argc, char **argv)
