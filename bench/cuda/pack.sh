@@ -25,6 +25,12 @@ mkdir -p "$dest/shared/tokenizers/deepseek-r1-distill-qwen"
 xz -9 -c "$shared/tokenizers/deepseek-r1-distill-qwen/tokenizer.json" \
     >"$dest/shared/tokenizers/deepseek-r1-distill-qwen/tokenizer.json.xz"
 cp "$shared/tokenizers/deepseek-r1-distill-qwen/tokenizer_config.json" "$dest/shared/tokenizers/deepseek-r1-distill-qwen/"
+# the qwen3 files of models2 (the IQ ones need types the GPU does not run yet)
+mkdir -p "$dest/shared/models2"
+cp "$shared/models2/reference.json" "$dest/shared/models2/"
+[ "$models" = none ] || for f in "$shared"/models2/qwen3*.gguf; do
+    case "$f" in *-iq*) ;; *) cp "$f" "$dest/shared/models2/" ;; esac
+done
 case "$models" in
 all) cp "$shared"/models/*.gguf "$dest/shared/models/" ;;
 quick) cp "$shared"/models/qwen2-q4_k_m.gguf "$shared"/models/llama-q{6_k,8_0}.gguf \
