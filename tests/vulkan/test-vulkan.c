@@ -210,7 +210,7 @@ static void check_offload(const char *file, const int32_t *prompt, uint32_t n_pr
 // What the backend does not do fails with a message, never a crash.
 static void check_errors(void)
 {
-    PonderModel *model = backend_test_load_model("llama-q4_k_m.gguf");
+    PonderModel *model = backend_test_load_model("llama-q5_k_m.gguf");
     if (!model)
         return;
     PonderError err = {0};
