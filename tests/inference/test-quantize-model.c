@@ -1,8 +1,9 @@
 // `quantize` and `synth` against llama.cpp:
-// - quantizing $PONDER_SHARED/models/{qwen2,llama}-f16.gguf into every type must give exactly the
-//   per-tensor types of llama.cpp's own quantizations of those files (same directory), keep
-//   every metadata key, set general.file_type as llama-quantize does, and land no further
-//   from the F16 weights than llama.cpp's quantization does (bf16: bit-identical);
+// - quantizing $PONDER_SHARED/models/{qwen2,llama}-f16.gguf into every type (that the data
+//   set has) must give exactly the per-tensor types of llama.cpp's own quantizations of
+//   those files (same directory), keep every metadata key, set general.file_type as
+//   llama-quantize does, and land no further from the F16 weights than llama.cpp's
+//   quantization does (bf16: bit-identical);
 // - synth's plans of the published R1 distills must match the published Q4_K_M files' sizes
 //   within 1% and llama.cpp's Q4_K_M mix, and the tiny presets must have the shapes, types
 //   and hyperparameters of llama.cpp's tiny test files, reopen cleanly and match their plan.
@@ -327,7 +328,8 @@ static void check_tiny(const char *preset, const char *arch, const char *type,
                        const char *tokenizer, const char *pre)
 {
     char name[64], ref_name[64], ref_path[512], err[512] = "";
-    snprintf(ref_name, sizeof ref_name, "%s-%s.gguf", arch, strcmp(type, "f32") == 0 ? "f16" : type);
+    snprintf(ref_name, sizeof ref_name, "%s-%s.gguf", arch,
+             strcmp(type, "f32") == 0 ? "f16" : type);
     if (!test_model_available(ref_name))
         return;
     snprintf(name, sizeof name, "%s-%s.gguf", preset, type);

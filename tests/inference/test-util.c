@@ -77,7 +77,8 @@ void test_check_model_set(char *const *names, size_t n)
 {
     char prefix[64], suffix[64];
     if (!test_data_is_subset()) {
-        CHECKF(n >= N_MODEL_ARCHS * N_MODEL_TYPES, "expected the %zu files of ../shared/models, found %zu",
+        CHECKF(n >= N_MODEL_ARCHS * N_MODEL_TYPES,
+               "expected the %zu files of ../shared/models, found %zu",
                N_MODEL_ARCHS * N_MODEL_TYPES, n);
         for (size_t a = 0; a < N_MODEL_ARCHS; a++)
             for (size_t t = 0; t < N_MODEL_TYPES; t++) {
