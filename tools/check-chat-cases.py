@@ -8,12 +8,15 @@ case whose 'expected' text differs.
 
     python3 tools/check-chat-cases.py [--config ../shared/tokenizers/deepseek-r1-distill-qwen/tokenizer_config.json]
 
+(the default: that file, or its copy in tests/data where ../shared is absent)
+
 Needs jinja2 (Debian: python3-jinja2). With Hugging Face `tokenizers` installed,
 --hf-tokenizer DIR --write-hf-ids PATH also writes the ids HF gives each rendered text
 (tests/data/chat/hf-ids.json was made this way on the GPU machine).
 """
 import argparse
 import json
+import lzma
 import pathlib
 import sys
 
@@ -33,14 +36,19 @@ def render(template_text, config, messages, add_generation_prompt):
 
 def main():
     parser = argparse.ArgumentParser()
+    config_path = "tokenizers/deepseek-r1-distill-qwen/tokenizer_config.json"
+    shared_config = ROOT.parent / "shared" / config_path
+    # without ../shared: the copy that tests/data carries (xz, read as is)
     parser.add_argument("--config", default=str(
-        ROOT.parent / "shared/tokenizers/deepseek-r1-distill-qwen/tokenizer_config.json"))
+        shared_config if shared_config.exists() else ROOT / "tests/data" / (config_path + ".xz")))
     parser.add_argument("--cases", default=str(ROOT / "tests/data/chat/cases.json"))
     parser.add_argument("--hf-tokenizer", help="directory for AutoTokenizer (optional)")
     parser.add_argument("--write-hf-ids", help="with --hf-tokenizer: write HF's ids here")
     args = parser.parse_args()
 
-    config = json.load(open(args.config, encoding="utf-8"))
+    opener = lzma.open if args.config.endswith(".xz") else open
+    with opener(args.config, "rt", encoding="utf-8") as f:
+        config = json.load(f)
     cases = json.load(open(args.cases, encoding="utf-8"))["cases"]
     failures = 0
     for case in cases:

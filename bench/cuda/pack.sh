@@ -4,6 +4,7 @@
 # ponder-infer, and the tiny models (only the ones asked for, to stay under the 64 MiB
 # the working tree may take).
 #   bench/cuda/pack.sh BUILD_DIR [all|quick|none]   (models: all 24, qwen2-q4_k_m only, none)
+# (all: the 13 of the subset where ../shared is absent; quick: those of its six it has)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build-cuda}
@@ -19,6 +20,8 @@ cp "$build/inference/cuda/libponder-cuda.so" "$dest/lib/"
 [ -x "$build/inference/tool/ponder-infer" ] && cp "$build/inference/tool/ponder-infer" "$dest/bin/"
 [ -n "${PONDER_INFER:-}" ] && cp "$PONDER_INFER" "$dest/bin/ponder-infer"
 shared=../shared
+# a clone without ../shared: the subset of tests/data that the build unpacked
+[ -f "$shared/models/reference.json" ] || shared=$build/tests/data
 cp "$shared/models/reference.json" "$dest/shared/models/"
 mkdir -p "$dest/shared/tokenizers/deepseek-r1-distill-qwen"
 # xz: the tokenizer (only `synth` needs it) shrinks from 7 MB to 1.5 MB
@@ -33,8 +36,9 @@ cp "$shared/models2/reference.json" "$dest/shared/models2/"
 done
 case "$models" in
 all) cp "$shared"/models/*.gguf "$dest/shared/models/" ;;
-quick) cp "$shared"/models/qwen2-q4_k_m.gguf "$shared"/models/llama-q{6_k,8_0}.gguf \
-          "$shared"/models/qwen2-{bf16,q2_k,q5_1}.gguf "$dest/shared/models/" ;;
+quick) for f in qwen2-q4_k_m llama-q6_k llama-q8_0 qwen2-bf16 qwen2-q2_k qwen2-q5_1; do
+           if [ -f "$shared/models/$f.gguf" ]; then cp "$shared/models/$f.gguf" "$dest/shared/models/"; fi
+       done ;;
 none) ;;
 esac
 strip "$dest"/bin/* "$dest"/lib/*.so

@@ -8,7 +8,8 @@ void app_test_remove_tree(const char *path);
 // A loopback TCP port nothing listens on now (bound and released; another process could
 // still take it before the caller does, which a test tolerates).
 guint16 app_test_free_port(void);
-// $PONDER_SHARED/RELATIVE (../shared beside the repository), newly allocated.
+// $PONDER_SHARED/RELATIVE (../shared beside the repository, or the subset of tests/data
+// unpacked in the build), newly allocated.
 char *app_test_shared_path(const char *relative);
 // Writes a tiny synthetic Qwen2 model (Q8_0, the R1 tokenizer's markers) into DIR and
 // returns its path; NULL when ../shared's R1 tokenizer is missing (the test then skips).

@@ -1,9 +1,10 @@
 // Model discovery: a fake home with every source laid out as the real apps lay it out
 // (Ponder's folder, an Ollama store, LM Studio, a Hugging Face cache with snapshot symlinks,
-// a user folder), filled with llama.cpp-written files from shared/models and with broken
-// ones. Expected values come from the files themselves (names, the tensor table read here
-// with the GGUF reader and summed independently, sizes from stat, SHA-256 computed here)
-// and from hand-computed memory numbers.
+// a user folder), filled with llama.cpp-written files from $PONDER_SHARED/models (only those
+// that the subset in tests/data carries too) and with broken ones. Expected values come from
+// the files themselves (names, the tensor table read here with the GGUF reader and summed
+// independently, sizes from stat, SHA-256 computed here) and from hand-computed memory
+// numbers.
 #include "ponder-model-library.h"
 #include "ponder-infer.h"
 
@@ -225,7 +226,7 @@ static void build_layout(void)
     // Ollama: two models, a broken manifest and one whose blob is gone
     {
         g_autofree char *hex = NULL, *hex2 = NULL;
-        g_autofree char *blob = ollama_blob("qwen2-q8_0.gguf", &hex);
+        g_autofree char *blob = ollama_blob("qwen2-q5_1.gguf", &hex);
         write_ollama_manifest("manifests/registry.ollama.ai/library/deepseek-r1/7b", hex,
                               file_size(blob));
         g_autofree char *blob2 = ollama_blob("llama-q4_0.gguf", &hex2);
@@ -246,8 +247,8 @@ static void build_layout(void)
     // LM Studio: publisher/repo/file
     {
         g_autofree char *dst =
-            path_in(lms_dir, "lmstudio-community/Tiny-Qwen-GGUF/qwen2-q5_k_m.gguf");
-        copy_model("qwen2-q5_k_m.gguf", dst);
+            path_in(lms_dir, "lmstudio-community/Tiny-Qwen-GGUF/qwen2-q4_1.gguf");
+        copy_model("qwen2-q4_1.gguf", dst);
     }
 
     // Hugging Face: two revisions of one repo, snapshot files are symlinks into blobs/
@@ -256,13 +257,13 @@ static void build_layout(void)
         g_autofree char *old_blob = path_in(repo, "blobs/0123old");
         g_autofree char *new_blob = path_in(repo, "blobs/4567new");
         copy_model("llama-q5_0.gguf", old_blob);
-        copy_model("llama-q6_k.gguf", new_blob);
+        copy_model("llama-q5_k_m.gguf", new_blob);
         g_autofree char *old_snap = path_in(repo, "snapshots/rev-old");
         g_autofree char *new_snap = path_in(repo, "snapshots/rev-new");
         make_dirs(old_snap);
         make_dirs(new_snap);
         g_autofree char *old_link = path_in(old_snap, "llama-q5_0.gguf");
-        g_autofree char *new_link = path_in(new_snap, "llama-q6_k.gguf");
+        g_autofree char *new_link = path_in(new_snap, "llama-q5_k_m.gguf");
         g_assert_cmpint(symlink("../../blobs/0123old", old_link), ==, 0);
         g_assert_cmpint(symlink("../../blobs/4567new", new_link), ==, 0);
         g_autofree char *ref = path_in(repo, "refs/main");
@@ -275,9 +276,9 @@ static void build_layout(void)
 
         // without refs/main: the snapshot folder modified last
         g_autofree char *bare = path_in(hub_dir, "models--solo--tiny-qwen");
-        g_autofree char *snap_a = path_in(bare, "snapshots/aaaa/qwen2-q2_k.gguf");
+        g_autofree char *snap_a = path_in(bare, "snapshots/aaaa/qwen2-q6_k.gguf");
         g_autofree char *snap_b = path_in(bare, "snapshots/bbbb/qwen2-q3_k_m.gguf");
-        copy_model("qwen2-q2_k.gguf", snap_a);
+        copy_model("qwen2-q6_k.gguf", snap_a);
         copy_model("qwen2-q3_k_m.gguf", snap_b);
         g_autofree char *snap_a_dir = path_in(bare, "snapshots/aaaa");
         g_autofree char *snap_b_dir = path_in(bare, "snapshots/bbbb");
@@ -291,7 +292,7 @@ static void build_layout(void)
         copy_model("qwen2-q4_k_m.gguf", dup);
         g_autofree char *part1 = path_in(user_dir, "tiny-split-00001-of-00002.gguf");
         g_autofree char *part2 = path_in(user_dir, "tiny-split-00002-of-00002.gguf");
-        copy_model("qwen2-q4_0.gguf", part1);
+        copy_model("qwen2-q3_k_m.gguf", part1);
         copy_model("llama-q4_0.gguf", part2);
         g_autofree char *nested = path_in(user_dir, "nested/deeper/qwen2-f16.gguf");
         copy_model("qwen2-f16.gguf", nested);
@@ -458,19 +459,19 @@ static void test_scan(void)
         check_model_file(library, path, own_models[i], PONDER_MODEL_SOURCE_OWN, NULL);
     }
     g_autofree char *lms_file =
-        path_in(lms_dir, "lmstudio-community/Tiny-Qwen-GGUF/qwen2-q5_k_m.gguf");
-    check_model_file(library, lms_file, "qwen2-q5_k_m.gguf", PONDER_MODEL_SOURCE_LM_STUDIO,
+        path_in(lms_dir, "lmstudio-community/Tiny-Qwen-GGUF/qwen2-q4_1.gguf");
+    check_model_file(library, lms_file, "qwen2-q4_1.gguf", PONDER_MODEL_SOURCE_LM_STUDIO,
                      "lmstudio-community/Tiny-Qwen-GGUF");
     g_autofree char *hf_file =
-        path_in(hub_dir, "models--tiny-org--tiny-llama-GGUF/snapshots/rev-new/llama-q6_k.gguf");
-    check_model_file(library, hf_file, "llama-q6_k.gguf", PONDER_MODEL_SOURCE_HUGGING_FACE,
+        path_in(hub_dir, "models--tiny-org--tiny-llama-GGUF/snapshots/rev-new/llama-q5_k_m.gguf");
+    check_model_file(library, hf_file, "llama-q5_k_m.gguf", PONDER_MODEL_SOURCE_HUGGING_FACE,
                      "tiny-org/tiny-llama-GGUF");
     g_autofree char *hf_old =
         path_in(hub_dir, "models--tiny-org--tiny-llama-GGUF/snapshots/rev-old/llama-q5_0.gguf");
     g_assert_null(entry_at(library, hf_old));
     g_autofree char *hf_bare =
-        path_in(hub_dir, "models--solo--tiny-qwen/snapshots/aaaa/qwen2-q2_k.gguf");
-    check_model_file(library, hf_bare, "qwen2-q2_k.gguf", PONDER_MODEL_SOURCE_HUGGING_FACE,
+        path_in(hub_dir, "models--solo--tiny-qwen/snapshots/aaaa/qwen2-q6_k.gguf");
+    check_model_file(library, hf_bare, "qwen2-q6_k.gguf", PONDER_MODEL_SOURCE_HUGGING_FACE,
                      "solo/tiny-qwen");
     g_autofree char *hf_bare_old =
         path_in(hub_dir, "models--solo--tiny-qwen/snapshots/bbbb/qwen2-q3_k_m.gguf");
@@ -481,12 +482,12 @@ static void test_scan(void)
     check_model_file(library, dup, "qwen2-q4_k_m.gguf", PONDER_MODEL_SOURCE_FOLDER, NULL);
 
     // Ollama: the blob, named as Ollama names it, with the digest of its bytes
-    GBytes *qwen_q8 = read_model("qwen2-q8_0.gguf");
-    g_autofree char *qwen_hex = sha256_of(qwen_q8);
-    g_bytes_unref(qwen_q8);
+    GBytes *qwen_bytes = read_model("qwen2-q5_1.gguf");
+    g_autofree char *qwen_hex = sha256_of(qwen_bytes);
+    g_bytes_unref(qwen_bytes);
     g_autofree char *blob_name = g_strdup_printf("blobs/sha256-%s", qwen_hex);
     g_autofree char *blob = path_in(ollama_dir, blob_name);
-    check_model_file(library, blob, "qwen2-q8_0.gguf", PONDER_MODEL_SOURCE_OLLAMA,
+    check_model_file(library, blob, "qwen2-q5_1.gguf", PONDER_MODEL_SOURCE_OLLAMA,
                      "deepseek-r1:7b");
     g_autofree char *digest = g_strdup_printf("sha256:%s", qwen_hex);
     g_assert_cmpstr(ponder_model_entry_get_digest(entry_at(library, blob)), ==, digest);
@@ -584,10 +585,10 @@ static void test_lookup(void)
 
     // a unique prefix, and through the HF snapshot symlink or its blob
     g_autofree char *hf_file =
-        path_in(hub_dir, "models--tiny-org--tiny-llama-GGUF/snapshots/rev-new/llama-q6_k.gguf");
+        path_in(hub_dir, "models--tiny-org--tiny-llama-GGUF/snapshots/rev-new/llama-q5_k_m.gguf");
     g_autofree char *hf_blob = path_in(hub_dir, "models--tiny-org--tiny-llama-GGUF/blobs/4567new");
     PonderModelEntry *hf = entry_at(library, hf_file);
-    g_assert_true(ponder_model_library_lookup(library, "ceo-synthetic-llama:q6", &error) == hf);
+    g_assert_true(ponder_model_library_lookup(library, "ceo-synthetic-llama:q5", &error) == hf);
     g_assert_true(ponder_model_library_lookup(library, hf_blob, &error) == hf);
     g_assert_no_error(error);
 
@@ -595,8 +596,8 @@ static void test_lookup(void)
     g_assert_null(ponder_model_library_lookup(library, "ceo-synthetic-qwen2:q", &error));
     g_assert_error(error, PONDER_MODEL_LIBRARY_ERROR, PONDER_MODEL_LIBRARY_ERROR_AMBIGUOUS);
     static const char *const candidates[] = {
-        "ceo-synthetic-qwen2:q4_k_m", "ceo-synthetic-qwen2:q4_k_m-2", "ceo-synthetic-qwen2:q5_k_m",
-        "ceo-synthetic-qwen2:q8_0", "ceo-synthetic-qwen2:q4_0"};
+        "ceo-synthetic-qwen2:q4_k_m", "ceo-synthetic-qwen2:q4_k_m-2", "ceo-synthetic-qwen2:q4_1",
+        "ceo-synthetic-qwen2:q5_1", "ceo-synthetic-qwen2:q3_k_m"};
     for (gsize i = 0; i < G_N_ELEMENTS(candidates); i++)
         g_assert_nonnull(strstr(error->message, candidates[i]));
     g_assert_null(strstr(error->message, "f16")); // the F16 file does not start so
@@ -694,12 +695,12 @@ static void test_rescan(void)
 
     // one deleted, one added, one rewritten (new mtime)
     g_autofree char *nested = path_in(user_dir, "nested/deeper/qwen2-f16.gguf");
-    g_autofree char *added = path_in(own_dir, "qwen2-q5_0.gguf");
+    g_autofree char *added = path_in(own_dir, "llama-bf16.gguf");
     g_autofree char *touched = path_in(own_dir, "llama-q8_0.gguf");
     PonderModelEntry *nested_entry = entry_at(library, nested);
     PonderModelEntry *touched_entry = entry_at(library, touched);
     g_assert_cmpint(g_unlink(nested), ==, 0);
-    copy_model("qwen2-q5_0.gguf", added);
+    copy_model("llama-bf16.gguf", added);
     struct utimbuf times = {.actime = 1000000000, .modtime = 1000000000};
     g_assert_cmpint(utime(touched, &times), ==, 0);
 

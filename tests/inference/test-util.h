@@ -34,6 +34,16 @@ int test_skip(const char *why);
 
 // $PONDER_SHARED/RELATIVE (../shared beside the repository) in a static buffer.
 const char *test_shared_path(const char *relative);
+// Whether $PONDER_SHARED is the covering subset that tests/data carries (Meson sets
+// PONDER_TEST_DATA=subset where ../shared is absent) rather than ../shared's full sets.
+bool test_data_is_subset(void);
+// Whether to check models/NAME ("llama-q4_0.gguf"): always with ../shared (a missing file is
+// then a failure, as any), only where the subset carries it otherwise. Says when it skips.
+bool test_model_available(const char *name);
+// The model files NAMES ("ARCH-TYPE.gguf", from a directory or a reference.json) must be every
+// architecture in every type, as ../shared/models has them; the subset, every type and every
+// architecture at least once.
+void test_check_model_set(char *const *names, size_t n);
 // $PONDER_SOURCE_ROOT/RELATIVE in a static buffer.
 const char *test_source_path(const char *relative);
 // Reads a whole file (malloc'd, NUL-terminated); NULL on error. *len may be NULL.

@@ -249,7 +249,7 @@ static void check_models2(void)
 // What the backend does not do fails with a message, never a crash.
 static void check_errors(void)
 {
-    PonderModel *model = backend_test_load_model("llama-q4_k_m.gguf");
+    PonderModel *model = backend_test_load_model("llama-q5_k_m.gguf");
     if (!model)
         return;
     PonderError err = {0};
