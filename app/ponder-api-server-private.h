@@ -43,6 +43,8 @@ struct _PonderApiServer {
     GStrv allowed_origins;
     gboolean raw_reasoning;
     guint request_timeout_ms;
+    guint max_connections; // open at once; more are answered 503 and closed
+    gboolean warned_connection_limit;
     PonderStore *history_store; // owned, or NULL
     gboolean save_history;
 

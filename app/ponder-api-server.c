@@ -13,6 +13,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 G_DEFINE_QUARK(ponder - api - server - error - quark, ponder_api_server_error)
@@ -226,8 +227,44 @@ static void on_got_chunk(SoupServerMessage *msg, GBytes *chunk, PonderApiRequest
     g_byte_array_append(req->body, g_bytes_get_data(chunk, NULL), (guint)size);
 }
 
+// A connection over max_connections is answered 503 and closed at once, before libsoup
+// reads from it: each one holds a file descriptor until its read timeout, and libsoup
+// (3.2) stops listening for good the first time accept() fails, so a client that opened
+// connections until the process ran out of descriptors would leave the API deaf until a
+// restart. The answer is written while the client's request may be unread, so the client
+// sees either it or a reset; either way the connection is gone.
+static gboolean refuse_connection_over_limit(PonderApiServer *self, SoupServerMessage *msg)
+{
+    guint open = g_hash_table_size(self->open) + g_hash_table_size(self->lingering);
+    GSocket *socket = soup_server_message_get_socket(msg);
+    if (open < self->max_connections || !socket)
+        return FALSE;
+    g_autoptr(PonderApiError) error = ponder_api_error_new(
+        SOUP_STATUS_SERVICE_UNAVAILABLE, NULL, "too_many_connections",
+        "too many connections: the local API keeps at most %u open at once; close idle ones "
+        "or retry",
+        self->max_connections);
+    g_autoptr(JsonNode) node = ponder_api_error_to_json(PONDER_API_DIALECT_OPENAI, error);
+    g_autofree char *body = ponder_api_json_to_string(node);
+    g_autofree char *answer =
+        g_strdup_printf("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                        "Content-Length: %zu\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s",
+                        strlen(body), body);
+    g_socket_send(socket, answer, strlen(answer), NULL, NULL);
+    g_socket_shutdown(socket, TRUE, TRUE, NULL);
+    if (!self->warned_connection_limit) {
+        self->warned_connection_limit = TRUE;
+        g_message("the local API refused a connection: %u are open, the most it keeps at once",
+                  self->max_connections);
+    }
+    ponder_api_metrics_record_request(self->metrics, "other", SOUP_STATUS_SERVICE_UNAVAILABLE, 0);
+    return TRUE;
+}
+
 static void on_request_started(SoupServer *soup, SoupServerMessage *msg, PonderApiServer *self)
 {
+    if (refuse_connection_over_limit(self, msg))
+        return;
     PonderApiRequest *req = g_new0(PonderApiRequest, 1);
     req->server = self;
     req->msg = msg;
@@ -732,6 +769,16 @@ static void ponder_api_server_class_init(PonderApiServerClass *klass)
     G_OBJECT_CLASS(klass)->finalize = ponder_api_server_finalize;
 }
 
+// Half of what the process may open, so that the connections can never take the
+// descriptors the rest of the app (database, model files, the window) needs.
+static guint default_max_connections(void)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+        return PONDER_API_MAX_CONNECTIONS;
+    return (guint)CLAMP(limit.rlim_cur / 2, 8, PONDER_API_MAX_CONNECTIONS);
+}
+
 static void ponder_api_server_init(PonderApiServer *self)
 {
     self->open = g_hash_table_new(NULL, NULL);
@@ -739,6 +786,7 @@ static void ponder_api_server_init(PonderApiServer *self)
     self->history_pending = g_hash_table_new(NULL, NULL);
     self->metrics = ponder_api_metrics_new();
     self->request_timeout_ms = PONDER_API_DEFAULT_REQUEST_TIMEOUT_MS;
+    self->max_connections = default_max_connections();
 }
 
 PonderApiServer *ponder_api_server_new(PonderEngine *engine, PonderModelLibrary *library,
@@ -768,6 +816,11 @@ PonderApiServer *ponder_api_server_new(PonderEngine *engine, PonderModelLibrary 
 void ponder_api_server_set_request_timeout(PonderApiServer *self, guint timeout_ms)
 {
     self->request_timeout_ms = timeout_ms;
+}
+
+void ponder_api_server_set_max_connections(PonderApiServer *self, guint max_connections)
+{
+    self->max_connections = MAX(max_connections, 1);
 }
 
 void ponder_api_server_set_save_history(PonderApiServer *self, gboolean save_history)

@@ -1,7 +1,8 @@
 // The local API's defences, over raw loopback sockets (so every byte of a request is the
 // test's own: a forged Host, a body that never comes, a client that hangs up): DNS
 // rebinding (Host), foreign Origins, the bearer key, the body limit before buffering,
-// validation, the read timeout, hang-ups freeing engine slots, and the queue limit.
+// validation, the read timeout, the connection limit, hang-ups freeing engine slots, and
+// the queue limit.
 #include <string.h>
 #include <unistd.h>
 
@@ -294,6 +295,45 @@ static void test_slow_client_times_out(void)
     }
 }
 
+// Connections beyond the limit are answered 503 and closed at once, and the server goes on
+// accepting: libsoup stops listening for good when accept() fails, so idle connections
+// that used up the process's file descriptors would have left the API deaf.
+static void test_connection_limit(void)
+{
+    g_autoptr(PonderEngine) engine = new_engine(1, 4);
+    g_autoptr(PonderApiServer) server = start_server(engine, NULL);
+    ponder_api_server_set_max_connections(server, 4);
+    guint port = ponder_api_server_get_port(server);
+    Raw *idle[4];
+    for (guint i = 0; i < G_N_ELEMENTS(idle); i++) {
+        idle[i] = raw_connect(port);
+        g_assert_false(raw_pump(idle[i], NULL, 50)); // taken up, left open
+    }
+    // More connections, each refused with an answer that says why.
+    for (guint i = 0; i < 20; i++) {
+        g_autoptr(Raw) over = raw_connect(port);
+        g_assert_true(raw_pump(over, NULL, 5000));
+        g_assert_true(over->eof);
+        g_assert_cmpuint(raw_status(over), ==, 503);
+        g_assert_nonnull(strstr(raw_body(over), "too many connections"));
+        g_autofree char *retry_after = raw_header(over, "Retry-After");
+        g_assert_cmpstr(retry_after, ==, "1");
+    }
+    // One idle connection goes: the next request is served.
+    raw_free(idle[0]);
+    idle[0] = NULL;
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    guint status = 0;
+    while (status != 200 && g_get_monotonic_time() < deadline) {
+        g_autoptr(Raw) raw = exchange(port, "GET", "/health", NULL, NULL);
+        status = raw_status(raw);
+        g_assert_true(status == 200 || status == 503);
+    }
+    g_assert_cmpuint(status, ==, 200);
+    for (guint i = 1; i < G_N_ELEMENTS(idle); i++)
+        raw_free(idle[i]);
+}
+
 static gboolean has_event(Raw *raw)
 {
     return strstr(raw->received->str, "data: {") != NULL;
@@ -398,6 +438,7 @@ int main(int argc, char **argv)
     g_test_add_func("/api-security/validation", test_validation);
     g_test_add_func("/api-security/unknown-route", test_unknown_route);
     g_test_add_func("/api-security/slow-client-times-out", test_slow_client_times_out);
+    g_test_add_func("/api-security/connection-limit", test_connection_limit);
     g_test_add_func("/api-security/disconnect-frees-slot", test_disconnect_frees_slot);
     g_test_add_func("/api-security/queue-full", test_queue_full);
     int status = g_test_run();

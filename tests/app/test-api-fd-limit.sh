@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Idle connections cannot use up `ponder --serve`'s file descriptors: run with a limit of 256
+# (so it keeps at most 128 connections), 400 connections that send nothing are opened; those
+# over the limit are answered 503 (or reset), and once the clients close them the server
+# answers again. libsoup stops listening for good when accept() fails, so a server that let
+# connections reach the descriptor limit would stay deaf here. Runs the real executable.
+#   test-api-fd-limit.sh PATH/TO/ponder
+set -euo pipefail
+ponder=$1
+command -v curl >/dev/null || { echo "skipped: curl is not installed"; exit 77; }
+tmp=$(mktemp -d)
+server=
+trap '[ -n "$server" ] && kill -KILL "$server" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
+export HOME=$tmp XDG_DATA_HOME=$tmp/data XDG_CONFIG_HOME=$tmp/config XDG_CACHE_HOME=$tmp/cache
+unset DISPLAY WAYLAND_DISPLAY
+export DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent
+# The display probe's caches would be reported as leaks (see test-single-instance.sh).
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+fail() { echo "FAIL: $*"; echo "--- server log"; cat "$tmp/server.log"; exit 1; }
+
+(ulimit -n 256 && exec "$ponder" --serve --port "$port") >"$tmp/server.log" 2>&1 &
+server=$!
+for _ in $(seq 1 300); do
+    curl -sf -o /dev/null "http://127.0.0.1:$port/health" && break
+    kill -0 "$server" 2>/dev/null || fail "the server exited before it served"
+    sleep 0.1
+done
+curl -sf -o /dev/null "http://127.0.0.1:$port/health" || fail "the server never answered /health"
+
+python3 - "$port" <<'EOF' || fail "the server did not survive 400 idle connections"
+import socket, sys, time
+port = int(sys.argv[1])
+idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(400)]
+time.sleep(2)  # the server takes them up (or refuses them)
+refused = 0
+for s in idle:
+    s.setblocking(False)
+    try:
+        answer = s.recv(4096)
+        refused += 1
+        if answer and not (answer.startswith(b"HTTP/1.1 503") and b"too many connections" in answer):
+            sys.exit(f"a refused connection was answered {answer[:200]!r}")
+    except BlockingIOError:
+        pass  # taken up: left open
+    except ConnectionResetError:
+        refused += 1
+print(f"{refused} of {len(idle)} idle connections refused")
+if not 400 - 128 <= refused < 400:
+    sys.exit(f"expected the server to keep 1 to 128 connections, it kept {400 - refused}")
+for s in idle:
+    s.close()
+time.sleep(0.5)
+for attempt in range(50):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        answer = b""
+        try:
+            while chunk := s.recv(4096):
+                answer += chunk
+        except (socket.timeout, ConnectionResetError):
+            pass
+    if answer.startswith(b"HTTP/1.1 200"):
+        print(f"answered again after the clients left (attempt {attempt + 1})")
+        sys.exit(0)
+    time.sleep(0.1)
+sys.exit(f"the server no longer answers: {answer[:200]!r}")
+EOF
+kill -TERM "$server"
+exit_status=0
+wait "$server" || exit_status=$?
+server=
+[ "$exit_status" = 0 ] || fail "the server exited with status $exit_status"
+echo "ok: idle connections beyond the limit were refused and the server answers afterwards"
