@@ -37,6 +37,9 @@ typedef enum {
 #define PONDER_API_PORT_ANY G_MAXUINT
 // Largest request body accepted (editor plugins send whole files as context).
 #define PONDER_API_MAX_BODY_BYTES (8u << 20)
+// Largest total of the request bodies being received at once (a body that would go over
+// it is answered 503): eight maximal bodies.
+#define PONDER_API_MAX_BODY_BYTES_HELD (64u << 20)
 #define PONDER_API_DEFAULT_REQUEST_TIMEOUT_MS 30000u
 // Most connections open at once (also at most half the process's file descriptor limit);
 // more are answered 503 and closed.

@@ -1,8 +1,8 @@
 // The local API's defences, over raw loopback sockets (so every byte of a request is the
 // test's own: a forged Host, a body that never comes, a client that hangs up): DNS
 // rebinding (Host), foreign Origins, the bearer key, the body limit before buffering,
-// validation, the read timeout, the connection limit, hang-ups freeing engine slots, and
-// the queue limit.
+// validation, the read timeout, the connection limit, the memory all bodies may hold,
+// hang-ups freeing engine slots, and the queue limit.
 #include <string.h>
 #include <unistd.h>
 
@@ -334,6 +334,54 @@ static void test_connection_limit(void)
         raw_free(idle[i]);
 }
 
+// Bodies being received count together: with eight maximal bodies held, another is answered
+// 503, and the eight as usual (400 here), so open connections cannot each hold 8 MiB.
+static void test_body_budget(void)
+{
+    g_autoptr(PonderEngine) engine = new_engine(1, 4);
+    g_autoptr(PonderApiServer) server = start_server(engine, NULL);
+    guint port = ponder_api_server_get_port(server);
+    // {"messages":"aaa…"}: the largest body accepted, which validation refuses.
+    const gsize size = PONDER_API_MAX_BODY_BYTES;
+    g_autofree char *body = g_malloc(size + 1);
+    memset(body, 'a', size);
+    body[size] = '\0';
+    memcpy(body, "{\"messages\":\"", 13);
+    memcpy(body + size - 2, "\"}", 2);
+    g_autofree char *head = g_strdup_printf(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+        "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+        size);
+    enum { N = PONDER_API_MAX_BODY_BYTES_HELD / PONDER_API_MAX_BODY_BYTES + 1 };
+    Raw *clients[N];
+    // All but the last byte of each: the server holds what came, none of them is complete.
+    for (guint i = 0; i < N; i++) {
+        clients[i] = raw_connect(port);
+        raw_send(clients[i], head, strlen(head));
+        raw_send(clients[i], body, size - 1);
+        g_assert_false(raw_pump(clients[i], NULL, 200));
+    }
+    guint busy = 0, refused = 0;
+    for (guint i = 0; i < N; i++) {
+        raw_send(clients[i], body + size - 1, 1);
+        g_assert_true(raw_pump(clients[i], NULL, 20000));
+        if (raw_status(clients[i]) == 503) {
+            assert_openai_error(clients[i], 503, "server_error", NULL);
+            g_assert_nonnull(strstr(raw_body(clients[i]), "too many large request bodies"));
+            busy++;
+        } else {
+            g_assert_cmpuint(raw_status(clients[i]), ==, 400);
+            refused++;
+        }
+        raw_free(clients[i]);
+    }
+    g_assert_cmpuint(busy, ==, 1);
+    g_assert_cmpuint(refused, ==, N - 1);
+    // The budget is given back: one more maximal body is read and answered as usual.
+    g_autoptr(Raw) after = exchange(port, "POST", "/v1/chat/completions", NULL, body);
+    g_assert_cmpuint(raw_status(after), ==, 400);
+}
+
 static gboolean has_event(Raw *raw)
 {
     return strstr(raw->received->str, "data: {") != NULL;
@@ -439,6 +487,7 @@ int main(int argc, char **argv)
     g_test_add_func("/api-security/unknown-route", test_unknown_route);
     g_test_add_func("/api-security/slow-client-times-out", test_slow_client_times_out);
     g_test_add_func("/api-security/connection-limit", test_connection_limit);
+    g_test_add_func("/api-security/body-budget", test_body_budget);
     g_test_add_func("/api-security/disconnect-frees-slot", test_disconnect_frees_slot);
     g_test_add_func("/api-security/queue-full", test_queue_full);
     int status = g_test_run();
