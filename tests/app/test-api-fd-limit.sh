@@ -8,29 +8,19 @@
 set -euo pipefail
 ponder=$1
 command -v curl >/dev/null || { echo "skipped: curl is not installed"; exit 77; }
-tmp=$(mktemp -d)
-server=
-trap '[ -n "$server" ] && kill -KILL "$server" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
-export HOME=$tmp XDG_DATA_HOME=$tmp/data XDG_CONFIG_HOME=$tmp/config XDG_CACHE_HOME=$tmp/cache
-unset DISPLAY WAYLAND_DISPLAY
-export DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent
+. "$(dirname "$0")/serve-test-lib.sh"
 # The display probe's caches would be reported as leaks (see test-single-instance.sh).
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-fail() { echo "FAIL: $*"; echo "--- server log"; cat "$tmp/server.log"; exit 1; }
 
-(ulimit -n 256 && exec "$ponder" --serve --port "$port") >"$tmp/server.log" 2>&1 &
-server=$!
-for _ in $(seq 1 300); do
-    curl -sf -o /dev/null "http://127.0.0.1:$port/health" && break
-    kill -0 "$server" 2>/dev/null || fail "the server exited before it served"
-    sleep 0.1
-done
-curl -sf -o /dev/null "http://127.0.0.1:$port/health" || fail "the server never answered /health"
+# The soft limit only: the server inherits it, the client below raises its own again.
+ulimit -S -n 256
+serve_start
 
-python3 - "$port" <<'EOF' || fail "the server did not survive 400 idle connections"
-import socket, sys, time
+python3 - "$port" <<'PY' || fail "the server did not survive 400 idle connections"
+import resource, socket, sys, time
 port = int(sys.argv[1])
+_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(400)]
 time.sleep(2)  # the server takes them up (or refuses them)
 refused = 0
@@ -65,10 +55,7 @@ for attempt in range(50):
         sys.exit(0)
     time.sleep(0.1)
 sys.exit(f"the server no longer answers: {answer[:200]!r}")
-EOF
-kill -TERM "$server"
-exit_status=0
-wait "$server" || exit_status=$?
-server=
-[ "$exit_status" = 0 ] || fail "the server exited with status $exit_status"
+PY
+serve_stop
+[ "$server_status" = 0 ] || fail "the server exited with status $server_status"
 echo "ok: idle connections beyond the limit were refused and the server answers afterwards"

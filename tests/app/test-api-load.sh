@@ -14,15 +14,7 @@ ponder=$1 ponder_infer=$2 hf_model=$3 load_test=$4
 seconds=${PONDER_LOAD_SECONDS:-15}
 command -v node >/dev/null || { echo "skipped: node is not installed (tools/install-deps)"; exit 77; }
 command -v curl >/dev/null || { echo "skipped: curl is not installed"; exit 77; }
-tmp=$(mktemp -d)
-server=
-trap '[ -n "$server" ] && kill -KILL "$server" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
-export HOME=$tmp XDG_DATA_HOME=$tmp/data XDG_CONFIG_HOME=$tmp/config XDG_CACHE_HOME=$tmp/cache
-unset DISPLAY WAYLAND_DISPLAY
-# No session bus: a process of its own, never handing over to a Ponder already running.
-export DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-fail() { echo "FAIL: $*"; echo "--- server log"; cat "$tmp/server.log"; exit 1; }
+. "$(dirname "$0")/serve-test-lib.sh"
 
 # The tiny Qwen2 of the converter's tests (2 layers, 1,536 tokens, R1's markers), as GGUF.
 mkdir -p "$XDG_DATA_HOME/ponder/models"
@@ -36,18 +28,9 @@ model=$XDG_DATA_HOME/ponder/models/tiny-qwen2-q8_0.gguf
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1:exitcode=66:log_path=$tmp/asan"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:print_stacktrace=1:log_path=$tmp/ubsan"
 export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}print_suppressions=0:suppressions=$(dirname "$0")/lsan-display-probe.supp"
-port=$(free_port)
 # 32 running and 32 waiting (the engine's queue) admit all 64 clients at once, so a client
 # that never finishes a stream is one the server lost, not one that kept getting 429.
-"$ponder" --serve --port "$port" --backend cpu --ctx 256 --parallel 32 --model "$model" \
-    >"$tmp/server.log" 2>&1 &
-server=$!
-for _ in $(seq 1 300); do
-    curl -sf -o /dev/null "http://127.0.0.1:$port/health" && break
-    kill -0 "$server" 2>/dev/null || fail "the server exited before it served"
-    sleep 0.1
-done
-curl -sf -o /dev/null "http://127.0.0.1:$port/health" || fail "the server never answered /health"
+serve_start --backend cpu --ctx 256 --parallel 32 --model "$model"
 
 status=0
 node "$load_test" --url "http://127.0.0.1:$port" --clients 64 --seconds "$seconds" --max-tokens 16 \
@@ -55,17 +38,7 @@ node "$load_test" --url "http://127.0.0.1:$port" --clients 64 --seconds "$second
 [ "$status" = 0 ] || fail "the load test failed (exit status $status)"
 
 # A clean stop: SIGTERM ends the main loop, the engine thread is joined, LSan runs at exit.
-kill -TERM "$server"
-for _ in $(seq 1 300); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$server" 2>/dev/null && fail "the server did not stop within 30 s of SIGTERM"
-exit_status=0
-wait "$server" || exit_status=$?
-server=
-reports=$(find "$tmp" -maxdepth 1 \( -name 'asan.*' -o -name 'ubsan.*' \) -size +0 | sort)
-for report in $reports; do
-    echo "--- $report"
-    cat "$report"
-done
-[ -z "$reports" ] || fail "the sanitizers reported problems (above)"
-[ "$exit_status" = 0 ] || fail "the server exited with status $exit_status"
+serve_stop
+sanitizer_reports || { echo "FAIL: the sanitizers reported problems (above)"; exit 1; }
+[ "$server_status" = 0 ] || fail "the server exited with status $server_status"
 echo "ok: $seconds s of load (64 clients, both dialects, hang-ups); the server recovered and stopped cleanly"
