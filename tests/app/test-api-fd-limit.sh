@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Idle connections cannot use up `ponder --serve`'s file descriptors: run with a limit of 256
-# (so it keeps at most 128 connections), 400 connections that send nothing are opened; those
+# Idle connections cannot use up `ponder --serve`'s file descriptors: run with a limit of 64
+# (so it keeps at most 32 connections), 100 connections that send nothing are opened; those
 # over the limit are answered 503 (or reset), and once the clients close them the server
 # answers again. libsoup stops listening for good when accept() fails, so a server that let
 # connections reach the descriptor limit would stay deaf here. Runs the real executable.
@@ -13,31 +13,43 @@ command -v curl >/dev/null || { echo "skipped: curl is not installed"; exit 77; 
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 
 # The soft limit only: the server inherits it, the client below raises its own again.
-ulimit -S -n 256
+ulimit -S -n 64
 serve_start
 
-python3 - "$port" <<'PY' || fail "the server did not survive 400 idle connections"
+python3 - "$port" <<'PY' || fail "the server did not survive 100 idle connections"
 import resource, socket, sys, time
 port = int(sys.argv[1])
 _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(400)]
+idle = []
+for _ in range(100):
+    try:
+        idle.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+    except OSError as error:
+        sys.exit(f"the server stopped accepting connections after {len(idle)}: {error}")
 time.sleep(2)  # the server takes them up (or refuses them)
-refused = 0
+# A connection closed without a word was kept, then timed out (the server's 30 s read
+# timeout, on a slow machine); a refused one was answered 503 (or reset, when the answer
+# raced the close).
+refused = timed_out = 0
 for s in idle:
     s.setblocking(False)
     try:
         answer = s.recv(4096)
-        refused += 1
-        if answer and not (answer.startswith(b"HTTP/1.1 503") and b"too many connections" in answer):
+        if not answer:
+            timed_out += 1
+        elif answer.startswith(b"HTTP/1.1 503") and b"too many connections" in answer:
+            refused += 1
+        else:
             sys.exit(f"a refused connection was answered {answer[:200]!r}")
     except BlockingIOError:
         pass  # taken up: left open
     except ConnectionResetError:
         refused += 1
-print(f"{refused} of {len(idle)} idle connections refused")
-if not 400 - 128 <= refused < 400:
-    sys.exit(f"expected the server to keep 1 to 128 connections, it kept {400 - refused}")
+print(f"{refused} of {len(idle)} idle connections refused, {timed_out} closed at the read timeout")
+kept = len(idle) - refused - timed_out
+if not (refused >= 1 and 1 <= kept <= 32 and refused + timed_out >= len(idle) - 32):
+    sys.exit(f"expected the server to keep 1 to 32 connections and refuse the others, it kept {kept}")
 for s in idle:
     s.close()
 time.sleep(0.5)
