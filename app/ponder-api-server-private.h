@@ -43,6 +43,9 @@ struct _PonderApiServer {
     GStrv allowed_origins;
     gboolean raw_reasoning;
     guint request_timeout_ms;
+    guint max_connections; // open at once; more are answered 503 and closed
+    gboolean warned_connection_limit;
+    gsize body_bytes_held;      // request bodies received and not yet parsed, all requests
     PonderStore *history_store; // owned, or NULL
     gboolean save_history;
 
@@ -213,8 +216,9 @@ struct _PonderApiRequest {
     gboolean counted;
 
     // Reading.
-    GByteArray *body;
-    gboolean body_too_large;
+    GByteArray *body;          // NULL once parsed or dropped
+    gboolean body_too_large;   // over PONDER_API_MAX_BODY_BYTES: 413
+    gboolean body_over_budget; // over PONDER_API_MAX_BODY_BYTES_HELD with the others: 503
     guint read_timeout_id;
 
     // A generation, when the route runs one.

@@ -13,6 +13,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 G_DEFINE_QUARK(ponder - api - server - error - quark, ponder_api_server_error)
@@ -128,15 +129,24 @@ void ponder_api_request_write(PonderApiRequest *req, const char *data, gsize len
 
 static void request_detach(PonderApiRequest *req);
 
+// Gives back the memory of REQ's body and its share of the server's body budget.
+static void release_body(PonderApiRequest *req)
+{
+    if (!req->body)
+        return;
+    if (req->server)
+        req->server->body_bytes_held -= req->body->len;
+    g_clear_pointer(&req->body, g_byte_array_unref);
+}
+
 // With the message: libsoup drops a message that never got its headers (the client left,
 // or the read timeout closed it) without "finished", so this is where such a request ends.
 static void request_free(gpointer data)
 {
     PonderApiRequest *req = data;
     req->msg = NULL; // being finalized
+    release_body(req);
     request_detach(req);
-    if (req->body)
-        g_byte_array_unref(req->body);
     g_clear_object(&req->generation);
     if (req->dialect_data_free)
         req->dialect_data_free(req->dialect_data);
@@ -211,23 +221,69 @@ static void on_got_body(SoupServerMessage *msg, PonderApiRequest *req)
     g_clear_handle_id(&req->read_timeout_id, g_source_remove);
 }
 
+// Bodies are kept until their request is parsed; each is at most PONDER_API_MAX_BODY_BYTES,
+// and all of them together at most PONDER_API_MAX_BODY_BYTES_HELD (else every open
+// connection could hold a maximal body). A body that goes over either is dropped and
+// counted, not kept, while it lasts (bounded by the read timeout), and is answered 413 or
+// 503 when it ends.
 static void on_got_chunk(SoupServerMessage *msg, GBytes *chunk, PonderApiRequest *req)
 {
-    if (req->body_too_large)
+    PonderApiServer *self = req->server;
+    if (req->body_too_large || req->body_over_budget)
         return;
     gsize size = g_bytes_get_size(chunk);
     if (req->body->len + size > PONDER_API_MAX_BODY_BYTES) {
-        // Counted, not kept: a chunked body over the limit costs no memory while it lasts
-        // (bounded by the read timeout), and is answered with 413 when it ends.
         req->body_too_large = TRUE;
-        g_byte_array_set_size(req->body, 0);
+        release_body(req);
+        return;
+    }
+    if (self->body_bytes_held + size > PONDER_API_MAX_BODY_BYTES_HELD) {
+        req->body_over_budget = TRUE;
+        release_body(req);
         return;
     }
     g_byte_array_append(req->body, g_bytes_get_data(chunk, NULL), (guint)size);
+    self->body_bytes_held += size;
+}
+
+// A connection over max_connections is answered 503 and closed at once, before libsoup
+// reads from it: each one holds a file descriptor until its read timeout, and libsoup
+// (3.2) stops listening for good the first time accept() fails, so a client that opened
+// connections until the process ran out of descriptors would leave the API deaf until a
+// restart. The answer is written while the client's request may be unread, so the client
+// sees either it or a reset; either way the connection is gone.
+static gboolean refuse_connection_over_limit(PonderApiServer *self, SoupServerMessage *msg)
+{
+    guint open = g_hash_table_size(self->open) + g_hash_table_size(self->lingering);
+    GSocket *socket = soup_server_message_get_socket(msg);
+    if (open < self->max_connections || !socket)
+        return FALSE;
+    g_autoptr(PonderApiError) error = ponder_api_error_new(
+        SOUP_STATUS_SERVICE_UNAVAILABLE, NULL, "too_many_connections",
+        "too many connections: the local API keeps at most %u open at once; close idle ones "
+        "or retry",
+        self->max_connections);
+    g_autoptr(JsonNode) node = ponder_api_error_to_json(PONDER_API_DIALECT_OPENAI, error);
+    g_autofree char *body = ponder_api_json_to_string(node);
+    g_autofree char *answer =
+        g_strdup_printf("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                        "Content-Length: %zu\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s",
+                        strlen(body), body);
+    g_socket_send(socket, answer, strlen(answer), NULL, NULL);
+    g_socket_shutdown(socket, TRUE, TRUE, NULL);
+    if (!self->warned_connection_limit) {
+        self->warned_connection_limit = TRUE;
+        g_message("the local API refused a connection: %u are open, the most it keeps at once",
+                  self->max_connections);
+    }
+    ponder_api_metrics_record_request(self->metrics, "other", SOUP_STATUS_SERVICE_UNAVAILABLE, 0);
+    return TRUE;
 }
 
 static void on_request_started(SoupServer *soup, SoupServerMessage *msg, PonderApiServer *self)
 {
+    if (refuse_connection_over_limit(self, msg))
+        return;
     PonderApiRequest *req = g_new0(PonderApiRequest, 1);
     req->server = self;
     req->msg = msg;
@@ -315,7 +371,7 @@ static void reject(PonderApiRequest *req, const PonderApiError *error)
     gboolean body_unread = soup_server_message_get_status(req->msg) == 0 &&
                            (soup_message_headers_get_encoding(in) == SOUP_ENCODING_CHUNKED ||
                             soup_message_headers_get_content_length(in) > 0) &&
-                           !req->body->len;
+                           (!req->body || !req->body->len);
     if (body_unread && soup_server_message_get_socket(req->msg)) {
         g_autoptr(JsonNode) node = ponder_api_error_to_json(req->dialect, error);
         g_autofree char *body = ponder_api_json_to_string(node);
@@ -400,16 +456,29 @@ static void on_request(SoupServer *soup, SoupServerMessage *msg, const char *pat
     const char *method = soup_server_message_get_method(msg);
     gboolean path_known;
     req->route = ponder_api_find_route(method, path, &path_known);
-    if (req->body_too_large || !req->route) {
-        g_autoptr(PonderApiError) error = req->body_too_large
-                                              ? ponder_api_body_too_large_error()
-                                              : ponder_api_no_route_error(method, path, path_known);
+    if (req->body_too_large || req->body_over_budget || !req->route) {
+        g_autoptr(PonderApiError) error = NULL;
+        if (req->body_too_large) {
+            error = ponder_api_body_too_large_error();
+        } else if (req->body_over_budget) {
+            error = ponder_api_error_new(
+                SOUP_STATUS_SERVICE_UNAVAILABLE, NULL, "server_busy",
+                "the server is receiving too many large request bodies at once (%u MiB "
+                "together at most); retry",
+                PONDER_API_MAX_BODY_BYTES_HELD >> 20);
+            error->retry_after = 1;
+        } else {
+            error = ponder_api_no_route_error(method, path, path_known);
+        }
         reject(req, error);
         return;
     }
     g_autoptr(JsonNode) root = NULL;
     g_autoptr(PonderApiError) error = NULL;
-    if (!ponder_api_parse_body(req->route, req->body->data, req->body->len, &root, &error)) {
+    gboolean parsed = ponder_api_parse_body(req->route, req->body ? req->body->data : NULL,
+                                            req->body ? req->body->len : 0, &root, &error);
+    release_body(req); // parsed (or refused): a long stream does not keep it
+    if (!parsed) {
         ponder_api_request_respond_error(req, error);
         return;
     }
@@ -732,6 +801,16 @@ static void ponder_api_server_class_init(PonderApiServerClass *klass)
     G_OBJECT_CLASS(klass)->finalize = ponder_api_server_finalize;
 }
 
+// Half of what the process may open, so that the connections can never take the
+// descriptors the rest of the app (database, model files, the window) needs.
+static guint default_max_connections(void)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+        return PONDER_API_MAX_CONNECTIONS;
+    return (guint)CLAMP(limit.rlim_cur / 2, 8, PONDER_API_MAX_CONNECTIONS);
+}
+
 static void ponder_api_server_init(PonderApiServer *self)
 {
     self->open = g_hash_table_new(NULL, NULL);
@@ -739,6 +818,7 @@ static void ponder_api_server_init(PonderApiServer *self)
     self->history_pending = g_hash_table_new(NULL, NULL);
     self->metrics = ponder_api_metrics_new();
     self->request_timeout_ms = PONDER_API_DEFAULT_REQUEST_TIMEOUT_MS;
+    self->max_connections = default_max_connections();
 }
 
 PonderApiServer *ponder_api_server_new(PonderEngine *engine, PonderModelLibrary *library,
@@ -768,6 +848,11 @@ PonderApiServer *ponder_api_server_new(PonderEngine *engine, PonderModelLibrary 
 void ponder_api_server_set_request_timeout(PonderApiServer *self, guint timeout_ms)
 {
     self->request_timeout_ms = timeout_ms;
+}
+
+void ponder_api_server_set_max_connections(PonderApiServer *self, guint max_connections)
+{
+    self->max_connections = MAX(max_connections, 1);
 }
 
 void ponder_api_server_set_save_history(PonderApiServer *self, gboolean save_history)
@@ -905,6 +990,7 @@ void ponder_api_server_stop(PonderApiServer *self)
     while (g_hash_table_iter_next(&iter, NULL, &id))
         g_source_remove(GPOINTER_TO_UINT(id));
     g_hash_table_remove_all(self->lingering);
+    self->body_bytes_held = 0; // the requests above no longer count
     soup_server_disconnect(self->soup);
     g_clear_object(&self->soup);
     self->port = 0;

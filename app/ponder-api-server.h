@@ -8,7 +8,8 @@
 //   name it controls) -> 403; a browser Origin must be in allowed_origins -> 403 (CORS
 //   preflights are answered only for those); the bearer key when one is set -> 401; a body
 //   over PONDER_API_MAX_BODY_BYTES -> 413. A request whose headers and body have not arrived
-//   within the request timeout (default 30 s) has its connection closed.
+//   within the request timeout (default 30 s) has its connection closed, and a connection
+//   beyond PONDER_API_MAX_CONNECTIONS open at once is answered 503 and closed.
 //
 // History: off by default, so nothing a client sends is written anywhere. With save_history
 // on, chat requests (not raw completions) are saved as conversations in the history store,
@@ -36,7 +37,13 @@ typedef enum {
 #define PONDER_API_PORT_ANY G_MAXUINT
 // Largest request body accepted (editor plugins send whole files as context).
 #define PONDER_API_MAX_BODY_BYTES (8u << 20)
+// Largest total of the request bodies being received at once (a body that would go over
+// it is answered 503): eight maximal bodies.
+#define PONDER_API_MAX_BODY_BYTES_HELD (64u << 20)
 #define PONDER_API_DEFAULT_REQUEST_TIMEOUT_MS 30000u
+// Most connections open at once (also at most half the process's file descriptor limit);
+// more are answered 503 and closed.
+#define PONDER_API_MAX_CONNECTIONS 512u
 
 typedef struct {
     const char *host;    // NULL: loopback only (127.0.0.1 and ::1)
@@ -67,6 +74,9 @@ void ponder_api_server_stop(PonderApiServer *self);
 // How long a request's headers and body may take to arrive (also bounds idle keep-alive
 // connections); tests set a short one. Applies to requests that start afterwards.
 void ponder_api_server_set_request_timeout(PonderApiServer *self, guint timeout_ms);
+// How many connections may be open at once (default: PONDER_API_MAX_CONNECTIONS, or half
+// the file descriptor limit when that is lower); tests set a small one.
+void ponder_api_server_set_max_connections(PonderApiServer *self, guint max_connections);
 
 // Switches saving chats in the history store on or off (the window's Preferences, a second
 // `ponder --serve --save-history`). On needs a history_store. Switched off, requests still

@@ -7,15 +7,10 @@
 set -euo pipefail
 ponder=$1
 command -v curl >/dev/null || { echo "skipped: curl is not installed"; exit 77; }
-tmp=$(mktemp -d)
-server=
-trap '[ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
-export HOME=$tmp XDG_DATA_HOME=$tmp/data XDG_CONFIG_HOME=$tmp/config XDG_CACHE_HOME=$tmp/cache
-unset DISPLAY WAYLAND_DISPLAY
-# No session bus: no keyring (the key goes to the file) and no other instance to hand over to.
-export DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent
+# A private home and no session bus: no keyring (the key goes to the file) and no other
+# instance to hand over to.
+. "$(dirname "$0")/serve-test-lib.sh"
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # start LOG ARGS...: a server in the background, once it answers /health on loopback.
 start() {

@@ -1,7 +1,8 @@
 // The local API's defences, over raw loopback sockets (so every byte of a request is the
 // test's own: a forged Host, a body that never comes, a client that hangs up): DNS
 // rebinding (Host), foreign Origins, the bearer key, the body limit before buffering,
-// validation, the read timeout, hang-ups freeing engine slots, and the queue limit.
+// validation, the read timeout, the connection limit, the memory all bodies may hold,
+// hang-ups freeing engine slots, and the queue limit.
 #include <string.h>
 #include <unistd.h>
 
@@ -294,6 +295,93 @@ static void test_slow_client_times_out(void)
     }
 }
 
+// Connections beyond the limit are answered 503 and closed at once, and the server goes on
+// accepting: libsoup stops listening for good when accept() fails, so idle connections
+// that used up the process's file descriptors would have left the API deaf.
+static void test_connection_limit(void)
+{
+    g_autoptr(PonderEngine) engine = new_engine(1, 4);
+    g_autoptr(PonderApiServer) server = start_server(engine, NULL);
+    ponder_api_server_set_max_connections(server, 4);
+    guint port = ponder_api_server_get_port(server);
+    Raw *idle[4];
+    for (guint i = 0; i < G_N_ELEMENTS(idle); i++) {
+        idle[i] = raw_connect(port);
+        g_assert_false(raw_pump(idle[i], NULL, 50)); // taken up, left open
+    }
+    // More connections, each refused with an answer that says why.
+    for (guint i = 0; i < 20; i++) {
+        g_autoptr(Raw) over = raw_connect(port);
+        g_assert_true(raw_pump(over, NULL, 5000));
+        g_assert_true(over->eof);
+        g_assert_cmpuint(raw_status(over), ==, 503);
+        g_assert_nonnull(strstr(raw_body(over), "too many connections"));
+        g_autofree char *retry_after = raw_header(over, "Retry-After");
+        g_assert_cmpstr(retry_after, ==, "1");
+    }
+    // One idle connection goes: the next request is served.
+    raw_free(idle[0]);
+    idle[0] = NULL;
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    guint status = 0;
+    while (status != 200 && g_get_monotonic_time() < deadline) {
+        g_autoptr(Raw) raw = exchange(port, "GET", "/health", NULL, NULL);
+        status = raw_status(raw);
+        g_assert_true(status == 200 || status == 503);
+    }
+    g_assert_cmpuint(status, ==, 200);
+    for (guint i = 1; i < G_N_ELEMENTS(idle); i++)
+        raw_free(idle[i]);
+}
+
+// Bodies being received count together: with eight maximal bodies held, another is answered
+// 503, and the eight as usual (400 here), so open connections cannot each hold 8 MiB.
+static void test_body_budget(void)
+{
+    g_autoptr(PonderEngine) engine = new_engine(1, 4);
+    g_autoptr(PonderApiServer) server = start_server(engine, NULL);
+    guint port = ponder_api_server_get_port(server);
+    // {"messages":"aaa…"}: the largest body accepted, which validation refuses.
+    const gsize size = PONDER_API_MAX_BODY_BYTES;
+    g_autofree char *body = g_malloc(size + 1);
+    memset(body, 'a', size);
+    body[size] = '\0';
+    memcpy(body, "{\"messages\":\"", 13);
+    memcpy(body + size - 2, "\"}", 2);
+    g_autofree char *head = g_strdup_printf(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+        "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+        size);
+    enum { N = PONDER_API_MAX_BODY_BYTES_HELD / PONDER_API_MAX_BODY_BYTES + 1 };
+    Raw *clients[N];
+    // All but the last byte of each: the server holds what came, none of them is complete.
+    for (guint i = 0; i < N; i++) {
+        clients[i] = raw_connect(port);
+        raw_send(clients[i], head, strlen(head));
+        raw_send(clients[i], body, size - 1);
+        g_assert_false(raw_pump(clients[i], NULL, 200));
+    }
+    guint busy = 0, refused = 0;
+    for (guint i = 0; i < N; i++) {
+        raw_send(clients[i], body + size - 1, 1);
+        g_assert_true(raw_pump(clients[i], NULL, 20000));
+        if (raw_status(clients[i]) == 503) {
+            assert_openai_error(clients[i], 503, "server_error", NULL);
+            g_assert_nonnull(strstr(raw_body(clients[i]), "too many large request bodies"));
+            busy++;
+        } else {
+            g_assert_cmpuint(raw_status(clients[i]), ==, 400);
+            refused++;
+        }
+        raw_free(clients[i]);
+    }
+    g_assert_cmpuint(busy, ==, 1);
+    g_assert_cmpuint(refused, ==, N - 1);
+    // The budget is given back: one more maximal body is read and answered as usual.
+    g_autoptr(Raw) after = exchange(port, "POST", "/v1/chat/completions", NULL, body);
+    g_assert_cmpuint(raw_status(after), ==, 400);
+}
+
 static gboolean has_event(Raw *raw)
 {
     return strstr(raw->received->str, "data: {") != NULL;
@@ -398,6 +486,8 @@ int main(int argc, char **argv)
     g_test_add_func("/api-security/validation", test_validation);
     g_test_add_func("/api-security/unknown-route", test_unknown_route);
     g_test_add_func("/api-security/slow-client-times-out", test_slow_client_times_out);
+    g_test_add_func("/api-security/connection-limit", test_connection_limit);
+    g_test_add_func("/api-security/body-budget", test_body_budget);
     g_test_add_func("/api-security/disconnect-frees-slot", test_disconnect_frees_slot);
     g_test_add_func("/api-security/queue-full", test_queue_full);
     int status = g_test_run();
