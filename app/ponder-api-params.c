@@ -79,10 +79,15 @@ static gboolean read_int(JsonObject *object, const char *name, const char *param
         *error = invalid(param, "'%s' must be an integer", param);
         return FALSE;
     }
+    // A double at or beyond ±2^63 has no gint64 (converting it is undefined): out of range.
+    const double two_63 = 9223372036854775808.0;
+    gboolean representable = value < two_63 && value >= -two_63;
     // Seeds are full 64-bit values: read those exactly.
-    gint64 exact =
-        json_node_get_value_type(node) == G_TYPE_INT64 ? json_node_get_int(node) : (gint64)value;
-    if (value < (double)min || value > (double)max || exact < min || exact > max) {
+    gint64 exact = json_node_get_value_type(node) == G_TYPE_INT64 ? json_node_get_int(node)
+                   : representable                                 ? (gint64)value
+                                                                   : 0;
+    if (!representable || value < (double)min || value > (double)max || exact < min ||
+        exact > max) {
         *error = invalid(
             param, "'%s' must be between %" G_GINT64_FORMAT " and %" G_GINT64_FORMAT ", got %.0f",
             param, min, max, value);

@@ -256,6 +256,32 @@ static void test_error_messages_are_utf8(void)
     ponder_api_parsed_request_clear(&parsed);
 }
 
+// Found by fuzz-api (clang's UBSan): an integer parameter far beyond 64 bits was converted to
+// gint64 before its range was checked. Each is a 400 naming the parameter.
+static void test_huge_integers_are_refused(void)
+{
+    PonderApiAccess access = {0};
+    const PonderApiHeader host[] = {{"Host", "localhost"}};
+    const char *const values[][2] = {
+        {"seed", "73333222222222222222222222222222222222222222222222222222.5e40"},
+        {"seed", "9223372036854775808.0"},
+        {"seed", "-1e300"},
+        {"max_tokens", "1e30"},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(values); i++) {
+        g_autofree char *body = g_strdup_printf(
+            "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"%s\":%s}", values[i][0],
+            values[i][1]);
+        PonderApiParsedRequest parsed;
+        g_autoptr(PonderApiError) error = NULL;
+        g_assert_false(ponder_api_parse_request(&access, "POST", "/v1/chat/completions", host, 1,
+                                                (const guint8 *)body, strlen(body), &parsed, &error));
+        g_assert_cmpuint(error->status, ==, 400);
+        g_assert_nonnull(strstr(error->message, values[i][0]));
+        ponder_api_parsed_request_clear(&parsed);
+    }
+}
+
 // ---- the store ---------------------------------------------------------------------------------
 
 static void test_import_refuses_nesting(void)
@@ -305,6 +331,7 @@ int main(int argc, char **argv)
     g_test_add_func("/untrusted-json/guard/skips-strings", test_guard_skips_strings);
     g_test_add_func("/untrusted-json/api/parse-request", test_parse_request);
     g_test_add_func("/untrusted-json/api/error-messages-are-utf8", test_error_messages_are_utf8);
+    g_test_add_func("/untrusted-json/api/huge-integers", test_huge_integers_are_refused);
     g_test_add_func("/untrusted-json/store/import", test_import_refuses_nesting);
     model_path = app_test_make_tiny_model(tmp_dir, 7);
     if (model_path) {
