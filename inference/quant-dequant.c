@@ -206,6 +206,16 @@ static void dequantize_iq2_s(const BlockIQ2_S *b, float *y)
     }
 }
 
+// Eight values of the IQ3 types: the four grid bytes of GRID1 then GRID2, scaled by DB and
+// negated where SIGNS has the element's bit.
+static void write_signed_grid_pair(float *y, float db, uint32_t grid1, uint32_t grid2, uint8_t signs)
+{
+    for (int j = 0; j < 4; j++) {
+        y[j] = signed_by((signs >> j) & 1, db * (float)grid_byte(grid1, j));
+        y[4 + j] = signed_by((signs >> (j + 4)) & 1, db * (float)grid_byte(grid2, j));
+    }
+}
+
 // IQ3_XXS: 64 one-byte indices into a grid of 4 elements; per 32 a u32 of 4 x 7 sign bits
 // and a 4-bit scale: d * (0.5 + s) / 2.
 static void dequantize_iq3_xxs(const BlockIQ3_XXS *b, float *y)
@@ -218,11 +228,7 @@ static void dequantize_iq3_xxs(const BlockIQ3_XXS *b, float *y)
             uint8_t signs = iq_signs8(meta >> (7 * l));
             uint32_t grid1 = iq3xxs_grid[b->qs[8 * ib + 2 * l]];
             uint32_t grid2 = iq3xxs_grid[b->qs[8 * ib + 2 * l + 1]];
-            for (int j = 0; j < 4; j++) {
-                y[32 * ib + 8 * l + j] = signed_by((signs >> j) & 1, db * (float)grid_byte(grid1, j));
-                y[32 * ib + 8 * l + 4 + j] =
-                    signed_by((signs >> (j + 4)) & 1, db * (float)grid_byte(grid2, j));
-            }
+            write_signed_grid_pair(y + 32 * ib + 8 * l, db, grid1, grid2, signs);
         }
     }
 }
@@ -238,11 +244,7 @@ static void dequantize_iq3_s(const BlockIQ3_S *b, float *y)
             uint32_t grid1 = iq3s_grid[b->qs[8 * ib + 2 * l] | ((b->qh[ib] << (8 - 2 * l)) & 256)];
             uint32_t grid2 = iq3s_grid[b->qs[8 * ib + 2 * l + 1] | ((b->qh[ib] << (7 - 2 * l)) & 256)];
             uint8_t signs = b->signs[4 * ib + l];
-            for (int j = 0; j < 4; j++) {
-                y[32 * ib + 8 * l + j] = signed_by((signs >> j) & 1, db * (float)grid_byte(grid1, j));
-                y[32 * ib + 8 * l + 4 + j] =
-                    signed_by((signs >> (j + 4)) & 1, db * (float)grid_byte(grid2, j));
-            }
+            write_signed_grid_pair(y + 32 * ib + 8 * l, db, grid1, grid2, signs);
         }
     }
 }
