@@ -118,6 +118,21 @@ static __device__ __forceinline__ void dot_chunk(const int (&q)[R][4], const flo
     }
 }
 
+// Decodes chunk C of the R rows (and of the up rows for GLU).
+template <int TYPE, int R, bool GLU>
+static __device__ __forceinline__ void decode_row_chunks(const uint8_t *const (&rows)[R],
+                                                         const uint8_t *const (&rows_up)[R], int c, int (&q)[R][4],
+                                                         float (&a)[R], float (&b)[R], int (&qu)[R][4],
+                                                         float (&au)[R], float (&bu)[R])
+{
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        decode_chunk<TYPE>(rows[r], c, q[r], a[r], b[r]);
+        if constexpr (GLU)
+            decode_chunk<TYPE>(rows_up[r], c, qu[r], au[r], bu[r]);
+    }
+}
+
 template <int TYPE, int R, int NT, bool GLU>
 __global__ void __launch_bounds__(MV_THREADS) matvec_quant_kernel(MatvecParams p)
 {
@@ -130,12 +145,7 @@ __global__ void __launch_bounds__(MV_THREADS) matvec_quant_kernel(MatvecParams p
         for (int c = threadIdx.x; c < p.n_chunks; c += MV_THREADS) {
             int q[R][4], qu[R][4];
             float a[R], b[R], au[R], bu[R];
-#pragma unroll
-            for (int r = 0; r < R; r++) {
-                decode_chunk<TYPE>(rows[r], c, q[r], a[r], b[r]);
-                if constexpr (GLU)
-                    decode_chunk<TYPE>(rows_up[r], c, qu[r], au[r], bu[r]);
-            }
+            decode_row_chunks<TYPE, R, GLU>(rows, rows_up, c, q, a, b, qu, au, bu);
 #pragma unroll
             for (int i = 0; i < NT; i++) {
                 if (t0 + i >= p.n_tokens)
@@ -223,20 +233,6 @@ static __device__ __forceinline__ void stage_normed_row(const NormInput &in, int
         quantize_block_lane(x[i] * scale * in.weight[i], lane, xq + blk * CUDA_ACT_BLOCK, xd + blk);
     }
     __syncthreads();
-}
-
-template <int TYPE, int R, bool GLU>
-static __device__ __forceinline__ void decode_row_chunks(const uint8_t *const (&rows)[R],
-                                                         const uint8_t *const (&rows_up)[R], int c, int (&q)[R][4],
-                                                         float (&a)[R], float (&b)[R], int (&qu)[R][4],
-                                                         float (&au)[R], float (&bu)[R])
-{
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-        decode_chunk<TYPE>(rows[r], c, q[r], a[r], b[r]);
-        if constexpr (GLU)
-            decode_chunk<TYPE>(rows_up[r], c, qu[r], au[r], bu[r]);
-    }
 }
 
 template <int TYPE, int R, bool GLU>
