@@ -16,8 +16,11 @@ pi=$bin/ponder-infer
 # synth reads the BOS/EOS ids from tokenizer_config.json beside tokenizer.json
 mkdir -p /tmp/tokenizer
 tok=/tmp/tokenizer/tokenizer.json
-cp $c/shared/tokenizers/deepseek-r1-distill-qwen/tokenizer_config.json /tmp/tokenizer/
-[ -f $tok ] || xz -dc $c/shared/tokenizers/deepseek-r1-distill-qwen/tokenizer.json.xz >$tok
+src=$PONDER_SHARED/tokenizers/deepseek-r1-distill-qwen
+cp $src/tokenizer_config.json /tmp/tokenizer/
+if [ ! -f $tok ]; then
+    if [ -f $src/tokenizer.json ]; then cp $src/tokenizer.json $tok; else xz -dc $src/tokenizer.json.xz >$tok; fi
+fi
 models=${MODELS:-"r1-distill-qwen-1.5b:q4_k_m"}
 tests=${TESTS:-"basic parallel depth"}
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv,noheader | tee "$out/gpu.txt"

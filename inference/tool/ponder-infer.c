@@ -24,7 +24,7 @@ static const char usage[] =
     "            r1-distill-llama-8b r1-0528-qwen3-8b tiny-qwen2 tiny-llama tiny-qwen3\n"
     "\n"
     "Common options of run, logits and bench:\n"
-    "  --backend cpu|cuda|vulkan  --gpu-layers N  --kv-type f32|f16|q8_0  --ctx C  --threads N\n";
+    "  --backend cpu|cuda|vulkan  --gpu-layers N  --kv-type f32|f16|q8_0  --ctx C  --threads N  --chunk N (prefill tokens per step)\n";
 
 int usage_error(const char *fmt, ...)
 {
@@ -139,6 +139,9 @@ int parse_common_option(ArgCursor *args, CommonOptions *opts)
     } else if (strcmp(arg, "--threads") == 0 || strcmp(arg, "-t") == 0) {
         if (!(value = option_value(args, arg)) || !parse_u32(value, &opts->n_threads))
             return usage_error("--threads needs a number"), -1;
+    } else if (strcmp(arg, "--chunk") == 0) {
+        if (!(value = option_value(args, arg)) || !parse_u32(value, &opts->prefill_chunk))
+            return usage_error("--chunk needs a number of tokens"), -1;
     } else {
         return 0;
     }
@@ -164,6 +167,7 @@ bool open_model(const CommonOptions *opts, uint32_t n_seq, PonderModel **model, 
     params.backend = opts->backend;
     params.gpu_layers = opts->gpu_layers;
     params.kv_type = opts->kv_type;
+    params.prefill_chunk = opts->prefill_chunk;
     *ctx = ponder_context_new(*model, &params, &err);
     if (!*ctx) {
         fprintf(stderr, "ponder-infer: %s\n", err.message);

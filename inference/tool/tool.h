@@ -15,6 +15,7 @@ typedef struct CommonOptions {
     PonderKvType kv_type;
     uint32_t n_ctx;
     uint32_t n_threads;
+    uint32_t prefill_chunk; // tokens per prefill step; 0: the backend's default
 } CommonOptions;
 
 typedef struct ArgCursor {

@@ -2,8 +2,9 @@
 // against llama.cpp's logits: every file in ../shared/models (every weight type, qwen2
 // and llama), then on a few files: batched decode of 8 sequences, a long prompt in
 // several prefill chunks, the GEMM path for every step, graphs off (bit-identical to on),
-// and partial offload (1 and 0 of 2 layers on the GPU). The same for the qwen3 files of
-// ../shared/models2 (q/k norms, head 128 with a 256-wide embedding, tied output).
+// and partial offload (1 and 0 of 2 layers on the GPU). The same for the files of
+// ../shared/models2: qwen3 (q/k norms, head 128 with a 256-wide embedding, tied output) and
+// the IQ weight types.
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,7 +17,10 @@ enum { MAX_PROMPT = 128, N_DECODE = 6, N_BATCH = 8, MAX_VOCAB = 4096 };
 static double gpu_bound(const char *file)
 {
     // the GPU quantizes activations per 32 (the CPU per 32 or 256) and stores fp16 K/V
-    return strstr(file, "f16") ? 0.01 : strstr(file, "q2_k") || strstr(file, "q3_k") ? 0.05 : 0.03;
+    // (the 1-3 bit types round activations' errors into coarser weights, like q2_k/q3_k)
+    bool coarse = strstr(file, "q2_k") || strstr(file, "q3_k") || strstr(file, "-iq1") || strstr(file, "-iq2") ||
+                  strstr(file, "-iq3");
+    return strstr(file, "f16") ? 0.01 : coarse ? 0.05 : 0.03;
 }
 
 static double llama_bound(const char *file)
@@ -132,23 +136,21 @@ static void check_variants(const char *file, const int32_t *prompt, uint32_t n_p
     free(without);
 }
 
-// The qwen3 files of ../shared/models2 in the types this library runs (the IQ ones belong
-// to the IQ work), each after its own prompt and against its own reference; then the
+// Every file of ../shared/models2 (qwen3 and the IQ types), each after its own prompt and
+// against its own reference; then the
 // head-128, tied-output, YaRN-free file through the batched, GEMM, graph and offload paths.
 static void run_models2_tests(bool quick, bool subset)
 {
     char err[256];
     JsonValue *ref = json_parse_file(test_shared_path("models2/reference.json"), err, sizeof err);
     if (!ref) {
-        printf("models2/reference.json not readable: qwen3 files not checked\n");
+        printf("models2/reference.json not readable: qwen3 and IQ files not checked\n");
         return;
     }
-    printf("qwen3 files of models2 against the CPU backend and their reference:\n");
+    printf("qwen3 and IQ files of models2 against the CPU backend and their reference:\n");
     const JsonValue *files = json_get(ref, "files");
     for (size_t f = 0; files && f < files->count; f++) {
         const char *name = files->keys[f];
-        if (strncmp(name, "qwen3", 5) != 0 || strstr(name, "-iq"))
-            continue;
         if (quick && strcmp(name, "qwen3t-q4_k_m.gguf") != 0)
             continue;
         char file[128];
