@@ -17,7 +17,7 @@
 #define OLLAMA_COMPAT_VERSION "0.9.0"
 
 // R1's chat format in Ollama's Go-template form (what /api/show calls the template),
-// written from inference/chat.h's description of it.
+// written from inference/chat/chat.h's description of it.
 static const char r1_template[] =
     "{{- if .System }}{{ .System }}{{ end }}\n"
     "{{- range $i, $_ := .Messages }}\n"

@@ -1,11 +1,11 @@
-// Prompts that fit the context: the R1 chat format (inference/chat.h) around a
+// Prompts that fit the context: the R1 chat format (inference/chat/chat.h) around a
 // conversation, leaving out the oldest turns when it has outgrown the context, and
 // continuing an answer that was cut off.
 #pragma once
 
 #include <glib.h>
 
-#include "chat.h"
+#include "chat/chat.h"
 
 G_BEGIN_DECLS
 

@@ -6,10 +6,10 @@
 
 #include <gio/gio.h>
 
-#include "chat.h"
+#include "chat/chat.h"
 #include "ponder-chat-prompt.h"
 #include "ponder-types.h"
-#include "sampler.h"
+#include "runtime/sampler.h"
 
 G_BEGIN_DECLS
 

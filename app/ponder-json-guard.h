@@ -3,7 +3,7 @@
 // back from the database. json-glib's parser recurses once per nesting level, so a few
 // hundred kilobytes of "[[[[..." exhaust the stack and kill the process; the guard counts
 // the depth with a flat byte scan first and refuses anything deeper than the engine's own
-// JSON reader accepts (inference/json.c), before the parser sees it.
+// JSON reader accepts (inference/formats/json.c), before the parser sees it.
 #pragma once
 
 #include <json-glib/json-glib.h>

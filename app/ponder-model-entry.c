@@ -3,9 +3,9 @@
 // its metadata into what a user chooses a model by.
 #include "ponder-model-entry.h"
 
-#include "gguf.h"
+#include "formats/gguf.h"
 #include "ponder-infer.h"
-#include "quant.h"
+#include "quant/quant.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>

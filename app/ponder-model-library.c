@@ -6,7 +6,7 @@
 // the warnings are changed on the main context when the job is applied.
 #include "ponder-model-library.h"
 
-#include "json.h"
+#include "formats/json.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the codebooks of the IQ weight types into inference/iq-grids/*.inc.
+"""Writes the codebooks of the IQ weight types into inference/quant/iq-grids/*.inc.
 
 The grids are constants of the GGUF format (ggml's iq2xxs_grid, iq2xs_grid,
 iq2s_grid, iq3xxs_grid, iq3s_grid and iq1s_grid). They are kept here in the
@@ -365,7 +365,7 @@ def expand(name, text, count, entry_bytes, field_bits, values):
 def main():
     parser = argparse.ArgumentParser()
     here = os.path.dirname(os.path.abspath(__file__))
-    parser.add_argument("--output-dir", default=os.path.join(here, "..", "inference", "iq-grids"))
+    parser.add_argument("--output-dir", default=os.path.join(here, "..", "inference", "quant", "iq-grids"))
     args = parser.parse_args()
     os.makedirs(args.output_dir, exist_ok=True)
     for name, text, count, entry_bytes, field_bits, values in GRIDS:

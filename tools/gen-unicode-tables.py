@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Writes inference/unicode-tables.c from the Unicode Character Database.
+"""Writes inference/tokenizer/unicode-tables.c from the Unicode Character Database.
 
 Reads Debian's `unicode-data` files (UnicodeData.txt, PropList.txt,
 DerivedNormalizationProps.txt) and emits compact sorted tables that
-inference/unicode.c searches with binary search:
+inference/tokenizer/unicode.c searches with binary search:
   - ranges of letters (\\p{L}), numbers (\\p{N}) and White_Space (\\s), and of marks
     (\\p{M}), punctuation (\\p{P}) and symbols (\\p{S}) for DeepSeek-V3's pre-tokenizer,
   - runs of canonical combining classes,

@@ -1,7 +1,7 @@
 // Decoding of 32 consecutive weights of a row ("a chunk") for each weight type, chosen by
 // one of the WEIGHT_* defines. A chunk is a whole legacy block (Q4_0…Q8_0), an eighth of
 // a K-quant super-block (one sub-block, or two of 16 in Q2_K/Q3_K/Q6_K), or 32 plain values, so every type has the same loop in
-// matvec.comp. Layouts: inference/quant-blocks.h and quant-dequant.c.
+// matvec.comp. Layouts: inference/quant/quant-blocks.h and quant-dequant.c.
 //
 // decode_chunk(row, c, v): v[e] = element 32 * c + e of the row starting at byte ROW.
 

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../backend-module.h"
+#include "runtime/backend-module.h"
 #include "cuda-backend.h"
 
 // Measured on an H100 (bench/cuda/NOTES.md): from 16-32 tokens a step is faster through

@@ -12,8 +12,8 @@
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
-#include "../context.h"
-#include "../cpu-tail.h"
+#include "runtime/context.h"
+#include "cpu/cpu-tail.h"
 #include "cuda-ops.h"
 
 typedef struct GpuLayer {

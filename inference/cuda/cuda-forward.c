@@ -11,7 +11,7 @@
 // kernels by shape.
 #include <string.h>
 
-#include "../cpu-ops.h"
+#include "cpu/cpu-ops.h"
 #include "cuda-backend.h"
 
 typedef struct StepShape {

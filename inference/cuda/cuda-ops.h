@@ -16,7 +16,7 @@
 extern "C" { // quant.h is a C header without its own guard
 #endif
 
-#include "../quant.h"
+#include "quant/quant.h"
 
 enum {
     CUDA_ACT_BLOCK = 32, // elements sharing one scale in the 8-bit activations

@@ -19,7 +19,7 @@
 #include <stddef.h>
 
 #include "cuda-common.cuh" // first: it includes quant.h with C linkage
-#include "../quant-blocks.h"
+#include "quant/quant-blocks.h"
 
 enum { CHUNK = 16 };
 
@@ -55,25 +55,25 @@ QUANT_TRAITS(PONDER_TYPE_IQ4_XS, BlockIQ4_XS, 256, 8);
 #undef QUANT_TRAITS
 
 static __device__ const uint64_t iq2xxs_grid_dev[256] = {
-#include "../iq-grids/iq2xxs.inc"
+#include "../quant/iq-grids/iq2xxs.inc"
 };
 static __device__ const uint64_t iq2xs_grid_dev[512] = {
-#include "../iq-grids/iq2xs.inc"
+#include "../quant/iq-grids/iq2xs.inc"
 };
 static __device__ const uint64_t iq2s_grid_dev[1024] = {
-#include "../iq-grids/iq2s.inc"
+#include "../quant/iq-grids/iq2s.inc"
 };
 static __device__ const uint32_t iq3xxs_grid_dev[256] = {
-#include "../iq-grids/iq3xxs.inc"
+#include "../quant/iq-grids/iq3xxs.inc"
 };
 static __device__ const uint32_t iq3s_grid_dev[512] = {
-#include "../iq-grids/iq3s.inc"
+#include "../quant/iq-grids/iq3s.inc"
 };
 static __device__ const uint64_t iq1s_grid_dev[2048] = {
-#include "../iq-grids/iq1s.inc"
+#include "../quant/iq-grids/iq1s.inc"
 };
 static constexpr int8_t iq4nl_levels[16] = {
-#include "../iq-grids/iq4nl.inc"
+#include "../quant/iq-grids/iq4nl.inc"
 };
 // The levels as four little-endian words, for byte-permute lookups.
 static __host__ __device__ constexpr uint32_t iq4nl_word(int i)

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../backend-module.h"
+#include "runtime/backend-module.h"
 #include "vk-backend.h"
 
 static VkDeviceSize align_up(VkDeviceSize n)

@@ -16,8 +16,8 @@
 #define VK_NO_PROTOTYPES
 #include <vulkan/vulkan.h>
 
-#include "../context.h"
-#include "../cpu-tail.h"
+#include "runtime/context.h"
+#include "cpu/cpu-tail.h"
 #include "vk-funcs.h"
 
 typedef struct VkFns {

@@ -4,7 +4,7 @@
 #include <glib/gstdio.h>
 #include <locale.h>
 
-#include "model-files.h"
+#include "model-tools/model-files.h"
 
 void app_test_remove_tree(const char *path)
 {

@@ -1,5 +1,5 @@
 // Fitting conversations into the context, with the real R1 tokenizer. The reference for
-// every prompt is inference/chat.c's chat_build_prompt on the messages that should remain
+// every prompt is inference/chat/chat.c's chat_build_prompt on the messages that should remain
 // (that function is itself checked against Hugging Face's template and tokenizer).
 #include <stdlib.h>
 #include <string.h>

@@ -8,8 +8,8 @@
 #include "ponder-model-library.h"
 #include "ponder-infer.h"
 
-#include "gguf.h"
-#include "quant.h"
+#include "formats/gguf.h"
+#include "quant/quant.h"
 
 #include <glib/gstdio.h>
 #include <string.h>

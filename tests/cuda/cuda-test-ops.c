@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../inference/cpu-ops.h"
+#include "cpu/cpu-ops.h"
 #include "cuda-test.h"
 
 static const PonderType weight_types[] = {

@@ -19,8 +19,8 @@
 //       CORPUS tests/fuzz/corpus-chat
 // tests/inference/test-fuzz-replay.c runs the seeds and every past finding through
 // fuzz_chat_run.
-#include "chat.h"
-#include "tokenizer.h"
+#include "chat/chat.h"
+#include "tokenizer/tokenizer.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -13,8 +13,8 @@
 //
 // The same checks run without libFuzzer in tests/inference/test-gguf-hostile.c, which
 // links this file and calls fuzz_gguf_open_and_touch on truncated and mutated files.
-#include "gguf.h"
-#include "quant.h"
+#include "formats/gguf.h"
+#include "quant/quant.h"
 
 #include <stdio.h>
 #include <stdlib.h>

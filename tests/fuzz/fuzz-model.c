@@ -14,7 +14,7 @@
 // tests/inference/test-fuzz-replay.c links this file and runs the seeds, every past finding
 // (tests/fuzz/regress-model/) and the hostile models of tests/data/model-hostile/ through
 // fuzz_model_run.
-#include "model.h"
+#include "runtime/model.h"
 #include "ponder-infer.h"
 
 #include <stdio.h>

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "json.h"
+#include "formats/json.h"
 #include "ponder-infer.h"
 #include "test-util.h"
 

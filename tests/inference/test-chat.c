@@ -12,11 +12,11 @@
 // Reasoning parser: every text is fed whole, split at every byte position, split at every
 // pair of positions, and byte by byte; the result must always equal a direct reading of
 // the text (drop a leading "<think>", split at the first "</think>").
-#include "chat.h"
-#include "gguf.h"
-#include "json.h"
+#include "chat/chat.h"
+#include "formats/gguf.h"
+#include "formats/json.h"
 #include "test-util.h"
-#include "tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gguf.h"
-#include "model-files.h"
-#include "quant.h"
+#include "formats/gguf.h"
+#include "model-tools/model-files.h"
+#include "quant/quant.h"
 #include "test-util.h"
 
 static char tmp_dir[] = "/tmp/ponder-test-convert-errors-XXXXXX";

@@ -11,11 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gguf.h"
-#include "json.h"
-#include "model-files.h"
+#include "formats/gguf.h"
+#include "formats/json.h"
+#include "model-tools/model-files.h"
 #include "ponder-infer.h"
-#include "quant.h"
+#include "quant/quant.h"
 #include "test-util.h"
 
 static char tmp_dir[] = "/tmp/ponder-test-convert-XXXXXX";

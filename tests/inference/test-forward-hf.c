@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "json.h"
-#include "model-files.h"
+#include "formats/json.h"
+#include "model-tools/model-files.h"
 #include "ponder-infer.h"
 #include "test-util.h"
 

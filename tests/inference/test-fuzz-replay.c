@@ -11,7 +11,7 @@
 //   (which abort on a wrong split or prompt).
 // Every input is handed over in a buffer of its exact size, so a read past its end is an
 // AddressSanitizer report.
-#include "model.h"
+#include "runtime/model.h"
 #include "test-util.h"
 
 #include <dirent.h>

@@ -8,8 +8,8 @@
 //   (tests/fuzz/fuzz-gguf.c, linked in), which read everything an accepted file exposes.
 // Buffers handed to gguf_open_memory are malloc'd at their exact size so AddressSanitizer
 // catches any read past the end.
-#include "gguf.h"
-#include "quant.h"
+#include "formats/gguf.h"
+#include "quant/quant.h"
 #include "test-util.h"
 
 #include <dirent.h>

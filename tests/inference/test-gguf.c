@@ -2,8 +2,8 @@
 // the format description, independent of the writer), writer round trips, writer failure
 // paths, and every llama.cpp-written file in $PONDER_SHARED/models (read, and rewritten through
 // the writer: the copy must be byte-identical, since llama.cpp lays files out the same way).
-#include "gguf.h"
-#include "quant.h"
+#include "formats/gguf.h"
+#include "quant/quant.h"
 #include "test-util.h"
 
 #include <dirent.h>

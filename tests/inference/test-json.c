@@ -1,7 +1,7 @@
 // JSON reader: values, escapes, numbers (in any locale), error positions, hostile input
 // (depth, truncation, random corruption) and the speed on the real tokenizer.json files.
 
-#include "json.h"
+#include "formats/json.h"
 #include "test-util.h"
 
 #include <locale.h>

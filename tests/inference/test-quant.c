@@ -1,7 +1,7 @@
 // Weight types: bit layouts (against llama.cpp's own files), quantizer accuracy, and every
 // dot / tile kernel level against the scalar reference.
 #define _POSIX_C_SOURCE 200809L // setenv
-#include "quant-kernels.h"
+#include "quant/quant-kernels.h"
 #include "test-util.h"
 
 #include <math.h>

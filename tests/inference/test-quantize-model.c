@@ -8,10 +8,10 @@
 //   within 1% and llama.cpp's Q4_K_M mix, and the tiny presets must have the shapes, types
 //   and hyperparameters of llama.cpp's tiny test files, reopen cleanly and match their plan.
 // PONDER_TEST_SYNTH_BIG=1 also writes (then deletes) the 1.5B Q4_K_M file and times it.
-#include "gguf.h"
-#include "model-files.h"
-#include "quant.h"
-#include "synth.h"
+#include "formats/gguf.h"
+#include "model-tools/model-files.h"
+#include "quant/quant.h"
+#include "model-tools/synth.h"
 #include "test-util.h"
 
 #include <math.h>

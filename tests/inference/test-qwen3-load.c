@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gguf.h"
-#include "model.h"
+#include "formats/gguf.h"
+#include "runtime/model.h"
 #include "ponder-infer.h"
 #include "test-util.h"
 

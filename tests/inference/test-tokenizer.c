@@ -3,10 +3,10 @@
 // decodes and the Unicode rules for ill-formed UTF-8, and the GGUF vocabulary of the
 // small test models against the full tokenizer.json.
 
-#include "gguf.h"
-#include "json.h"
+#include "formats/gguf.h"
+#include "formats/json.h"
 #include "test-util.h"
-#include "tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 #include <stdlib.h>
 #include <string.h>

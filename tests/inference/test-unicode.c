@@ -3,7 +3,7 @@
 // tools/gen-unicode-tables.py (both need Debian's unicode-data in /usr/share/unicode).
 
 #include "test-util.h"
-#include "unicode.h"
+#include "tokenizer/unicode.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -264,11 +264,11 @@ static void test_tables_are_current(void)
         return;
     }
     size_t committed_len;
-    char *committed = test_read_file(test_source_path("inference/unicode-tables.c"),
+    char *committed = test_read_file(test_source_path("inference/tokenizer/unicode-tables.c"),
                                      &committed_len);
-    CHECKF(committed != NULL, "cannot read inference/unicode-tables.c");
+    CHECKF(committed != NULL, "cannot read inference/tokenizer/unicode-tables.c");
     CHECKF(committed && fresh && n == committed_len && memcmp(fresh, committed, n) == 0,
-           "inference/unicode-tables.c differs from what tools/gen-unicode-tables.py writes "
+           "inference/tokenizer/unicode-tables.c differs from what tools/gen-unicode-tables.py writes "
            "(%zu vs %zu bytes): regenerate and commit it",
            n, committed_len);
     free(committed);

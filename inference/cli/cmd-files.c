@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../model-files.h"
+#include "model-tools/model-files.h"
 #include "tool.h"
 
 static int report(bool ok, const char *what, const char *path, const char *err)

@@ -7,7 +7,7 @@
 // llama-quantize would give the same model (for the dense llama/qwen2 models Ponder runs).
 #pragma once
 
-#include "quant.h"
+#include "quant/quant.h"
 
 #include <stdbool.h>
 #include <stdint.h>

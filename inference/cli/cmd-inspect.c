@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../gguf.h"
-#include "../quant.h"
+#include "formats/gguf.h"
+#include "quant/quant.h"
 #include "tool.h"
 
 static GgufFile *open_gguf(const char *path)

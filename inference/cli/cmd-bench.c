@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../quant.h"
+#include "quant/quant.h"
 #include "tool.h"
 
 typedef struct BenchOptions {

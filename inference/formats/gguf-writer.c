@@ -8,7 +8,7 @@
 // (disk full, a fill callback's error) never leaves a half-written file under PATH.
 #include "gguf.h"
 
-#include "quant.h"
+#include "quant/quant.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,7 +2,7 @@
 // The file is untrusted: every key is checked for its type, every array for its element
 // type and length, every id for its range, and anything unexpected is refused by name.
 
-#include "gguf.h"
+#include "formats/gguf.h"
 #include "tokenizer-internal.h"
 
 #include <stdio.h>

@@ -15,9 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "chat.h"
-#include "sampler.h"
-#include "tokenizer.h"
+#include "chat/chat.h"
+#include "runtime/sampler.h"
+#include "tokenizer/tokenizer.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "context.h"
+#include "runtime/context.h"
 #include "cpu-ops.h"
 
 typedef struct CpuState {

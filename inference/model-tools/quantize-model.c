@@ -5,7 +5,7 @@
 // type does not change is copied byte for byte, any other is dequantized to F32 row by row
 // and quantized again, on several threads, inside the writer's fill callback, so only one
 // output tensor is in memory at a time.
-#include "gguf.h"
+#include "formats/gguf.h"
 #include "model-files.h"
 #include "quant-mix.h"
 

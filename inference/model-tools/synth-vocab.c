@@ -1,7 +1,7 @@
 // Cuts a tiny vocabulary out of a full tokenizer's GGUF metadata (see synth-vocab.h).
 #include "synth-vocab.h"
 
-#include "gguf.h"
+#include "formats/gguf.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gguf.h"
-#include "json.h"
+#include "formats/gguf.h"
+#include "formats/json.h"
 #include "model-files.h"
 
 enum {

@@ -8,7 +8,7 @@
 #include "synth.h"
 
 #include "convert-tokenizer.h"
-#include "gguf.h"
+#include "formats/gguf.h"
 #include "model-files.h"
 #include "quant-mix.h"
 #include "synth-vocab.h"

@@ -3,8 +3,8 @@
 // the integer dot/GEMM kernels of quant.h.
 #pragma once
 
-#include "model.h"
-#include "threadpool.h"
+#include "runtime/model.h"
+#include "runtime/threadpool.h"
 
 // Y[t][r] = dot(W row r, X[t]) for t < n_tokens, r < w->n_rows; X is [n_tokens][row_len].
 // XQ_SCRATCH must hold n_tokens quantized rows (cpu_matmul_scratch_bytes).

@@ -2,7 +2,7 @@
 // TokenizerSpec. Only the two byte-level BPE set-ups of the R1 distills are accepted;
 // anything else is refused by name rather than tokenized differently from Hugging Face.
 
-#include "json.h"
+#include "formats/json.h"
 #include "tokenizer-internal.h"
 
 #include <stdio.h>

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "json.h"
-#include "quant.h"
+#include "quant/quant.h"
 
 // The format's own bound on the header (the reference implementation refuses more).
 #define MAX_HEADER_BYTES (100u * 1024u * 1024u)

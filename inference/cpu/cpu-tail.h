@@ -3,7 +3,7 @@
 // not a copy of it. Both modules link it from the static library.
 #pragma once
 
-#include "context.h"
+#include "runtime/context.h"
 
 typedef struct CpuTail CpuTail;
 

@@ -2,9 +2,9 @@
 // mapped GGUF file), and the tokenizer. Run state lives in the context (context.h).
 #pragma once
 
-#include "gguf.h"
+#include "formats/gguf.h"
 #include "ponder-infer.h"
-#include "quant.h"
+#include "quant/quant.h"
 
 typedef enum ModelArch { MODEL_ARCH_QWEN2, MODEL_ARCH_LLAMA, MODEL_ARCH_QWEN3 } ModelArch;
 

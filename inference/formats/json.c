@@ -8,7 +8,7 @@
 
 #include "json.h"
 
-#include "unicode.h"
+#include "tokenizer/unicode.h"
 
 #include <errno.h>
 #include <locale.h>

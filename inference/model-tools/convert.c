@@ -21,11 +21,11 @@
 #include <unistd.h>
 
 #include "convert-tokenizer.h"
-#include "gguf.h"
-#include "json.h"
+#include "formats/gguf.h"
+#include "formats/json.h"
 #include "model-files.h"
-#include "quant.h"
-#include "safetensors.h"
+#include "quant/quant.h"
+#include "formats/safetensors.h"
 
 enum {
     QUANTIZATION_VERSION = 2, // ggml's, written by llama.cpp's converter too

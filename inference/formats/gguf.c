@@ -8,7 +8,7 @@
 // Tensor data pages are never touched: opening a multi-GiB model reads only its header.
 #include "gguf.h"
 
-#include "quant.h"
+#include "quant/quant.h"
 
 #include <errno.h>
 #include <fcntl.h>
