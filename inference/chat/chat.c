@@ -7,8 +7,8 @@
 // difference: message text is always plain text here, so a user who types
 // "<｜User｜>" or "<think>" gets those characters, not the control tokens.
 #include "chat.h"
+#include "runtime/error-text.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,16 +19,6 @@ static const char MARK_USER[] = "<｜User｜>";
 static const char MARK_ASSISTANT[] = "<｜Assistant｜>";
 static const char MARK_THINK[] = "<think>";
 static const char MARK_END_THINK[] = "</think>";
-
-static void set_error(char *err, size_t err_size, const char *fmt, ...)
-{
-    if (!err || err_size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_size, fmt, ap);
-    va_end(ap);
-}
 
 // ---- Format and markers -----------------------------------------------------------------
 
@@ -66,7 +56,7 @@ bool chat_find_markers(const Tokenizer *tok, ChatMarkers *out, char *err, size_t
         *wanted[i].id = tokenizer_find(tok, wanted[i].text);
         if (*wanted[i].id < 0) {
             bool chatml = tokenizer_find(tok, "<|im_start|>") >= 0;
-            set_error(err, err_size,
+            ponder_failf(err, err_size,
                       chatml ? "the vocabulary has no \"%s\" token: this file uses the ChatML "
                                "format (plain Qwen/Qwen3), which Ponder does not run; use a "
                                "DeepSeek-R1 file"
@@ -140,7 +130,7 @@ int64_t chat_build_prompt(const Tokenizer *tok, const ChatMessage *messages, siz
 {
     *out = NULL;
     if (n_messages > 0 && !messages) {
-        set_error(err, err_size, "no messages given");
+        ponder_failf(err, err_size, "no messages given");
         return -1;
     }
     ChatMarkers mark;
@@ -154,13 +144,13 @@ int64_t chat_build_prompt(const Tokenizer *tok, const ChatMessage *messages, siz
         const ChatMessage *m = &messages[i];
         if (m->role != CHAT_ROLE_SYSTEM && m->role != CHAT_ROLE_USER &&
             m->role != CHAT_ROLE_ASSISTANT) {
-            set_error(err, err_size, "message %zu has an unknown role (%d)", i, (int)m->role);
+            ponder_failf(err, err_size, "message %zu has an unknown role (%d)", i, (int)m->role);
             return -1;
         }
         // An assistant message without text is skipped, as the template skips content
         // none; a user or system message without text is a caller's mistake.
         if (!m->text && m->role != CHAT_ROLE_ASSISTANT) {
-            set_error(err, err_size, "message %zu (%s) has no text", i,
+            ponder_failf(err, err_size, "message %zu (%s) has no text", i,
                       m->role == CHAT_ROLE_USER ? "user" : "system");
             return -1;
         }
@@ -187,7 +177,7 @@ int64_t chat_build_prompt(const Tokenizer *tok, const ChatMessage *messages, siz
     }
     if (!ok) {
         free(list.ids);
-        set_error(err, err_size, "out of memory, or text the tokenizer refused");
+        ponder_failf(err, err_size, "out of memory, or text the tokenizer refused");
         return -1;
     }
     *out = list.ids;

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,23 +13,10 @@
 
 #include "json.h"
 #include "quant/quant.h"
+#include "runtime/error-text.h"
 
 // The format's own bound on the header (the reference implementation refuses more).
 #define MAX_HEADER_BYTES (100u * 1024u * 1024u)
-
-static bool failf(char *err, size_t err_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static bool failf(char *err, size_t err_size, const char *fmt, ...)
-{
-    if (err && err_size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
-        va_end(ap);
-    }
-    return false;
-}
 
 typedef struct DtypeInfo {
     const char *name;
@@ -78,20 +64,20 @@ static bool parse_entry(const char *path, const char *name, const JsonValue *ent
                         uint64_t data_size, SafetensorsTensor *t, char *err, size_t err_size)
 {
     if (entry->type != JSON_OBJECT)
-        return failf(err, err_size, "%s: header entry '%s' is not an object", path, name);
+        return ponder_failf(err, err_size, "%s: header entry '%s' is not an object", path, name);
     const JsonValue *dtype = json_get(entry, "dtype");
     const JsonValue *shape = json_get(entry, "shape");
     const JsonValue *offsets = json_get(entry, "data_offsets");
     if (!dtype || dtype->type != JSON_STRING)
-        return failf(err, err_size, "%s: tensor '%s' has no string 'dtype'", path, name);
+        return ponder_failf(err, err_size, "%s: tensor '%s' has no string 'dtype'", path, name);
     const DtypeInfo *info = find_dtype(dtype->string);
     if (!info)
-        return failf(err, err_size, "%s: tensor '%s' has unknown dtype '%s'", path, name,
+        return ponder_failf(err, err_size, "%s: tensor '%s' has unknown dtype '%s'", path, name,
                      dtype->string);
     if (!shape || shape->type != JSON_ARRAY)
-        return failf(err, err_size, "%s: tensor '%s' has no array 'shape'", path, name);
+        return ponder_failf(err, err_size, "%s: tensor '%s' has no array 'shape'", path, name);
     if (shape->count > SAFETENSORS_MAX_DIMS)
-        return failf(err, err_size, "%s: tensor '%s' has %zu dimensions (at most %d)", path,
+        return ponder_failf(err, err_size, "%s: tensor '%s' has %zu dimensions (at most %d)", path,
                      name, shape->count, SAFETENSORS_MAX_DIMS);
     t->name = name;
     t->dtype_name = info->name;
@@ -100,29 +86,29 @@ static bool parse_entry(const char *path, const char *name, const JsonValue *ent
     t->n_elements = 1;
     for (size_t d = 0; d < shape->count; d++) {
         if (!json_u64(&shape->items[d], &t->shape[d]))
-            return failf(err, err_size,
+            return ponder_failf(err, err_size,
                          "%s: tensor '%s': shape[%zu] is not a non-negative integer", path,
                          name, d);
         if (mul_overflows(t->n_elements, t->shape[d], &t->n_elements))
-            return failf(err, err_size, "%s: tensor '%s': element count overflows", path,
+            return ponder_failf(err, err_size, "%s: tensor '%s': element count overflows", path,
                          name);
     }
     uint64_t begin, end;
     if (!offsets || offsets->type != JSON_ARRAY || offsets->count != 2 ||
         !json_u64(&offsets->items[0], &begin) || !json_u64(&offsets->items[1], &end))
-        return failf(err, err_size,
+        return ponder_failf(err, err_size,
                      "%s: tensor '%s' needs 'data_offsets' [begin, end] of integers", path,
                      name);
     if (mul_overflows(t->n_elements, info->size, &t->n_bytes))
-        return failf(err, err_size, "%s: tensor '%s': byte size overflows", path, name);
+        return ponder_failf(err, err_size, "%s: tensor '%s': byte size overflows", path, name);
     if (begin > end || end > data_size)
-        return failf(err, err_size,
+        return ponder_failf(err, err_size,
                      "%s: tensor '%s': data_offsets [%llu, %llu] outside the %llu data bytes "
                      "(truncated file?)",
                      path, name, (unsigned long long)begin, (unsigned long long)end,
                      (unsigned long long)data_size);
     if (end - begin != t->n_bytes)
-        return failf(err, err_size,
+        return ponder_failf(err, err_size,
                      "%s: tensor '%s': data_offsets span %llu bytes but %s shape needs %llu",
                      path, name, (unsigned long long)(end - begin), info->name,
                      (unsigned long long)t->n_bytes);
@@ -145,7 +131,7 @@ static bool check_no_overlap(const char *path, SafetensorsFile *file, char *err,
         return true;
     const SafetensorsTensor **order = malloc(file->n_tensors * sizeof *order);
     if (!order)
-        return failf(err, err_size, "%s: out of memory", path);
+        return ponder_failf(err, err_size, "%s: out of memory", path);
     for (size_t i = 0; i < file->n_tensors; i++)
         order[i] = &file->tensors[i];
     qsort(order, file->n_tensors, sizeof *order, compare_by_offset);
@@ -153,7 +139,7 @@ static bool check_no_overlap(const char *path, SafetensorsFile *file, char *err,
     for (size_t i = 1; i < file->n_tensors && ok; i++) {
         uintptr_t prev_end = (uintptr_t)order[i - 1]->data + order[i - 1]->n_bytes;
         if ((uintptr_t)order[i]->data < prev_end)
-            ok = failf(err, err_size, "%s: tensors '%s' and '%s' overlap", path,
+            ok = ponder_failf(err, err_size, "%s: tensors '%s' and '%s' overlap", path,
                        order[i - 1]->name, order[i]->name);
     }
     free(order);
@@ -168,7 +154,7 @@ static bool own_names(SafetensorsFile *file, char *err, size_t err_size)
         if (!copy) {
             for (size_t j = 0; j < i; j++)
                 free((char *)file->tensors[j].name);
-            return failf(err, err_size, "%s: out of memory", file->path);
+            return ponder_failf(err, err_size, "%s: out of memory", file->path);
         }
         file->tensors[i].name = copy;
     }
@@ -179,18 +165,18 @@ static bool parse_header(SafetensorsFile *file, char *err, size_t err_size)
 {
     const char *path = file->path;
     if (file->map_size < 8)
-        return failf(err, err_size, "%s: %zu bytes is too short for a safetensors header",
+        return ponder_failf(err, err_size, "%s: %zu bytes is too short for a safetensors header",
                      path, file->map_size);
     uint64_t header_len = 0;
     for (int i = 7; i >= 0; i--)
         header_len = header_len << 8 | file->map[i];
     if (header_len > file->map_size - 8)
-        return failf(err, err_size,
+        return ponder_failf(err, err_size,
                      "%s: header length %llu runs past the end of the %zu-byte file "
                      "(truncated or not safetensors)",
                      path, (unsigned long long)header_len, file->map_size);
     if (header_len > MAX_HEADER_BYTES)
-        return failf(err, err_size, "%s: header length %llu exceeds %u bytes", path,
+        return ponder_failf(err, err_size, "%s: header length %llu exceeds %u bytes", path,
                      (unsigned long long)header_len, MAX_HEADER_BYTES);
     uint64_t data_start = 8 + header_len;
     uint64_t data_size = file->map_size - data_start;
@@ -199,15 +185,15 @@ static bool parse_header(SafetensorsFile *file, char *err, size_t err_size)
     JsonValue *root = json_parse((const char *)file->map + 8, (size_t)header_len, reason,
                                  sizeof reason);
     if (!root)
-        return failf(err, err_size, "%s: bad JSON header: %s", path, reason);
+        return ponder_failf(err, err_size, "%s: bad JSON header: %s", path, reason);
     if (root->type != JSON_OBJECT) {
         json_free(root);
-        return failf(err, err_size, "%s: header is not a JSON object", path);
+        return ponder_failf(err, err_size, "%s: header is not a JSON object", path);
     }
     file->tensors = calloc(root->count ? root->count : 1, sizeof *file->tensors);
     if (!file->tensors) {
         json_free(root);
-        return failf(err, err_size, "%s: out of memory", path);
+        return ponder_failf(err, err_size, "%s: out of memory", path);
     }
     bool ok = true;
     for (size_t i = 0; i < root->count && ok; i++) {
@@ -215,12 +201,12 @@ static bool parse_header(SafetensorsFile *file, char *err, size_t err_size)
         if (strcmp(key, "__metadata__") == 0)
             continue; // free-form strings (e.g. "format": "pt")
         if (strlen(key) != root->key_lens[i]) {
-            ok = failf(err, err_size, "%s: a tensor name contains a NUL byte", path);
+            ok = ponder_failf(err, err_size, "%s: a tensor name contains a NUL byte", path);
             break;
         }
         for (size_t j = 0; j < file->n_tensors && ok; j++)
             if (strcmp(file->tensors[j].name, key) == 0)
-                ok = failf(err, err_size, "%s: tensor '%s' is listed twice", path, key);
+                ok = ponder_failf(err, err_size, "%s: tensor '%s' is listed twice", path, key);
         SafetensorsTensor *t = &file->tensors[file->n_tensors];
         if (ok && parse_entry(path, key, &root->items[i], data_size, t, err, err_size)) {
             t->file = file;
@@ -247,12 +233,12 @@ SafetensorsFile *safetensors_open(const char *path, char *err, size_t err_size)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        failf(err, err_size, "%s: %s", path, strerror(errno));
+        ponder_failf(err, err_size, "%s: %s", path, strerror(errno));
         return NULL;
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        failf(err, err_size, "%s: not a regular file", path);
+        ponder_failf(err, err_size, "%s: not a regular file", path);
         close(fd);
         return NULL;
     }
@@ -260,14 +246,14 @@ SafetensorsFile *safetensors_open(const char *path, char *err, size_t err_size)
     if (!file || !(file->path = strdup(path))) {
         free(file);
         close(fd);
-        failf(err, err_size, "%s: out of memory", path);
+        ponder_failf(err, err_size, "%s: out of memory", path);
         return NULL;
     }
     file->map_size = (size_t)st.st_size;
     if (file->map_size > 0) {
         void *map = mmap(NULL, file->map_size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (map == MAP_FAILED) {
-            failf(err, err_size, "%s: mmap: %s", path, strerror(errno));
+            ponder_failf(err, err_size, "%s: mmap: %s", path, strerror(errno));
             close(fd);
             file->map_size = 0;
             safetensors_close(file);
@@ -344,11 +330,11 @@ static bool add_file(SafetensorsCheckpoint *ckpt, const char *dir, const char *n
 {
     char *path = join_path(dir, name);
     if (!path)
-        return failf(err, err_size, "%s: out of memory", dir);
+        return ponder_failf(err, err_size, "%s: out of memory", dir);
     SafetensorsFile **grown = realloc(ckpt->files, (ckpt->n_files + 1) * sizeof *grown);
     if (!grown) {
         free(path);
-        return failf(err, err_size, "%s: out of memory", dir);
+        return ponder_failf(err, err_size, "%s: out of memory", dir);
     }
     ckpt->files = grown;
     SafetensorsFile *file = safetensors_open(path, err, err_size);
@@ -381,13 +367,13 @@ static bool open_shards(SafetensorsCheckpoint *ckpt, const char *dir, const char
     const JsonValue *map = json_get(index, "weight_map");
     bool ok = true;
     if (!map || map->type != JSON_OBJECT || map->count == 0)
-        ok = failf(err, err_size, "%s: no object 'weight_map'", index_path);
+        ok = ponder_failf(err, err_size, "%s: no object 'weight_map'", index_path);
     for (size_t i = 0; ok && i < map->count; i++) {
         const JsonValue *shard = &map->items[i];
         if (shard->type != JSON_STRING || shard->string_len == 0 ||
             strlen(shard->string) != shard->string_len || strchr(shard->string, '/') ||
             shard->string[0] == '.') {
-            ok = failf(err, err_size,
+            ok = ponder_failf(err, err_size,
                        "%s: weight_map['%s'] must be a file name in the same folder",
                        index_path, map->keys[i]);
             break;
@@ -400,7 +386,7 @@ static bool open_shards(SafetensorsCheckpoint *ckpt, const char *dir, const char
             file = ckpt->files[ckpt->n_files - 1];
         }
         if (!safetensors_find(file, map->keys[i]))
-            ok = failf(err, err_size, "%s: tensor '%s' is mapped to %s, which lacks it",
+            ok = ponder_failf(err, err_size, "%s: tensor '%s' is mapped to %s, which lacks it",
                        index_path, map->keys[i], file->path);
     }
     json_free(index);
@@ -414,7 +400,7 @@ static bool check_unique_names(const SafetensorsCheckpoint *ckpt, char *err, siz
             for (size_t g = 0; g < f; g++) {
                 const char *name = ckpt->files[f]->tensors[i].name;
                 if (safetensors_find(ckpt->files[g], name))
-                    return failf(err, err_size, "tensor '%s' is in both %s and %s", name,
+                    return ponder_failf(err, err_size, "tensor '%s' is in both %s and %s", name,
                                  ckpt->files[g]->path, ckpt->files[f]->path);
             }
     return true;
@@ -428,7 +414,7 @@ SafetensorsCheckpoint *safetensors_checkpoint_open(const char *dir, char *err,
     if (!ckpt || !index_path) {
         free(ckpt);
         free(index_path);
-        failf(err, err_size, "%s: out of memory", dir);
+        ponder_failf(err, err_size, "%s: out of memory", dir);
         return NULL;
     }
     bool ok;
@@ -438,7 +424,7 @@ SafetensorsCheckpoint *safetensors_checkpoint_open(const char *dir, char *err,
     } else {
         char *single = join_path(dir, "model.safetensors");
         if (single && access(single, F_OK) != 0)
-            ok = failf(err, err_size,
+            ok = ponder_failf(err, err_size,
                        "%s: no model.safetensors and no model.safetensors.index.json", dir);
         else
             ok = add_file(ckpt, dir, "model.safetensors", err, err_size);

@@ -4,7 +4,6 @@
 // added tokens as control (special) or user-defined (not special), merges as "a b".
 #include "convert-tokenizer.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include "formats/gguf.h"
 #include "formats/json.h"
 #include "model-files.h"
+#include "runtime/error-text.h"
 
 enum {
     TOKEN_NORMAL = 1,
@@ -35,20 +35,6 @@ static const struct {
      "[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
      "llama-bpe"},
 };
-
-static bool failf(char *err, size_t err_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static bool failf(char *err, size_t err_size, const char *fmt, ...)
-{
-    if (err && err_size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
-        va_end(ap);
-    }
-    return false;
-}
 
 typedef struct TokenTable {
     uint64_t count;
@@ -96,7 +82,7 @@ static bool scan_ids(const char *path, const JsonValue *vocab, const JsonValue *
     for (size_t i = 0; i < vocab->count; i++) {
         int64_t id;
         if (!token_id(&vocab->items[i], &id))
-            return failf(err, err_size, "%s: model.vocab['%s'] is not an id in [0, %d)", path,
+            return ponder_failf(err, err_size, "%s: model.vocab['%s'] is not an id in [0, %d)", path,
                          vocab->keys[i], MAX_TOKENS);
         if ((uint64_t)id + 1 > n)
             n = (uint64_t)id + 1;
@@ -106,7 +92,7 @@ static bool scan_ids(const char *path, const JsonValue *vocab, const JsonValue *
         int64_t id;
         if (entry->type != JSON_OBJECT || !token_id(member(entry, "id"), &id) ||
             !member(entry, "content") || member(entry, "content")->type != JSON_STRING)
-            return failf(err, err_size,
+            return ponder_failf(err, err_size,
                          "%s: added_tokens[%zu] needs an integer 'id' and a string 'content'",
                          path, i);
         if ((uint64_t)id + 1 > n)
@@ -123,23 +109,23 @@ static bool build_tokens(const char *path, const JsonValue *vocab, const JsonVal
     if (!scan_ids(path, vocab, added, &n, err, err_size))
         return false;
     if (min_tokens > MAX_TOKENS)
-        return failf(err, err_size, "%s: %llu tokens requested (at most %d)", path,
+        return ponder_failf(err, err_size, "%s: %llu tokens requested (at most %d)", path,
                      (unsigned long long)min_tokens, MAX_TOKENS);
     if (min_tokens > n)
         n = min_tokens;
     if (n == 0)
-        return failf(err, err_size, "%s: the vocabulary is empty", path);
+        return ponder_failf(err, err_size, "%s: the vocabulary is empty", path);
     t->count = n;
     t->text = calloc(n, sizeof *t->text);
     t->len = calloc(n, sizeof *t->len);
     t->type = calloc(n, sizeof *t->type);
     if (!t->text || !t->len || !t->type)
-        return failf(err, err_size, "%s: out of memory for %llu tokens", path,
+        return ponder_failf(err, err_size, "%s: out of memory for %llu tokens", path,
                      (unsigned long long)n);
     for (size_t i = 0; i < vocab->count; i++) {
         uint64_t id = (uint64_t)vocab->items[i].integer;
         if (t->text[id])
-            return failf(err, err_size, "%s: model.vocab gives id %llu to both '%s' and '%s'",
+            return ponder_failf(err, err_size, "%s: model.vocab gives id %llu to both '%s' and '%s'",
                          path, (unsigned long long)id, t->text[id], vocab->keys[i]);
         t->text[id] = vocab->keys[i];
         t->len[id] = vocab->key_lens[i];
@@ -162,7 +148,7 @@ static bool build_tokens(const char *path, const JsonValue *vocab, const JsonVal
     if (n_gaps) {
         t->pad_names = malloc(n_gaps * PAD_NAME_BYTES);
         if (!t->pad_names)
-            return failf(err, err_size, "%s: out of memory", path);
+            return ponder_failf(err, err_size, "%s: out of memory", path);
         char *next = t->pad_names;
         for (uint64_t id = 0; id < n; id++) {
             if (t->text[id])
@@ -205,7 +191,7 @@ static bool write_merges(struct GgufWriter *writer, const char *path, const Json
                 total += m->items[0].string_len + m->items[1].string_len + 2;
         }
         if (!ok)
-            return failf(err, err_size,
+            return ponder_failf(err, err_size,
                          "%s: model.merges[%zu] is not \"a b\" or [\"a\", \"b\"] of non-empty "
                          "space-free parts",
                          path, i);
@@ -217,7 +203,7 @@ static bool write_merges(struct GgufWriter *writer, const char *path, const Json
         free(text);
         free(lens);
         free(joined);
-        return failf(err, err_size, "%s: out of memory for %zu merges", path, n);
+        return ponder_failf(err, err_size, "%s: out of memory for %zu merges", path, n);
     }
     char *next = joined;
     for (size_t i = 0; i < n; i++) {
@@ -260,7 +246,7 @@ static bool detect_pre(const char *path, const JsonValue *root, const char **pre
     const JsonValue *pattern = split ? member(split, "pattern") : NULL;
     const char *regex = pattern ? json_get_string(pattern, "Regex", NULL) : NULL;
     if (!regex)
-        return failf(err, err_size,
+        return ponder_failf(err, err_size,
                      "%s: pre_tokenizer has no Split regex, so its tokenizer.ggml.pre is "
                      "unknown",
                      path);
@@ -270,7 +256,7 @@ static bool detect_pre(const char *path, const JsonValue *root, const char **pre
             return true;
         }
     }
-    return failf(err, err_size,
+    return ponder_failf(err, err_size,
                  "%s: pre_tokenizer regex is neither Qwen2's nor Llama 3's (unsupported): %.200s",
                  path, regex);
 }
@@ -309,11 +295,11 @@ static bool special_token_id(const char *config_path, const JsonValue *config, c
                        : v->type == JSON_OBJECT ? json_get_string(v, "content", NULL)
                                                 : NULL;
     if (!text)
-        return failf(err, err_size, "%s: '%s' is neither a string nor an object with 'content'",
+        return ponder_failf(err, err_size, "%s: '%s' is neither a string nor an object with 'content'",
                      config_path, key);
     *id = find_token(vocab, added, text);
     if (*id < 0)
-        return failf(err, err_size, "%s: %s '%s' is not a token of the tokenizer", config_path,
+        return ponder_failf(err, err_size, "%s: %s '%s' is not a token of the tokenizer", config_path,
                      key, text);
     return true;
 }
@@ -367,7 +353,7 @@ static bool write_chat_template(struct GgufWriter *writer, const char *config_pa
             const char *name = json_get_string(&tmpl->items[i], "name", NULL);
             const JsonValue *text = member(&tmpl->items[i], "template");
             if (!name || !text || text->type != JSON_STRING || strchr(name, '.'))
-                return failf(err, err_size,
+                return ponder_failf(err, err_size,
                              "%s: chat_template[%zu] needs a 'name' (no dots) and a 'template'",
                              config_path, i);
             char key[256];
@@ -380,7 +366,7 @@ static bool write_chat_template(struct GgufWriter *writer, const char *config_pa
         return true;
     }
     if (tmpl && tmpl->type != JSON_NULL)
-        return failf(err, err_size, "%s: chat_template is neither a string nor a list",
+        return ponder_failf(err, err_size, "%s: chat_template is neither a string nor a list",
                      config_path);
     // Newer transformers keep the template in chat_template.jinja beside the tokenizer.
     const char *slash = strrchr(tokenizer_json_path, '/');
@@ -411,7 +397,7 @@ static bool write_config_part(struct GgufWriter *writer, const char *tokenizer_j
             return false;
         if (config->type != JSON_OBJECT) {
             json_free(config);
-            return failf(err, err_size, "%s: not a JSON object", config_path);
+            return ponder_failf(err, err_size, "%s: not a JSON object", config_path);
         }
     }
     int64_t bos = -1, eos = -1;
@@ -461,18 +447,18 @@ bool hf_tokenizer_write(struct GgufWriter *writer, const char *tokenizer_json_pa
     TokenTable table = {0};
     bool ok = true;
     if (!model || strcmp(json_get_string(model, "type", ""), "BPE") != 0)
-        ok = failf(err, err_size, "%s: model.type is not \"BPE\" (only byte-level BPE)", path);
+        ok = ponder_failf(err, err_size, "%s: model.type is not \"BPE\" (only byte-level BPE)", path);
     else if (json_get_bool(model, "byte_fallback", false) ||
              !(has_byte_level(member(root, "pre_tokenizer")) ||
                has_byte_level(member(root, "decoder"))))
-        ok = failf(err, err_size, "%s: not a byte-level BPE tokenizer (no ByteLevel step)",
+        ok = ponder_failf(err, err_size, "%s: not a byte-level BPE tokenizer (no ByteLevel step)",
                    path);
     else if (!vocab || vocab->type != JSON_OBJECT)
-        ok = failf(err, err_size, "%s: model.vocab is not an object", path);
+        ok = ponder_failf(err, err_size, "%s: model.vocab is not an object", path);
     else if (!merges || merges->type != JSON_ARRAY)
-        ok = failf(err, err_size, "%s: model.merges is not an array", path);
+        ok = ponder_failf(err, err_size, "%s: model.merges is not an array", path);
     else if (added && added->type != JSON_ARRAY)
-        ok = failf(err, err_size, "%s: added_tokens is not an array", path);
+        ok = ponder_failf(err, err_size, "%s: added_tokens is not an array", path);
     ok = ok && detect_pre(path, root, &pre, err, err_size) &&
          build_tokens(path, vocab, added, min_tokens, &table, err, err_size);
     if (ok) {

@@ -13,7 +13,6 @@
 // tensor's output size however large the checkpoint.
 #include <ctype.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,26 +25,13 @@
 #include "model-files.h"
 #include "quant/quant.h"
 #include "formats/safetensors.h"
+#include "runtime/error-text.h"
 
 enum {
     QUANTIZATION_VERSION = 2, // ggml's, written by llama.cpp's converter too
     MAX_LAYERS = 4096,
     GGUF_NAME_BYTES = 64,
 };
-
-static bool failf(char *err, size_t err_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static bool failf(char *err, size_t err_size, const char *fmt, ...)
-{
-    if (err && err_size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
-        va_end(ap);
-    }
-    return false;
-}
 
 // ---- config.json ------------------------------------------------------------------
 
@@ -74,13 +60,13 @@ static bool config_u32(const char *path, const JsonValue *cfg, const char *key,
     const JsonValue *v = json_get(cfg, key);
     if (!v || v->type == JSON_NULL) {
         if (!fallback)
-            return failf(err, err_size, "%s: required key '%s' is missing", path, key);
+            return ponder_failf(err, err_size, "%s: required key '%s' is missing", path, key);
         *out = fallback;
         return true;
     }
     if (v->type != JSON_NUMBER || !v->number_is_integer || v->integer <= 0 ||
         v->integer > UINT32_MAX)
-        return failf(err, err_size, "%s: '%s' must be a positive integer below 2^32", path,
+        return ponder_failf(err, err_size, "%s: '%s' must be a positive integer below 2^32", path,
                      key);
     *out = (uint64_t)v->integer;
     return true;
@@ -92,12 +78,12 @@ static bool positive_number(const char *path, const JsonValue *obj, const char *
     const JsonValue *v = obj ? json_get(obj, key) : NULL;
     if (!v || v->type == JSON_NULL) {
         if (fallback <= 0)
-            return failf(err, err_size, "%s: required key '%s' is missing", path, key);
+            return ponder_failf(err, err_size, "%s: required key '%s' is missing", path, key);
         *out = fallback;
         return true;
     }
     if (v->type != JSON_NUMBER || !isfinite(v->number) || v->number <= 0)
-        return failf(err, err_size, "%s: '%s' must be a positive number", path, key);
+        return ponder_failf(err, err_size, "%s: '%s' must be a positive number", path, key);
     *out = v->number;
     return true;
 }
@@ -131,7 +117,7 @@ static bool read_rope(const char *path, const JsonValue *cfg, HfHparams *hp, cha
     if (!scaling || scaling->type == JSON_NULL)
         return true;
     if (scaling->type != JSON_OBJECT)
-        return failf(err, err_size, "%s: 'rope_scaling' is not an object", path);
+        return ponder_failf(err, err_size, "%s: 'rope_scaling' is not an object", path);
     const char *type = json_get_string(scaling, "rope_type", NULL);
     if (!type)
         type = json_get_string(scaling, "type", "default");
@@ -152,7 +138,7 @@ static bool read_rope(const char *path, const JsonValue *cfg, HfHparams *hp, cha
                               err_size)))
             return false;
         if (hp->yarn_factor < 1.0)
-            return failf(err, err_size, "%s: rope_scaling factor %g is below 1", path,
+            return ponder_failf(err, err_size, "%s: rope_scaling factor %g is below 1", path,
                          hp->yarn_factor);
         hp->yarn = true;
         hp->yarn_attn_factor =
@@ -160,7 +146,7 @@ static bool read_rope(const char *path, const JsonValue *cfg, HfHparams *hp, cha
         return true;
     }
     if (strcmp(type, "llama3") != 0 || strcmp(hp->arch, "llama") != 0)
-        return failf(err, err_size, "%s: rope_scaling type '%s' is not supported for %s", path,
+        return ponder_failf(err, err_size, "%s: rope_scaling type '%s' is not supported for %s", path,
                      type, hp->arch);
     hp->llama3_rope = true;
     // HF reads original_max_position_embeddings inside rope_scaling; llama.cpp's
@@ -176,7 +162,7 @@ static bool read_rope(const char *path, const JsonValue *cfg, HfHparams *hp, cha
                          &hp->original_ctx, err, err_size))
         return false;
     if (hp->high_freq_factor == hp->low_freq_factor)
-        return failf(err, err_size, "%s: rope_scaling high_freq_factor equals low_freq_factor",
+        return ponder_failf(err, err_size, "%s: rope_scaling high_freq_factor equals low_freq_factor",
                      path);
     return true;
 }
@@ -191,9 +177,9 @@ static bool read_config(const char *path, HfHparams *hp, char *err, size_t err_s
     const JsonValue *arch0 = archs && archs->type == JSON_ARRAY ? json_at(archs, 0) : NULL;
     memset(hp, 0, sizeof *hp);
     if (cfg->type != JSON_OBJECT)
-        ok = failf(err, err_size, "%s: not a JSON object", path);
+        ok = ponder_failf(err, err_size, "%s: not a JSON object", path);
     else if (!arch0 || arch0->type != JSON_STRING)
-        ok = failf(err, err_size, "%s: 'architectures' must list the model class", path);
+        ok = ponder_failf(err, err_size, "%s: 'architectures' must list the model class", path);
     else if (strcmp(arch0->string, "Qwen2ForCausalLM") == 0)
         hp->arch = "qwen2";
     else if (strcmp(arch0->string, "Qwen3ForCausalLM") == 0)
@@ -201,7 +187,7 @@ static bool read_config(const char *path, HfHparams *hp, char *err, size_t err_s
     else if (strcmp(arch0->string, "LlamaForCausalLM") == 0)
         hp->arch = "llama";
     else
-        ok = failf(err, err_size,
+        ok = ponder_failf(err, err_size,
                    "%s: architectures[0] '%s' is not supported (Qwen2ForCausalLM, "
                    "Qwen3ForCausalLM, LlamaForCausalLM)",
                    path, arch0->string);
@@ -218,20 +204,20 @@ static bool read_config(const char *path, HfHparams *hp, char *err, size_t err_s
          positive_number(path, cfg, "rms_norm_eps", 0, &hp->rms_eps, err, err_size) &&
          read_rope(path, cfg, hp, err, err_size);
     if (ok && hp->n_layer > MAX_LAYERS)
-        ok = failf(err, err_size, "%s: num_hidden_layers %llu is implausible", path,
+        ok = ponder_failf(err, err_size, "%s: num_hidden_layers %llu is implausible", path,
                    (unsigned long long)hp->n_layer);
     if (ok && hp->n_head % hp->n_head_kv != 0)
-        ok = failf(err, err_size, "%s: num_attention_heads %llu is not a multiple of "
+        ok = ponder_failf(err, err_size, "%s: num_attention_heads %llu is not a multiple of "
                    "num_key_value_heads %llu", path, (unsigned long long)hp->n_head,
                    (unsigned long long)hp->n_head_kv);
     if (ok && hp->head_dim % 2 != 0)
-        ok = failf(err, err_size, "%s: head_dim %llu is odd (RoPE rotates pairs)", path,
+        ok = ponder_failf(err, err_size, "%s: head_dim %llu is odd (RoPE rotates pairs)", path,
                    (unsigned long long)hp->head_dim);
     if (ok && strcmp(hp->arch, "qwen3") == 0 && json_get_bool(cfg, "mlp_bias", false))
-        ok = failf(err, err_size, "%s: mlp_bias is not supported for qwen3", path);
+        ok = ponder_failf(err, err_size, "%s: mlp_bias is not supported for qwen3", path);
     if (ok && strcmp(hp->arch, "llama") == 0 &&
         (json_get_bool(cfg, "attention_bias", false) || json_get_bool(cfg, "mlp_bias", false)))
-        ok = failf(err, err_size, "%s: attention_bias/mlp_bias are not supported for llama",
+        ok = ponder_failf(err, err_size, "%s: attention_bias/mlp_bias are not supported for llama",
                    path);
     if (ok) {
         // Both classes default to separate output weights (unlike PretrainedConfig).
@@ -327,12 +313,12 @@ static bool fill_tensor(void *user, void *dst, uint64_t n_bytes, char *err, size
     const SafetensorsTensor *src = job->src;
     uint64_t row_len = job->ne[0], n_rows = job->n_dims > 1 ? job->ne[1] : 1, row_bytes;
     if (!ponder_row_bytes(job->type, row_len, &row_bytes) || row_bytes * n_rows != n_bytes)
-        return failf(err, err_size, "internal size mismatch converting '%s'", src->name);
+        return ponder_failf(err, err_size, "internal size mismatch converting '%s'", src->name);
     // BF16 -> BF16 copies the bits, so even NaN payloads survive unchanged.
     bool copy_bf16 = job->type == PONDER_TYPE_BF16 && src->dtype == SAFETENSORS_BF16;
     float *row = malloc(row_len * sizeof *row);
     if (!row)
-        return failf(err, err_size, "out of memory converting '%s'", src->name);
+        return ponder_failf(err, err_size, "out of memory converting '%s'", src->name);
     uint8_t *out = dst;
     for (uint64_t r = 0; r < n_rows; r++) {
         uint64_t hf_row = job->rope_heads ? hf_row_for(r, n_rows, job->rope_heads) : r;
@@ -364,10 +350,10 @@ static bool plan(Converter *c, const char *hf_name, const char *gguf_name, uint6
 {
     const SafetensorsTensor *t = safetensors_checkpoint_find(c->ckpt, hf_name);
     if (!t)
-        return failf(err, err_size, "%s: tensor '%s' (for %s) is in no safetensors file",
+        return ponder_failf(err, err_size, "%s: tensor '%s' (for %s) is in no safetensors file",
                      c->dir, hf_name, gguf_name);
     if (t->dtype == SAFETENSORS_OTHER)
-        return failf(err, err_size, "%s: tensor '%s' has dtype %s (F32, F16 or BF16 expected)",
+        return ponder_failf(err, err_size, "%s: tensor '%s' has dtype %s (F32, F16 or BF16 expected)",
                      t->file->path, hf_name, t->dtype_name);
     uint64_t want[2] = {rows, cols};
     uint32_t want_dims = cols ? 2 : 1;
@@ -375,7 +361,7 @@ static bool plan(Converter *c, const char *hf_name, const char *gguf_name, uint6
         char got_s[128], want_s[64];
         format_shape(got_s, sizeof got_s, t->shape, t->n_dims);
         format_shape(want_s, sizeof want_s, want, want_dims);
-        return failf(err, err_size, "%s: tensor '%s' has shape %s but config.json implies %s",
+        return ponder_failf(err, err_size, "%s: tensor '%s' has shape %s but config.json implies %s",
                      t->file->path, hf_name, got_s, want_s);
     }
     TensorJob *job = &c->jobs[c->n_jobs++];
@@ -456,7 +442,7 @@ static bool check_all_used(const Converter *c, char *err, size_t err_size)
             bool skippable = (len >= 20 && strcmp(name + len - 20, ".rotary_emb.inv_freq") == 0) ||
                              (c->hp.tied && strcmp(name, "lm_head.weight") == 0);
             if (!skippable && !is_planned(c, t))
-                return failf(err, err_size, "%s: tensor '%s' has no GGUF counterpart", file->path,
+                return ponder_failf(err, err_size, "%s: tensor '%s' has no GGUF counterpart", file->path,
                              name);
         }
     }
@@ -468,7 +454,7 @@ static bool plan_all(Converter *c, char *err, size_t err_size)
     const HfHparams *hp = &c->hp;
     c->jobs = calloc(3 + hp->n_layer * 12, sizeof *c->jobs);
     if (!c->jobs)
-        return failf(err, err_size, "out of memory");
+        return ponder_failf(err, err_size, "out of memory");
     if (!plan(c, "model.embed_tokens.weight", "token_embd.weight", hp->n_vocab, hp->n_embd,
               0, err, err_size) ||
         !plan(c, "model.norm.weight", "output_norm.weight", hp->n_embd, 0, 0, err, err_size))
@@ -590,13 +576,13 @@ static bool write_tokenizer(GgufWriter *w, const Converter *c, char *err, size_t
     if (!tok_path || !cfg_path) {
         free(tok_path);
         free(cfg_path);
-        return failf(err, err_size, "out of memory");
+        return ponder_failf(err, err_size, "out of memory");
     }
     HfTokenizerSummary summary;
     bool ok = hf_tokenizer_write(w, tok_path, access(cfg_path, F_OK) == 0 ? cfg_path : NULL,
                                  c->hp.n_vocab, &summary, err, err_size);
     if (ok && summary.n_tokens > c->hp.n_vocab)
-        ok = failf(err, err_size, "%s has %llu tokens but the embedding only %llu rows",
+        ok = ponder_failf(err, err_size, "%s has %llu tokens but the embedding only %llu rows",
                    tok_path, (unsigned long long)summary.n_tokens,
                    (unsigned long long)c->hp.n_vocab);
     if (ok && summary.bos_id < 0 && c->hp.bos_id >= 0)
@@ -614,11 +600,11 @@ bool convert_hf_to_gguf(const char *hf_dir, const char *out_path, const char *ou
     Converter c = {.dir = hf_dir};
     uint32_t file_type;
     if (!parse_out_type(out_type, &c.out_type, &file_type))
-        return failf(err, err_size, "output type '%s' is not one of f32, f16, bf16, q8_0",
+        return ponder_failf(err, err_size, "output type '%s' is not one of f32, f16, bf16, q8_0",
                      out_type ? out_type : "(null)");
     char *config_path = path_in(hf_dir, "config.json");
     if (!config_path)
-        return failf(err, err_size, "out of memory");
+        return ponder_failf(err, err_size, "out of memory");
     bool ok = read_config(config_path, &c.hp, err, err_size);
     free(config_path);
     if (!ok)
@@ -626,7 +612,7 @@ bool convert_hf_to_gguf(const char *hf_dir, const char *out_path, const char *ou
 
     GgufWriter *w = gguf_writer_new();
     if (!w)
-        return failf(err, err_size, "out of memory");
+        return ponder_failf(err, err_size, "out of memory");
     c.ckpt = safetensors_checkpoint_open(hf_dir, err, err_size);
     ok = c.ckpt && plan_all(&c, err, err_size);
     if (ok) {
@@ -635,7 +621,7 @@ bool convert_hf_to_gguf(const char *hf_dir, const char *out_path, const char *ou
     }
     if (ok && c.hp.llama3_rope) {
         c.rope_factors = malloc(c.hp.head_dim / 2 * sizeof *c.rope_factors);
-        ok = c.rope_factors != NULL || failf(err, err_size, "out of memory");
+        ok = c.rope_factors != NULL || ponder_failf(err, err_size, "out of memory");
     }
     // llama.cpp's order: token_embd, output_norm, [output], [rope_freqs], then the blocks.
     size_t n_global = c.hp.tied ? 2 : 3;

@@ -8,8 +8,8 @@
 #include "formats/gguf.h"
 #include "model-files.h"
 #include "quant-mix.h"
+#include "runtime/error-text.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,20 +24,6 @@ typedef struct TensorJob {
     uint8_t *dst;
     int n_threads;
 } TensorJob;
-
-static bool failf(char *err, size_t err_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static bool failf(char *err, size_t err_size, const char *fmt, ...)
-{
-    if (err && err_size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
-        va_end(ap);
-    }
-    return false;
-}
 
 static void requantize_rows(void *arg, uint64_t first_row, uint64_t n_rows, float *scratch)
 {
@@ -106,17 +92,17 @@ bool quantize_gguf(const char *in_path, const char *out_path, const char *type, 
 {
     const QuantMix *mix = quant_mix_find(type);
     if (!mix)
-        return failf(err, err_size, "unknown type '%s' (expected one of: %s)", type ? type : "",
+        return ponder_failf(err, err_size, "unknown type '%s' (expected one of: %s)", type ? type : "",
                      quant_mix_names());
     if (quant_mix_needs_imatrix(mix))
-        return failf(err, err_size,
+        return ponder_failf(err, err_size,
                      "type '%s' needs an importance matrix (llama.cpp's --imatrix), which Ponder's "
                      "quantizer does not read yet; iq4_xs, iq4_nl and the K-quant mixes need none",
                      mix->name);
     char reason[512] = "";
     GgufFile *in = gguf_open(in_path, reason, sizeof reason);
     if (!in)
-        return failf(err, err_size, "%s", reason);
+        return ponder_failf(err, err_size, "%s", reason);
 
     char arch[64];
     QuantMixModel model;
@@ -128,7 +114,7 @@ bool quantize_gguf(const char *in_path, const char *out_path, const char *type, 
         gguf_writer_free(writer);
         free(jobs);
         gguf_close(in);
-        return failf(err, err_size, "out of memory");
+        return ponder_failf(err, err_size, "out of memory");
     }
     gguf_writer_copy_kv(writer, in); // general.alignment, when present, sets the alignment
     if (in->alignment != GGUF_DEFAULT_ALIGNMENT && !gguf_find_kv(in, "general.alignment"))
@@ -151,7 +137,7 @@ bool quantize_gguf(const char *in_path, const char *out_path, const char *type, 
         job->n_rows = t->n_elements / t->ne[0];
         if (!ponder_row_bytes(t->type, job->row_len, &job->src_row_bytes) ||
             !ponder_row_bytes(to, job->row_len, &job->dst_row_bytes)) {
-            ok = failf(err, err_size, "%s: tensor '%s': rows of %llu cannot be converted to %s",
+            ok = ponder_failf(err, err_size, "%s: tensor '%s': rows of %llu cannot be converted to %s",
                        in_path, name, (unsigned long long)job->row_len,
                        ponder_type_traits(to) ? ponder_type_traits(to)->name : "?");
             break;
@@ -159,7 +145,7 @@ bool quantize_gguf(const char *in_path, const char *out_path, const char *type, 
         gguf_writer_add_tensor_fill(writer, name, to, t->n_dims, t->ne, fill_requantized, job);
     }
     if (ok && !gguf_writer_write(writer, out_path, reason, sizeof reason))
-        ok = failf(err, err_size, "%s", reason);
+        ok = ponder_failf(err, err_size, "%s", reason);
 
     gguf_writer_free(writer);
     free(jobs);

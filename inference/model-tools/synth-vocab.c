@@ -2,8 +2,8 @@
 #include "synth-vocab.h"
 
 #include "formats/gguf.h"
+#include "runtime/error-text.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,20 +15,6 @@ enum {
     TOKEN_TYPE_NORMAL = 1,
     TOKEN_TYPE_UNUSED = 5, // llama.cpp's type for "[PAD<id>]" rows
 };
-
-static bool failf(char *err, size_t err_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static bool failf(char *err, size_t err_size, const char *fmt, ...)
-{
-    if (err && err_size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
-        va_end(ap);
-    }
-    return false;
-}
 
 static int compare_strings(const void *a, const void *b)
 {
@@ -163,7 +149,7 @@ static bool remap_special_ids(GgufWriter *writer, const GgufFile *tokenizer, con
         while (new_id < c->n_kept && c->kept[new_id] != id)
             new_id++;
         if (new_id == c->n_kept)
-            return failf(err, err_size, "%s %llu is not among the kept tokens", key,
+            return ponder_failf(err, err_size, "%s %llu is not among the kept tokens", key,
                          (unsigned long long)id);
         gguf_writer_set_u32(writer, key, (uint32_t)new_id);
     }
@@ -179,12 +165,12 @@ bool synth_vocab_cut(GgufWriter *writer, const GgufFile *tokenizer, uint64_t *n_
     if (!tokens || tokens->type != GGUF_VALUE_ARRAY || tokens->array_type != GGUF_VALUE_STRING ||
         !types || types->type != GGUF_VALUE_ARRAY || types->array_count != tokens->array_count ||
         !merges || merges->type != GGUF_VALUE_ARRAY || merges->array_type != GGUF_VALUE_STRING)
-        return failf(err, err_size, "tokenizer metadata lacks tokens, token types or merges");
+        return ponder_failf(err, err_size, "tokenizer metadata lacks tokens, token types or merges");
     Cut c = {0};
     bool ok = pick_tokens(&c, tokens, types) && pick_merges(&c, merges);
     if (!ok) {
         cut_free(&c);
-        return failf(err, err_size, "out of memory cutting the vocabulary");
+        return ponder_failf(err, err_size, "out of memory cutting the vocabulary");
     }
     gguf_writer_copy_kv(writer, tokenizer);
     gguf_writer_set_array_strings(writer, "tokenizer.ggml.tokens", c.text, c.len, c.n_rows);

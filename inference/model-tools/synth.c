@@ -12,9 +12,9 @@
 #include "model-files.h"
 #include "quant-mix.h"
 #include "synth-vocab.h"
+#include "runtime/error-text.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,20 +107,6 @@ typedef struct SynthModel {
     uint64_t n_tensors, cap_tensors;
     bool out_of_memory;
 } SynthModel;
-
-static bool failf(char *err, size_t err_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static bool failf(char *err, size_t err_size, const char *fmt, ...)
-{
-    if (err && err_size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
-        va_end(ap);
-    }
-    return false;
-}
 
 const char *synth_preset_names(void)
 {
@@ -317,12 +303,12 @@ static bool fill_tensor(void *user, void *dst, uint64_t n_bytes, char *err, size
 {
     SynthTensor *t = user;
     if (n_bytes != t->plan.n_bytes)
-        return failf(err, err_size, "size mismatch (%llu bytes planned, %llu asked)",
+        return ponder_failf(err, err_size, "size mismatch (%llu bytes planned, %llu asked)",
                      (unsigned long long)t->plan.n_bytes, (unsigned long long)n_bytes);
     t->dst = dst;
     t->row_bytes = t->plan.n_bytes / t->plan.ne[1];
     if (!quant_rows_parallel(t->plan.ne[1], t->plan.ne[0], t->n_threads, synth_rows, t))
-        return failf(err, err_size, "out of memory for row buffers");
+        return ponder_failf(err, err_size, "out of memory for row buffers");
     return true;
 }
 
@@ -390,7 +376,7 @@ static GgufFile *reopen_metadata(GgufWriter *writer, char *err, size_t err_size)
     snprintf(path, sizeof path, "%s/ponder-synth-XXXXXX", dir && dir[0] ? dir : "/tmp");
     int fd = mkstemp(path);
     if (fd < 0) {
-        failf(err, err_size, "cannot create a temporary file in %s", dir && dir[0] ? dir : "/tmp");
+        ponder_failf(err, err_size, "cannot create a temporary file in %s", dir && dir[0] ? dir : "/tmp");
         return NULL;
     }
     close(fd);
@@ -420,7 +406,7 @@ static bool add_tokenizer(SynthModel *m, const char *tokenizer_json_path, char *
     bool has_config = sibling_config(tokenizer_json_path, config, sizeof config);
     GgufWriter *scratch = gguf_writer_new();
     if (!scratch)
-        return failf(err, err_size, "out of memory");
+        return ponder_failf(err, err_size, "out of memory");
     HfTokenizerSummary summary;
     bool ok = hf_tokenizer_write(scratch, tokenizer_json_path, has_config ? config : NULL,
                                  m->preset->n_vocab, &summary, err, err_size);
@@ -430,7 +416,7 @@ static bool add_tokenizer(SynthModel *m, const char *tokenizer_json_path, char *
         return false;
     if (m->preset->n_vocab) {
         if (summary.n_tokens > m->preset->n_vocab)
-            ok = failf(err, err_size, "%s: %llu tokens do not fit the %llu rows of %s",
+            ok = ponder_failf(err, err_size, "%s: %llu tokens do not fit the %llu rows of %s",
                        tokenizer_json_path, (unsigned long long)summary.n_tokens,
                        (unsigned long long)m->preset->n_vocab, m->preset->name);
         gguf_writer_copy_kv(m->writer, tokenizer);
@@ -457,15 +443,15 @@ static bool model_build(SynthModel *m, const char *preset, const char *type,
     memset(m, 0, sizeof *m);
     m->preset = find_preset(preset);
     if (!m->preset)
-        return failf(err, err_size, "unknown preset '%s' (expected one of: %s)",
+        return ponder_failf(err, err_size, "unknown preset '%s' (expected one of: %s)",
                      preset ? preset : "", synth_preset_names());
     m->mix = quant_mix_find(type);
     if (!m->mix)
-        return failf(err, err_size, "unknown type '%s' (expected one of: %s)", type ? type : "",
+        return ponder_failf(err, err_size, "unknown type '%s' (expected one of: %s)", type ? type : "",
                      quant_mix_names());
     m->writer = gguf_writer_new();
     if (!m->writer)
-        return failf(err, err_size, "out of memory");
+        return ponder_failf(err, err_size, "out of memory");
     m->n_vocab_rows = m->preset->n_vocab ? m->preset->n_vocab
                                          : TINY_VOCAB_ROWS_WITHOUT_TOKENIZER;
     // The vocabulary size (tiny presets) is known only after the tokenizer, but llama's
@@ -480,7 +466,7 @@ static bool model_build(SynthModel *m, const char *preset, const char *type,
     add_tensors(m);
     if (m->out_of_memory) {
         model_free(m);
-        return failf(err, err_size, "out of memory");
+        return ponder_failf(err, err_size, "out of memory");
     }
     return true;
 }
@@ -520,7 +506,7 @@ bool synth_plan(const char *preset, const char *type, const char *tokenizer_json
     plan->tensors = malloc(m.n_tensors * sizeof *plan->tensors);
     if (!meta || !plan->tensors) {
         if (meta)
-            failf(err, err_size, "out of memory");
+            ponder_failf(err, err_size, "out of memory");
         gguf_close(meta);
         model_free(&m);
         synth_plan_free(plan);

@@ -4,6 +4,7 @@
 
 #include "formats/gguf.h"
 #include "tokenizer-internal.h"
+#include "runtime/error-text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +15,12 @@ static bool read_strings(const GgufFile *file, const char *key, uint32_t *count,
 {
     const GgufKv *kv = gguf_find_kv(file, key);
     if (!kv || kv->type != GGUF_VALUE_ARRAY || kv->array_type != GGUF_VALUE_STRING) {
-        tokenizer_set_error(err, err_size, "%s: %s", key,
+        ponder_failf(err, err_size, "%s: %s", key,
                             kv ? "not an array of strings" : "missing from the GGUF metadata");
         return false;
     }
     if (kv->array_count >= INT32_MAX) {
-        tokenizer_set_error(err, err_size, "%s: %llu entries is too many", key,
+        ponder_failf(err, err_size, "%s: %llu entries is too many", key,
                             (unsigned long long)kv->array_count);
         return false;
     }
@@ -27,13 +28,13 @@ static bool read_strings(const GgufFile *file, const char *key, uint32_t *count,
     *strings = malloc((*count ? *count : 1) * sizeof **strings);
     *lens = malloc((*count ? *count : 1) * sizeof **lens);
     if (!*strings || !*lens) {
-        tokenizer_set_error(err, err_size, "%s: out of memory", key);
+        ponder_failf(err, err_size, "%s: out of memory", key);
         return false;
     }
     for (uint32_t i = 0; i < *count; i++) {
         GgufString s;
         if (!gguf_array_string(kv, i, &s) || s.len > SIZE_MAX / 2) {
-            tokenizer_set_error(err, err_size, "%s: entry %u cannot be read", key, i);
+            ponder_failf(err, err_size, "%s: entry %u cannot be read", key, i);
             return false;
         }
         (*strings)[i] = s.data;
@@ -50,19 +51,19 @@ static bool read_token_types(const GgufFile *file, uint32_t n_tokens, int32_t **
     if (!kv)
         return true; // optional: all tokens are normal
     if (kv->type != GGUF_VALUE_ARRAY || kv->array_count != n_tokens) {
-        tokenizer_set_error(err, err_size, "%s: not an array of %u entries (one per token)", key,
+        ponder_failf(err, err_size, "%s: not an array of %u entries (one per token)", key,
                             n_tokens);
         return false;
     }
     *types = malloc((n_tokens ? n_tokens : 1) * sizeof **types);
     if (!*types) {
-        tokenizer_set_error(err, err_size, "%s: out of memory", key);
+        ponder_failf(err, err_size, "%s: out of memory", key);
         return false;
     }
     for (uint32_t i = 0; i < n_tokens; i++) {
         int64_t t;
         if (!gguf_array_i64(kv, i, &t) || t < TOKEN_TYPE_NORMAL || t > TOKEN_TYPE_BYTE) {
-            tokenizer_set_error(err, err_size, "%s: entry %u is not a token type (1..6)", key, i);
+            ponder_failf(err, err_size, "%s: entry %u is not a token type (1..6)", key, i);
             return false;
         }
         (*types)[i] = (int32_t)t;
@@ -79,7 +80,7 @@ static bool read_token_id(const GgufFile *file, const char *key, uint32_t n_toke
         return true;
     uint32_t v;
     if (!gguf_get_u32(file, key, &v) || v >= n_tokens) {
-        tokenizer_set_error(err, err_size, "%s: not a token id below %u", key, n_tokens);
+        ponder_failf(err, err_size, "%s: not a token id below %u", key, n_tokens);
         return false;
     }
     *id = (int32_t)v;
@@ -91,18 +92,18 @@ Tokenizer *tokenizer_from_gguf(const struct GgufFile *file, char *err, size_t er
     GgufString model, pre_name;
     char name[64];
     if (!gguf_get_string(file, "tokenizer.ggml.model", &model)) {
-        tokenizer_set_error(err, err_size, "tokenizer.ggml.model: missing or not a string");
+        ponder_failf(err, err_size, "tokenizer.ggml.model: missing or not a string");
         return NULL;
     }
     if (!gguf_string_equals(model, "gpt2")) {
-        tokenizer_set_error(err, err_size,
+        ponder_failf(err, err_size,
                             "tokenizer.ggml.model is \"%s\": only \"gpt2\" (byte-level BPE) "
                             "is supported",
                             gguf_string_copy(model, name, sizeof name));
         return NULL;
     }
     if (!gguf_get_string(file, "tokenizer.ggml.pre", &pre_name)) {
-        tokenizer_set_error(err, err_size, "tokenizer.ggml.pre: missing or not a string");
+        ponder_failf(err, err_size, "tokenizer.ggml.pre: missing or not a string");
         return NULL;
     }
     TokenizerSpec spec = {0};
@@ -118,7 +119,7 @@ Tokenizer *tokenizer_from_gguf(const struct GgufFile *file, char *err, size_t er
         spec.pre = TOKENIZER_PRE_LLAMA3;
         spec.normalize_nfc = false;
     } else {
-        tokenizer_set_error(err, err_size,
+        ponder_failf(err, err_size,
                             "tokenizer.ggml.pre \"%s\" is not supported (qwen2, deepseek-r1-qwen, "
                             "deepseek-v3, llama-bpe, llama3 are)",
                             gguf_string_copy(pre_name, name, sizeof name));
@@ -144,11 +145,11 @@ Tokenizer *tokenizer_from_gguf(const struct GgufFile *file, char *err, size_t er
     spec.add_bos = spec.pre == TOKENIZER_PRE_LLAMA3;
     if (gguf_find_kv(file, "tokenizer.ggml.add_bos_token") &&
         !gguf_get_bool(file, "tokenizer.ggml.add_bos_token", &spec.add_bos)) {
-        tokenizer_set_error(err, err_size, "tokenizer.ggml.add_bos_token: not a bool");
+        ponder_failf(err, err_size, "tokenizer.ggml.add_bos_token: not a bool");
         goto done;
     }
     if (spec.add_bos && spec.bos_id < 0) {
-        tokenizer_set_error(err, err_size,
+        ponder_failf(err, err_size,
                             "tokenizer.ggml.add_bos_token is set but there is no BOS id");
         goto done;
     }

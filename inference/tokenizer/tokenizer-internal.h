@@ -37,9 +37,6 @@ struct Tokenizer {
     bool generation_opens_think; // see tokenizer_generation_opens_think()
 };
 
-// Writes a printf-style message into ERR (if not NULL).
-void tokenizer_set_error(char *err, size_t err_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 // Text of token ID (valid) and its length.
 const char *tokenizer_text_of(const Tokenizer *tok, int32_t id, size_t *len);
 // The byte that byte-level character CP stands for, or -1.

@@ -4,6 +4,7 @@
 
 #include "formats/json.h"
 #include "tokenizer-internal.h"
+#include "runtime/error-text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +61,7 @@ static bool read_pre_tokenizer(const JsonValue *root, TokenizerPre *pre, char *e
             const char *behavior = json_get_string(&steps[i], "behavior", "");
             if (!pattern || strcmp(behavior, "Isolated") != 0 ||
                 json_get_bool(&steps[i], "invert", false)) {
-                tokenizer_set_error(err, err_size,
+                ponder_failf(err, err_size,
                                     "unsupported Split pre-tokenizer (behavior \"%s\")", behavior);
                 return false;
             }
@@ -69,13 +70,13 @@ static bool read_pre_tokenizer(const JsonValue *root, TokenizerPre *pre, char *e
                    !json_get_bool(&steps[i], "add_prefix_space", false)) {
             byte_level = true;
         } else {
-            tokenizer_set_error(err, err_size, "unsupported pre-tokenizer step \"%s\"",
+            ponder_failf(err, err_size, "unsupported pre-tokenizer step \"%s\"",
                                 json_get_string(&steps[i], "type", "?"));
             return false;
         }
     }
     if (!pattern || !byte_level) {
-        tokenizer_set_error(err, err_size,
+        ponder_failf(err, err_size,
                             "the pre-tokenizer is not a Split regex followed by ByteLevel");
         return false;
     }
@@ -85,7 +86,7 @@ static bool read_pre_tokenizer(const JsonValue *root, TokenizerPre *pre, char *e
     if (deepseek_v3)
         *pre = TOKENIZER_PRE_DEEPSEEK_V3;
     else if (n_patterns != 1) {
-        tokenizer_set_error(err, err_size, "unsupported pre-tokenizer: %zu Split steps",
+        ponder_failf(err, err_size, "unsupported pre-tokenizer: %zu Split steps",
                             n_patterns);
         return false;
     } else if (strcmp(pattern, QWEN2_PATTERN) == 0)
@@ -93,7 +94,7 @@ static bool read_pre_tokenizer(const JsonValue *root, TokenizerPre *pre, char *e
     else if (strcmp(pattern, LLAMA3_PATTERN) == 0)
         *pre = TOKENIZER_PRE_LLAMA3;
     else {
-        tokenizer_set_error(err, err_size, "unsupported pre-tokenizer regex: %.200s", pattern);
+        ponder_failf(err, err_size, "unsupported pre-tokenizer regex: %.200s", pattern);
         return false;
     }
     return true;
@@ -106,7 +107,7 @@ static bool read_normalizer(const JsonValue *root, bool *nfc, char *err, size_t 
     *nfc = false;
     for (size_t i = 0; i < n; i++) {
         if (!type_is(&steps[i], "NFC")) {
-            tokenizer_set_error(err, err_size, "unsupported normalizer \"%s\"",
+            ponder_failf(err, err_size, "unsupported normalizer \"%s\"",
                                 json_get_string(&steps[i], "type", "?"));
             return false;
         }
@@ -164,7 +165,7 @@ static bool read_id(const JsonValue *v, const char *what, int64_t *id, char *err
 {
     if (!v || v->type != JSON_NUMBER || !v->number_is_integer || v->integer < 0 ||
         v->integer >= INT32_MAX - 1) {
-        tokenizer_set_error(err, err_size, "%s: the id is not an integer in range", what);
+        ponder_failf(err, err_size, "%s: the id is not an integer in range", what);
         return false;
     }
     *id = v->integer;
@@ -183,7 +184,7 @@ static bool read_tokens(const JsonValue *vocab, const JsonValue *added, JsonVoca
     for (size_t i = 0; added && i < added->count; i++) {
         const char *content = json_get_string(&added->items[i], "content", NULL);
         if (!content) {
-            tokenizer_set_error(err, err_size, "added token %zu has no content", i);
+            ponder_failf(err, err_size, "added token %zu has no content", i);
             return false;
         }
         if (!read_id(json_get(&added->items[i], "id"), content, &id, err, err_size))
@@ -196,7 +197,7 @@ static bool read_tokens(const JsonValue *vocab, const JsonValue *added, JsonVoca
     out->lens = calloc(out->n_tokens ? out->n_tokens : 1, sizeof *out->lens);
     out->types = malloc((out->n_tokens ? out->n_tokens : 1) * sizeof *out->types);
     if (!out->tokens || !out->lens || !out->types) {
-        tokenizer_set_error(err, err_size, "out of memory");
+        ponder_failf(err, err_size, "out of memory");
         return false;
     }
     for (uint32_t i = 0; i < out->n_tokens; i++)
@@ -204,7 +205,7 @@ static bool read_tokens(const JsonValue *vocab, const JsonValue *added, JsonVoca
     for (size_t i = 0; i < vocab->count; i++) {
         id = vocab->items[i].integer;
         if (out->tokens[id]) {
-            tokenizer_set_error(err, err_size, "id %lld is given to two tokens", (long long)id);
+            ponder_failf(err, err_size, "id %lld is given to two tokens", (long long)id);
             return false;
         }
         out->tokens[id] = vocab->keys[i];
@@ -232,11 +233,11 @@ static bool read_merges(const JsonValue *merges, JsonVocab *out, char *err, size
 {
     size_t n = merges ? merges->count : 0, pair_bytes = 0;
     if (merges && merges->type != JSON_ARRAY) {
-        tokenizer_set_error(err, err_size, "model.merges is not an array");
+        ponder_failf(err, err_size, "model.merges is not an array");
         return false;
     }
     if (n > INT32_MAX) {
-        tokenizer_set_error(err, err_size, "too many merges");
+        ponder_failf(err, err_size, "too many merges");
         return false;
     }
     for (size_t i = 0; i < n; i++) {
@@ -245,7 +246,7 @@ static bool read_merges(const JsonValue *merges, JsonVocab *out, char *err, size
             continue;
         if (m->type != JSON_ARRAY || m->count != 2 || m->items[0].type != JSON_STRING ||
             m->items[1].type != JSON_STRING) {
-            tokenizer_set_error(err, err_size, "merge %zu is neither \"a b\" nor [\"a\", \"b\"]",
+            ponder_failf(err, err_size, "merge %zu is neither \"a b\" nor [\"a\", \"b\"]",
                                 i);
             return false;
         }
@@ -256,7 +257,7 @@ static bool read_merges(const JsonValue *merges, JsonVocab *out, char *err, size
     out->merge_lens = malloc((n ? n : 1) * sizeof *out->merge_lens);
     out->merge_text = malloc(pair_bytes ? pair_bytes : 1);
     if (!out->merges || !out->merge_lens || !out->merge_text) {
-        tokenizer_set_error(err, err_size, "out of memory");
+        ponder_failf(err, err_size, "out of memory");
         return false;
     }
     char *w = out->merge_text;
@@ -295,12 +296,12 @@ static Tokenizer *build(const JsonValue *root, const JsonValue *config, char *er
 {
     const JsonValue *model = json_get(root, "model");
     if (!type_is(model, "BPE")) {
-        tokenizer_set_error(err, err_size, "model type \"%s\" is not BPE",
+        ponder_failf(err, err_size, "model type \"%s\" is not BPE",
                             json_get_string(model, "type", "?"));
         return NULL;
     }
     if (json_get_bool(model, "byte_fallback", false)) {
-        tokenizer_set_error(err, err_size, "BPE with byte_fallback is not supported");
+        ponder_failf(err, err_size, "BPE with byte_fallback is not supported");
         return NULL;
     }
     TokenizerSpec spec = {.bos_id = -1, .eos_id = -1};
@@ -309,7 +310,7 @@ static Tokenizer *build(const JsonValue *root, const JsonValue *config, char *er
         return NULL;
     // tokenizer.c ties ignore_merges to the Llama 3 pre-tokenizer, as llama.cpp does.
     if (json_get_bool(model, "ignore_merges", false) != (spec.pre == TOKENIZER_PRE_LLAMA3)) {
-        tokenizer_set_error(err, err_size,
+        ponder_failf(err, err_size,
                             "ignore_merges = %s with this pre-tokenizer is not supported",
                             json_get_bool(model, "ignore_merges", false) ? "true" : "false");
         return NULL;
@@ -317,7 +318,7 @@ static Tokenizer *build(const JsonValue *root, const JsonValue *config, char *er
     const JsonValue *vocab = json_get(model, "vocab");
     const JsonValue *added = json_get(root, "added_tokens");
     if (!vocab || vocab->type != JSON_OBJECT || (added && added->type != JSON_ARRAY)) {
-        tokenizer_set_error(err, err_size,
+        ponder_failf(err, err_size,
                             "model.vocab (an object) or added_tokens (an array) missing");
         return NULL;
     }
@@ -359,7 +360,7 @@ Tokenizer *tokenizer_from_json(const char *tokenizer_json_path, const char *conf
     char inner[512] = "";
     Tokenizer *tok = build(root, config, inner, sizeof inner);
     if (!tok)
-        tokenizer_set_error(err, err_size, "%s: %s", tokenizer_json_path, inner);
+        ponder_failf(err, err_size, "%s: %s", tokenizer_json_path, inner);
     json_free(config);
     json_free(root);
     return tok;

@@ -10,8 +10,8 @@
 
 #include "pretokenize.h"
 #include "unicode.h"
+#include "runtime/error-text.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,16 +19,6 @@
 enum {
     MAX_TOKEN_TEXT = 1 << 16, // far above any real token; bounds decoder buffers
 };
-
-void tokenizer_set_error(char *err, size_t err_size, const char *fmt, ...)
-{
-    if (!err || !err_size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_size, fmt, ap);
-    va_end(ap);
-}
 
 // ---- Byte-level alphabet -----------------------------------------------------------
 
@@ -160,11 +150,11 @@ static bool store_token_texts(Tokenizer *tok, const TokenizerSpec *spec, char *e
     size_t total = 0;
     for (uint32_t i = 0; i < spec->n_tokens; i++) {
         if (!spec->tokens[i] && spec->token_lens[i]) {
-            tokenizer_set_error(err, err_size, "token %u has no text", i);
+            ponder_failf(err, err_size, "token %u has no text", i);
             return false;
         }
         if (spec->token_lens[i] > MAX_TOKEN_TEXT) {
-            tokenizer_set_error(err, err_size, "token %u is %zu bytes long (the limit is %d)", i,
+            ponder_failf(err, err_size, "token %u is %zu bytes long (the limit is %d)", i,
                                 spec->token_lens[i], MAX_TOKEN_TEXT);
             return false;
         }
@@ -175,7 +165,7 @@ static bool store_token_texts(Tokenizer *tok, const TokenizerSpec *spec, char *e
     tok->texts = malloc(total);
     tok->bytes = malloc(total); // raw bytes are never longer than the text
     if (!tok->text_offsets || !tok->byte_offsets || !tok->texts || !tok->bytes) {
-        tokenizer_set_error(err, err_size, "out of memory for %u tokens", spec->n_tokens);
+        ponder_failf(err, err_size, "out of memory for %u tokens", spec->n_tokens);
         return false;
     }
     size_t t = 0, b = 0;
@@ -277,12 +267,12 @@ Tokenizer *tokenizer_new(const TokenizerSpec *spec, char *err, size_t err_size)
 {
     if (spec->n_tokens == 0 || spec->n_tokens > INT32_MAX - 1 || !spec->tokens ||
         !spec->token_lens) {
-        tokenizer_set_error(err, err_size, "a tokenizer needs between 1 and %d tokens",
+        ponder_failf(err, err_size, "a tokenizer needs between 1 and %d tokens",
                             INT32_MAX - 1);
         return NULL;
     }
     if (spec->n_merges && (!spec->merges || !spec->merge_lens)) {
-        tokenizer_set_error(err, err_size, "merges missing");
+        ponder_failf(err, err_size, "merges missing");
         return NULL;
     }
     const struct {
@@ -291,19 +281,19 @@ Tokenizer *tokenizer_new(const TokenizerSpec *spec, char *err, size_t err_size)
     } specials[] = {{"BOS", spec->bos_id}, {"EOS", spec->eos_id}};
     for (int i = 0; i < 2; i++) {
         if (specials[i].id < -1 || specials[i].id >= (int64_t)spec->n_tokens) {
-            tokenizer_set_error(err, err_size, "%s id %d is outside the vocabulary of %u tokens",
+            ponder_failf(err, err_size, "%s id %d is outside the vocabulary of %u tokens",
                                 specials[i].name, specials[i].id, spec->n_tokens);
             return NULL;
         }
     }
     if (spec->n_merges > INT32_MAX) {
-        tokenizer_set_error(err, err_size, "%u merges is too many", spec->n_merges);
+        ponder_failf(err, err_size, "%u merges is too many", spec->n_merges);
         return NULL;
     }
 
     Tokenizer *tok = calloc(1, sizeof *tok);
     if (!tok) {
-        tokenizer_set_error(err, err_size, "out of memory");
+        ponder_failf(err, err_size, "out of memory");
         return NULL;
     }
     tok->pre = spec->pre;
@@ -318,13 +308,13 @@ Tokenizer *tokenizer_new(const TokenizerSpec *spec, char *err, size_t err_size)
     tok->generation_opens_think = true; // the R1 distills' format unless the loader says not
     tok->types = malloc(spec->n_tokens * sizeof *tok->types);
     if (!tok->types) {
-        tokenizer_set_error(err, err_size, "out of memory for %u tokens", spec->n_tokens);
+        ponder_failf(err, err_size, "out of memory for %u tokens", spec->n_tokens);
         goto fail;
     }
     for (uint32_t i = 0; i < spec->n_tokens; i++) {
         int32_t type = spec->token_types ? spec->token_types[i] : TOKEN_TYPE_NORMAL;
         if (type < TOKEN_TYPE_NORMAL || type > TOKEN_TYPE_BYTE) {
-            tokenizer_set_error(err, err_size, "token %u has unknown type %d", i, type);
+            ponder_failf(err, err_size, "token %u has unknown type %d", i, type);
             goto fail;
         }
         tok->types[i] = type;
@@ -339,7 +329,7 @@ Tokenizer *tokenizer_new(const TokenizerSpec *spec, char *err, size_t err_size)
     size_t merge_size = table_size_for(spec->n_merges);
     tok->merges = malloc(merge_size * sizeof *tok->merges);
     if (!tok->index || !tok->merges) {
-        tokenizer_set_error(err, err_size, "out of memory for the vocabulary index");
+        ponder_failf(err, err_size, "out of memory for the vocabulary index");
         goto fail;
     }
     memset(tok->index, 0xFF, index_size * sizeof *tok->index); // all -1
@@ -354,7 +344,7 @@ Tokenizer *tokenizer_new(const TokenizerSpec *spec, char *err, size_t err_size)
     tok->merge_mask = merge_size - 1;
     for (uint32_t i = 0; i < spec->n_merges; i++) {
         if (!spec->merges[i] && spec->merge_lens[i]) {
-            tokenizer_set_error(err, err_size, "merge %u has no text", i);
+            ponder_failf(err, err_size, "merge %u has no text", i);
             goto fail;
         }
         // Rules whose parts or result are not in the vocabulary can never apply.
@@ -367,7 +357,7 @@ Tokenizer *tokenizer_new(const TokenizerSpec *spec, char *err, size_t err_size)
         tok->byte_tokens[b] = lookup_text(tok, text, n);
     }
     if (!index_added_tokens(tok)) {
-        tokenizer_set_error(err, err_size, "out of memory");
+        ponder_failf(err, err_size, "out of memory");
         goto fail;
     }
     return tok;
