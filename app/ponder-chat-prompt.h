@@ -5,7 +5,7 @@
 
 #include <glib.h>
 
-#include "chat/chat.h"
+#include "ponder-infer.h"
 
 G_BEGIN_DECLS
 

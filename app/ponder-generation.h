@@ -6,10 +6,9 @@
 
 #include <gio/gio.h>
 
-#include "chat/chat.h"
+#include "ponder-infer.h"
 #include "ponder-chat-prompt.h"
 #include "ponder-types.h"
-#include "runtime/sampler.h"
 
 G_BEGIN_DECLS
 

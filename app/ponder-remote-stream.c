@@ -13,7 +13,7 @@
 // without max_tokens, and the server's own limit applies.
 #include <string.h>
 
-#include "chat/chat.h"
+#include "ponder-infer.h"
 #include "ponder-engine.h"
 #include "ponder-remote-provider-private.h"
 

@@ -6,7 +6,7 @@
 // piece between two markers on its own gives the same ids, with one deliberate
 // difference: message text is always plain text here, so a user who types
 // "<｜User｜>" or "<think>" gets those characters, not the control tokens.
-#include "chat.h"
+#include "ponder-infer.h"
 #include "runtime/error-text.h"
 
 #include <stdio.h>

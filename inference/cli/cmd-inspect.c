@@ -6,6 +6,7 @@
 
 #include "formats/gguf.h"
 #include "quant/quant.h"
+#include "tokenizer/tokenizer.h"
 #include "tool.h"
 
 static GgufFile *open_gguf(const char *path)

@@ -7,17 +7,14 @@
 // prefills its new tokens. Nothing here prints, exits or aborts: every failure returns
 // a status and a message in PonderError.
 //
-// The tokenizer, the R1 chat format and the sampler are small headers of their own
-// (tokenizer.h, chat.h, sampler.h); ponder_model_tokenizer() gives the model's.
+// Below the model and context: the tokenizer, the R1 chat format and the sampler, which
+// the app uses on their own (ponder_model_tokenizer() gives a model's tokenizer). This
+// header is the library's whole public interface; it includes nothing of inference/.
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "chat/chat.h"
-#include "runtime/sampler.h"
-#include "tokenizer/tokenizer.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -51,6 +48,179 @@ typedef enum PonderKvType {
     PONDER_KV_F16,
     PONDER_KV_Q8_0,
 } PonderKvType;
+
+// ---- Tokenizer (byte-level BPE; ponder_model_tokenizer() gives the model's) -------------
+
+typedef struct Tokenizer Tokenizer;
+
+uint32_t tokenizer_vocab_size(const Tokenizer *tok);
+int32_t tokenizer_bos(const Tokenizer *tok);
+int32_t tokenizer_eos(const Tokenizer *tok);
+bool tokenizer_add_bos(const Tokenizer *tok);
+// Whether the chat format's generation prompt opens the reasoning ("<｜Assistant｜><think>\n",
+// the R1 distills; the default) or leaves "<think>" to the model (R1-0528). Set by the
+// model loader from chat_format_detect() (the chat format owns the rule).
+bool tokenizer_generation_opens_think(const Tokenizer *tok);
+// The id of the token whose (byte-level) text is TEXT exactly, or -1. Used to find the
+// chat markers by their text, never by fixed ids.
+int32_t tokenizer_find(const Tokenizer *tok, const char *text);
+// The token's text in byte-level form as stored in the vocabulary (NUL-terminated).
+const char *tokenizer_token_text(const Tokenizer *tok, int32_t id);
+
+// Tokenizes TEXT[0..len). With ALLOW_SPECIAL, added tokens (CONTROL/USER_DEFINED) are
+// matched in the text as Hugging Face does; without it all text is plain. No BOS is
+// added here (callers prepend tokenizer_bos() when they want one).
+// Returns the number of ids written to *OUT (malloc'd; caller frees), or -1 on error.
+int64_t tokenizer_encode(const Tokenizer *tok, const char *text, size_t len, bool allow_special,
+                         int32_t **out);
+
+// Raw bytes of token ID (byte-level mapping undone; added tokens give their text).
+// Returns the byte count written to OUT (up to out_size), or -1 for an invalid id.
+int tokenizer_token_bytes(const Tokenizer *tok, int32_t id, char *out, size_t out_size);
+
+// The longest token's byte length, counting each byte of a token that is not valid
+// UTF-8 on its own as the 3 bytes of the U+FFFD it may decode to (so buffers sized from
+// it fit both tokenizer_token_bytes and token_decoder_push).
+size_t tokenizer_max_token_bytes(const Tokenizer *tok);
+
+// Streaming-safe decoding: bytes of a token that ends inside a UTF-8 sequence are held
+// back until the sequence completes; invalid bytes become U+FFFD.
+typedef struct TokenDecoder {
+    char pending[8];
+    size_t n_pending;
+} TokenDecoder;
+
+void token_decoder_init(TokenDecoder *dec);
+// Appends the text completed by token ID to OUT; OUT_SIZE must be at least
+// tokenizer_max_token_bytes(tok) + 16. Returns the bytes written, or -1 for an invalid id.
+int token_decoder_push(TokenDecoder *dec, const Tokenizer *tok, int32_t id, char *out,
+                       size_t out_size);
+// Flushes held-back bytes at the end of the stream (incomplete ones become U+FFFD).
+int token_decoder_finish(TokenDecoder *dec, char *out, size_t out_size);
+// Decodes a whole id sequence into a malloc'd NUL-terminated string.
+char *tokenizer_decode(const Tokenizer *tok, const int32_t *ids, size_t n);
+
+// ---- The chat format ------------------------------------------------------------------
+// The DeepSeek-R1 chat format, written in C (no template engine), and the streaming
+// parser that splits R1's reasoning from its answer.
+//
+//   <｜begin▁of▁sentence｜>{system}<｜User｜>{user}<｜Assistant｜>{answer}<｜end▁of▁sentence｜>
+//   ...<｜User｜>{last user}<｜Assistant｜><think>\n      (the generation prompt)
+//
+// Two variants, chosen per file (chat_format_detect): the R1 distills (Qwen2.5/Llama based)
+// force the reasoning open with "<think>\n"; R1-0528 (DeepSeek-R1-0528-Qwen3-8B) ends the
+// generation prompt at "<｜Assistant｜>" and the model writes its own "<think>".
+//
+// Earlier assistant turns go back without their reasoning (only the text after the last
+// "</think>"). Marker tokens are looked up by their text in the vocabulary, never by id,
+// and user/system/assistant text is always tokenized as plain text.
+
+typedef enum ChatRole { CHAT_ROLE_SYSTEM, CHAT_ROLE_USER, CHAT_ROLE_ASSISTANT } ChatRole;
+
+typedef struct ChatMessage {
+    ChatRole role;
+    const char *text; // NUL-terminated UTF-8
+} ChatMessage;
+
+typedef struct ChatMarkers {
+    int32_t bos, eos, user, assistant, think, end_think;
+} ChatMarkers;
+
+typedef enum ChatFormat {
+    CHAT_FORMAT_R1,      // generation prompt "<｜Assistant｜><think>\n"
+    CHAT_FORMAT_R1_0528, // generation prompt "<｜Assistant｜>"; the model opens "<think>"
+} ChatFormat;
+
+// The format a file asks for, from its chat template (TEMPLATE, may be NULL) and
+// architecture: a template whose generation prompt is "<｜Assistant｜><think>" is R1; one
+// with R1's markers but a bare "<｜Assistant｜>" is R1-0528; without a template, qwen3 files
+// (the only R1 on qwen3 is R1-0528) are R1-0528 and others R1. Files whose vocabulary lacks
+// R1's markers (plain Qwen3's ChatML) fail later in chat_find_markers with the reason.
+ChatFormat chat_format_detect(const char *arch, const char *template_text);
+// Why a file with chat template TEMPLATE_TEXT cannot be chatted with (a template in another
+// model family's format, such as plain Qwen3's ChatML without R1's markers), or NULL. For
+// listing files before they are loaded; chat_find_markers gives the same verdict after.
+const char *chat_template_unsupported_reason(const char *template_text);
+
+// Finds the R1 markers in TOK's vocabulary. False (with a message) if one is missing.
+bool chat_find_markers(const Tokenizer *tok, ChatMarkers *out, char *err, size_t err_size);
+
+// Builds the prompt token ids for MESSAGES as the published template does: the LAST
+// system message's text goes right after BOS (earlier ones are dropped: the template
+// assigns, it does not concatenate), then each user/assistant message in order (an
+// assistant message with NULL text is skipped, like content none). When
+// ADD_GENERATION_PROMPT is set the prompt ends in "<｜Assistant｜><think>\n", or in
+// "<｜Assistant｜>" where TOK's file uses R1-0528's format (tokenizer_generation_opens_think).
+// Returns the count (ids malloc'd in *OUT), or -1 with a message.
+int64_t chat_build_prompt(const Tokenizer *tok, const ChatMessage *messages, size_t n_messages,
+                          bool add_generation_prompt, int32_t **out, char *err, size_t err_size);
+
+// The text R1 sees of an earlier answer: everything after the last "</think>" (the whole
+// text when there is none), as the template's split('</think>')[-1] gives it: leading
+// whitespace is kept (trim it for display, not for the prompt). Returns a pointer into TEXT.
+const char *chat_strip_reasoning(const char *text);
+
+// Streaming splitter of generated text into reasoning and answer. With the R1 format
+// generation starts inside the reasoning (the prompt ends in "<think>\n"); "</think>"
+// (which may arrive split across pushes, or as its own token) switches to the answer. A
+// "<think>" at the very start is tolerated and dropped. With R1-0528's format the model
+// opens the reasoning itself: output that starts with "<think>" is reasoning until
+// "</think>", output that does not is all answer.
+typedef enum ReasoningPhase { REASONING_PHASE_THINKING, REASONING_PHASE_ANSWER } ReasoningPhase;
+
+typedef struct ReasoningParser {
+    ReasoningPhase phase;
+    char held[16]; // a possible partial tag, held back until it is resolved
+    size_t n_held;
+    bool seen_text;
+    bool answer_unless_think; // R1-0528: no opening "<think>" means no reasoning
+} ReasoningParser;
+
+typedef void (*ReasoningEmit)(void *user, ReasoningPhase phase, const char *text, size_t len);
+
+void reasoning_parser_init(ReasoningParser *p);
+// For the format of TOK's file (tokenizer_generation_opens_think).
+void reasoning_parser_init_for(ReasoningParser *p, const Tokenizer *tok);
+// Feeds decoded text; calls EMIT zero or more times with text for each phase.
+void reasoning_parser_push(ReasoningParser *p, const char *text, size_t len, ReasoningEmit emit,
+                           void *user);
+// End of generation: flushes held text. Returns true when the output ended while still
+// inside the reasoning (an answer cut off in its thinking).
+bool reasoning_parser_finish(ReasoningParser *p, ReasoningEmit emit, void *user);
+
+// ---- Sampling ---------------------------------------------------------------------------
+// Token sampling: greedy, temperature, top-k, top-p, min-p, and repetition / presence /
+// frequency penalties, with a seeded RNG (same seed and logits, same choices).
+
+typedef struct SamplerParams {
+    float temperature;        // <= 0 means greedy
+    int32_t top_k;            // <= 0: off
+    float top_p;              // >= 1: off
+    float min_p;              // <= 0: off
+    float repetition_penalty; // 1: off (CTRL-style: divide positive logits, multiply negative)
+    float presence_penalty;   // 0: off
+    float frequency_penalty;  // 0: off
+    int32_t penalty_last_n;   // how many recent tokens the penalties look at (-1: all)
+    uint64_t seed;
+} SamplerParams;
+
+// DeepSeek's recommendation for R1: temperature 0.6, top-p 0.95; no other filters.
+SamplerParams sampler_default_params(void);
+
+typedef struct Sampler Sampler;
+
+Sampler *sampler_new(const SamplerParams *params, int32_t n_vocab);
+void sampler_free(Sampler *s);
+// Records a token (prompt or generated) for the penalties.
+void sampler_accept(Sampler *s, int32_t token);
+void sampler_reset(Sampler *s);
+// Chooses the next token from LOGITS[0..n_vocab) (not modified).
+int32_t sampler_sample(Sampler *s, const float *logits);
+
+// Index of the largest logit (lowest index on ties).
+int32_t sampler_argmax(const float *logits, int32_t n);
+
+// ---- Models and contexts ----------------------------------------------------------------
 
 typedef struct PonderModel PonderModel;
 typedef struct PonderContext PonderContext;

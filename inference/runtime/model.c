@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tokenizer/tokenizer.h"
+
 PonderStatus ponder_set_error(PonderError *err, PonderStatus status, const char *fmt, ...)
 {
     if (err) {

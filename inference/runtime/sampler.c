@@ -14,7 +14,7 @@
 //   3. top-k and top-p are radix selections on the weights' float bits (which order like
 //      the weights) over that small set, with the count or mass of each digit;
 //   4. the draw walks the kept tokens in id order: no sorted order is ever needed.
-#include "sampler.h"
+#include "ponder-infer.h"
 
 #include <math.h>
 #include <stdlib.h>

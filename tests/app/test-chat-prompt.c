@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ponder-chat-prompt.h"
+#include "tokenizer/tokenizer.h" // tokenizer_from_json: the test reads the real vocabulary
 
 static Tokenizer *tok;
 

@@ -19,7 +19,7 @@
 //       CORPUS tests/fuzz/corpus-chat
 // tests/inference/test-fuzz-replay.c runs the seeds and every past finding through
 // fuzz_chat_run.
-#include "chat/chat.h"
+#include "ponder-infer.h"
 #include "tokenizer/tokenizer.h"
 
 #include <stdio.h>

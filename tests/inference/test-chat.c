@@ -12,7 +12,7 @@
 // Reasoning parser: every text is fed whole, split at every byte position, split at every
 // pair of positions, and byte by byte; the result must always equal a direct reading of
 // the text (drop a leading "<think>", split at the first "</think>").
-#include "chat/chat.h"
+#include "ponder-infer.h"
 #include "formats/gguf.h"
 #include "formats/json.h"
 #include "test-util.h"

@@ -2,7 +2,7 @@
 // full sort of the vocabulary, each filter applied literally as documented. The sampler
 // must never draw a token the reference excludes, must draw every token it allows, and
 // its frequencies must pass a chi-square test against the reference probabilities.
-#include "runtime/sampler.h"
+#include "ponder-infer.h"
 #include "test-util.h"
 
 #include <math.h>
