@@ -25,6 +25,7 @@
 // client, answered before the save, never sees it.
 #include "ponder-api-server-private.h"
 #include "ponder-reply.h"
+#include "ponder-sampling.h"
 
 #include <string.h>
 
@@ -198,7 +199,7 @@ void ponder_api_history_track(PonderApiServer *self, PonderGeneration *generatio
         record->messages[i] =
             (ChatMessage){params->messages[i].role, g_strdup(params->messages[i].text)};
     record->model = g_strdup(model);
-    record->sampling_json = ponder_sampling_to_json(&params->sampling, params->max_tokens);
+    record->sampling_json = ponder_sampling_to_json(&params->sampling, TRUE, params->max_tokens);
     g_hash_table_add(self->history_pending, record);
     // After the request's own handler: the client is answered before the save.
     g_signal_connect(generation, "finished", G_CALLBACK(on_finished), record);

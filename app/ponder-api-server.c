@@ -499,9 +499,7 @@ guint ponder_api_server_context_length(PonderApiServer *self, PonderModelEntry *
 {
     PonderEngineSettings settings;
     ponder_engine_get_settings(self->engine, &settings);
-    guint trained = ponder_model_entry_get_context_length(entry);
-    guint n_ctx = settings.n_ctx ? settings.n_ctx : MIN(trained ? trained : 8192, 8192);
-    return trained ? MIN(trained, n_ctx) : n_ctx;
+    return ponder_context_length(settings.n_ctx, ponder_model_entry_get_context_length(entry));
 }
 
 // One model runs at a time. A request for another one switches the engine only when

@@ -253,12 +253,3 @@ guint ponder_catalog_entry_get_head_dim(PonderCatalogEntry *self)
     g_return_val_if_fail(PONDER_IS_CATALOG_ENTRY(self), 0);
     return self->model->head_dim;
 }
-
-guint64 ponder_catalog_entry_kv_bytes_per_token(PonderCatalogEntry *self)
-{
-    g_return_val_if_fail(PONDER_IS_CATALOG_ENTRY(self), 0);
-    const guint64 bytes_per_f16 = 2;
-    const guint64 k_and_v = 2;
-    return k_and_v * self->model->n_layer * self->model->n_kv_head * self->model->head_dim *
-           bytes_per_f16;
-}

@@ -45,7 +45,4 @@ guint ponder_catalog_entry_get_n_head(PonderCatalogEntry *self);
 guint ponder_catalog_entry_get_n_kv_head(PonderCatalogEntry *self);
 guint ponder_catalog_entry_get_head_dim(PonderCatalogEntry *self);
 
-// Bytes of f16 KV cache one token of context takes: K and V, every layer, every KV head.
-guint64 ponder_catalog_entry_kv_bytes_per_token(PonderCatalogEntry *self);
-
 G_END_DECLS

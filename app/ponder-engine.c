@@ -322,8 +322,7 @@ static gboolean load_model(PonderEngine *self, const char *path,
     }
     const PonderModelInfo *info = ponder_model_info(model);
     PonderContextParams params = ponder_context_default_params();
-    params.n_ctx =
-        settings->n_ctx ? settings->n_ctx : MIN(info->n_ctx_train ? info->n_ctx_train : 4096, 8192);
+    params.n_ctx = ponder_context_length(settings->n_ctx, info->n_ctx_train);
     params.n_seq = MAX(settings->n_parallel, 1);
     params.n_threads = settings->n_threads;
     params.gpu_layers = settings->gpu_layers;

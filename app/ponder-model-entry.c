@@ -3,9 +3,7 @@
 // its metadata into what a user chooses a model by.
 #include "ponder-model-entry.h"
 
-#include "formats/gguf.h"
 #include "ponder-infer.h"
-#include "quant/quant.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -44,6 +42,7 @@ struct _PonderModelEntry {
     guint64 tensor_bytes;
     guint32 context_length;
     guint32 n_layer, n_embd, n_ff, n_head, n_head_kv, head_dim, n_vocab;
+    PonderModelProbe probe; // what the library read, for the memory estimate
 };
 
 G_DEFINE_FINAL_TYPE(PonderModelEntry, ponder_model_entry, G_TYPE_OBJECT)
@@ -139,115 +138,41 @@ gboolean ponder_model_parse_split_name(const char *basename, guint *part, guint 
 
 // ---- Reading the header --------------------------------------------------------------
 
-static char *gguf_dup(GgufString s)
-{
-    return g_strndup(s.data, s.len);
-}
-
 static void mark_unusable(PonderModelEntry *self, const char *reason)
 {
     if (!self->unusable_reason)
         self->unusable_reason = g_strdup(reason);
 }
 
-static void sum_tensors(const GgufFile *file, guint64 *n_params, guint64 *n_bytes)
+static char *nonempty_dup(const char *text)
 {
-    for (guint64 i = 0; i < file->n_tensors; i++) {
-        *n_params += file->tensors[i].n_elements;
-        *n_bytes += file->tensors[i].n_bytes;
-    }
-}
-
-// When general.file_type is absent or unknown: the type holding most of the matrix bytes.
-static char *dominant_tensor_type(const GgufFile *file)
-{
-    guint64 bytes_by_type[PONDER_TYPE_COUNT] = {0};
-    for (guint64 i = 0; i < file->n_tensors; i++) {
-        const GgufTensor *t = &file->tensors[i];
-        if (t->n_dims >= 2 && t->type < PONDER_TYPE_COUNT)
-            bytes_by_type[t->type] += t->n_bytes;
-    }
-    guint best = PONDER_TYPE_COUNT;
-    for (guint type = 0; type < PONDER_TYPE_COUNT; type++)
-        if (bytes_by_type[type] > 0 &&
-            (best == PONDER_TYPE_COUNT || bytes_by_type[type] > bytes_by_type[best]))
-            best = type;
-    const PonderTypeTraits *traits = best < PONDER_TYPE_COUNT ? ponder_type_traits(best) : NULL;
-    return traits ? g_ascii_strup(traits->name, -1) : NULL;
-}
-
-static guint32 arch_u32(const GgufFile *file, const char *arch, const char *suffix,
-                        guint32 fallback, char **missing_key)
-{
-    g_autofree char *key = g_strdup_printf("%s.%s", arch, suffix);
-    uint32_t value;
-    if (gguf_get_u32(file, key, &value))
-        return value;
-    if (missing_key && !*missing_key)
-        *missing_key = g_steal_pointer(&key);
-    return fallback;
+    return text[0] ? g_strdup(text) : NULL;
 }
 
 static void read_header(PonderModelEntry *self, const char *path)
 {
-    char err[512];
-    GgufFile *file = gguf_open(path, err, sizeof err);
-    if (!file) {
-        mark_unusable(self, err);
+    PonderModelProbe *p = &self->probe;
+    PonderError err = {0};
+    if (ponder_model_probe(path, p, &err) != PONDER_OK) {
+        mark_unusable(self, err.message);
         return;
     }
     self->header_read = TRUE;
-
-    GgufString s;
-    if (gguf_get_string(file, "general.name", &s) && s.len > 0)
-        self->display_name = gguf_dup(s);
-    uint32_t file_type;
-    const char *ft_name = gguf_get_u32(file, "general.file_type", &file_type)
-                              ? ponder_file_type_name(file_type)
-                              : NULL;
-    self->quant_type = ft_name ? g_strdup(ft_name) : dominant_tensor_type(file);
-    sum_tensors(file, &self->n_params, &self->tensor_bytes);
-    const GgufTensor *embd = gguf_find_tensor(file, "token_embd.weight");
-    if (embd && embd->n_dims >= 2 && embd->ne[1] <= G_MAXUINT32)
-        self->n_vocab = (guint32)embd->ne[1];
-
-    if (!gguf_get_string(file, "general.architecture", &s)) {
-        mark_unusable(self, "metadata key 'general.architecture' is missing");
-        gguf_close(file);
-        return;
-    }
-    self->architecture = gguf_dup(s);
-    const char *arch = self->architecture;
-    if (strcmp(arch, "qwen2") != 0 && strcmp(arch, "qwen3") != 0 && strcmp(arch, "llama") != 0) {
-        g_autofree char *reason = g_strdup_printf(
-            "architecture '%s' is not supported (Ponder runs qwen2, qwen3 and llama)", arch);
-        mark_unusable(self, reason);
-    }
-
-    if (gguf_get_string(file, "tokenizer.chat_template", &s)) {
-        g_autofree char *template_text = gguf_dup(s);
-        const char *reason = chat_template_unsupported_reason(template_text);
-        if (reason)
-            mark_unusable(self, reason);
-    }
-
-    // The keys the loader requires; the first one missing is the reason.
-    g_autofree char *missing = NULL;
-    self->n_layer = arch_u32(file, arch, "block_count", 0, &missing);
-    self->n_embd = arch_u32(file, arch, "embedding_length", 0, &missing);
-    self->n_head = arch_u32(file, arch, "attention.head_count", 0, &missing);
-    self->n_ff = arch_u32(file, arch, "feed_forward_length", 0, &missing);
-    self->n_head_kv = arch_u32(file, arch, "attention.head_count_kv", self->n_head, NULL);
-    self->context_length = arch_u32(file, arch, "context_length", 0, NULL);
-    // The real head size: qwen3 heads need not be embedding / heads (the KV cache is
-    // n_head_kv * key_length per token and layer).
-    self->head_dim = arch_u32(file, arch, "attention.key_length",
-                              self->n_head ? self->n_embd / self->n_head : 0, NULL);
-    if (missing) {
-        g_autofree char *reason = g_strdup_printf("metadata key '%s' is missing", missing);
-        mark_unusable(self, reason);
-    }
-    gguf_close(file);
+    self->display_name = nonempty_dup(p->name);
+    self->quant_type = nonempty_dup(p->file_type);
+    self->architecture = nonempty_dup(p->architecture);
+    self->n_params = p->n_params;
+    self->tensor_bytes = p->tensor_bytes;
+    self->n_vocab = p->n_vocab;
+    self->context_length = p->n_ctx_train;
+    self->n_layer = p->n_layer;
+    self->n_embd = p->n_embd;
+    self->n_head = p->n_head;
+    self->n_head_kv = p->n_head_kv;
+    self->head_dim = p->head_dim;
+    self->n_ff = p->n_ff;
+    if (p->unusable[0])
+        mark_unusable(self, p->unusable);
 }
 
 // The other parts of a split set: their sizes and tensors are added to the entry's.
@@ -268,11 +193,10 @@ static void read_split_parts(PonderModelEntry *self, const char *path, gsize pre
             continue;
         }
         self->file_size += (guint64)st.st_size;
-        char err[512];
-        GgufFile *file = gguf_open(part_path, err, sizeof err);
-        if (file) {
-            sum_tensors(file, &self->n_params, &self->tensor_bytes);
-            gguf_close(file);
+        PonderModelProbe part_probe;
+        if (ponder_model_probe(part_path, &part_probe, NULL) == PONDER_OK) {
+            self->n_params += part_probe.n_params;
+            self->tensor_bytes += part_probe.tensor_bytes;
         }
     }
     self->n_parts = count;
@@ -462,53 +386,22 @@ gboolean ponder_model_entry_matches_stat(PonderModelEntry *self, dev_t device, i
            self->mtime_usec == mtime_usec;
 }
 
-// Bytes of COUNT KV elements stored as KV_TYPE, in rows of HEAD_DIM (one head of one token).
-static gboolean kv_bytes(PonderKvType kv_type, guint32 head_dim, guint64 n_rows, guint64 *out)
-{
-    guint64 row;
-    switch (kv_type) {
-    case PONDER_KV_F32: row = (guint64)head_dim * 4; break;
-    case PONDER_KV_F16: row = (guint64)head_dim * 2; break;
-    case PONDER_KV_Q8_0:
-        // 34 bytes per block of 32 (a f16 scale and 32 int8), as ggml stores q8_0
-        if (!ponder_row_bytes(PONDER_TYPE_Q8_0, head_dim, &row))
-            return FALSE;
-        break;
-    default: return FALSE;
-    }
-    *out = row * n_rows;
-    return TRUE;
-}
-
 gboolean ponder_model_entry_estimate_memory(PonderModelEntry *self, guint32 n_ctx,
-                                            PonderKvType kv_type, PonderModelMemoryEstimate *out,
+                                            PonderKvType kv_type, PonderMemoryEstimate *out,
                                             GError **error)
 {
     g_return_val_if_fail(PONDER_IS_MODEL_ENTRY(self), FALSE);
     g_return_val_if_fail(out != NULL, FALSE);
-    if (!self->header_read || self->n_layer == 0 || self->head_dim == 0) {
-        g_set_error(
-            error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "no memory estimate for %s: %s", self->path,
-            self->unusable_reason ? self->unusable_reason : "its header has no layer sizes");
+    // every part's tensors (a split set's other parts were added to the entry)
+    PonderModelProbe probe = self->probe;
+    probe.tensor_bytes = self->tensor_bytes;
+    PonderError err = {0};
+    if (!self->header_read || !ponder_estimate_memory(&probe, n_ctx, kv_type, out, &err)) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "no memory estimate for %s: %s",
+                    self->path,
+                    self->unusable_reason ? self->unusable_reason : err.message);
         return FALSE;
     }
-    if (n_ctx == 0)
-        n_ctx = self->context_length;
-    // K and V, for every layer, token and KV head
-    guint64 n_rows = 2ull * self->n_layer * n_ctx * self->n_head_kv;
-    guint64 kv = 0;
-    if (!kv_bytes(kv_type, self->head_dim, n_rows, &kv)) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                    "KV cache type %d does not fit head size %u of %s", (int)kv_type,
-                    self->head_dim, self->path);
-        return FALSE;
-    }
-    guint64 step_floats = (guint64)self->n_vocab + 4ull * self->n_embd + 2ull * self->n_ff;
-    out->weights = self->tensor_bytes;
-    out->kv_cache = kv;
-    out->scratch = PONDER_MODEL_SCRATCH_FIXED_BYTES +
-                   (guint64)PONDER_MODEL_SCRATCH_STEP_TOKENS * sizeof(float) * step_floats;
-    out->total = out->weights + out->kv_cache + out->scratch;
     return TRUE;
 }
 

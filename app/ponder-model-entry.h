@@ -32,23 +32,6 @@ GType ponder_model_source_get_type(void);
 // What users read: "Ponder", "Ollama", "LM Studio", "Hugging Face", "Folders".
 const char *ponder_model_source_get_name(PonderModelSource source);
 
-// The bytes a model needs on the GPU for one sequence of N_CTX tokens.
-typedef struct {
-    guint64 weights;  // every tensor's bytes, as stored in the file
-    guint64 kv_cache; // 2 (K and V) × n_layer × n_ctx × n_head_kv × head_dim × element size
-    guint64 scratch;  // PONDER_MODEL_SCRATCH_FIXED_BYTES + one prefill step (see below)
-    guint64 total;
-} PonderModelMemoryEstimate;
-
-// The scratch allowance: CUDA's own allocations and the cuBLAS workspace (the 256 MiB +
-// 32 MiB that inference/cuda/cuda-plan.c reserves), plus the f32 buffers of one
-// PONDER_MODEL_SCRATCH_STEP_TOKENS-token prefill step: logits (n_vocab), hidden state,
-// normed copy, attention in and out (4 × n_embd) and the feed-forward pair (2 × n_ff):
-//   scratch = FIXED + STEP_TOKENS × 4 × (n_vocab + 4 × n_embd + 2 × n_ff)
-// A planning number for "will it fit", not the backend's exact allocation.
-#define PONDER_MODEL_SCRATCH_FIXED_BYTES (288u << 20)
-#define PONDER_MODEL_SCRATCH_STEP_TOKENS 256u
-
 #define PONDER_TYPE_MODEL_ENTRY (ponder_model_entry_get_type())
 G_DECLARE_FINAL_TYPE(PonderModelEntry, ponder_model_entry, PONDER, MODEL_ENTRY, GObject)
 
@@ -115,10 +98,11 @@ gboolean ponder_model_entry_is_same_file(PonderModelEntry *self, dev_t device, i
 gboolean ponder_model_entry_matches_stat(PonderModelEntry *self, dev_t device, ino_t inode,
                                          guint64 size, gint64 mtime_usec);
 
-// N_CTX 0 means the trained context length. Fails (with a message) for an entry whose
+// ponder_estimate_memory for the entry's file (all parts of a split set); N_CTX 0 means the
+// trained context length. Fails (with a message) for an entry whose
 // header could not be read.
 gboolean ponder_model_entry_estimate_memory(PonderModelEntry *self, guint32 n_ctx,
-                                            PonderKvType kv_type, PonderModelMemoryEstimate *out,
+                                            PonderKvType kv_type, PonderMemoryEstimate *out,
                                             GError **error);
 
 // Sort order of the list: display name (UTF-8 collation), then quant type, then path.

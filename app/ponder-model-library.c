@@ -6,7 +6,7 @@
 // the warnings are changed on the main context when the job is applied.
 #include "ponder-model-library.h"
 
-#include "formats/json.h"
+#include "ponder-json-guard.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -321,6 +321,15 @@ static char *ollama_name(const char *host, const char *ns, const char *model, co
     return g_strdup_printf("%s:%s", model, tag);
 }
 
+// MEMBER of OBJECT when it is a string, else NULL.
+static const char *string_member(JsonObject *object, const char *member)
+{
+    JsonNode *node = json_object_get_member(object, member);
+    return node && JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_STRING
+               ? json_node_get_string(node)
+               : NULL;
+}
+
 static void scan_ollama_manifest(ScanJob *job, const char *root, const char *manifest_path,
                                  const char *name)
 {
@@ -331,22 +340,26 @@ static void scan_ollama_manifest(ScanJob *job, const char *root, const char *man
         scan_warn(job, "skipped Ollama manifest: %s", error->message);
         return;
     }
-    char err[256];
-    JsonValue *doc = json_parse(text, len, err, sizeof err);
+    g_autoptr(JsonNode) doc = ponder_json_from_untrusted(text, (gssize)len, &error);
     if (!doc) {
-        scan_warn(job, "skipped Ollama manifest %s: %s", manifest_path, err);
+        scan_warn(job, "skipped Ollama manifest %s: %s", manifest_path, error->message);
         return;
     }
-    const JsonValue *layers = json_get(doc, "layers");
+    JsonObject *root_object = JSON_NODE_HOLDS_OBJECT(doc) ? json_node_get_object(doc) : NULL;
+    JsonNode *layers_node = root_object ? json_object_get_member(root_object, "layers") : NULL;
+    JsonArray *layers = layers_node && JSON_NODE_HOLDS_ARRAY(layers_node) ? json_node_get_array(layers_node) : NULL;
     const char *digest = NULL;
-    for (size_t i = 0; layers && layers->type == JSON_ARRAY && i < layers->count; i++) {
-        const JsonValue *layer = json_at(layers, i);
-        if (g_strcmp0(json_get_string(layer, "mediaType", NULL), OLLAMA_MODEL_MEDIA_TYPE) == 0) {
-            digest = json_get_string(layer, "digest", NULL);
+    for (guint i = 0; layers && i < json_array_get_length(layers); i++) {
+        JsonNode *layer_node = json_array_get_element(layers, i);
+        if (!JSON_NODE_HOLDS_OBJECT(layer_node))
+            continue;
+        JsonObject *layer = json_node_get_object(layer_node);
+        if (g_strcmp0(string_member(layer, "mediaType"), OLLAMA_MODEL_MEDIA_TYPE) == 0) {
+            digest = string_member(layer, "digest");
             break;
         }
     }
-    if (!layers || layers->type != JSON_ARRAY)
+    if (!layers)
         scan_warn(job, "skipped Ollama manifest %s: no \"layers\" array", manifest_path);
     else if (!digest)
         scan_warn(job, "skipped Ollama manifest %s: no layer of type %s", manifest_path,
@@ -362,7 +375,6 @@ static void scan_ollama_manifest(ScanJob *job, const char *root, const char *man
         else
             take_file(job, blob, PONDER_MODEL_SOURCE_OLLAMA, name, digest);
     }
-    json_free(doc);
 }
 
 static void scan_ollama(ScanJob *job, const char *root)

@@ -6,6 +6,7 @@
 #include "ponder-reply.h"
 
 #include "ponder-json-guard.h"
+#include "ponder-sampling.h"
 
 #include <json-glib/json-glib.h>
 
@@ -160,63 +161,18 @@ static void on_finished(PonderGeneration *g, PonderReply *self)
 // ---- building the request ------------------------------------------------------------
 
 // The conversation's sampling; a seed it does not fix is new for every answer, so that
-// Regenerate gives another answer (the one used is stored with it).
+// Regenerate gives another answer (the one used is stored with it). Settings that cannot be
+// read leave R1's defaults (the reason goes to the log).
 static void sampling_from_settings(const char *settings_json, SamplerParams *out)
 {
     *out = sampler_default_params();
     out->seed = ((guint64)g_random_int() << 32) | g_random_int();
-    if (!settings_json)
-        return;
-    g_autoptr(JsonParser) parser = json_parser_new();
-    if (!ponder_json_parser_load_untrusted(parser, settings_json, -1, NULL))
-        return;
-    JsonNode *root = json_parser_get_root(parser);
-    if (!JSON_NODE_HOLDS_OBJECT(root))
-        return;
-    JsonObject *o = json_node_get_object(root);
-    if (json_object_has_member(o, "temperature"))
-        out->temperature = (float)json_object_get_double_member(o, "temperature");
-    if (json_object_has_member(o, "top_p"))
-        out->top_p = (float)json_object_get_double_member(o, "top_p");
-    if (json_object_has_member(o, "top_k"))
-        out->top_k = (int32_t)json_object_get_int_member(o, "top_k");
-    if (json_object_has_member(o, "min_p"))
-        out->min_p = (float)json_object_get_double_member(o, "min_p");
-    if (json_object_has_member(o, "seed"))
-        out->seed = (uint64_t)json_object_get_int_member(o, "seed");
-}
-
-// JSON numbers always have a '.', whatever the locale's decimal separator (printf's "%g"
-// writes "0,6" under de_DE). The shortest text that reads back as the same float: 0.6, not
-// the 0.60000002384185791 of a float widened to double.
-static void append_number(GString *json, const char *name, float value)
-{
-    char number[G_ASCII_DTOSTR_BUF_SIZE];
-    for (int digits = 6; digits <= 9; digits++) {
-        char format[8];
-        g_snprintf(format, sizeof format, "%%.%dg", digits);
-        g_ascii_formatd(number, sizeof number, format, value);
-        if ((float)g_ascii_strtod(number, NULL) == value)
-            break;
-    }
-    g_string_append_printf(json, "%s\"%s\":%s", json->len > 1 ? "," : "", name, number);
-}
-
-char *ponder_sampling_to_json(const SamplerParams *s, guint max_tokens)
-{
-    GString *json = g_string_new("{");
-    append_number(json, "temperature", s->temperature);
-    append_number(json, "top_p", s->top_p);
-    g_string_append_printf(json, ",\"top_k\":%d", (int)s->top_k);
-    append_number(json, "min_p", s->min_p);
-    append_number(json, "repetition_penalty", s->repetition_penalty);
-    append_number(json, "presence_penalty", s->presence_penalty);
-    append_number(json, "frequency_penalty", s->frequency_penalty);
-    g_string_append_printf(json, ",\"seed\":%" G_GINT64_FORMAT, (gint64)s->seed);
-    if (max_tokens)
-        g_string_append_printf(json, ",\"max_tokens\":%u", max_tokens);
-    g_string_append_c(json, '}');
-    return g_string_free(json, FALSE);
+    g_autoptr(GError) error = NULL;
+    SamplerParams read = *out;
+    if (settings_json && !ponder_sampling_from_json(settings_json, &read, NULL, &error))
+        g_message("the conversation's sampling settings are not used: %s", error->message);
+    else
+        *out = read;
 }
 
 // The conversation up to and including USER_MESSAGE_ID, as the engine takes it. The
@@ -288,7 +244,7 @@ static PonderReply *start(PonderStore *store, PonderEngine *engine, gint64 user_
     ponder_generation_set_max_tokens(generation, options->max_tokens);
     ponder_generation_set_ignore_eos(generation, options->ignore_eos);
 
-    g_autofree char *sampling_json = ponder_sampling_to_json(&sampling, options->max_tokens);
+    g_autofree char *sampling_json = ponder_sampling_to_json(&sampling, TRUE, options->max_tokens);
     gint64 answer_id = ponder_store_begin_answer(store, user_message_id, options->model_name,
                                                  sampling_json, error);
     if (!answer_id)

@@ -41,12 +41,6 @@ PonderReply *ponder_reply_continue(PonderStore *store, PonderEngine *engine, gin
 // timings, error); the error text stays owned by the generation. Shared with the API's
 // history, so that both kinds of answers are stored alike.
 void ponder_answer_stats_from_generation(PonderGeneration *generation, PonderAnswerStats *out);
-// The sampling as the store records it with an answer (and a conversation's settings read
-// it): a JSON object whose numbers have a '.' in any locale; the seed written as a signed
-// 64-bit number (JSON readers stop there), the same bits; MAX_TOKENS left out when 0.
-// Shared with the API's history, whose saved answers carry the same names.
-char *ponder_sampling_to_json(const SamplerParams *sampling, guint max_tokens);
-
 void ponder_reply_stop(PonderReply *self);
 PonderGeneration *ponder_reply_get_generation(PonderReply *self);
 gint64 ponder_reply_get_user_message_id(PonderReply *self);

@@ -113,14 +113,10 @@ static guint context_length(PonderChatView *self)
 {
     PonderEngineSettings settings;
     ponder_engine_get_settings(engine_of(self), &settings);
-    if (settings.n_ctx)
-        return settings.n_ctx;
-    // 0 means min(the model's maximum, 8192), as the engine applies it.
     const char *path = ponder_engine_get_model_path(engine_of(self));
     PonderModelEntry *entry =
         path ? ponder_model_library_find_by_path(ponder_core_get_library(self->core), path) : NULL;
-    guint model_max = entry ? ponder_model_entry_get_context_length(entry) : 0;
-    return model_max ? MIN(model_max, 8192) : 8192;
+    return ponder_context_length(settings.n_ctx, entry ? ponder_model_entry_get_context_length(entry) : 0);
 }
 
 static void update_context(PonderChatView *self)

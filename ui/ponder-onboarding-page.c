@@ -12,8 +12,9 @@
 #include "ponder-download.h"
 #include "ponder-ui-application.h"
 
-// The context the memory notes assume: the engine's default (min(model maximum, 8192)).
-enum { NOTE_CONTEXT_TOKENS = 8192 };
+// The context the memory notes assume: the default for a model trained on a long context
+// (every R1 distill), as the engine applies it.
+#define NOTE_CONTEXT_TOKENS ponder_context_length(0, G_MAXUINT32)
 
 typedef struct {
     PonderOnboardingPage *page; // borrowed: the page outlives its rows
@@ -56,27 +57,11 @@ static void choose(PonderOnboardingPage *self, const char *name)
     gtk_widget_activate_action(GTK_WIDGET(self), "win.choose-model", "s", name);
 }
 
-// Approximate bits per weight of llama.cpp's quant types (mixed K-quants included).
-static double bits_per_weight(const char *quant_type)
-{
-    static const struct {
-        const char *name;
-        double bits;
-    } table[] = {
-        {"Q2_K", 2.96},   {"Q3_K_S", 3.5},  {"Q3_K_M", 3.91}, {"Q3_K_L", 4.27}, {"Q4_0", 4.55},
-        {"Q4_K_S", 4.58}, {"Q4_K_M", 4.85}, {"Q5_K_S", 5.54}, {"Q5_K_M", 5.69}, {"Q6_K", 6.56},
-        {"Q8_0", 8.5},    {"F16", 16.0},    {"BF16", 16.0},   {"F32", 32.0},
-    };
-    for (guint i = 0; quant_type && i < G_N_ELEMENTS(table); i++)
-        if (g_ascii_strcasecmp(quant_type, table[i].name) == 0)
-            return table[i].bits;
-    return 0;
-}
-
 guint64 ponder_onboarding_estimate_catalog_bytes(const char *size_label, const char *quant_type,
-                                                 guint64 kv_bytes_per_token, guint n_ctx)
+                                                 guint n_layer, guint n_kv_head, guint head_dim,
+                                                 guint n_ctx)
 {
-    double bits = bits_per_weight(quant_type);
+    double bits = ponder_file_type_bits_per_weight(quant_type);
     if (!size_label || bits == 0)
         return 0;
     char *end = NULL;
@@ -86,8 +71,15 @@ guint64 ponder_onboarding_estimate_catalog_bytes(const char *size_label, const c
     double scale = *end == 'B' || *end == 'b' ? 1e9 : *end == 'M' || *end == 'm' ? 1e6 : 0;
     if (scale == 0)
         return 0;
-    guint64 weights = (guint64)(count * scale * bits / 8.0 + 0.5); // rounded, not truncated
-    return weights + kv_bytes_per_token * n_ctx + PONDER_MODEL_SCRATCH_FIXED_BYTES;
+    // The published shapes stand in for a header; the weights from the mix's average bits.
+    PonderModelProbe probe = {
+        .n_layer = n_layer,
+        .n_head_kv = n_kv_head,
+        .head_dim = head_dim,
+        .tensor_bytes = (guint64)(count * scale * bits / 8.0 + 0.5), // rounded, not truncated
+    };
+    PonderMemoryEstimate estimate;
+    return ponder_estimate_memory(&probe, n_ctx, PONDER_KV_F16, &estimate, NULL) ? estimate.total : 0;
 }
 
 static char *memory_note(guint64 bytes)
@@ -114,7 +106,7 @@ static GtkWidget *make_local_row(PonderModelEntry *entry)
         subtitle =
             g_strdup_printf(_("Cannot be used: %s"), ponder_model_entry_get_unusable_reason(entry));
     } else {
-        PonderModelMemoryEstimate estimate;
+        PonderMemoryEstimate estimate;
         g_autofree char *note = NULL;
         if (ponder_model_entry_estimate_memory(entry, NOTE_CONTEXT_TOKENS, PONDER_KV_F16, &estimate,
                                                NULL))
@@ -369,10 +361,11 @@ static void build_catalog(PonderOnboardingPage *self)
         CatalogItem *item = g_new0(CatalogItem, 1);
         item->page = self;
         item->entry = g_list_model_get_item(catalog, i);
+        PonderCatalogEntry *e = item->entry;
         guint64 bytes = ponder_onboarding_estimate_catalog_bytes(
-            ponder_catalog_entry_get_size_label(item->entry),
-            ponder_catalog_entry_get_quant_type(item->entry),
-            ponder_catalog_entry_kv_bytes_per_token(item->entry), NOTE_CONTEXT_TOKENS);
+            ponder_catalog_entry_get_size_label(e), ponder_catalog_entry_get_quant_type(e),
+            ponder_catalog_entry_get_n_layer(e), ponder_catalog_entry_get_n_kv_head(e),
+            ponder_catalog_entry_get_head_dim(e), NOTE_CONTEXT_TOKENS);
         item->memory_note = bytes ? memory_note(bytes) : NULL;
 
         item->row = ADW_ACTION_ROW(adw_action_row_new());

@@ -18,10 +18,12 @@ G_DECLARE_FINAL_TYPE(PonderOnboardingPage, ponder_onboarding_page, PONDER, ONBOA
 
 GtkWidget *ponder_onboarding_page_new(PonderCore *core);
 
-// Bytes of GPU memory a catalog model needs with N_CTX tokens of context: the weights
-// estimated from its parameter count and quant type, the f16 KV cache, and the scratch
-// allowance of ponder-model-entry.h. 0 when the quant type is not known.
+// Bytes of GPU memory a catalog model needs with N_CTX tokens of context
+// (ponder_estimate_memory): the weights from its parameter count ("7B") and the mix's
+// average bits, the f16 KV cache of its published shapes, and the fixed scratch allowance.
+// 0 when the quant type or the size is not known.
 guint64 ponder_onboarding_estimate_catalog_bytes(const char *size_label, const char *quant_type,
-                                                 guint64 kv_bytes_per_token, guint n_ctx);
+                                                 guint n_layer, guint n_kv_head, guint head_dim,
+                                                 guint n_ctx);
 
 G_END_DECLS

@@ -12,6 +12,7 @@
 #include "ponder-conversation-list.h"
 #include "ponder-model-picker.h"
 #include "ponder-onboarding-page.h"
+#include "ponder-sampling.h"
 #include "ponder-ui-application.h"
 
 struct _PonderWindow {
@@ -112,13 +113,11 @@ static void on_prepare_conversation(PonderChatView *view, gint64 id, PonderWindo
     if (self->settings) {
         PonderStore *store = ponder_core_get_store(self->core);
         g_autofree char *prompt = g_settings_get_string(self->settings, "system-prompt");
-        // JSON numbers whatever the locale's decimal separator.
-        char temperature[G_ASCII_DTOSTR_BUF_SIZE], top_p[G_ASCII_DTOSTR_BUF_SIZE];
-        g_ascii_dtostr(temperature, sizeof temperature,
-                       g_settings_get_double(self->settings, "temperature"));
-        g_ascii_dtostr(top_p, sizeof top_p, g_settings_get_double(self->settings, "top-p"));
-        g_autofree char *sampling =
-            g_strdup_printf("{\"temperature\":%s,\"top_p\":%s}", temperature, top_p);
+        SamplerParams params = sampler_default_params();
+        params.temperature = (float)g_settings_get_double(self->settings, "temperature");
+        params.top_p = (float)g_settings_get_double(self->settings, "top-p");
+        // no seed: every answer (and Regenerate) draws a new one
+        g_autofree char *sampling = ponder_sampling_to_json(&params, FALSE, 0);
         g_autoptr(GError) error = NULL;
         if ((*prompt && !ponder_store_set_system_prompt(store, id, prompt, &error)) ||
             !ponder_store_set_settings(store, id, sampling, &error)) {

@@ -246,11 +246,50 @@ const Tokenizer *ponder_model_tokenizer(const PonderModel *model);
 // The file's chat template text (data only, never executed), or NULL.
 const char *ponder_model_chat_template(const PonderModel *model);
 
+// ---- Files before loading: what the header says, what a context will need ---------------
+
+// Read from the header and tensor table only (no weights, no tokenizer), for listing files.
+typedef struct PonderModelProbe {
+    char architecture[32]; // general.architecture; "" when missing
+    char name[256];        // general.name; "" when missing
+    char file_type[32];    // "Q4_K_M"...: general.file_type, else the type of most matrix bytes
+    uint32_t n_layer, n_embd, n_head, n_head_kv, head_dim, n_ff; // 0 when unusable
+    uint32_t n_vocab;     // rows of token_embd.weight
+    uint32_t n_ctx_train; // <architecture>.context_length; 0 when the file does not say
+    uint64_t n_params, tensor_bytes; // of this file (one part of a split set: of that part)
+    // Why Ponder cannot run the file, in the loader's words ("" when the header shows no
+    // reason): an architecture it does not run, a missing key, another family's template.
+    char unusable[512];
+} PonderModelProbe;
+
+// PONDER_ERR_FORMAT (with gguf's message) when PATH is not a readable GGUF file; a valid
+// file that cannot run is PONDER_OK with out->unusable set.
+PonderStatus ponder_model_probe(const char *path, PonderModelProbe *out, PonderError *err);
+
+// The bytes a model needs for one sequence of N_CTX tokens (0: the trained context) with
+// KV_TYPE: weights as stored, K and V of every layer, and a scratch allowance (the CUDA
+// runtime and cuBLAS workspace, one prefill step's buffers). A planning number for "will
+// it fit", not a backend's exact allocation. False when the probe has no layer sizes.
+typedef struct PonderMemoryEstimate {
+    uint64_t weights, kv_cache, scratch, total;
+} PonderMemoryEstimate;
+bool ponder_estimate_memory(const PonderModelProbe *probe, uint32_t n_ctx, PonderKvType kv_type,
+                            PonderMemoryEstimate *out, PonderError *err);
+
+// Average bits per weight of llama.cpp's named mixes ("Q4_K_M": 4.85), for sizing a file
+// before it is downloaded; 0 for a name it does not know.
+double ponder_file_type_bits_per_weight(const char *file_type);
+
+// The context a conversation gets: REQUESTED when not 0, else the model's trained length
+// (N_CTX_TRAIN, 4096 when unknown) capped at 8192. The one rule for the engine, the API and
+// the window.
+uint32_t ponder_context_length(uint32_t requested, uint32_t n_ctx_train);
+
 // Called from the thread running ponder_decode during long prefills.
 typedef void (*PonderProgress)(void *user, uint64_t done_tokens, uint64_t total_tokens);
 
 typedef struct PonderContextParams {
-    uint32_t n_ctx;     // tokens per sequence; 0: min(model maximum, 4096)
+    uint32_t n_ctx;     // tokens per sequence; 0: ponder_context_length(0, model maximum)
     uint32_t n_seq;     // sequences that can be alive at once; 0: 1
     uint32_t n_threads; // CPU threads; 0: the number of online cores
     PonderBackend backend;

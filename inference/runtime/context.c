@@ -8,7 +8,7 @@
 
 // GPU prefill takes longer chunks: the GEMM path dequantizes every weight once per chunk,
 // so a 512-token prompt in chunks of 256 would dequantize it twice.
-enum { DEFAULT_CTX = 4096, DEFAULT_PREFILL_CHUNK = 256, DEFAULT_GPU_PREFILL_CHUNK = 512, MAX_SEQUENCES = 1024 };
+enum { DEFAULT_PREFILL_CHUNK = 256, DEFAULT_GPU_PREFILL_CHUNK = 512, MAX_SEQUENCES = 1024 };
 
 PonderContextParams ponder_context_default_params(void)
 {
@@ -50,23 +50,12 @@ const char *ponder_status_name(PonderStatus status)
     return (unsigned)status < sizeof names / sizeof names[0] ? names[status] : "unknown";
 }
 
-static PonderType kv_element_type(PonderKvType kv)
-{
-    switch (kv) {
-    case PONDER_KV_F16: return PONDER_TYPE_F16;
-    case PONDER_KV_Q8_0: return PONDER_TYPE_Q8_0;
-    case PONDER_KV_F32: break;
-    }
-    return PONDER_TYPE_F32;
-}
-
 PonderContext *ponder_context_new(PonderModel *model, const PonderContextParams *params,
                                   PonderError *err)
 {
     const ModelHparams *hp = &model->hp;
     PonderContextParams p = params ? *params : ponder_context_default_params();
-    if (p.n_ctx == 0)
-        p.n_ctx = hp->n_ctx_train < DEFAULT_CTX ? hp->n_ctx_train : DEFAULT_CTX;
+    p.n_ctx = ponder_context_length(p.n_ctx, hp->n_ctx_train);
     if (p.n_ctx > hp->n_ctx_train) {
         ponder_set_error(err, PONDER_ERR_INVALID,
                          "context of %u tokens requested, but the model supports at most %u",
@@ -99,7 +88,7 @@ PonderContext *ponder_context_new(PonderModel *model, const PonderContextParams 
     ctx->n_seq = p.n_seq;
     // A step holds a prefill chunk, or one token of every sequence when decoding.
     ctx->max_step_tokens = p.prefill_chunk > p.n_seq ? p.prefill_chunk : p.n_seq;
-    ctx->kv_type = kv_element_type(p.kv_type);
+    ctx->kv_type = ponder_kv_element_type(p.kv_type);
     atomic_init(&ctx->cancel_requested, false);
 
     if (!ponder_row_bytes(ctx->kv_type, hp->head_dim, &ctx->kv_head_bytes)) {

@@ -283,6 +283,12 @@ static bool load_hparams(Loader *l)
     return load_rope_scaling(l);
 }
 
+bool model_read_hparams(PonderModel *m, PonderError *err)
+{
+    Loader l = {.model = m, .err = err};
+    return load_hparams(&l);
+}
+
 // Looks up tensor NAME with shape [ne0, ne1] (ne1 = 0: a 1-D tensor). Absent and
 // OPTIONAL: returns true with *out NULL.
 static bool find_tensor(Loader *l, const char *name, uint64_t ne0, uint64_t ne1, bool optional,
@@ -404,10 +410,7 @@ static void describe(PonderModel *m, const char *path)
         const char *base = strrchr(path, '/');
         snprintf(m->name, sizeof m->name, "%s", base ? base + 1 : path);
     }
-    uint32_t ftype;
-    const char *ft = gguf_get_u32(m->file, "general.file_type", &ftype) ? ponder_file_type_name(ftype) : NULL;
-    snprintf(m->file_type, sizeof m->file_type, "%s",
-             ft ? ft : ponder_type_traits(m->layers[0].wq.type)->name);
+    model_file_type_name(m->file, m->file_type, sizeof m->file_type);
     if (gguf_get_string(m->file, "tokenizer.chat_template", &s)) {
         m->chat_template = malloc(s.len + 1);
         if (m->chat_template)

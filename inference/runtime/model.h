@@ -81,6 +81,15 @@ struct PonderModel {
 PonderModel *ponder_model_load_memory(const void *data, size_t size, const char *name,
                                       PonderError *err);
 
+// The hyperparameters of M->file into M->hp and M->arch_name, every key checked as the
+// loader checks it (ponder_model_probe gives the same verdict without loading weights).
+bool model_read_hparams(PonderModel *m, PonderError *err);
+
+// general.file_type's name ("Q4_K_M"), else the type holding most of the matrix bytes.
+void model_file_type_name(const GgufFile *file, char *out, size_t size);
+// The element type a KV cache of KV_TYPE stores.
+PonderType ponder_kv_element_type(PonderKvType kv_type);
+
 // Sets ERR (when not NULL) to STATUS and a formatted message; returns STATUS.
 PonderStatus ponder_set_error(PonderError *err, PonderStatus status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

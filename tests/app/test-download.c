@@ -10,6 +10,7 @@
 #include "ponder-catalog.h"
 #include "app-test-util.h"
 #include "ponder-download.h"
+#include "ponder-infer.h"
 
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
@@ -436,14 +437,26 @@ static void test_catalog_entries(void)
 
 // KV cache per token at f16 from the published configs: Llama-3.1-8B has 32 layers of 8 KV
 // heads of 128 (128 KiB per token); Qwen2.5-7B 28 layers of 4 KV heads of 128.
+static guint64 f16_kv_bytes_per_token(PonderCatalogEntry *entry)
+{
+    PonderModelProbe probe = {
+        .n_layer = ponder_catalog_entry_get_n_layer(entry),
+        .n_head_kv = ponder_catalog_entry_get_n_kv_head(entry),
+        .head_dim = ponder_catalog_entry_get_head_dim(entry),
+    };
+    PonderMemoryEstimate one_token;
+    g_assert_true(ponder_estimate_memory(&probe, 1, PONDER_KV_F16, &one_token, NULL));
+    return one_token.kv_cache;
+}
+
 static void test_catalog_memory_facts(void)
 {
     g_autoptr(PonderCatalogEntry) llama = ponder_catalog_lookup("r1-distill-llama-8b-q4_k_m");
     g_autoptr(PonderCatalogEntry) qwen = ponder_catalog_lookup("r1-distill-qwen-7b-q8_0");
     g_assert_nonnull(llama);
     g_assert_nonnull(qwen);
-    g_assert_cmpuint(ponder_catalog_entry_kv_bytes_per_token(llama), ==, 128 * 1024);
-    g_assert_cmpuint(ponder_catalog_entry_kv_bytes_per_token(qwen), ==, 2 * 28 * 4 * 128 * 2);
+    g_assert_cmpuint(f16_kv_bytes_per_token(llama), ==, 128 * 1024);
+    g_assert_cmpuint(f16_kv_bytes_per_token(qwen), ==, 2 * 28 * 4 * 128 * 2);
     g_assert_cmpstr(ponder_catalog_entry_get_architecture(llama), ==, "llama");
     g_assert_cmpstr(ponder_catalog_entry_get_architecture(qwen), ==, "qwen2");
 }

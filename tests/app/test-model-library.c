@@ -622,7 +622,7 @@ static void test_memory_estimate(void)
     // 288 MiB + 256 tokens × 4 bytes × (1056 vocab + 4 × 256 embd + 2 × 512 ff)
     const guint64 scratch = 301989888ull + 3178496ull;
 
-    PonderModelMemoryEstimate m;
+    PonderMemoryEstimate m;
     g_autoptr(GError) error = NULL;
     // K and V × 2 layers × 4096 tokens × 2 KV heads × 64 dims × 2 bytes
     g_assert_true(ponder_model_entry_estimate_memory(entry, 4096, PONDER_KV_F16, &m, &error));

@@ -11,6 +11,7 @@
 #include "app-test-engine.h"
 #include "app-test-util.h"
 #include "ponder-reply.h"
+#include "ponder-sampling.h"
 
 static char *tmp_dir, *model_path, *db_path;
 
@@ -237,7 +238,7 @@ static void test_sampling_json(void)
         "{\"temperature\":0.6,\"top_p\":0.95,\"top_k\":40,\"min_p\":1e-05,"
         "\"repetition_penalty\":1.1,\"presence_penalty\":-0.5,\"frequency_penalty\":0,"
         "\"seed\":-1,\"max_tokens\":7}";
-    g_autofree char *json = ponder_sampling_to_json(&s, 7);
+    g_autofree char *json = ponder_sampling_to_json(&s, TRUE, 7);
     g_assert_cmpstr(json, ==, expected);
 
     char *previous = app_test_use_comma_locale();
@@ -245,9 +246,65 @@ static void test_sampling_json(void)
         g_test_skip("no comma-decimal locale is installed (tools/install-deps makes de_DE.UTF-8)");
         return;
     }
-    g_autofree char *in_comma_locale = ponder_sampling_to_json(&s, 7);
+    g_autofree char *in_comma_locale = ponder_sampling_to_json(&s, TRUE, 7);
     app_test_restore_numeric_locale(previous);
     g_assert_cmpstr(in_comma_locale, ==, expected);
+}
+
+// What the window, the reply and the API history write reads back as the same settings
+// (the seed's bits included); a subset replaces only its own fields; a member of the wrong
+// kind fails and leaves the settings as they were.
+static void test_sampling_json_read_back(void)
+{
+    SamplerParams s = sampler_default_params();
+    s.temperature = 0.3f;
+    s.top_k = 17;
+    s.min_p = 0.05f;
+    s.repetition_penalty = 1.25f;
+    s.presence_penalty = 0.5f;
+    s.frequency_penalty = -0.25f;
+    s.seed = G_MAXUINT64 - 5;
+    g_autofree char *json = ponder_sampling_to_json(&s, TRUE, 0);
+    SamplerParams back = sampler_default_params();
+    gboolean has_seed = FALSE;
+    g_autoptr(GError) error = NULL;
+    g_assert_true(ponder_sampling_from_json(json, &back, &has_seed, &error));
+    g_assert_no_error(error);
+    g_assert_true(has_seed);
+    g_assert_cmpfloat(back.temperature, ==, 0.3f);
+    g_assert_cmpint(back.top_k, ==, 17);
+    g_assert_cmpfloat(back.min_p, ==, 0.05f);
+    g_assert_cmpfloat(back.repetition_penalty, ==, 1.25f);
+    g_assert_cmpfloat(back.presence_penalty, ==, 0.5f);
+    g_assert_cmpfloat(back.frequency_penalty, ==, -0.25f);
+    g_assert_cmpuint(back.seed, ==, G_MAXUINT64 - 5);
+
+    // without the seed (the window's conversation settings): the seed stays the caller's
+    g_autofree char *no_seed = ponder_sampling_to_json(&s, FALSE, 0);
+    g_assert_null(strstr(no_seed, "seed"));
+    back = sampler_default_params();
+    back.seed = 42;
+    g_assert_true(ponder_sampling_from_json(no_seed, &back, &has_seed, &error));
+    g_assert_false(has_seed);
+    g_assert_cmpuint(back.seed, ==, 42);
+
+    // an older conversation's two members
+    back = sampler_default_params();
+    g_assert_true(ponder_sampling_from_json("{\"temperature\":1,\"top_p\":0.5}", &back, NULL, &error));
+    g_assert_cmpfloat(back.temperature, ==, 1.0f);
+    g_assert_cmpfloat(back.top_p, ==, 0.5f);
+    g_assert_cmpfloat(back.min_p, ==, sampler_default_params().min_p);
+
+    // wrong kinds: nothing changes
+    const char *bad[] = {"{\"temperature\":\"hot\",\"top_k\":3}", "{\"top_k\":2.5}", "[1]", "{\"seed\":true}", "0,6"};
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+        back = sampler_default_params();
+        g_assert_false(ponder_sampling_from_json(bad[i], &back, NULL, &error));
+        g_assert_nonnull(error);
+        g_clear_error(&error);
+        g_assert_cmpint(back.top_k, ==, sampler_default_params().top_k);
+        g_assert_cmpfloat(back.temperature, ==, sampler_default_params().temperature);
+    }
 }
 
 // A user whose locale writes 0.6 as "0,6" (de_DE, fr_FR, ru_RU, pt_BR...) sends a message
@@ -308,6 +365,7 @@ int main(int argc, char **argv)
     g_test_add_func("/reply/stop-is-stored-as-cancelled", test_stop_is_stored_as_cancelled);
     g_test_add_func("/reply/regenerate-draws-a-new-seed", test_regenerate_draws_a_new_seed);
     g_test_add_func("/reply/sampling-json", test_sampling_json);
+    g_test_add_func("/reply/sampling-json-read-back", test_sampling_json_read_back);
     g_test_add_func("/reply/send-in-comma-locale", test_send_in_comma_locale);
     int status = g_test_run();
     app_test_remove_tree(tmp_dir);

@@ -819,15 +819,17 @@ static void test_catalog_memory_estimate(void)
     // 28 * 4 * 128 * 2 * 2 = 57344 bytes per token. Q4_K_M is about 4.85 bits per weight.
     guint64 weights = 4243750000;           // 7e9 * 4.85 / 8
     guint64 kv = 57344ull * 8192;           // 469762048
-    guint64 scratch = 288ull * 1024 * 1024; // CUDA's reserve
-    g_assert_cmpuint(ponder_onboarding_estimate_catalog_bytes("7B", "Q4_K_M", 57344, 8192), ==,
+    guint64 scratch = 288ull * 1024 * 1024; // CUDA's reserve (no step buffers: no shapes for them)
+    g_assert_cmpuint(ponder_onboarding_estimate_catalog_bytes("7B", "Q4_K_M", 28, 4, 128, 8192), ==,
                      weights + kv + scratch);
-    // 1.5B at Q8_0 (8.5 bits): 1.59375e9 bytes of weights.
-    g_assert_cmpuint(ponder_onboarding_estimate_catalog_bytes("1.5B", "Q8_0", 0, 8192), ==,
-                     1593750000ull + scratch);
+    // 1.5B at Q8_0 (8.5 bits): 1.59375e9 bytes of weights; 28 layers, 2 KV heads of 128:
+    // 28672 bytes per token.
+    g_assert_cmpuint(ponder_onboarding_estimate_catalog_bytes("1.5B", "q8_0", 28, 2, 128, 8192), ==,
+                     1593750000ull + 28672ull * 8192 + scratch);
     // What the table does not know gives no note rather than a wrong one.
-    g_assert_cmpuint(ponder_onboarding_estimate_catalog_bytes("7B", "IQ1_S", 57344, 8192), ==, 0);
-    g_assert_cmpuint(ponder_onboarding_estimate_catalog_bytes("seven", "Q8_0", 57344, 8192), ==, 0);
+    g_assert_cmpuint(ponder_onboarding_estimate_catalog_bytes("7B", "IQ1_S", 28, 4, 128, 8192), ==, 0);
+    g_assert_cmpuint(ponder_onboarding_estimate_catalog_bytes("seven", "Q8_0", 28, 4, 128, 8192), ==, 0);
+    g_assert_cmpuint(ponder_onboarding_estimate_catalog_bytes("7B", "Q8_0", 0, 4, 128, 8192), ==, 0);
 }
 
 int main(int argc, char **argv)
