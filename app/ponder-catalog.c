@@ -1,15 +1,17 @@
 // The catalog table and PonderCatalogEntry, the list item that shows one row of it.
 //
 // All files come from bartowski's GGUF repositories, which name every repository
-// "bartowski/{model}-GGUF" and every single-file quant "{model}-{QUANT}.gguf" at the top of
-// the repository; the table stores the model and its quants and builds both names from
-// that rule. Quants the publisher splits into parts (the 70B Q5_K_M, Q6_K and Q8_0, each a
+// "bartowski/{stem}-GGUF" and every single-file quant "{stem}-{QUANT}.gguf" at the top of
+// the repository, the stem being the model's name (his newer repositories put the
+// organisation in front: "deepseek-ai_DeepSeek-R1-0528-Qwen3-8B"); the table stores the
+// model, its stem and its quants and builds both names from that rule. Quants the publisher splits into parts (the 70B Q5_K_M, Q6_K and Q8_0, each a
 // folder of "-0000N-of-0000M.gguf" pieces) are left out: a download here is one file.
 
 #include "ponder-catalog.h"
 
 typedef struct {
-    const char *model_name;   // the upstream name, also the stem of the file names
+    const char *model_name;   // the upstream name, what the UI shows
+    const char *file_stem;    // the publisher's stem of repository and file names; NULL: the name
     const char *architecture; // GGUF general.architecture
     const char *size_label;
     // From the base model's config.json (num_hidden_layers, num_attention_heads,
@@ -19,21 +21,27 @@ typedef struct {
     guint n_head;
     guint n_kv_head;
     guint head_dim;
-    const char *quants[8]; // NULL-terminated, smallest file first
+    const char *quants[10]; // NULL-terminated, smallest file first
 } CatalogModel;
 
 // clang-format off
 #define SMALL_MODEL_QUANTS {"Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", NULL}
 #define LARGE_MODEL_QUANTS {"Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", NULL}
+// The Qwen distills also in the IQ types that fit them on 8-12 GB cards.
+#define SMALL_QWEN_QUANTS {"IQ3_M", "IQ4_XS", "Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", NULL}
+#define LARGE_QWEN_QUANTS {"Q2_K", "IQ3_M", "Q3_K_M", "IQ4_XS", "Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", NULL}
 
 static const CatalogModel catalog_models[] = {
-    {"DeepSeek-R1-Distill-Qwen-1.5B", "qwen2", "1.5B", 28, 12, 2, 128, SMALL_MODEL_QUANTS},
-    {"DeepSeek-R1-Distill-Qwen-7B", "qwen2", "7B", 28, 28, 4, 128, SMALL_MODEL_QUANTS},
-    {"DeepSeek-R1-Distill-Llama-8B", "llama", "8B", 32, 32, 8, 128, SMALL_MODEL_QUANTS},
-    {"DeepSeek-R1-Distill-Qwen-14B", "qwen2", "14B", 48, 40, 8, 128, LARGE_MODEL_QUANTS},
-    {"DeepSeek-R1-Distill-Qwen-32B", "qwen2", "32B", 64, 40, 8, 128, LARGE_MODEL_QUANTS},
+    {"DeepSeek-R1-Distill-Qwen-1.5B", NULL, "qwen2", "1.5B", 28, 12, 2, 128, SMALL_QWEN_QUANTS},
+    {"DeepSeek-R1-Distill-Qwen-7B", NULL, "qwen2", "7B", 28, 28, 4, 128, SMALL_QWEN_QUANTS},
+    {"DeepSeek-R1-Distill-Llama-8B", NULL, "llama", "8B", 32, 32, 8, 128, SMALL_MODEL_QUANTS},
+    // R1-0528's distill, what Ollama's deepseek-r1:8b is: Qwen3-8B's shapes (head_dim 128)
+    {"DeepSeek-R1-0528-Qwen3-8B", "deepseek-ai_DeepSeek-R1-0528-Qwen3-8B", "qwen3", "8B", 36, 32, 8, 128,
+     {"IQ4_XS", "Q4_K_M", "Q6_K", "Q8_0", NULL}},
+    {"DeepSeek-R1-Distill-Qwen-14B", NULL, "qwen2", "14B", 48, 40, 8, 128, LARGE_QWEN_QUANTS},
+    {"DeepSeek-R1-Distill-Qwen-32B", NULL, "qwen2", "32B", 64, 40, 8, 128, LARGE_QWEN_QUANTS},
     // Q5_K_M and up are published split into parts: left out (see the top of the file).
-    {"DeepSeek-R1-Distill-Llama-70B", "llama", "70B", 80, 64, 8, 128,
+    {"DeepSeek-R1-Distill-Llama-70B", NULL, "llama", "70B", 80, 64, 8, 128,
      {"Q2_K", "Q3_K_M", "Q4_K_M", NULL}},
 };
 // clang-format on
@@ -158,8 +166,9 @@ static PonderCatalogEntry *catalog_entry_new(const CatalogModel *model, const ch
     g_autofree char *quant = g_ascii_strdown(quant_type, -1);
     const char *without_vendor = g_str_has_prefix(stem, "deepseek-") ? stem + 9 : stem;
     self->id = g_strdup_printf("%s-%s", without_vendor, quant);
-    self->repo = g_strdup_printf(CATALOG_PUBLISHER "/%s-GGUF", model->model_name);
-    self->file = g_strdup_printf("%s-%s.gguf", model->model_name, quant_type);
+    const char *file_stem = model->file_stem ? model->file_stem : model->model_name;
+    self->repo = g_strdup_printf(CATALOG_PUBLISHER "/%s-GGUF", file_stem);
+    self->file = g_strdup_printf("%s-%s.gguf", file_stem, quant_type);
     return self;
 }
 

@@ -182,6 +182,10 @@ double ponder_file_type_bits_per_weight(const char *file_type)
         {"Q2_K", 2.96},   {"Q3_K_S", 3.5},  {"Q3_K_M", 3.91}, {"Q3_K_L", 4.27}, {"Q4_0", 4.55},
         {"Q4_K_S", 4.58}, {"Q4_K_M", 4.85}, {"Q5_K_S", 5.54}, {"Q5_K_M", 5.69}, {"Q6_K", 6.56},
         {"Q8_0", 8.5},    {"F16", 16.0},    {"BF16", 16.0},   {"F32", 32.0},
+        // and as its quantize tool describes the IQ types and mixes
+        {"IQ1_S", 1.56},  {"IQ1_M", 1.75},  {"IQ2_XXS", 2.06}, {"IQ2_XS", 2.31}, {"IQ2_S", 2.5},
+        {"IQ2_M", 2.7},   {"IQ3_XXS", 3.06}, {"IQ3_XS", 3.3}, {"IQ3_S", 3.44},  {"IQ3_M", 3.66},
+        {"IQ4_XS", 4.25}, {"IQ4_NL", 4.5},
     };
     for (size_t i = 0; file_type && i < sizeof table / sizeof table[0]; i++)
         if (ascii_equal_ci(file_type, table[i].name))

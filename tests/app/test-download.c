@@ -362,10 +362,14 @@ static void test_catalog_entries(void)
     g_assert_cmpuint(n, >=, 6 * 4);
     g_assert_true(g_list_model_get_item_type(catalog) == PONDER_TYPE_CATALOG_ENTRY);
 
-    // The six distills DeepSeek published, each with the everyday quant.
+    // The seven distills DeepSeek published, each with the everyday quant.
     const char *models[] = {"DeepSeek-R1-Distill-Qwen-1.5B", "DeepSeek-R1-Distill-Qwen-7B",
                             "DeepSeek-R1-Distill-Qwen-14B",  "DeepSeek-R1-Distill-Qwen-32B",
-                            "DeepSeek-R1-Distill-Llama-8B",  "DeepSeek-R1-Distill-Llama-70B"};
+                            "DeepSeek-R1-Distill-Llama-8B",  "DeepSeek-R1-Distill-Llama-70B",
+                            "DeepSeek-R1-0528-Qwen3-8B"};
+    // IQ4_XS and IQ3_M of every Qwen distill; R1-0528 in IQ4_XS too
+    guint iq4_seen = 0, iq3_m_seen = 0;
+    gboolean seen_0528_example = FALSE;
     guint q4_seen[G_N_ELEMENTS(models)] = {0};
     gboolean seen_70b_q2 = FALSE, seen_70b_q3 = FALSE, seen_bartowski_example = FALSE;
     g_autoptr(GHashTable) ids = g_hash_table_new(g_str_hash, g_str_equal);
@@ -386,8 +390,13 @@ static void test_catalog_entries(void)
         g_assert_nonnull(strstr(file, name));
         // Split files ("-00001-of-00002.gguf") are not single downloads.
         g_assert_null(strstr(file, "-of-"));
-        g_assert_true(strcmp(ponder_catalog_entry_get_architecture(entry), "qwen2") == 0 ||
-                      strcmp(ponder_catalog_entry_get_architecture(entry), "llama") == 0);
+        const char *arch = ponder_catalog_entry_get_architecture(entry);
+        g_assert_true(strcmp(arch, "qwen2") == 0 || strcmp(arch, "llama") == 0 ||
+                      strcmp(arch, "qwen3") == 0);
+        g_assert_true((strcmp(arch, "qwen3") == 0) == (strstr(name, "Qwen3") != NULL));
+        g_assert_cmpfloat(ponder_file_type_bits_per_weight(quant), >, 0); // a memory note for each
+        iq4_seen += strcmp(quant, "IQ4_XS") == 0;
+        iq3_m_seen += strcmp(quant, "IQ3_M") == 0;
         g_assert_nonnull(strstr(name, ponder_catalog_entry_get_size_label(entry)));
 
         guint n_head = ponder_catalog_entry_get_n_head(entry);
@@ -413,7 +422,15 @@ static void test_catalog_entries(void)
         if (strcmp(repo, "bartowski/DeepSeek-R1-Distill-Qwen-7B-GGUF") == 0 &&
             strcmp(file, "DeepSeek-R1-Distill-Qwen-7B-Q4_K_M.gguf") == 0)
             seen_bartowski_example = TRUE;
+        // bartowski's newer repositories carry the organisation in front
+        if (strcmp(repo, "bartowski/deepseek-ai_DeepSeek-R1-0528-Qwen3-8B-GGUF") == 0 &&
+            strcmp(file, "deepseek-ai_DeepSeek-R1-0528-Qwen3-8B-Q4_K_M.gguf") == 0 &&
+            strcmp(id, "r1-0528-qwen3-8b-q4_k_m") == 0 && ponder_catalog_entry_get_n_layer(entry) == 36)
+            seen_0528_example = TRUE;
     }
+    g_assert_cmpuint(iq4_seen, ==, 5);
+    g_assert_cmpuint(iq3_m_seen, ==, 4);
+    g_assert_true(seen_0528_example);
     for (guint m = 0; m < G_N_ELEMENTS(models); m++)
         g_assert_cmpuint(q4_seen[m], ==, 1);
     g_assert_true(seen_70b_q2 && seen_70b_q3);

@@ -827,7 +827,7 @@ static void test_catalog_memory_estimate(void)
     g_assert_cmpuint(ponder_onboarding_estimate_catalog_bytes("1.5B", "q8_0", 28, 2, 128, 8192), ==,
                      1593750000ull + 28672ull * 8192 + scratch);
     // What the table does not know gives no note rather than a wrong one.
-    g_assert_cmpuint(ponder_onboarding_estimate_catalog_bytes("7B", "IQ1_S", 28, 4, 128, 8192), ==, 0);
+    g_assert_cmpuint(ponder_onboarding_estimate_catalog_bytes("7B", "TQ2_0", 28, 4, 128, 8192), ==, 0);
     g_assert_cmpuint(ponder_onboarding_estimate_catalog_bytes("seven", "Q8_0", 28, 4, 128, 8192), ==, 0);
     g_assert_cmpuint(ponder_onboarding_estimate_catalog_bytes("7B", "Q8_0", 0, 4, 128, 8192), ==, 0);
 }
