@@ -54,6 +54,15 @@ struct Active {
     gboolean stopped;     // a stop string matched: the rest is dropped
     float *logits;        // [n_vocab]
     char *piece;          // decoder output buffer
+
+    // The reasoning: what closes it, and what it has been.
+    gint budget;        // reasoning tokens before the engine closes it; -1: never
+    gboolean reasoning_over; // closed, or there is none (raw text, an answer at once)
+    guint n_reasoning;
+    GArray *thought;     // its token ids, for the loop guard (NULL: no guard)
+    const GArray *forced; // the closing being fed instead of samples, or NULL
+    guint n_forced_fed;
+    PonderReasoningEnd closing_reason;
 };
 
 struct _PonderEngine {
@@ -87,6 +96,10 @@ struct _PonderEngine {
     PonderModel *model;
     PonderContext *ctx;
     PonderEngineSettings loaded_settings;
+    // What the engine appends to close a reasoning ("\n</think>\n\n" as the template writes
+    // it), and with R1-0528's "<think>\n" in front where the model had not opened one yet.
+    // NULL when the vocabulary lacks R1's markers (raw text only).
+    GArray *closing, *open_and_close;
     Slot *slots;
     guint n_slots;
     guint64 lru_clock;
@@ -192,6 +205,8 @@ static void active_free(Active *a)
         g_string_free(a->held_answer, TRUE);
     g_free(a->logits);
     g_free(a->piece);
+    if (a->thought)
+        g_array_unref(a->thought);
     g_free(a);
 }
 
@@ -297,7 +312,35 @@ static void unload_model(PonderEngine *self)
     g_clear_pointer(&self->slots, g_free);
     self->n_slots = 0;
     g_clear_pointer(&self->ctx, ponder_context_free);
+    g_clear_pointer(&self->closing, g_array_unref);
+    g_clear_pointer(&self->open_and_close, g_array_unref);
     g_clear_pointer(&self->model, ponder_model_free);
+}
+
+static void append_plain(GArray *ids, const Tokenizer *tok, const char *text)
+{
+    int32_t *out = NULL;
+    int64_t n = tokenizer_encode(tok, text, strlen(text), false, &out);
+    if (n > 0)
+        g_array_append_vals(ids, out, (guint)n);
+    free(out);
+}
+
+// The closing tokens of TOK's chat format (markers by their text, never by id).
+static void make_closings(PonderEngine *self, const Tokenizer *tok)
+{
+    ChatMarkers markers;
+    char err[256];
+    if (!chat_find_markers(tok, &markers, err, sizeof err))
+        return;
+    self->closing = g_array_new(FALSE, FALSE, sizeof(gint32));
+    append_plain(self->closing, tok, "\n");
+    g_array_append_val(self->closing, markers.end_think);
+    append_plain(self->closing, tok, "\n\n");
+    self->open_and_close = g_array_new(FALSE, FALSE, sizeof(gint32));
+    g_array_append_val(self->open_and_close, markers.think);
+    append_plain(self->open_and_close, tok, "\n");
+    g_array_append_vals(self->open_and_close, self->closing->data, self->closing->len);
 }
 
 static gboolean load_model(PonderEngine *self, const char *path,
@@ -373,6 +416,7 @@ static gboolean load_model(PonderEngine *self, const char *path,
     }
     self->model = model;
     self->ctx = ctx;
+    make_closings(self, ponder_model_tokenizer(model));
     self->loaded_settings = *settings;
     self->n_slots = params.n_seq;
     self->slots = g_new0(Slot, self->n_slots);
@@ -544,6 +588,16 @@ static void admit(PonderEngine *self, PonderGeneration *generation, const char *
         a->parser.phase = REASONING_PHASE_ANSWER;
         a->parser.seen_text = true;
     }
+    a->reasoning_over = r->kind == PONDER_GENERATION_RAW || a->parser.phase == REASONING_PHASE_ANSWER;
+    a->budget = r->reasoning_budget;
+    gint effort_budget = ponder_reasoning_effort_budget(r->reasoning_effort,
+                                                        ponder_context_n_ctx(self->ctx), prompt.n_ids);
+    if (effort_budget >= 0 && (a->budget < 0 || effort_budget < a->budget))
+        a->budget = effort_budget;
+    if (a->budget >= (gint)max_tokens || !self->closing)
+        a->budget = -1; // the length limit comes first (or there is no closing to write)
+    if (r->loop_guard && self->closing)
+        a->thought = g_array_new(FALSE, FALSE, sizeof(gint32));
     a->held_answer = g_string_new(NULL);
     a->logits = g_new(float, n_vocab);
     a->piece = g_malloc(tokenizer_max_token_bytes(tok) + 16);
@@ -556,21 +610,93 @@ static void admit(PonderEngine *self, PonderGeneration *generation, const char *
 
 // ---- one forward step ----------------------------------------------------------------
 
+// Whether the last reasoning tokens are one span of 16-64 tokens written 4 times in a row.
+static gboolean thought_repeats(const GArray *thought)
+{
+    const gint32 *end = (const gint32 *)thought->data + thought->len;
+    for (guint span = 16; span <= 64 && 4 * span <= thought->len; span++) {
+        guint i = 1;
+        while (i <= 3 * span && end[-(gint)i] == end[-(gint)(i + span)])
+            i++;
+        if (i > 3 * span)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+// Whether A's reasoning must be closed now, and why (the budget, the user, the loop guard).
+static gboolean closing_due(Active *a, PonderReasoningEnd *why)
+{
+    if (a->reasoning_over || a->forced)
+        return FALSE;
+    if (a->budget >= 0 && a->n_reasoning >= (guint)a->budget)
+        *why = PONDER_REASONING_END_BUDGET;
+    else if (ponder_generation_answer_now_requested(a->generation))
+        *why = PONDER_REASONING_END_ANSWER_NOW;
+    else if (a->thought && thought_repeats(a->thought))
+        *why = PONDER_REASONING_END_LOOP;
+    else
+        return FALSE;
+    return TRUE;
+}
+
+// The next token: the closing's while one is being fed, else the sampler's.
+static int32_t next_token(PonderEngine *self, Active *a)
+{
+    PonderReasoningEnd why;
+    if (closing_due(a, &why)) {
+        // R1-0528 opens "<think>" itself: before it has, the closing opens it too.
+        gboolean unopened = !a->parser.seen_text && a->parser.answer_unless_think;
+        a->forced = unopened ? self->open_and_close : self->closing;
+        a->n_forced_fed = 0;
+        a->closing_reason = why;
+    }
+    if (a->forced) {
+        int32_t token = g_array_index(a->forced, gint32, a->n_forced_fed++);
+        if (a->n_forced_fed == a->forced->len)
+            a->forced = NULL;
+        return token;
+    }
+    return sampler_sample(a->sampler, a->logits);
+}
+
+// Whether TOKEN (just fed to the parser while the reasoning was open) is one of the
+// reasoning's: all of them through the one that closes it; an R1-0528 answer that never
+// opened "<think>" had none.
+static gboolean count_reasoning(Active *a, int32_t token, gboolean was_unopened)
+{
+    gboolean thinking = a->parser.phase == REASONING_PHASE_THINKING;
+    if (!thinking && was_unopened && a->parser.answer_unless_think && !a->closing_reason) {
+        a->reasoning_over = TRUE; // the answer began at once
+        return FALSE;
+    }
+    a->n_reasoning++;
+    if (a->thought)
+        g_array_append_val(a->thought, token);
+    if (!thinking) {
+        a->reasoning_over = TRUE;
+        ponder_generation_push_reasoning_end(
+            a->generation, a->closing_reason ? a->closing_reason : PONDER_REASONING_END_MODEL);
+    }
+    return TRUE;
+}
+
 static void after_logits(PonderEngine *self, Active *a)
 {
     const Tokenizer *tok = ponder_model_tokenizer(self->model);
-    int32_t token = sampler_sample(a->sampler, a->logits);
+    int32_t token = next_token(self, a);
     if (!a->request->ignore_eos && token == tokenizer_eos(tok)) {
         finish_active(self, a, PONDER_FINISH_STOP, NULL);
         return;
     }
     sampler_accept(a->sampler, token);
     a->n_generated++;
-    ponder_generation_push_token(a->generation);
+    gboolean was_open = !a->reasoning_over, was_unopened = !a->parser.seen_text;
     int n =
         token_decoder_push(&a->decoder, tok, token, a->piece, tokenizer_max_token_bytes(tok) + 16);
     if (n > 0)
         feed_text(a, a->piece, (size_t)n);
+    ponder_generation_push_token(a->generation, was_open && count_reasoning(a, token, was_unopened));
     if (a->stopped)
         finish_active(self, a, PONDER_FINISH_STOP, NULL);
     else if (a->n_generated >= a->max_tokens)

@@ -25,20 +25,26 @@ typedef struct {
     guint max_tokens;
     GStrv stop;
     gboolean ignore_eos;
+    gint reasoning_budget; // -1: none
+    PonderReasoningEffort reasoning_effort;
+    gboolean loop_guard;
 } PonderGenerationRequest;
 
 const PonderGenerationRequest *ponder_generation_get_request(PonderGeneration *self);
 // Called by ponder_engine_submit on the submitting thread: binds the main context.
 void ponder_generation_mark_submitted(PonderGeneration *self);
 gboolean ponder_generation_is_cancelled(PonderGeneration *self);
+gboolean ponder_generation_answer_now_requested(PonderGeneration *self);
 
 void ponder_generation_push_started(PonderGeneration *self, guint prompt_tokens,
                                     guint cached_tokens, guint dropped_messages, gint64 load_us);
 void ponder_generation_push_progress(PonderGeneration *self, guint done, guint total);
 void ponder_generation_push_text(PonderGeneration *self, gboolean reasoning, const char *text,
                                  gsize len);
-// Counts a generated token (the first one ends the prefill time).
-void ponder_generation_push_token(PonderGeneration *self);
+// Counts a generated token (the first one ends the prefill time); REASONING: one of the
+// reasoning's.
+void ponder_generation_push_token(PonderGeneration *self, gboolean reasoning);
+void ponder_generation_push_reasoning_end(PonderGeneration *self, PonderReasoningEnd end);
 // Token counts a remote server reported (its "usage"), replacing what was counted here.
 void ponder_generation_push_usage(PonderGeneration *self, guint prompt_tokens,
                                   guint completion_tokens);

@@ -24,7 +24,8 @@ struct _PonderGeneration {
 
     PonderGenerationRequest request;
     gboolean submitted;
-    gint cancelled; // atomic
+    gint cancelled;  // atomic
+    gint answer_now; // atomic
     GMainContext *main_context;
 
     // Shared with the engine thread, under lock.
@@ -106,6 +107,7 @@ static void ponder_generation_init(PonderGeneration *self)
     self->answer = g_string_new(NULL);
     self->request.priority = PONDER_PRIORITY_INTERACTIVE;
     self->request.sampling = sampler_default_params();
+    self->request.reasoning_budget = -1;
 }
 
 PonderGeneration *ponder_generation_new_chat(const ChatMessage *messages, gsize n_messages,
@@ -173,9 +175,49 @@ void ponder_generation_set_ignore_eos(PonderGeneration *self, gboolean ignore_eo
     self->request.ignore_eos = ignore_eos;
 }
 
+void ponder_generation_set_reasoning_budget(PonderGeneration *self, gint budget)
+{
+    g_return_if_fail(!self->submitted);
+    self->request.reasoning_budget = budget < 0 ? -1 : budget;
+}
+
+void ponder_generation_set_reasoning_effort(PonderGeneration *self, PonderReasoningEffort effort)
+{
+    g_return_if_fail(!self->submitted);
+    self->request.reasoning_effort = effort;
+}
+
+void ponder_generation_set_loop_guard(PonderGeneration *self, gboolean loop_guard)
+{
+    g_return_if_fail(!self->submitted);
+    self->request.loop_guard = loop_guard;
+}
+
+gint ponder_reasoning_effort_budget(PonderReasoningEffort effort, guint n_ctx, guint n_prompt)
+{
+    gint preset;
+    switch (effort) {
+    case PONDER_REASONING_EFFORT_DEFAULT: return -1;
+    case PONDER_REASONING_EFFORT_NONE: return 0;
+    case PONDER_REASONING_EFFORT_MINIMAL: preset = 256; break;
+    case PONDER_REASONING_EFFORT_LOW: preset = 1024; break;
+    case PONDER_REASONING_EFFORT_MEDIUM: preset = 4096; break;
+    case PONDER_REASONING_EFFORT_HIGH: preset = 12288; break;
+    default: preset = G_MAXINT; break;
+    }
+    // what stays of the context after the prompt and the answer's share
+    gint64 room = (gint64)n_ctx - n_prompt - PONDER_ANSWER_RESERVE;
+    return (gint)CLAMP(room, 0, preset);
+}
+
 void ponder_generation_cancel(PonderGeneration *self)
 {
     g_atomic_int_set(&self->cancelled, 1);
+}
+
+void ponder_generation_answer_now(PonderGeneration *self)
+{
+    g_atomic_int_set(&self->answer_now, 1);
 }
 
 gboolean ponder_generation_is_finished(PonderGeneration *self)
@@ -244,6 +286,11 @@ void ponder_generation_mark_submitted(PonderGeneration *self)
 gboolean ponder_generation_is_cancelled(PonderGeneration *self)
 {
     return g_atomic_int_get(&self->cancelled) != 0;
+}
+
+gboolean ponder_generation_answer_now_requested(PonderGeneration *self)
+{
+    return g_atomic_int_get(&self->answer_now) != 0;
 }
 
 // Main context: delivers everything pending, in the order the UI needs (start, progress,
@@ -332,11 +379,19 @@ void ponder_generation_push_text(PonderGeneration *self, gboolean reasoning, con
     pthread_mutex_unlock(&self->lock);
 }
 
-void ponder_generation_push_token(PonderGeneration *self)
+void ponder_generation_push_token(PonderGeneration *self, gboolean reasoning)
 {
     pthread_mutex_lock(&self->lock);
     if (self->stats.completion_tokens++ == 0)
         self->first_token_us = g_get_monotonic_time();
+    self->stats.reasoning_tokens += reasoning != FALSE;
+    pthread_mutex_unlock(&self->lock);
+}
+
+void ponder_generation_push_reasoning_end(PonderGeneration *self, PonderReasoningEnd end)
+{
+    pthread_mutex_lock(&self->lock);
+    self->stats.reasoning_end = end;
     pthread_mutex_unlock(&self->lock);
 }
 

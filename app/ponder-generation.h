@@ -33,10 +33,28 @@ void ponder_generation_set_max_tokens(PonderGeneration *self, guint max_tokens);
 void ponder_generation_set_stop(PonderGeneration *self, const char *const *stop);
 // Keeps generating through end-of-sentence (benchmarks and tests).
 void ponder_generation_set_ignore_eos(PonderGeneration *self, gboolean ignore_eos);
+// Reasoning tokens allowed before the engine closes the reasoning itself (a newline,
+// "</think>" and the blank line of the template, as tokens) and the answer follows within
+// the remaining max_tokens: -1 (the default) unlimited, 0 an empty reasoning block. A budget
+// at or above max_tokens never triggers.
+void ponder_generation_set_reasoning_budget(PonderGeneration *self, gint budget);
+// A preset budget, capped so that at least PONDER_ANSWER_RESERVE tokens of the context stay
+// for the answer (UNLIMITED is capped the same way). With a budget too, the smaller wins.
+void ponder_generation_set_reasoning_effort(PonderGeneration *self, PonderReasoningEffort effort);
+// Closes reasoning that repeats the same span of 16-64 tokens 4 times in a row.
+void ponder_generation_set_loop_guard(PonderGeneration *self, gboolean loop_guard);
+// Thread-safe: the engine closes the reasoning at its next step, and the answer follows the
+// reasoning written so far. No effect once the answer has begun.
+void ponder_generation_answer_now(PonderGeneration *self);
 
 // Thread-safe. The engine frees the sequence within one forward step and finishes the
 // generation with PONDER_FINISH_CANCELLED.
 void ponder_generation_cancel(PonderGeneration *self);
+
+// The budget an effort preset stands for with N_CTX tokens of context and N_PROMPT of
+// prompt; -1 for DEFAULT.
+gint ponder_reasoning_effort_budget(PonderReasoningEffort effort, guint n_ctx, guint n_prompt);
+#define PONDER_ANSWER_RESERVE 1024
 
 // Results so far, on the main context (what the signals have delivered).
 gboolean ponder_generation_is_finished(PonderGeneration *self);
@@ -53,6 +71,8 @@ typedef struct {
     guint cached_tokens;  // of those, found in the prefix cache (not computed again)
     guint prefill_tokens; // of those, computed (prompt_tokens - cached_tokens)
     guint completion_tokens;
+    guint reasoning_tokens;        // of those, from the first reasoning token through "</think>"
+    PonderReasoningEnd reasoning_end;
     guint dropped_messages; // oldest messages left out so the prompt fits the context
     gint64 queued_us;       // submitted -> started
     gint64 load_us;         // model load this request waited for

@@ -118,12 +118,12 @@ static void handle_choice(RemoteRun *run, JsonObject *choice)
         if (content && *content)
             feed_content(run, content);
         if ((reasoning && *reasoning) || (content && *content))
-            ponder_generation_push_token(run->generation);
+            ponder_generation_push_token(run->generation, reasoning && *reasoning);
     } else {
         const char *text = ponder_remote_json_string(choice, "text");
         if (text && *text) {
             run_push_text(run, FALSE, text, strlen(text));
-            ponder_generation_push_token(run->generation);
+            ponder_generation_push_token(run->generation, FALSE);
         }
     }
     const char *finish = ponder_remote_json_string(choice, "finish_reason");

@@ -36,4 +36,24 @@ typedef enum {
     PONDER_FINISH_ERROR,     // the engine failed (message stored beside it)
 } PonderFinishReason;
 
+// How an answer's reasoning ended.
+typedef enum {
+    PONDER_REASONING_END_NONE,       // still open, or there was none (raw text, an answer at once)
+    PONDER_REASONING_END_MODEL,      // the model wrote "</think>"
+    PONDER_REASONING_END_BUDGET,     // the thinking budget closed it
+    PONDER_REASONING_END_ANSWER_NOW, // the user asked for the answer
+    PONDER_REASONING_END_LOOP,       // the loop guard closed a thought that repeated itself
+} PonderReasoningEnd;
+
+// Thinking effort: presets of the thinking budget (ponder_reasoning_effort_budget).
+typedef enum {
+    PONDER_REASONING_EFFORT_DEFAULT, // none chosen: the request's budget alone (or unlimited)
+    PONDER_REASONING_EFFORT_NONE,    // answer at once (an empty reasoning block)
+    PONDER_REASONING_EFFORT_MINIMAL, // 256 tokens
+    PONDER_REASONING_EFFORT_LOW,     // 1,024
+    PONDER_REASONING_EFFORT_MEDIUM,  // 4,096
+    PONDER_REASONING_EFFORT_HIGH,    // 12,288
+    PONDER_REASONING_EFFORT_UNLIMITED,
+} PonderReasoningEffort;
+
 G_END_DECLS
