@@ -80,6 +80,11 @@ static void add_usage(JsonBuilder *b, PonderGeneration *generation)
     json_builder_set_member_name(b, "cached_tokens");
     json_builder_add_int_value(b, stats.cached_tokens);
     json_builder_end_object(b);
+    json_builder_set_member_name(b, "completion_tokens_details");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "reasoning_tokens");
+    json_builder_add_int_value(b, stats.reasoning_tokens);
+    json_builder_end_object(b);
     json_builder_end_object(b);
 }
 

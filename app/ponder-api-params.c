@@ -203,6 +203,57 @@ static void init_params(PonderApiParams *p)
     p->sampling = sampler_default_params();
     // Without a seed, each request samples differently, as clients expect.
     p->sampling.seed = ((guint64)g_random_int() << 32) | g_random_int();
+    p->reasoning_budget = -1;
+}
+
+// An effort by the names clients send; FALSE (with the accepted names) for any other.
+static gboolean read_effort(JsonObject *object, const char *name, const char *param,
+                            PonderReasoningEffort *out, PonderApiError **error)
+{
+    static const struct {
+        const char *name;
+        PonderReasoningEffort effort;
+    } efforts[] = {
+        {"none", PONDER_REASONING_EFFORT_NONE},     {"minimal", PONDER_REASONING_EFFORT_MINIMAL},
+        {"low", PONDER_REASONING_EFFORT_LOW},       {"medium", PONDER_REASONING_EFFORT_MEDIUM},
+        {"high", PONDER_REASONING_EFFORT_HIGH},     {"xhigh", PONDER_REASONING_EFFORT_UNLIMITED},
+    };
+    g_autofree char *value = NULL;
+    if (!read_string(object, name, param, &value, error))
+        return FALSE;
+    if (!value)
+        return TRUE;
+    for (gsize i = 0; i < G_N_ELEMENTS(efforts); i++) {
+        if (strcmp(value, efforts[i].name) == 0) {
+            *out = efforts[i].effort;
+            return TRUE;
+        }
+    }
+    *error = invalid(param, "'%s' must be one of none, minimal, low, medium, high, xhigh", param);
+    return FALSE;
+}
+
+// OpenAI's reasoning_effort, and the {"effort": ..., "max_tokens": N} object of
+// OpenRouter-style clients.
+static gboolean read_openai_reasoning(JsonObject *body, PonderApiParams *out, PonderApiError **error)
+{
+    if (!read_effort(body, "reasoning_effort", "reasoning_effort", &out->reasoning_effort, error))
+        return FALSE;
+    JsonNode *reasoning = member(body, "reasoning");
+    if (!reasoning)
+        return TRUE;
+    if (!JSON_NODE_HOLDS_OBJECT(reasoning)) {
+        *error = invalid("reasoning", "'reasoning' must be an object");
+        return FALSE;
+    }
+    JsonObject *o = json_node_get_object(reasoning);
+    gint64 budget = -1;
+    if (!read_effort(o, "effort", "reasoning.effort", &out->reasoning_effort, error) ||
+        !read_int(o, "max_tokens", "reasoning.max_tokens", 0, MAX_TOKENS_LIMIT, &budget, error))
+        return FALSE;
+    if (member(o, "max_tokens"))
+        out->reasoning_budget = (gint)budget;
+    return TRUE;
 }
 
 void ponder_api_params_clear(PonderApiParams *p)
@@ -428,7 +479,8 @@ gboolean ponder_api_params_parse_openai(JsonObject *body, gboolean chat, PonderA
         !refuse_if_used(body, "logprobs", "log probabilities are not reported", error) ||
         !refuse_if_used(body, "logit_bias", "logit bias is not supported", error) ||
         !refuse_if_used(body, "echo", "echoing the prompt is not supported", error) ||
-        !refuse_if_used(body, "suffix", "insertion (suffix) is not supported", error))
+        !refuse_if_used(body, "suffix", "insertion (suffix) is not supported", error) ||
+        !read_openai_reasoning(body, out, error))
         return FALSE;
     if (n != 1 || best_of != 1) {
         *error = unsupported(n != 1 ? "n" : "best_of", "one choice per request only (n = 1)");
@@ -542,11 +594,27 @@ gboolean ponder_api_params_parse_ollama(JsonObject *body, gboolean chat, PonderA
 {
     init_params(out);
     out->stream = TRUE; // Ollama streams unless told not to
+    // think: false answers without thinking; true thinks without a limit; "low", "medium" and
+    // "high" think within those efforts' budgets. The reasoning goes out as "thinking".
     JsonNode *think = member(body, "think");
-    if (think && JSON_NODE_HOLDS_VALUE(think) && json_node_get_value_type(think) == G_TYPE_STRING)
-        out->think = TRUE; // "low"/"medium"/"high": R1 has one level, all of them mean "show it"
-    else if (!read_bool(body, "think", "think", &out->think, error))
+    if (think && JSON_NODE_HOLDS_VALUE(think) && json_node_get_value_type(think) == G_TYPE_STRING) {
+        const char *level = json_node_get_string(think);
+        out->think = TRUE;
+        if (strcmp(level, "low") == 0)
+            out->reasoning_effort = PONDER_REASONING_EFFORT_LOW;
+        else if (strcmp(level, "medium") == 0)
+            out->reasoning_effort = PONDER_REASONING_EFFORT_MEDIUM;
+        else if (strcmp(level, "high") == 0)
+            out->reasoning_effort = PONDER_REASONING_EFFORT_HIGH;
+        else {
+            *error = invalid("think", "'think' must be true, false, \"low\", \"medium\" or \"high\"");
+            return FALSE;
+        }
+    } else if (!read_bool(body, "think", "think", &out->think, error)) {
         return FALSE;
+    } else if (think && !out->think) {
+        out->reasoning_effort = PONDER_REASONING_EFFORT_NONE;
+    }
     if (!read_string(body, "model", "model", &out->model, error) ||
         !read_bool(body, "stream", "stream", &out->stream, error) ||
         !read_keep_alive(body, &out->unload_after, error) ||
@@ -591,5 +659,7 @@ PonderGeneration *ponder_api_params_make_generation(const PonderApiParams *p)
     ponder_generation_set_max_tokens(g, p->max_tokens);
     if (p->stop)
         ponder_generation_set_stop(g, (const char *const *)p->stop);
+    ponder_generation_set_reasoning_effort(g, p->reasoning_effort);
+    ponder_generation_set_reasoning_budget(g, p->reasoning_budget);
     return g;
 }

@@ -98,6 +98,8 @@ typedef struct {
     gboolean stream;
     gboolean include_usage; // OpenAI stream_options.include_usage
     gboolean think;         // Ollama: send reasoning as "thinking"
+    PonderReasoningEffort reasoning_effort; // OpenAI reasoning_effort / reasoning.effort, Ollama think
+    gint reasoning_budget;                  // OpenAI reasoning.max_tokens; -1: none
     gboolean unload_after;  // Ollama keep_alive 0
 } PonderApiParams;
 

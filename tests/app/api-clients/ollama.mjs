@@ -47,6 +47,16 @@ for (const think of [true, false]) {
           'chat: last streamed part');
 }
 
+// think as Ollama takes it: false answers without thinking, a level thinks within its budget.
+const low = await ollama.chat({ model, messages, think: 'low', options, stream: false });
+check(low.done === true && typeof low.message.thinking === 'string', 'chat: think "low"');
+try {
+    await ollama.chat({ model, messages, think: 'extreme', options, stream: false });
+    check(false, 'think "extreme" was accepted');
+} catch (error) {
+    check(error.status_code === 400 && /think/.test(error.error), `think "extreme": ${error}`);
+}
+
 const generated = await ollama.generate({ model, prompt: 'Tell me a story.', options, stream: false });
 let response = '';
 for await (const part of await ollama.generate({ model, prompt: 'Tell me a story.', options, stream: true }))

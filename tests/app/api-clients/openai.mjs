@@ -65,6 +65,28 @@ for await (const chunk of completionStream) text += chunk.choices[0]?.text ?? ''
 check(text === completion.choices[0].text, 'streamed completion differs');
 check(completion.usage.completion_tokens <= 12, 'completion max_tokens');
 
+// Reasoning controls. The closing the engine writes ("\n</think>\n\n") counts as reasoning
+// through "</think>": 2 tokens in R1's vocabulary.
+const details = (response) => response.usage.completion_tokens_details ?? {};
+check(Number.isInteger(details(full).reasoning_tokens) &&
+      details(full).reasoning_tokens <= full.usage.completion_tokens, 'usage: reasoning_tokens');
+check(usage.completion_tokens_details?.reasoning_tokens === details(full).reasoning_tokens,
+      'streamed usage: reasoning_tokens differs');
+const none = await client.chat.completions.create({ ...request, max_tokens: 24, reasoning_effort: 'none' });
+check(details(none).reasoning_tokens === 2, `reasoning_effort none: ${JSON.stringify(none.usage)}`);
+check((none.choices[0].message.reasoning_content ?? '').trim() === '', 'reasoning_effort none: reasoning written');
+const budget = await client.chat.completions.create({ ...request, max_tokens: 24, reasoning: { max_tokens: 4 } });
+check(details(budget).reasoning_tokens === 6, `reasoning.max_tokens 4: ${JSON.stringify(budget.usage)}`);
+for (const bad of [{ reasoning_effort: 'extreme' }, { reasoning: { effort: 'max' } }, { reasoning: 'high' }]) {
+    try {
+        await client.chat.completions.create({ ...request, ...bad });
+        check(false, `accepted ${JSON.stringify(bad)}`);
+    } catch (error) {
+        check(error instanceof OpenAI.APIError && error.status === 400 && /reasoning/.test(error.message),
+              `${JSON.stringify(bad)}: ${error}`);
+    }
+}
+
 try {
     await client.chat.completions.create({ ...request, model: 'no-such-model' });
     check(false, 'an unknown model was accepted');
