@@ -8,7 +8,7 @@
 
 #include "ponder-chat-resources.h"
 
-#include "ponder-markdown-view.h"
+#include "markdown/ponder-markdown-view.h"
 
 // ---- PonderMessageItem ---------------------------------------------------------------
 
