@@ -3,10 +3,6 @@
 // and the actions on it. Rows are recycled by the list's factory: a row shows whichever
 // PonderMessageItem it is bound to.
 //
-// PonderMessageItem, the list's item, lives here too: it is the row's data and nothing else
-// uses it, and keeping the pair together keeps the streaming contract (items collect text,
-// rows draw it once per frame) in one place.
-//
 // The row activates the chat view's actions, so it works inside any widget that installs
 // them: "chat.regenerate" (x: answer id), "chat.continue" (x: answer id), "chat.edit"
 // ((xs): user message id, new text), "chat.select-branch" (x: message id).
@@ -14,49 +10,10 @@
 
 #include <gtk/gtk.h>
 
-#include "ponder-store.h"
+#include "ponder-message-item.h"
 #include "ponder-thinking-section.h"
 
 G_BEGIN_DECLS
-
-#define PONDER_TYPE_MESSAGE_ITEM (ponder_message_item_get_type())
-G_DECLARE_FINAL_TYPE(PonderMessageItem, ponder_message_item, PONDER, MESSAGE_ITEM, GObject)
-
-// Takes MESSAGE.
-PonderMessageItem *ponder_message_item_new(PonderMessage *message);
-// The stored message (its texts as stored when it was loaded; see get_content for the live text).
-const PonderMessage *ponder_message_item_get_message(PonderMessageItem *self);
-gint64 ponder_message_item_get_id(PonderMessageItem *self);
-// Replaces the stored message (takes MESSAGE; same id), e.g. when an answer has finished.
-void ponder_message_item_set_message(PonderMessageItem *self, PonderMessage *message);
-
-// The text so far: the stored text plus what streamed in since.
-const char *ponder_message_item_get_content(PonderMessageItem *self);
-const char *ponder_message_item_get_reasoning(PonderMessageItem *self);
-gsize ponder_message_item_get_content_length(PonderMessageItem *self);
-gsize ponder_message_item_get_reasoning_length(PonderMessageItem *self);
-// Replaces the live texts (an answer that kept streaming while another conversation was shown
-// is ahead of what the store has).
-void ponder_message_item_set_texts(PonderMessageItem *self, const char *content,
-                                   const char *reasoning);
-
-// Streaming: the answer is being generated now. Appends cost the size of the delta and emit
-// "text-changed"; the row redraws at most once per frame however often they come.
-void ponder_message_item_begin_streaming(PonderMessageItem *self);
-void ponder_message_item_append_reasoning(PonderMessageItem *self, const char *delta);
-void ponder_message_item_append_answer(PonderMessageItem *self, const char *delta);
-// The end: FINAL (taken; may be NULL to keep the message as it was) is the stored result.
-void ponder_message_item_end_streaming(PonderMessageItem *self, PonderMessage *final);
-gboolean ponder_message_item_get_streaming(PonderMessageItem *self);
-// Seconds from the first reasoning to the first answer text, when this process saw both;
-// < 0 otherwise.
-double ponder_message_item_get_thinking_seconds(PonderMessageItem *self);
-
-// The branch switcher: this message is number INDEX (from 0) of COUNT under its parent;
-// PREVIOUS_ID / NEXT_ID are its neighbours (0: none).
-void ponder_message_item_set_siblings(PonderMessageItem *self, guint index, guint count,
-                                      gint64 previous_id, gint64 next_id);
-gboolean ponder_message_item_has_siblings_info(PonderMessageItem *self);
 
 #define PONDER_TYPE_MESSAGE_ROW (ponder_message_row_get_type())
 G_DECLARE_FINAL_TYPE(PonderMessageRow, ponder_message_row, PONDER, MESSAGE_ROW, GtkWidget)
