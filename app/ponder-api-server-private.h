@@ -1,20 +1,28 @@
 // What the files of PonderApiServer share: the server's fields, one HTTP request's state,
-// the error type the routes answer with, request parameters, and the route handlers.
+// request parameters, and the route handlers.
 //
-//   ponder-api-server.c  listening, running the checks, routing, running a generation and
-//                        streaming it back (both dialects use the same driver)
-//   ponder-api-parse.c   the routes, the security checks and body parsing, on a request's
-//                        parts (no connection: the fuzzer calls it)
-//   ponder-api-params.c  request parsing and validation shared by both dialects
-//   ponder-api-openai.c  /v1/models, /v1/chat/completions, /v1/completions
-//   ponder-api-ollama.c  /api/tags, /api/show, /api/chat, /api/generate, /api/version, /api/ps
-//   ponder-api-metrics.c counters and histograms, GET /health and GET /metrics
-//   ponder-api-history.c chats saved as conversations in the history (when switched on)
+//   ponder-api-server.c   listening, the request's life, routing, running a generation and
+//                         streaming it back (both dialects use the same driver)
+//   ponder-api-security.c the checks at the connection: the early handler (runs the header
+//                         checks before the body is read), refusals, connection and body
+//                         limits
+//   ponder-api-access.c   the header checks: Host, Origin, preflight, key, declared size
+//   ponder-api-errors.c   the error type the routes answer with, its body in each dialect,
+//                         the statuses of engine errors
+//   ponder-api-parse.c    the routes and body parsing, on a request's parts (no connection:
+//                         the fuzzer compiles it, and the two files above)
+//   ponder-api-params.c   request parsing and validation shared by both dialects
+//   ponder-api-openai.c   /v1/models, /v1/chat/completions, /v1/completions
+//   ponder-api-ollama.c   /api/tags, /api/show, /api/chat, /api/generate, /api/version, /api/ps
+//   ponder-api-metrics.c  counters and histograms, GET /health and GET /metrics
+//   ponder-api-history.c  chats saved as conversations in the history (when switched on)
 #pragma once
 
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "ponder-api-access.h"
+#include "ponder-api-errors.h"
 #include "ponder-api-metrics.h"
 #include "ponder-api-server.h"
 #include "ponder-engine.h"
@@ -22,9 +30,6 @@
 #include "ponder-store.h"
 
 G_BEGIN_DECLS
-
-// libsoup 3.2's SoupStatus has no name for it.
-#define PONDER_API_STATUS_TOO_MANY_REQUESTS 429
 
 struct _PonderApiServer {
     GObject parent_instance;
@@ -56,31 +61,6 @@ struct _PonderApiServer {
     char *pending_model_path; // set_model asked for it; the engine's notification may lag
     GHashTable *history_pending; // PonderApiHistoryRecord * set: chats to save once they end
 };
-
-typedef enum {
-    PONDER_API_DIALECT_OPENAI, // errors as {"error":{"message","type","param","code"}}
-    PONDER_API_DIALECT_OLLAMA, // errors as {"error":"message"}, as Ollama's clients read them
-} PonderApiDialect;
-
-// An answer that is not 2xx. TYPE follows from STATUS (invalid_request_error, ...).
-typedef struct {
-    guint status;
-    char *message;
-    char *param;       // the request field at fault, or NULL
-    const char *code;  // OpenAI's machine-readable code ("context_length_exceeded"), or NULL
-    guint retry_after; // seconds for a Retry-After header, 0: none
-} PonderApiError;
-
-PonderApiError *ponder_api_error_new(guint status, const char *param, const char *code,
-                                     const char *format, ...) G_GNUC_PRINTF(4, 5);
-void ponder_api_error_free(PonderApiError *error);
-// The error object of DIALECT (see PonderApiDialect).
-JsonNode *ponder_api_error_to_json(PonderApiDialect dialect, const PonderApiError *error);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(PonderApiError, ponder_api_error_free)
-// The OpenAI "type" of STATUS.
-const char *ponder_api_error_type(guint status);
-// From an engine or library error (busy -> 429, prompt too long -> 400, ...).
-PonderApiError *ponder_api_error_from_gerror(const GError *error);
 
 typedef struct _PonderApiRequest PonderApiRequest;
 
@@ -140,24 +120,6 @@ typedef struct {
     gboolean chat;                   // what parse_params reads: a chat, or a completion
 } PonderApiRoute;
 
-// What the header checks compare against (the server's options).
-typedef struct {
-    const char *const *local_names;     // Host values accepted besides loopback
-    const char *const *allowed_origins; // browser Origins allowed
-    const char *api_key_digest;         // SHA-256 (hex) of the key, or NULL: no key
-} PonderApiAccess;
-
-typedef struct {
-    const char *name;
-    const char *value;
-} PonderApiHeader;
-
-typedef enum {
-    PONDER_API_HEADERS_OK,
-    PONDER_API_HEADERS_PREFLIGHT, // a CORS preflight from an allowed origin: answer it
-    PONDER_API_HEADERS_REFUSED,
-} PonderApiHeaderVerdict;
-
 // The route METHOD PATH names, or NULL (*PATH_KNOWN: whether another method would do).
 const PonderApiRoute *ponder_api_find_route(const char *method, const char *path,
                                             gboolean *path_known);
@@ -167,14 +129,6 @@ PonderApiError *ponder_api_no_route_error(const char *method, const char *path,
 // 413 for a body that turned out larger than PONDER_API_MAX_BODY_BYTES.
 PonderApiError *ponder_api_body_too_large_error(void);
 PonderApiDialect ponder_api_dialect_of_path(const char *path);
-// The first value of header NAME (case-insensitive), or NULL.
-const char *ponder_api_header_find(const PonderApiHeader *headers, gsize n_headers,
-                                   const char *name);
-gboolean ponder_api_origin_allowed(const PonderApiAccess *access, const char *origin);
-// Host, Origin, CORS preflight, key and declared size, in that order (see ponder-api-server.h).
-PonderApiHeaderVerdict ponder_api_check_headers(const PonderApiAccess *access, const char *method,
-                                                const PonderApiHeader *headers, gsize n_headers,
-                                                PonderApiError **error);
 // A POST body as a JSON object (*OUT, owned) behind the nesting guard; GET routes: *OUT NULL.
 gboolean ponder_api_parse_body(const PonderApiRoute *route, const guint8 *body, gsize length,
                                JsonNode **out, PonderApiError **error);
@@ -249,6 +203,11 @@ const char *ponder_api_string_member(JsonObject *object, const char *name);
 char *ponder_api_json_to_string(JsonNode *node);
 char *ponder_api_builder_to_string(JsonBuilder *builder);
 
+// The request libsoup's MSG belongs to, or NULL (a connection refused over the limit).
+PonderApiRequest *ponder_api_request_of(SoupServerMessage *msg);
+// Ends everything the request holds except its memory (freed with the message).
+void ponder_api_request_detach(PonderApiRequest *request);
+
 // The entry a request's "model" names (NULL/empty: the engine's current model), loaded if
 // the engine is idle; 404 when nothing matches, 503 when another model is busy.
 PonderModelEntry *ponder_api_server_choose_model(PonderApiServer *self, const char *name,
@@ -272,6 +231,26 @@ gboolean ponder_api_request_run(PonderApiRequest *request, PonderGeneration *gen
 // choose_model). On failure the error is answered, PARAMS cleared, and NULL returned.
 PonderModelEntry *ponder_api_request_parse(PonderApiRequest *request, JsonObject *body,
                                            PonderApiParams *params);
+
+// ---- security at the connection (ponder-api-security.c) -----------------------------------
+
+// The early handler (a SoupServerCallback; DATA: the server): the header checks, before the
+// body is read; a request that passes has its body counted against the limits as it arrives.
+void ponder_api_server_early_handler(SoupServer *soup, SoupServerMessage *msg, const char *path,
+                                     GHashTable *query, gpointer data);
+// Answers ERROR, also to a request whose body was not read (its connection is then closed).
+void ponder_api_request_reject(PonderApiRequest *request, const PonderApiError *error);
+// Gives back the memory of REQUEST's body and its share of the server's body budget.
+void ponder_api_request_release_body(PonderApiRequest *request);
+// From "request-started": when max_connections are open, answers MSG's connection 503,
+// closes it and returns TRUE.
+gboolean ponder_api_server_refuse_connection_over_limit(PonderApiServer *self,
+                                                        SoupServerMessage *msg);
+// The default max_connections: half the file descriptor limit, from 8 to
+// PONDER_API_MAX_CONNECTIONS.
+guint ponder_api_default_max_connections(void);
+// The Host values accepted besides loopback (PonderApiAccess.local_names), from the options.
+GStrv ponder_api_server_collect_local_names(PonderApiServer *self);
 
 // ---- history (ponder-api-history.c) --------------------------------------------------------
 

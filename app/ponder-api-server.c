@@ -1,6 +1,6 @@
-// The server core: listening, the security checks every request passes before its body is
-// read (early handler), routing, and the driver that runs a generation for a route and
-// streams it back.
+// The server core: listening, the request's life, routing, and the driver that runs a
+// generation for a route and streams it back. The checks every request passes before its
+// body is read (the early handler) are in ponder-api-security.c.
 //
 // A request's life: "request-started" (its first byte: the read timer starts) -> early
 // handler (headers: Host, Origin, key, size; the body is then counted chunk by chunk
@@ -9,11 +9,7 @@
 // it arrives -> "finished" (answered, or the client went away: its generation is cancelled).
 #include "ponder-api-server-private.h"
 
-#include <arpa/inet.h>
-#include <ifaddrs.h>
-#include <net/if.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 
 G_DEFINE_QUARK(ponder - api - server - error - quark, ponder_api_server_error)
@@ -37,41 +33,6 @@ static const PonderApiRouteFunc route_handlers[PONDER_API_N_ROUTES] = {
     [PONDER_API_ROUTE_HEALTH] = ponder_api_metrics_route_health,
     [PONDER_API_ROUTE_METRICS] = ponder_api_metrics_route_metrics,
 };
-
-// ---- errors --------------------------------------------------------------------------------
-
-PonderApiError *ponder_api_error_from_gerror(const GError *error)
-{
-    if (error && error->domain == PONDER_ENGINE_ERROR) {
-        switch ((PonderEngineError)error->code) {
-        case PONDER_ENGINE_ERROR_BUSY: {
-            PonderApiError *busy =
-                ponder_api_error_new(PONDER_API_STATUS_TOO_MANY_REQUESTS, NULL,
-                                     "rate_limit_exceeded", "%s", error->message);
-            busy->retry_after = 2;
-            return busy;
-        }
-        case PONDER_ENGINE_ERROR_PROMPT_TOO_LONG:
-            return ponder_api_error_new(SOUP_STATUS_BAD_REQUEST, "messages",
-                                        "context_length_exceeded", "%s", error->message);
-        case PONDER_ENGINE_ERROR_INVALID:
-            return ponder_api_error_new(SOUP_STATUS_BAD_REQUEST, NULL, NULL, "%s", error->message);
-        case PONDER_ENGINE_ERROR_NO_MODEL:
-            return ponder_api_error_new(SOUP_STATUS_SERVICE_UNAVAILABLE, "model",
-                                        "model_not_loaded", "%s", error->message);
-        default:
-            return ponder_api_error_new(SOUP_STATUS_SERVICE_UNAVAILABLE, NULL, NULL, "%s",
-                                        error->message);
-        }
-    }
-    if (error && error->domain == PONDER_CHAT_PROMPT_ERROR)
-        return ponder_api_error_new(
-            SOUP_STATUS_BAD_REQUEST, "messages",
-            error->code == PONDER_CHAT_PROMPT_ERROR_TOO_LONG ? "context_length_exceeded" : NULL,
-            "%s", error->message);
-    return ponder_api_error_new(SOUP_STATUS_INTERNAL_SERVER_ERROR, NULL, NULL, "%s",
-                                error ? error->message : "the request failed");
-}
 
 // ---- responding ----------------------------------------------------------------------------
 
@@ -127,26 +88,14 @@ void ponder_api_request_write(PonderApiRequest *req, const char *data, gsize len
 
 // ---- the request's life --------------------------------------------------------------------
 
-static void request_detach(PonderApiRequest *req);
-
-// Gives back the memory of REQ's body and its share of the server's body budget.
-static void release_body(PonderApiRequest *req)
-{
-    if (!req->body)
-        return;
-    if (req->server)
-        req->server->body_bytes_held -= req->body->len;
-    g_clear_pointer(&req->body, g_byte_array_unref);
-}
-
 // With the message: libsoup drops a message that never got its headers (the client left,
 // or the read timeout closed it) without "finished", so this is where such a request ends.
 static void request_free(gpointer data)
 {
     PonderApiRequest *req = data;
     req->msg = NULL; // being finalized
-    release_body(req);
-    request_detach(req);
+    ponder_api_request_release_body(req);
+    ponder_api_request_detach(req);
     g_clear_object(&req->generation);
     if (req->dialect_data_free)
         req->dialect_data_free(req->dialect_data);
@@ -174,7 +123,7 @@ static void release_generation(PonderApiRequest *req)
 }
 
 // Ends everything the request holds except its memory (freed with the message).
-static void request_detach(PonderApiRequest *req)
+void ponder_api_request_detach(PonderApiRequest *req)
 {
     g_clear_handle_id(&req->read_timeout_id, g_source_remove);
     release_generation(req);
@@ -198,7 +147,7 @@ static void on_message_finished(SoupServerMessage *msg, PonderApiRequest *req)
         ponder_api_metrics_record_request(self->metrics, req->route ? req->route->path : "other",
                                           status, seconds);
     }
-    request_detach(req);
+    ponder_api_request_detach(req);
 }
 
 static gboolean on_read_timeout(gpointer data)
@@ -221,68 +170,9 @@ static void on_got_body(SoupServerMessage *msg, PonderApiRequest *req)
     g_clear_handle_id(&req->read_timeout_id, g_source_remove);
 }
 
-// Bodies are kept until their request is parsed; each is at most PONDER_API_MAX_BODY_BYTES,
-// and all of them together at most PONDER_API_MAX_BODY_BYTES_HELD (else every open
-// connection could hold a maximal body). A body that goes over either is dropped and
-// counted, not kept, while it lasts (bounded by the read timeout), and is answered 413 or
-// 503 when it ends.
-static void on_got_chunk(SoupServerMessage *msg, GBytes *chunk, PonderApiRequest *req)
-{
-    PonderApiServer *self = req->server;
-    if (req->body_too_large || req->body_over_budget)
-        return;
-    gsize size = g_bytes_get_size(chunk);
-    if (req->body->len + size > PONDER_API_MAX_BODY_BYTES) {
-        req->body_too_large = TRUE;
-        release_body(req);
-        return;
-    }
-    if (self->body_bytes_held + size > PONDER_API_MAX_BODY_BYTES_HELD) {
-        req->body_over_budget = TRUE;
-        release_body(req);
-        return;
-    }
-    g_byte_array_append(req->body, g_bytes_get_data(chunk, NULL), (guint)size);
-    self->body_bytes_held += size;
-}
-
-// A connection over max_connections is answered 503 and closed at once, before libsoup
-// reads from it: each one holds a file descriptor until its read timeout, and libsoup
-// (3.2) stops listening for good the first time accept() fails, so a client that opened
-// connections until the process ran out of descriptors would leave the API deaf until a
-// restart. The answer is written while the client's request may be unread, so the client
-// sees either it or a reset; either way the connection is gone.
-static gboolean refuse_connection_over_limit(PonderApiServer *self, SoupServerMessage *msg)
-{
-    guint open = g_hash_table_size(self->open) + g_hash_table_size(self->lingering);
-    GSocket *socket = soup_server_message_get_socket(msg);
-    if (open < self->max_connections || !socket)
-        return FALSE;
-    g_autoptr(PonderApiError) error = ponder_api_error_new(
-        SOUP_STATUS_SERVICE_UNAVAILABLE, NULL, "too_many_connections",
-        "too many connections: the local API keeps at most %u open at once; close idle ones "
-        "or retry",
-        self->max_connections);
-    g_autoptr(JsonNode) node = ponder_api_error_to_json(PONDER_API_DIALECT_OPENAI, error);
-    g_autofree char *body = ponder_api_json_to_string(node);
-    g_autofree char *answer =
-        g_strdup_printf("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                        "Content-Length: %zu\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s",
-                        strlen(body), body);
-    g_socket_send(socket, answer, strlen(answer), NULL, NULL);
-    g_socket_shutdown(socket, TRUE, TRUE, NULL);
-    if (!self->warned_connection_limit) {
-        self->warned_connection_limit = TRUE;
-        g_message("the local API refused a connection: %u are open, the most it keeps at once",
-                  self->max_connections);
-    }
-    ponder_api_metrics_record_request(self->metrics, "other", SOUP_STATUS_SERVICE_UNAVAILABLE, 0);
-    return TRUE;
-}
-
 static void on_request_started(SoupServer *soup, SoupServerMessage *msg, PonderApiServer *self)
 {
-    if (refuse_connection_over_limit(self, msg))
+    if (ponder_api_server_refuse_connection_over_limit(self, msg))
         return;
     PonderApiRequest *req = g_new0(PonderApiRequest, 1);
     req->server = self;
@@ -297,160 +187,17 @@ static void on_request_started(SoupServer *soup, SoupServerMessage *msg, PonderA
         req->read_timeout_id = g_timeout_add(self->request_timeout_ms, on_read_timeout, req);
 }
 
-static PonderApiRequest *request_of(SoupServerMessage *msg)
+PonderApiRequest *ponder_api_request_of(SoupServerMessage *msg)
 {
     return g_object_get_data(G_OBJECT(msg), REQUEST_KEY);
 }
 
-// ---- security --------------------------------------------------------------------------------
-
-// A connection that answered a refusal and waits a moment before it is closed (see below).
-typedef struct {
-    PonderApiServer *server;
-    GIOStream *stream;
-} Lingering;
-
-static gboolean on_linger_over(gpointer data)
-{
-    Lingering *l = data;
-    g_hash_table_remove(l->server->lingering, l->stream);
-    return G_SOURCE_REMOVE;
-}
-
-static void close_stream(gpointer stream)
-{
-    g_io_stream_close(stream, NULL, NULL);
-    g_object_unref(stream);
-}
-
-static void append_header(const char *name, const char *value, gpointer data)
-{
-    g_string_append_printf(data, "%s: %s\r\n", name, value);
-}
-
-// Refuses a request whose body has not been read. libsoup would read (and with a 9 MiB
-// body, buffer) the whole body before sending any answer, so the connection is taken from
-// it: the answer is written here, the sending side shut, and the socket closed a second
-// later — closing at once, with the client's body unread, would reset the connection and
-// can destroy the answer before the client reads it.
-static void refuse_unread(PonderApiRequest *req, guint status, const char *body)
-{
-    PonderApiServer *self = req->server;
-    SoupServerMessage *msg = req->msg;
-    GString *text = g_string_new(NULL);
-    g_string_append_printf(text, "HTTP/1.1 %u %s\r\n", status, soup_status_get_phrase(status));
-    soup_message_headers_foreach(soup_server_message_get_response_headers(msg), append_header,
-                                 text);
-    g_string_append_printf(text,
-                           "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-                           "Connection: close\r\n\r\n%s",
-                           strlen(body), body);
-    req->status = status;
-    req->counted = TRUE;
-    ponder_api_metrics_record_request(
-        self->metrics, req->route ? req->route->path : "other", status,
-        (double)(g_get_monotonic_time() - req->arrived_us) / G_USEC_PER_SEC);
-    g_autoptr(GSocket) socket = g_object_ref(soup_server_message_get_socket(msg));
-    request_detach(req);
-    GIOStream *stream = soup_server_message_steal_connection(msg);
-    // A fresh connection's send buffer takes a small answer whole.
-    g_socket_send(socket, text->str, text->len, NULL, NULL);
-    g_socket_shutdown(socket, FALSE, TRUE, NULL);
-    g_string_free(text, TRUE);
-    Lingering *l = g_new(Lingering, 1);
-    l->server = self;
-    l->stream = stream;
-    guint id = g_timeout_add_full(G_PRIORITY_DEFAULT, 1000, on_linger_over, l, g_free);
-    g_hash_table_insert(self->lingering, stream, GUINT_TO_POINTER(id));
-}
-
-// Answers ERROR, also to a request whose body was not read (see refuse_unread).
-static void reject(PonderApiRequest *req, const PonderApiError *error)
-{
-    SoupMessageHeaders *in = soup_server_message_get_request_headers(req->msg);
-    gboolean body_unread = soup_server_message_get_status(req->msg) == 0 &&
-                           (soup_message_headers_get_encoding(in) == SOUP_ENCODING_CHUNKED ||
-                            soup_message_headers_get_content_length(in) > 0) &&
-                           (!req->body || !req->body->len);
-    if (body_unread && soup_server_message_get_socket(req->msg)) {
-        g_autoptr(JsonNode) node = ponder_api_error_to_json(req->dialect, error);
-        g_autofree char *body = ponder_api_json_to_string(node);
-        refuse_unread(req, error->status, body);
-        return;
-    }
-    ponder_api_request_respond_error(req, error);
-}
-
-static void answer_preflight(PonderApiRequest *req)
-{
-    SoupMessageHeaders *headers = soup_server_message_get_response_headers(req->msg);
-    soup_message_headers_replace(headers, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
-    soup_message_headers_replace(headers, "Access-Control-Allow-Headers",
-                                 "Authorization, Content-Type");
-    soup_message_headers_replace(headers, "Access-Control-Max-Age", "600");
-    ponder_api_request_respond(req, SOUP_STATUS_NO_CONTENT, NULL, NULL, 0);
-}
-
-static PonderApiAccess access_of(PonderApiServer *self)
-{
-    return (PonderApiAccess){
-        .local_names = (const char *const *)self->local_names,
-        .allowed_origins = (const char *const *)self->allowed_origins,
-        .api_key_digest = self->api_key_digest,
-    };
-}
-
-static void collect_header(const char *name, const char *value, gpointer data)
-{
-    PonderApiHeader header = {name, value};
-    g_array_append_val(data, header);
-}
-
-static void on_early(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query,
-                     gpointer data)
-{
-    PonderApiServer *self = data;
-    PonderApiRequest *req = request_of(msg);
-    if (!req)
-        return;
-    const char *method = soup_server_message_get_method(msg);
-    gboolean path_known;
-    req->route = ponder_api_find_route(method, path, &path_known);
-    req->dialect = ponder_api_dialect_of_path(path);
-    SoupMessageHeaders *in = soup_server_message_get_request_headers(msg);
-    g_autoptr(GArray) headers = g_array_new(FALSE, FALSE, sizeof(PonderApiHeader));
-    soup_message_headers_foreach(in, collect_header, headers);
-
-    PonderApiAccess access = access_of(self);
-    g_autoptr(PonderApiError) error = NULL;
-    PonderApiHeaderVerdict verdict = ponder_api_check_headers(
-        &access, method, (const PonderApiHeader *)headers->data, headers->len, &error);
-    const char *origin = soup_message_headers_get_one(in, "Origin");
-    if (origin && ponder_api_origin_allowed(&access, origin)) {
-        SoupMessageHeaders *out = soup_server_message_get_response_headers(msg);
-        soup_message_headers_replace(out, "Access-Control-Allow-Origin", origin);
-        soup_message_headers_replace(out, "Vary", "Origin");
-    }
-    if (verdict == PONDER_API_HEADERS_PREFLIGHT) {
-        answer_preflight(req);
-        return;
-    }
-    if (verdict == PONDER_API_HEADERS_REFUSED) {
-        if (error->status == SOUP_STATUS_UNAUTHORIZED)
-            soup_message_headers_replace(soup_server_message_get_response_headers(msg),
-                                         "WWW-Authenticate", "Bearer");
-        reject(req, error);
-        return;
-    }
-    // From here the body is counted as it arrives instead of accumulated by libsoup.
-    soup_message_body_set_accumulate(soup_server_message_get_request_body(msg), FALSE);
-    g_signal_connect(msg, "got-chunk", G_CALLBACK(on_got_chunk), req);
-}
+// ---- routing --------------------------------------------------------------------------------
 
 static void on_request(SoupServer *soup, SoupServerMessage *msg, const char *path,
                        GHashTable *query, gpointer data)
 {
-    PonderApiRequest *req = request_of(msg);
+    PonderApiRequest *req = ponder_api_request_of(msg);
     if (!req || soup_server_message_get_status(msg) != 0)
         return;
     const char *method = soup_server_message_get_method(msg);
@@ -470,14 +217,14 @@ static void on_request(SoupServer *soup, SoupServerMessage *msg, const char *pat
         } else {
             error = ponder_api_no_route_error(method, path, path_known);
         }
-        reject(req, error);
+        ponder_api_request_reject(req, error);
         return;
     }
     g_autoptr(JsonNode) root = NULL;
     g_autoptr(PonderApiError) error = NULL;
     gboolean parsed = ponder_api_parse_body(req->route, req->body ? req->body->data : NULL,
                                             req->body ? req->body->len : 0, &root, &error);
-    release_body(req); // parsed (or refused): a long stream does not keep it
+    ponder_api_request_release_body(req); // parsed (or refused): a long stream does not keep it
     if (!parsed) {
         ponder_api_request_respond_error(req, error);
         return;
@@ -799,14 +546,12 @@ static void ponder_api_server_class_init(PonderApiServerClass *klass)
     G_OBJECT_CLASS(klass)->finalize = ponder_api_server_finalize;
 }
 
-// Half of what the process may open, so that the connections can never take the
-// descriptors the rest of the app (database, model files, the window) needs.
-static guint default_max_connections(void)
+// The lingering connections' streams (ponder-api-security.c), when their second is up or
+// the server stops.
+static void close_stream(gpointer stream)
 {
-    struct rlimit limit;
-    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
-        return PONDER_API_MAX_CONNECTIONS;
-    return (guint)CLAMP(limit.rlim_cur / 2, 8, PONDER_API_MAX_CONNECTIONS);
+    g_io_stream_close(stream, NULL, NULL);
+    g_object_unref(stream);
 }
 
 static void ponder_api_server_init(PonderApiServer *self)
@@ -816,7 +561,7 @@ static void ponder_api_server_init(PonderApiServer *self)
     self->history_pending = g_hash_table_new(NULL, NULL);
     self->metrics = ponder_api_metrics_new();
     self->request_timeout_ms = PONDER_API_DEFAULT_REQUEST_TIMEOUT_MS;
-    self->max_connections = default_max_connections();
+    self->max_connections = ponder_api_default_max_connections();
 }
 
 PonderApiServer *ponder_api_server_new(PonderEngine *engine, PonderModelLibrary *library,
@@ -868,45 +613,6 @@ gboolean ponder_api_server_get_save_history(PonderApiServer *self)
     return self->save_history;
 }
 
-// The names and addresses a LAN client may put in Host: this machine's host name (also
-// with ".local", as mDNS gives it), the configured host, and every interface address.
-static GStrv collect_local_names(PonderApiServer *self)
-{
-    GStrvBuilder *names = g_strv_builder_new();
-    if (self->host) {
-        gboolean v6 = strchr(self->host, ':') != NULL;
-        g_autofree char *name = v6 ? g_strdup_printf("[%s]", self->host) : g_strdup(self->host);
-        g_strv_builder_add(names, name);
-    }
-    if (self->allow_lan) {
-        const char *hostname = g_get_host_name();
-        g_strv_builder_add(names, hostname);
-        g_autofree char *mdns = g_strdup_printf("%s.local", hostname);
-        g_strv_builder_add(names, mdns);
-        struct ifaddrs *addresses = NULL;
-        if (getifaddrs(&addresses) == 0) {
-            for (struct ifaddrs *a = addresses; a; a = a->ifa_next) {
-                if (!a->ifa_addr ||
-                    (a->ifa_addr->sa_family != AF_INET && a->ifa_addr->sa_family != AF_INET6))
-                    continue;
-                char text[INET6_ADDRSTRLEN];
-                gboolean v6 = a->ifa_addr->sa_family == AF_INET6;
-                const void *raw =
-                    v6 ? (const void *)&((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr
-                       : (const void *)&((struct sockaddr_in *)a->ifa_addr)->sin_addr;
-                if (!inet_ntop(a->ifa_addr->sa_family, raw, text, sizeof text))
-                    continue;
-                g_autofree char *name = v6 ? g_strdup_printf("[%s]", text) : g_strdup(text);
-                g_strv_builder_add(names, name);
-            }
-            freeifaddrs(addresses);
-        }
-    }
-    GStrv result = g_strv_builder_end(names);
-    g_strv_builder_unref(names);
-    return result;
-}
-
 static gboolean listen_on(PonderApiServer *self, guint port, GError **error)
 {
     if (self->host) {
@@ -934,11 +640,11 @@ gboolean ponder_api_server_start(PonderApiServer *self, GError **error)
         return FALSE;
     }
     self->soup = soup_server_new("server-header", "Ponder", NULL);
-    soup_server_add_early_handler(self->soup, NULL, on_early, self, NULL);
+    soup_server_add_early_handler(self->soup, NULL, ponder_api_server_early_handler, self, NULL);
     soup_server_add_handler(self->soup, NULL, on_request, self, NULL);
     g_signal_connect(self->soup, "request-started", G_CALLBACK(on_request_started), self);
     g_strfreev(self->local_names);
-    self->local_names = collect_local_names(self);
+    self->local_names = ponder_api_server_collect_local_names(self);
 
     guint first = self->requested_port == PONDER_API_PORT_ANY ? 0
                   : self->requested_port                      ? self->requested_port
@@ -979,7 +685,7 @@ void ponder_api_server_stop(PonderApiServer *self)
     g_autoptr(GList) open = g_hash_table_get_keys(self->open);
     for (GList *l = open; l; l = l->next) {
         PonderApiRequest *req = l->data;
-        request_detach(req);
+        ponder_api_request_detach(req);
         req->server = NULL;
     }
     GHashTableIter iter;

@@ -15,13 +15,13 @@
 #include <string.h>
 
 #include "app-test-util.h"
-#include "ponder-chat-view.h"
-#include "ponder-conversation-list.h"
-#include "ponder-message-row.h"
-#include "ponder-preferences-window.h"
-#include "ponder-ui-application.h"
-#include "ponder-window.h"
+#include "chat/ponder-chat-view.h"
+#include "chat/ponder-message-row.h"
 #include "ui-test-util.h"
+#include "window/ponder-conversation-list.h"
+#include "window/ponder-preferences-window.h"
+#include "window/ponder-ui-application.h"
+#include "window/ponder-window.h"
 
 // Generous: the tiny model loads in well under a second, but CI machines are shared.
 #define WAIT_TIMEOUT_S 60

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "ponder-application.h"
-#include "ponder-ui-application.h"
+#include "window/ponder-ui-application.h"
 
 // A `ponder` started from its build folder uses the settings schema compiled beside it
 // (as `meson devenv` would arrange); an installed one never looks there.

@@ -13,7 +13,7 @@
 //       CORPUS tests/fuzz/corpus-markdown
 // tests/ui/test-markdown.c runs the seeds and every past finding (tests/fuzz/regress-markdown)
 // through fuzz_markdown_run.
-#include "ponder-markdown-blocks.h"
+#include "markdown/ponder-markdown-blocks.h"
 
 #include <pango/pango.h>
 #include <stdio.h>

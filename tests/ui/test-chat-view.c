@@ -11,11 +11,11 @@
 
 #include "app-test-engine.h"
 #include "app-test-util.h"
-#include "ponder-chat-view.h"
-#include "ponder-composer.h"
-#include "ponder-markdown-view.h"
-#include "ponder-message-row.h"
-#include "ponder-thinking-section.h"
+#include "chat/ponder-chat-view.h"
+#include "chat/ponder-composer.h"
+#include "chat/ponder-message-row.h"
+#include "chat/ponder-thinking-section.h"
+#include "markdown/ponder-markdown-view.h"
 
 static char *tmp_dir;
 static char *model_path;      // NULL when ../shared's tokenizer is missing

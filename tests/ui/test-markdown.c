@@ -4,9 +4,9 @@
 // piece is the one a single parse builds. The Markdown fuzzer's seeds and findings
 // (tests/fuzz/corpus-markdown, regress-markdown) go through its checks (fuzz-markdown.c is
 // linked in): every markup string parses with Pango.
-#include "ponder-code-block.h"
-#include "ponder-markdown-blocks.h"
-#include "ponder-markdown-view.h"
+#include "markdown/ponder-code-block.h"
+#include "markdown/ponder-markdown-blocks.h"
+#include "markdown/ponder-markdown-view.h"
 
 #include <gtksourceview/gtksource.h>
 #include <string.h>

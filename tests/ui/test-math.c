@@ -1,6 +1,6 @@
 // ponder-math: finding formulas in Markdown (and leaving code, prices and escaped dollars
 // alone), and TeX turned into readable markup. Every expected string is written by hand.
-#include "ponder-math.h"
+#include "markdown/ponder-math.h"
 
 #include <string.h>
 

@@ -11,16 +11,16 @@
 #include <string.h>
 
 #include "app-test-util.h"
+#include "chat/ponder-chat-view.h"
+#include "markdown/ponder-markdown-view.h"
 #include "ponder-catalog.h"
-#include "ponder-chat-view.h"
-#include "ponder-conversation-list.h"
-#include "ponder-markdown-view.h"
-#include "ponder-model-picker.h"
-#include "ponder-onboarding-page.h"
-#include "ponder-preferences-window.h"
-#include "ponder-ui-application.h"
-#include "ponder-window.h"
 #include "ui-test-util.h"
+#include "window/ponder-conversation-list.h"
+#include "window/ponder-model-picker.h"
+#include "window/ponder-onboarding-page.h"
+#include "window/ponder-preferences-window.h"
+#include "window/ponder-ui-application.h"
+#include "window/ponder-window.h"
 
 #define QUESTION "Why is the sky blue?"
 #define MARKUP_FILE_NAME "R&D <draft>" // a model file with markup characters in its name

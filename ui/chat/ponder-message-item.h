@@ -1,21 +1,11 @@
-// One message of the shown branch in the chat view's list: a question as wrapping text (with
-// an inline editor), or an answer as its thinking section above its Markdown, a stats line
-// and the actions on it. Rows are recycled by the list's factory: a row shows whichever
-// PonderMessageItem it is bound to.
-//
-// PonderMessageItem, the list's item, lives here too: it is the row's data and nothing else
-// uses it, and keeping the pair together keeps the streaming contract (items collect text,
-// rows draw it once per frame) in one place.
-//
-// The row activates the chat view's actions, so it works inside any widget that installs
-// them: "chat.regenerate" (x: answer id), "chat.continue" (x: answer id), "chat.edit"
-// ((xs): user message id, new text), "chat.select-branch" (x: message id).
+// One message of the chat view's list, as the list's item: the stored message and its live
+// texts, which grow while the answer streams, and where it stands among its siblings (the
+// branch switcher). It is the data of a PonderMessageRow, which draws it.
 #pragma once
 
-#include <gtk/gtk.h>
+#include <glib-object.h>
 
 #include "ponder-store.h"
-#include "ponder-thinking-section.h"
 
 G_BEGIN_DECLS
 
@@ -35,6 +25,9 @@ const char *ponder_message_item_get_content(PonderMessageItem *self);
 const char *ponder_message_item_get_reasoning(PonderMessageItem *self);
 gsize ponder_message_item_get_content_length(PonderMessageItem *self);
 gsize ponder_message_item_get_reasoning_length(PonderMessageItem *self);
+// Changes each time the texts are replaced rather than appended to, so a view that has drawn
+// a prefix of them can tell whether to add the rest or draw them anew.
+guint ponder_message_item_get_text_generation(PonderMessageItem *self);
 // Replaces the live texts (an answer that kept streaming while another conversation was shown
 // is ahead of what the store has).
 void ponder_message_item_set_texts(PonderMessageItem *self, const char *content,
@@ -57,32 +50,8 @@ double ponder_message_item_get_thinking_seconds(PonderMessageItem *self);
 void ponder_message_item_set_siblings(PonderMessageItem *self, guint index, guint count,
                                       gint64 previous_id, gint64 next_id);
 gboolean ponder_message_item_has_siblings_info(PonderMessageItem *self);
-
-#define PONDER_TYPE_MESSAGE_ROW (ponder_message_row_get_type())
-G_DECLARE_FINAL_TYPE(PonderMessageRow, ponder_message_row, PONDER, MESSAGE_ROW, GtkWidget)
-
-GtkWidget *ponder_message_row_new(void);
-// Shows ITEM (NULL: nothing, when the list unbinds the row).
-void ponder_message_row_set_item(PonderMessageRow *self, PonderMessageItem *item);
-PonderMessageItem *ponder_message_row_get_item(PonderMessageRow *self);
-// Whether answers show their reasoning ("show-thinking" property, default TRUE).
-void ponder_message_row_set_show_thinking(PonderMessageRow *self, gboolean show_thinking);
-gboolean ponder_message_row_get_show_thinking(PonderMessageRow *self);
-
-// What the row shows, for tests and accessibility checks.
-PonderThinkingSection *ponder_message_row_get_thinking_section(PonderMessageRow *self);
-GtkWidget *ponder_message_row_get_answer_view(PonderMessageRow *self);
-// The stats line under an answer ("120 tokens · 35.2 tokens/s · …", the cut-off or the error).
-const char *ponder_message_row_get_status_text(PonderMessageRow *self);
-// The branch switcher's "2/3", or NULL when the message has no siblings.
-const char *ponder_message_row_get_branch_text(PonderMessageRow *self);
-// How many times the answer's Markdown view was given new text (at most once per frame).
-guint ponder_message_row_get_answer_updates(PonderMessageRow *self);
-
-// The inline editor of a question: opens it with the question's text, or sends TEXT (NULL:
-// the editor's text) as a new branch by activating "chat.edit"; the editor closes when the
-// list shows the new branch in its place.
-void ponder_message_row_begin_edit(PonderMessageRow *self);
-void ponder_message_row_save_edit(PonderMessageRow *self, const char *text);
+// What set_siblings set (all 0 before it is called).
+void ponder_message_item_get_siblings(PonderMessageItem *self, guint *index, guint *count,
+                                      gint64 *previous_id, gint64 *next_id);
 
 G_END_DECLS

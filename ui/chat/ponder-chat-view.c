@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ponder-composer.h"
+#include "ponder-message-item.h"
 #include "ponder-message-row.h"
 #include "ponder-remote-provider.h"
 #include "ponder-reply.h"

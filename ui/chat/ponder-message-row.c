@@ -8,215 +8,7 @@
 
 #include "ponder-chat-resources.h"
 
-#include "ponder-markdown-view.h"
-
-// ---- PonderMessageItem ---------------------------------------------------------------
-
-struct _PonderMessageItem {
-    GObject parent_instance;
-
-    PonderMessage *message; // owned
-    GString *content;
-    GString *reasoning;
-    guint text_generation; // bumped when the texts are replaced rather than appended to
-
-    gboolean streaming;
-    gint64 first_reasoning_us;
-    gint64 first_answer_us;
-
-    gboolean has_siblings_info;
-    guint sibling_index, sibling_count;
-    gint64 previous_sibling_id, next_sibling_id;
-};
-
-G_DEFINE_FINAL_TYPE(PonderMessageItem, ponder_message_item, G_TYPE_OBJECT)
-
-enum { ITEM_SIGNAL_CHANGED, ITEM_SIGNAL_TEXT_CHANGED, N_ITEM_SIGNALS };
-static guint item_signals[N_ITEM_SIGNALS];
-
-static void ponder_message_item_finalize(GObject *object)
-{
-    PonderMessageItem *self = PONDER_MESSAGE_ITEM(object);
-    g_clear_pointer(&self->message, ponder_message_free);
-    g_string_free(self->content, TRUE);
-    g_string_free(self->reasoning, TRUE);
-    G_OBJECT_CLASS(ponder_message_item_parent_class)->finalize(object);
-}
-
-static void ponder_message_item_class_init(PonderMessageItemClass *klass)
-{
-    G_OBJECT_CLASS(klass)->finalize = ponder_message_item_finalize;
-    // Anything but the texts: finish, stats, streaming state, siblings.
-    item_signals[ITEM_SIGNAL_CHANGED] =
-        g_signal_new("changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                     G_TYPE_NONE, 0);
-    item_signals[ITEM_SIGNAL_TEXT_CHANGED] =
-        g_signal_new("text-changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                     NULL, G_TYPE_NONE, 0);
-}
-
-static void ponder_message_item_init(PonderMessageItem *self)
-{
-    self->content = g_string_new(NULL);
-    self->reasoning = g_string_new(NULL);
-}
-
-static void item_take_texts(PonderMessageItem *self, const PonderMessage *message)
-{
-    g_string_assign(self->content, message->content ? message->content : "");
-    g_string_assign(self->reasoning, message->reasoning ? message->reasoning : "");
-    self->text_generation++;
-}
-
-PonderMessageItem *ponder_message_item_new(PonderMessage *message)
-{
-    g_return_val_if_fail(message != NULL, NULL);
-    PonderMessageItem *self = g_object_new(PONDER_TYPE_MESSAGE_ITEM, NULL);
-    self->message = message;
-    item_take_texts(self, message);
-    return self;
-}
-
-const PonderMessage *ponder_message_item_get_message(PonderMessageItem *self)
-{
-    g_return_val_if_fail(PONDER_IS_MESSAGE_ITEM(self), NULL);
-    return self->message;
-}
-
-gint64 ponder_message_item_get_id(PonderMessageItem *self)
-{
-    g_return_val_if_fail(PONDER_IS_MESSAGE_ITEM(self), 0);
-    return self->message->id;
-}
-
-void ponder_message_item_set_message(PonderMessageItem *self, PonderMessage *message)
-{
-    g_return_if_fail(PONDER_IS_MESSAGE_ITEM(self));
-    g_return_if_fail(message != NULL && message->id == self->message->id);
-    gboolean same_text =
-        g_strcmp0(message->content, self->content->str) == 0 &&
-        g_strcmp0(message->reasoning ? message->reasoning : "", self->reasoning->str) == 0;
-    ponder_message_free(self->message);
-    self->message = message;
-    if (!same_text)
-        item_take_texts(self, message);
-    g_signal_emit(self, item_signals[ITEM_SIGNAL_CHANGED], 0);
-    if (!same_text)
-        g_signal_emit(self, item_signals[ITEM_SIGNAL_TEXT_CHANGED], 0);
-}
-
-const char *ponder_message_item_get_content(PonderMessageItem *self)
-{
-    g_return_val_if_fail(PONDER_IS_MESSAGE_ITEM(self), NULL);
-    return self->content->str;
-}
-
-const char *ponder_message_item_get_reasoning(PonderMessageItem *self)
-{
-    g_return_val_if_fail(PONDER_IS_MESSAGE_ITEM(self), NULL);
-    return self->reasoning->str;
-}
-
-gsize ponder_message_item_get_content_length(PonderMessageItem *self)
-{
-    g_return_val_if_fail(PONDER_IS_MESSAGE_ITEM(self), 0);
-    return self->content->len;
-}
-
-gsize ponder_message_item_get_reasoning_length(PonderMessageItem *self)
-{
-    g_return_val_if_fail(PONDER_IS_MESSAGE_ITEM(self), 0);
-    return self->reasoning->len;
-}
-
-void ponder_message_item_set_texts(PonderMessageItem *self, const char *content,
-                                   const char *reasoning)
-{
-    g_return_if_fail(PONDER_IS_MESSAGE_ITEM(self));
-    g_string_assign(self->content, content ? content : "");
-    g_string_assign(self->reasoning, reasoning ? reasoning : "");
-    self->text_generation++;
-    g_signal_emit(self, item_signals[ITEM_SIGNAL_CHANGED], 0);
-    g_signal_emit(self, item_signals[ITEM_SIGNAL_TEXT_CHANGED], 0);
-}
-
-void ponder_message_item_begin_streaming(PonderMessageItem *self)
-{
-    g_return_if_fail(PONDER_IS_MESSAGE_ITEM(self));
-    self->streaming = TRUE;
-    self->first_reasoning_us = self->first_answer_us = 0;
-    g_signal_emit(self, item_signals[ITEM_SIGNAL_CHANGED], 0);
-}
-
-void ponder_message_item_append_reasoning(PonderMessageItem *self, const char *delta)
-{
-    g_return_if_fail(PONDER_IS_MESSAGE_ITEM(self));
-    if (!delta || !*delta)
-        return;
-    if (!self->first_reasoning_us)
-        self->first_reasoning_us = g_get_monotonic_time();
-    g_string_append(self->reasoning, delta);
-    g_signal_emit(self, item_signals[ITEM_SIGNAL_TEXT_CHANGED], 0);
-}
-
-void ponder_message_item_append_answer(PonderMessageItem *self, const char *delta)
-{
-    g_return_if_fail(PONDER_IS_MESSAGE_ITEM(self));
-    if (!delta || !*delta)
-        return;
-    gboolean first = !self->first_answer_us;
-    if (first)
-        self->first_answer_us = g_get_monotonic_time();
-    g_string_append(self->content, delta);
-    // The first answer text ends the thinking: the row's section collapses.
-    if (first)
-        g_signal_emit(self, item_signals[ITEM_SIGNAL_CHANGED], 0);
-    g_signal_emit(self, item_signals[ITEM_SIGNAL_TEXT_CHANGED], 0);
-}
-
-void ponder_message_item_end_streaming(PonderMessageItem *self, PonderMessage *final)
-{
-    g_return_if_fail(PONDER_IS_MESSAGE_ITEM(self));
-    self->streaming = FALSE;
-    if (final)
-        ponder_message_item_set_message(self, final);
-    else
-        g_signal_emit(self, item_signals[ITEM_SIGNAL_CHANGED], 0);
-}
-
-gboolean ponder_message_item_get_streaming(PonderMessageItem *self)
-{
-    g_return_val_if_fail(PONDER_IS_MESSAGE_ITEM(self), FALSE);
-    return self->streaming;
-}
-
-double ponder_message_item_get_thinking_seconds(PonderMessageItem *self)
-{
-    g_return_val_if_fail(PONDER_IS_MESSAGE_ITEM(self), -1);
-    if (!self->first_reasoning_us || !self->first_answer_us)
-        return -1;
-    return (self->first_answer_us - self->first_reasoning_us) / 1e6;
-}
-
-void ponder_message_item_set_siblings(PonderMessageItem *self, guint index, guint count,
-                                      gint64 previous_id, gint64 next_id)
-{
-    g_return_if_fail(PONDER_IS_MESSAGE_ITEM(self));
-    self->has_siblings_info = TRUE;
-    self->sibling_index = index;
-    self->sibling_count = count;
-    self->previous_sibling_id = previous_id;
-    self->next_sibling_id = next_id;
-    g_signal_emit(self, item_signals[ITEM_SIGNAL_CHANGED], 0);
-}
-
-gboolean ponder_message_item_has_siblings_info(PonderMessageItem *self)
-{
-    g_return_val_if_fail(PONDER_IS_MESSAGE_ITEM(self), FALSE);
-    return self->has_siblings_info;
-}
-
-// ---- PonderMessageRow ----------------------------------------------------------------
+#include "markdown/ponder-markdown-view.h"
 
 struct _PonderMessageRow {
     GtkWidget parent_instance;
@@ -320,11 +112,11 @@ static void refresh_text(PonderMessageRow *self)
     PonderMessageItem *item = self->item;
     if (!item)
         return;
-    gboolean replaced = self->shown_generation != item->text_generation;
+    gboolean replaced = self->shown_generation != ponder_message_item_get_text_generation(item);
     if (!is_answer(self)) {
         if (replaced)
             gtk_label_set_text(self->question_label, ponder_message_item_get_content(item));
-        self->shown_generation = item->text_generation;
+        self->shown_generation = ponder_message_item_get_text_generation(item);
         return;
     }
     gsize reasoning_length = ponder_message_item_get_reasoning_length(item);
@@ -344,7 +136,7 @@ static void refresh_text(PonderMessageRow *self)
     }
     self->shown_content_length = content_length;
     gtk_widget_set_visible(self->answer_view, content_length > 0);
-    self->shown_generation = item->text_generation;
+    self->shown_generation = ponder_message_item_get_text_generation(item);
 }
 
 static void update_thinking_visibility(PonderMessageRow *self)
@@ -404,21 +196,24 @@ static void refresh_state(PonderMessageRow *self)
     gtk_actionable_set_action_target(GTK_ACTIONABLE(self->continue_button), "x", m->id);
     gtk_actionable_set_action_name(GTK_ACTIONABLE(self->continue_button), "chat.continue");
 
-    gboolean branches = item->has_siblings_info && item->sibling_count > 1;
+    guint sibling_index, sibling_count;
+    gint64 previous_sibling_id, next_sibling_id;
+    ponder_message_item_get_siblings(item, &sibling_index, &sibling_count, &previous_sibling_id,
+                                     &next_sibling_id);
+    gboolean branches = ponder_message_item_has_siblings_info(item) && sibling_count > 1;
     gtk_widget_set_visible(self->branch_box, branches);
     if (branches) {
-        g_autofree char *text =
-            g_strdup_printf("%u/%u", item->sibling_index + 1, item->sibling_count);
+        g_autofree char *text = g_strdup_printf("%u/%u", sibling_index + 1, sibling_count);
         gtk_label_set_text(self->branch_label, text);
         g_autofree char *description =
-            g_strdup_printf(_("Version %u of %u"), item->sibling_index + 1, item->sibling_count);
+            g_strdup_printf(_("Version %u of %u"), sibling_index + 1, sibling_count);
         gtk_accessible_update_property(GTK_ACCESSIBLE(self->branch_label),
                                        GTK_ACCESSIBLE_PROPERTY_LABEL, description, -1);
         struct {
             GtkWidget *button;
             gint64 target;
-        } neighbours[] = {{self->previous_button, item->previous_sibling_id},
-                          {self->next_button, item->next_sibling_id}};
+        } neighbours[] = {{self->previous_button, previous_sibling_id},
+                          {self->next_button, next_sibling_id}};
         for (guint i = 0; i < G_N_ELEMENTS(neighbours); i++) {
             GtkActionable *button = GTK_ACTIONABLE(neighbours[i].button);
             if (neighbours[i].target) {
@@ -611,7 +406,7 @@ void ponder_message_row_set_item(PonderMessageRow *self, PonderMessageItem *item
     self->text_changed_handler =
         g_signal_connect(item, "text-changed", G_CALLBACK(on_item_text_changed), self);
     // A recycled row shows another message: everything is drawn anew, now.
-    self->shown_generation = item->text_generation - 1;
+    self->shown_generation = ponder_message_item_get_text_generation(item) - 1;
     self->shown_reasoning_length = self->shown_content_length = 0;
     refresh_state(self);
     refresh_text(self);

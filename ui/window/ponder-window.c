@@ -8,7 +8,7 @@
 
 #include "ponder-window-resources.h"
 
-#include "ponder-chat-view.h"
+#include "chat/ponder-chat-view.h"
 #include "ponder-conversation-list.h"
 #include "ponder-model-picker.h"
 #include "ponder-onboarding-page.h"
