@@ -195,7 +195,7 @@ static void cuda_free(PonderContext *ctx)
         return;
     if (s->stream)
         cudaStreamSynchronize(s->stream);
-    cpu_tail_free(s->tail);
+    cpu_layers_free(s->cpu);
     cuda_graphs_free(s);
     if (s->cublas)
         cublasDestroy(s->cublas);
@@ -258,11 +258,8 @@ static PonderStatus cuda_init(PonderContext *ctx, PonderError *err)
             (st = alloc_run_state(ctx, s, err)) != PONDER_OK)
             return st;
     }
-    if (!s->head_on_gpu) {
-        float *x_rows = s->n_gpu_layers ? s->h_x_out : s->h_x;
-        if ((st = cpu_tail_new(ctx, s->n_gpu_layers, x_rows, &s->tail, err)) != PONDER_OK)
-            return st;
-    }
+    if (!s->head_on_gpu)
+        return cpu_layers_new(ctx, s->n_gpu_layers, ctx->model->hp.n_layer, &s->cpu, err);
     return PONDER_OK;
 }
 
