@@ -2,7 +2,8 @@
 // and what users without a GPU run. The pass itself, cpu_layers_forward(), runs a range of
 // layers (and the output head) on a residual stream its caller holds: the CPU backend
 // (at the end) runs every layer from the tokens' embeddings, a GPU module the layers it
-// left to the CPU from the residual stream its own layers wrote.
+// left to the CPU from the residual stream its own layers wrote. A CpuLayers holds the KV
+// cache of exactly its layers, so no layer's cache is kept on both the host and a GPU.
 //
 // A step processes T tokens that may belong to different sequences: every matrix product
 // runs once over all T tokens (so the weights are read once per step, which is what makes
@@ -20,9 +21,13 @@ struct CpuLayers {
 
     double *inv_freq; // [n_rot / 2] RoPE angular frequency of each rotated pair
 
-    // KV cache of layers [first, last): [last - first][n_seq][n_ctx] rows of ctx->kv_row_bytes
+    // KV cache of layers [first, last): [last - first][n_seq][n_ctx] rows of kv_row_bytes,
+    // elements of ctx->kv_type
     uint8_t *k_cache;
     uint8_t *v_cache;
+    uint64_t kv_row_bytes;  // one token's K (or V) row in one layer
+    uint64_t kv_head_bytes; // one KV head's slice of such a row
+    uint64_t kv_bytes;      // K and V of all these layers
 
     // Activations for up to max_step_tokens tokens (the residual stream is the caller's).
     float *xn;   // [T][n_embd] normalised input of a block
@@ -46,15 +51,16 @@ static uint8_t *kv_row(const CpuLayers *s, uint8_t *cache, uint32_t layer, int32
 {
     const PonderContext *ctx = s->ctx;
     uint64_t index = ((uint64_t)(layer - s->first) * ctx->n_seq + (uint64_t)seq) * ctx->n_ctx + pos;
-    return cache + index * ctx->kv_row_bytes;
+    return cache + index * s->kv_row_bytes;
 }
 
 // One KV head's slice of a cached row as floats: the row itself for F32, else converted
 // into BUF.
-static const float *kv_head(const PonderContext *ctx, const uint8_t *row, uint32_t kv_head_index,
+static const float *kv_head(const CpuLayers *s, const uint8_t *row, uint32_t kv_head_index,
                             float *buf)
 {
-    const uint8_t *slice = row + kv_head_index * ctx->kv_head_bytes;
+    const PonderContext *ctx = s->ctx;
+    const uint8_t *slice = row + kv_head_index * s->kv_head_bytes;
     if (ctx->kv_type == PONDER_TYPE_F32)
         return (const float *)slice;
     ponder_dequantize_row(ctx->kv_type, slice, buf, ctx->model->hp.head_dim);
@@ -107,7 +113,7 @@ static void attention_worker(void *arg, int ith, int nth)
 
         // scores = q · k / sqrt(hd) for every cached position
         for (uint32_t p = 0; p < n_pos; p++) {
-            const float *k = kv_head(ctx, kv_row(s, s->k_cache, task->layer, seq, p), g, k_buf);
+            const float *k = kv_head(s, kv_row(s, s->k_cache, task->layer, seq, p), g, k_buf);
             for (uint32_t h = 0; h < group; h++) {
                 const float *qh = q + h * hd;
                 float dot = 0;
@@ -133,7 +139,7 @@ static void attention_worker(void *arg, int ith, int nth)
         // out = Σ softmax · v
         memset(out, 0, (uint64_t)group * hd * sizeof(float));
         for (uint32_t p = 0; p < n_pos; p++) {
-            const float *v = kv_head(ctx, kv_row(s, s->v_cache, task->layer, seq, p), g, v_buf);
+            const float *v = kv_head(s, kv_row(s, s->v_cache, task->layer, seq, p), g, v_buf);
             for (uint32_t h = 0; h < group; h++) {
                 float weight = scores[(uint64_t)h * ctx->n_ctx + p];
                 float *oh = out + h * hd;
@@ -257,6 +263,8 @@ void cpu_layers_free(CpuLayers *s)
 {
     if (!s)
         return;
+    free(s->k_cache);
+    free(s->v_cache);
     free(s->inv_freq);
     free(s->xn);
     free(s->tmp);
@@ -291,9 +299,21 @@ PonderStatus cpu_layers_new(PonderContext *ctx, uint32_t first, uint32_t last, C
     s->ctx = ctx;
     s->first = first;
     s->last = last;
-    uint64_t layer_bytes = (uint64_t)ctx->n_seq * ctx->n_ctx * ctx->kv_row_bytes;
-    s->k_cache = (uint8_t *)ctx->k_cache + first * layer_bytes;
-    s->v_cache = (uint8_t *)ctx->v_cache + first * layer_bytes;
+    *out = s;
+
+    // the KV cache of these layers (context.c checked that a head is whole blocks of the type)
+    (void)ponder_row_bytes(ctx->kv_type, hp->head_dim, &s->kv_head_bytes);
+    s->kv_row_bytes = s->kv_head_bytes * hp->n_head_kv;
+    // n_layer * n_seq * n_ctx * row stays far below 2^64 with the limits checked at load
+    uint64_t cache_bytes = (uint64_t)(last - first) * ctx->n_seq * ctx->n_ctx * s->kv_row_bytes;
+    s->kv_bytes = 2 * cache_bytes;
+    s->k_cache = malloc(cache_bytes);
+    s->v_cache = malloc(cache_bytes);
+    if (cache_bytes && (!s->k_cache || !s->v_cache))
+        return ponder_set_error(err, PONDER_ERR_NO_MEMORY,
+                                "out of memory: the KV cache for %u sequences of %u tokens needs "
+                                "%.1f MiB",
+                                ctx->n_seq, ctx->n_ctx, s->kv_bytes / 1048576.0);
 
     uint32_t half = hp->n_rot / 2;
     bool ok = true;
@@ -320,14 +340,16 @@ PonderStatus cpu_layers_new(PonderContext *ctx, uint32_t first, uint32_t last, C
     uint32_t group = hp->n_head / hp->n_head_kv;
     s->att_scratch_floats = (uint64_t)group * ctx->n_ctx + 2 * (uint64_t)hp->head_dim + 16;
     s->att_scratch = alloc_floats(s->att_scratch_floats * threadpool_size(ctx->pool), &ok);
-    if (!ok) {
-        cpu_layers_free(s);
+    if (!ok)
         return ponder_set_error(err, PONDER_ERR_NO_MEMORY,
                                 "out of memory allocating CPU activations for %llu tokens per step",
                                 (unsigned long long)T);
-    }
-    *out = s;
     return PONDER_OK;
+}
+
+uint64_t cpu_layers_kv_bytes(const CpuLayers *s)
+{
+    return s ? s->kv_bytes : 0;
 }
 
 // The CPU backend: every layer and the head, on a residual stream that starts from the
@@ -342,6 +364,12 @@ static PonderStatus cpu_forward(PonderContext *ctx, const StepBatch *step, Ponde
     CpuBackend *b = ctx->backend_state;
     cpu_embed_tokens(ctx->model, step, b->x);
     return cpu_layers_forward(b->layers, step, b->x, true, err);
+}
+
+static KvBytes cpu_kv_bytes(const PonderContext *ctx)
+{
+    const CpuBackend *b = ctx->backend_state;
+    return (KvBytes){.host = cpu_layers_kv_bytes(b->layers)};
 }
 
 static void cpu_free(PonderContext *ctx)
@@ -375,4 +403,5 @@ const Backend cpu_backend = {
     .init = cpu_init,
     .free = cpu_free,
     .forward = cpu_forward,
+    .kv_bytes = cpu_kv_bytes,
 };

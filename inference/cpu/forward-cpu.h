@@ -5,15 +5,19 @@
 
 #include "runtime/context.h"
 
-// The CPU's share of a model in a context: layers [first, last), and the run state of a
-// step through them (activations for max_step_tokens tokens, per-thread scratch).
+// The CPU's share of a model in a context: layers [first, last), their KV cache (of
+// ctx->kv_type, for every sequence of the context), and the run state of a step through
+// them (activations for max_step_tokens tokens, per-thread scratch).
 typedef struct CpuLayers CpuLayers;
 
-// Run state for layers [FIRST, LAST) of CTX's model (FIRST <= LAST <= n_layer). CTX is
-// borrowed: its model, threads and sizes, and its cancellation, checked between layers.
+// Allocates all of that for layers [FIRST, LAST) of CTX's model (FIRST <= LAST <= n_layer).
+// CTX is borrowed: its model, threads and sizes, and its cancellation, checked between
+// layers. *OUT is set even on failure (free it).
 PonderStatus cpu_layers_new(PonderContext *ctx, uint32_t first, uint32_t last, CpuLayers **out,
                             PonderError *err);
 void cpu_layers_free(CpuLayers *layers);
+// Bytes of the KV cache LAYERS allocated (K and V); 0 for NULL.
+uint64_t cpu_layers_kv_bytes(const CpuLayers *layers);
 
 // The step's token embeddings into X ([n_tokens][n_embd]): where the residual stream starts.
 void cpu_embed_tokens(const PonderModel *model, const StepBatch *step, float *x);

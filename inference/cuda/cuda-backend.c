@@ -263,11 +263,20 @@ static PonderStatus cuda_init(PonderContext *ctx, PonderError *err)
     return PONDER_OK;
 }
 
+// The fp16 caches of the GPU's layers, and the host cache of the layers left to the CPU.
+static KvBytes cuda_kv_bytes(const PonderContext *ctx)
+{
+    const CudaState *s = ctx->backend_state;
+    return (KvBytes){.host = cpu_layers_kv_bytes(s->cpu),
+                     .device = 2 * s->kv_layer_elems * s->n_gpu_layers * sizeof(uint16_t)};
+}
+
 static const Backend cuda_backend = {
     .name = "cuda",
     .init = cuda_init,
     .free = cuda_free,
     .forward = cuda_forward,
+    .kv_bytes = cuda_kv_bytes,
 };
 
 __attribute__((visibility("default"))) const Backend *ponder_backend_entry(int abi_version);

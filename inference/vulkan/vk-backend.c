@@ -105,11 +105,23 @@ static PonderStatus vk_init(PonderContext *ctx, PonderError *err)
     return PONDER_OK;
 }
 
+// The caches of the GPU's layers (vk-weights.c), and the host cache of the layers left to
+// the CPU.
+static KvBytes vk_kv_bytes(const PonderContext *ctx)
+{
+    const VkState *s = ctx->backend_state;
+    KvBytes kv = {.host = cpu_layers_kv_bytes(s->cpu)};
+    for (uint32_t l = 0; s->layers && l < s->n_gpu_layers; l++)
+        kv.device += s->layers[l].k_cache.size + s->layers[l].v_cache.size;
+    return kv;
+}
+
 static const Backend vulkan_backend = {
     .name = "vulkan",
     .init = vk_init,
     .free = vk_free,
     .forward = vk_forward,
+    .kv_bytes = vk_kv_bytes,
 };
 
 __attribute__((visibility("default"))) const Backend *ponder_backend_entry(int abi_version);
