@@ -85,7 +85,7 @@ typedef struct CudaState {
     float *d_gate, *d_up; // [max_T][n_ff]
     float *d_part_acc, *d_part_ml;
     uint64_t part_slots;   // (token, head, slice) triples the buffers hold
-    uint32_t *d_counters;  // [max_T][n_head_kv] slices finished (fused decode attention)
+    uint32_t *d_counters;  // [max_T][n_head] slices finished (fused decode attention)
     uint32_t *seq_stamp;   // [n_seq] host: the last step that saw each sequence
     uint32_t seq_stamp_clock;
     uint16_t *d_dequant; // fp16 staging for the prefill GEMM
