@@ -195,7 +195,7 @@ static void cuda_free(PonderContext *ctx)
         return;
     if (s->stream)
         cudaStreamSynchronize(s->stream);
-    cpu_tail_free(s->tail);
+    cpu_layers_free(s->cpu);
     cuda_graphs_free(s);
     if (s->cublas)
         cublasDestroy(s->cublas);
@@ -258,12 +258,17 @@ static PonderStatus cuda_init(PonderContext *ctx, PonderError *err)
             (st = alloc_run_state(ctx, s, err)) != PONDER_OK)
             return st;
     }
-    if (!s->head_on_gpu) {
-        float *x_rows = s->n_gpu_layers ? s->h_x_out : s->h_x;
-        if ((st = cpu_tail_new(ctx, s->n_gpu_layers, x_rows, &s->tail, err)) != PONDER_OK)
-            return st;
-    }
+    if (!s->head_on_gpu)
+        return cpu_layers_new(ctx, s->n_gpu_layers, ctx->model->hp.n_layer, &s->cpu, err);
     return PONDER_OK;
+}
+
+// The fp16 caches of the GPU's layers, and the host cache of the layers left to the CPU.
+static KvBytes cuda_kv_bytes(const PonderContext *ctx)
+{
+    const CudaState *s = ctx->backend_state;
+    return (KvBytes){.host = cpu_layers_kv_bytes(s->cpu),
+                     .device = 2 * s->kv_layer_elems * s->n_gpu_layers * sizeof(uint16_t)};
 }
 
 static const Backend cuda_backend = {
@@ -271,6 +276,7 @@ static const Backend cuda_backend = {
     .init = cuda_init,
     .free = cuda_free,
     .forward = cuda_forward,
+    .kv_bytes = cuda_kv_bytes,
 };
 
 __attribute__((visibility("default"))) const Backend *ponder_backend_entry(int abi_version);

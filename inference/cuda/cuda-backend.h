@@ -3,7 +3,7 @@
 //   cuda-backend.c  the Backend table, device choice, init/free
 //   cuda-plan.c     GPU memory planning (how many layers fit) and weight upload
 //   cuda-forward.c  one forward step: the layer loop, CUDA graphs, the prefill GEMMs
-//   ../cpu-tail.c   layers kept on the CPU (partial offload), shared with Vulkan
+//   ../cpu/forward-cpu.c  the layers kept on the CPU, and then the head (partial offload)
 //
 // Three kinds of state kept apart, as in the CPU backend: the model's weights on the
 // device (GpuLayer), the run state (KV cache, activations), and the host staging buffers.
@@ -13,7 +13,7 @@
 #include <cuda_runtime_api.h>
 
 #include "runtime/context.h"
-#include "cpu/cpu-tail.h"
+#include "cpu/forward-cpu.h"
 #include "cuda-ops.h"
 
 typedef struct GpuLayer {
@@ -85,7 +85,7 @@ typedef struct CudaState {
     float *d_gate, *d_up; // [max_T][n_ff]
     float *d_part_acc, *d_part_ml;
     uint64_t part_slots;   // (token, head, slice) triples the buffers hold
-    uint32_t *d_counters;  // [max_T][n_head_kv] slices finished (fused decode attention)
+    uint32_t *d_counters;  // [max_T][n_head] slices finished (fused decode attention)
     uint32_t *seq_stamp;   // [n_seq] host: the last step that saw each sequence
     uint32_t seq_stamp_clock;
     uint16_t *d_dequant; // fp16 staging for the prefill GEMM
@@ -96,7 +96,7 @@ typedef struct CudaState {
     CudaGraphEntry graphs[CUDA_GRAPH_CACHE];
     uint64_t graph_clock;
 
-    CpuTail *tail; // the layers on the CPU; NULL when all are on the GPU
+    CpuLayers *cpu; // layers [n_gpu_layers, n_layer) and the head; NULL when all are on the GPU
 } CudaState;
 
 // Turns a CUDA/cuBLAS failure into a PonderError naming the call and the place.

@@ -377,8 +377,10 @@ PonderStatus cuda_forward(PonderContext *ctx, const StepBatch *step, PonderError
         CUDA_TRY(cudaStreamSynchronize(s->stream));
     }
 
-    if (s->tail)
-        return cpu_tail_forward(s->tail, ctx, step, err);
+    // partial offload: the CPU continues from the GPU's residual stream (from the step's
+    // embeddings when no layer is on the GPU) and runs the head
+    if (s->cpu)
+        return cpu_layers_forward(s->cpu, step, s->n_gpu_layers ? s->h_x_out : s->h_x, true, err);
     // many sequences' logits are megabytes: the CPU threads share the copy
     LogitsCopy copy = {.dst = step->logits, .src = s->h_logits, .row_floats = ctx->model->hp.n_vocab};
     cpu_parallel_for(ctx->pool, step->n_out, 2, copy_logit_rows, &copy);

@@ -98,7 +98,7 @@ void cuda_scratch_sizes(const PonderContext *ctx, uint32_t n_sm, bool head_on_gp
     uint64_t step = T * (3 * sizeof(uint32_t) + (uint64_t)hp->n_embd * sizeof(float));
     uint64_t qkv = T * z.qkv_stride * sizeof(float);
     uint64_t ff = 2 * T * hp->n_ff * sizeof(float);
-    uint64_t parts = z.part_slots * (hp->head_dim + 2) * sizeof(float) + T * hp->n_head_kv * sizeof(uint32_t);
+    uint64_t parts = z.part_slots * (hp->head_dim + 2) * sizeof(float) + T * hp->n_head * sizeof(uint32_t);
     z.total_bytes = act + step + qkv + ff + parts + z.dequant_elems * sizeof(uint16_t) +
                     z.logits_floats * sizeof(float) + z.cublas_workspace_bytes;
     *out = z;

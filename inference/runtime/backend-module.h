@@ -5,7 +5,7 @@
 
 // Bump when Backend, PonderContext or PonderModel change layout: a module built against
 // another layout refuses to load instead of misreading memory.
-#define BACKEND_ABI_VERSION 2
+#define BACKEND_ABI_VERSION 3
 #define BACKEND_ENTRY_SYMBOL "ponder_backend_entry"
 
 // A module exports: const Backend *ponder_backend_entry(int abi_version), returning NULL

@@ -1,5 +1,5 @@
-// Contexts, sequences and ponder_decode: validation, KV cache allocation, and splitting
-// the caller's entries into forward steps (prefill chunks) for the backend.
+// Contexts, sequences and ponder_decode: validation, and splitting the caller's entries
+// into forward steps (prefill chunks) for the backend, which allocates the KV cache.
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,25 +91,18 @@ PonderContext *ponder_context_new(PonderModel *model, const PonderContextParams 
     ctx->kv_type = ponder_kv_element_type(p.kv_type);
     atomic_init(&ctx->cancel_requested, false);
 
-    if (!ponder_row_bytes(ctx->kv_type, hp->head_dim, &ctx->kv_head_bytes)) {
+    uint64_t kv_head_bytes;
+    if (!ponder_row_bytes(ctx->kv_type, hp->head_dim, &kv_head_bytes)) {
         ponder_set_error(err, PONDER_ERR_UNSUPPORTED,
                          "KV cache type %s needs a head size that is a multiple of %u (it is %u)",
                          ponder_type_traits(ctx->kv_type)->name,
                          ponder_type_traits(ctx->kv_type)->block_len, hp->head_dim);
         goto fail;
     }
-    ctx->kv_row_bytes = ctx->kv_head_bytes * hp->n_head_kv;
-    // n_layer * n_seq * n_ctx * row stays far below 2^64 with the limits checked at load
-    uint64_t cache_bytes = (uint64_t)hp->n_layer * ctx->n_seq * ctx->n_ctx * ctx->kv_row_bytes;
-    ctx->kv_bytes = 2 * cache_bytes;
-    ctx->k_cache = malloc(cache_bytes);
-    ctx->v_cache = malloc(cache_bytes);
     ctx->seq_used = calloc(ctx->n_seq, sizeof *ctx->seq_used);
     ctx->seq_len = calloc(ctx->n_seq, sizeof *ctx->seq_len);
-    if (!ctx->k_cache || !ctx->v_cache || !ctx->seq_used || !ctx->seq_len) {
-        ponder_set_error(err, PONDER_ERR_NO_MEMORY,
-                         "out of memory: the KV cache for %u sequences of %u tokens needs %.1f MiB",
-                         ctx->n_seq, ctx->n_ctx, ctx->kv_bytes / 1048576.0);
+    if (!ctx->seq_used || !ctx->seq_len) {
+        ponder_set_error(err, PONDER_ERR_NO_MEMORY, "out of memory");
         goto fail;
     }
     ctx->pool = threadpool_new((int)p.n_threads);
@@ -134,8 +127,6 @@ void ponder_context_free(PonderContext *ctx)
     if (ctx->backend)
         ctx->backend->free(ctx);
     threadpool_free(ctx->pool);
-    free(ctx->k_cache);
-    free(ctx->v_cache);
     free(ctx->seq_used);
     free(ctx->seq_len);
     free(ctx);
@@ -151,9 +142,15 @@ uint32_t ponder_context_n_threads(const PonderContext *ctx)
     return ctx->params.n_threads;
 }
 
+KvBytes context_kv_bytes(const PonderContext *ctx)
+{
+    return ctx->backend->kv_bytes(ctx);
+}
+
 uint64_t ponder_context_kv_bytes(const PonderContext *ctx)
 {
-    return ctx->kv_bytes;
+    KvBytes kv = context_kv_bytes(ctx);
+    return kv.host + kv.device;
 }
 
 int32_t ponder_seq_new(PonderContext *ctx)

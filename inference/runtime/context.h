@@ -1,6 +1,9 @@
-// The run state of a model: KV cache slots for several sequences, the CPU thread pool,
-// and the backend that runs forward steps. ponder_decode (context.c) splits the caller's
-// entries into steps; a backend runs one step at a time.
+// The run state of a model: sequences (which slots are in use, how long each is), the CPU
+// thread pool, and the backend that runs forward steps. The backend owns the KV cache:
+// the CPU backend a host cache of every layer, a GPU backend a device cache of the layers
+// on the GPU and, through the CPU forward pass (cpu/forward-cpu.h), a host cache of only
+// the layers it leaves to the CPU. ponder_decode (context.c) splits the caller's entries
+// into steps; a backend runs one step at a time.
 #pragma once
 
 #include <stdatomic.h>
@@ -20,11 +23,18 @@ typedef struct StepBatch {
     float *logits; // [n_out][n_vocab]
 } StepBatch;
 
+// Bytes of KV cache a backend allocated for a context.
+typedef struct KvBytes {
+    uint64_t host;   // the layers the CPU runs
+    uint64_t device; // the layers the GPU runs, in its memory
+} KvBytes;
+
 typedef struct Backend {
     const char *name;
     PonderStatus (*init)(PonderContext *ctx, PonderError *err);
     void (*free)(PonderContext *ctx);
     PonderStatus (*forward)(PonderContext *ctx, const StepBatch *step, PonderError *err);
+    KvBytes (*kv_bytes)(const PonderContext *ctx);
 } Backend;
 
 extern const Backend cpu_backend;
@@ -40,18 +50,15 @@ struct PonderContext {
     void *backend_state;
     ThreadPool *pool;
 
-    // KV cache, [n_layer][n_seq][n_ctx][n_head_kv * head_dim] elements of kv_type.
-    PonderType kv_type;
-    uint64_t kv_row_bytes;  // one token's K (or V) row in one layer
-    uint64_t kv_head_bytes; // one KV head's slice of such a row
-    void *k_cache;
-    void *v_cache;
-    uint64_t kv_bytes;
-    bool *seq_used;    // [n_seq]
-    uint32_t *seq_len; // [n_seq]
+    PonderType kv_type; // of the KV cache on the CPU (CUDA's is fp16, Vulkan's this one)
+    bool *seq_used;     // [n_seq]
+    uint32_t *seq_len;  // [n_seq]
 
     atomic_bool cancel_requested;
 };
+
+// What the context's backend allocated (ponder_context_kv_bytes is the sum).
+KvBytes context_kv_bytes(const PonderContext *ctx);
 
 // Checked between layers by backends: true once cancellation was requested.
 static inline bool context_cancelled(PonderContext *ctx)

@@ -13,7 +13,7 @@ static VkDeviceSize align_up(VkDeviceSize n)
 }
 
 // Sized for the layers on the GPU; the logits only when the head runs here, else the
-// read-back residual stream that the CPU tail continues from.
+// read-back residual stream that the CPU layers continue from.
 static PonderStatus alloc_run_state(PonderContext *ctx, VkState *s, PonderError *err)
 {
     const ModelHparams *hp = &ctx->model->hp;
@@ -51,7 +51,8 @@ static void vk_free(PonderContext *ctx)
     VkState *s = ctx->backend_state;
     if (!s)
         return;
-    cpu_tail_free(s->tail);
+    cpu_layers_free(s->cpu);
+    free(s->embd_x);
     if (s->device) {
         s->vk.vkDeviceWaitIdle(s->device);
         vk_recordings_free(s);
@@ -90,11 +91,29 @@ static PonderStatus vk_init(PonderContext *ctx, PonderError *err)
         vk_buffer_free(s, &s->staging);
     }
     if (!s->head_on_gpu) {
-        // with no layer here there is no residual stream: the tail reads the tokens
-        float *x_rows = s->n_gpu_layers ? s->x_host.map : NULL;
-        VK_RETURN_IF_FAILED(cpu_tail_new(ctx, s->n_gpu_layers, x_rows, &s->tail, err));
+        VK_RETURN_IF_FAILED(
+            cpu_layers_new(ctx, s->n_gpu_layers, ctx->model->hp.n_layer, &s->cpu, err));
+        // the CPU continues from the residual stream read back after the GPU's layers, or
+        // with no layer here from the step's embeddings (vk_forward writes them)
+        s->cpu_x = s->x_host.map;
+        if (s->n_gpu_layers == 0) {
+            uint64_t floats = (uint64_t)ctx->max_step_tokens * ctx->model->hp.n_embd;
+            if (!(s->cpu_x = s->embd_x = malloc(floats * sizeof(float))))
+                return ponder_set_error(err, PONDER_ERR_NO_MEMORY, "out of memory");
+        }
     }
     return PONDER_OK;
+}
+
+// The caches of the GPU's layers (vk-weights.c), and the host cache of the layers left to
+// the CPU.
+static KvBytes vk_kv_bytes(const PonderContext *ctx)
+{
+    const VkState *s = ctx->backend_state;
+    KvBytes kv = {.host = cpu_layers_kv_bytes(s->cpu)};
+    for (uint32_t l = 0; s->layers && l < s->n_gpu_layers; l++)
+        kv.device += s->layers[l].k_cache.size + s->layers[l].v_cache.size;
+    return kv;
 }
 
 static const Backend vulkan_backend = {
@@ -102,6 +121,7 @@ static const Backend vulkan_backend = {
     .init = vk_init,
     .free = vk_free,
     .forward = vk_forward,
+    .kv_bytes = vk_kv_bytes,
 };
 
 __attribute__((visibility("default"))) const Backend *ponder_backend_entry(int abi_version);

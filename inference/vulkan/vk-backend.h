@@ -4,7 +4,7 @@
 //   vk-pipelines.c  the compute pipelines and their on-disk cache
 //   vk-weights.c    which layers and tensors run here, and their upload
 //   vk-forward.c    recording and submitting a step (mirrors forward-cpu.c)
-//   ../cpu-tail.c   the layers and head that run on the CPU (partial offload)
+//   ../cpu/forward-cpu.c  the layers and head that run on the CPU (partial offload)
 //   vk-backend.c    the Backend table: init (allocations) and free
 //
 // Environment knobs: PONDER_VULKAN_DEVICE (index among the Vulkan devices, when the
@@ -17,7 +17,7 @@
 #include <vulkan/vulkan.h>
 
 #include "runtime/context.h"
-#include "cpu/cpu-tail.h"
+#include "cpu/forward-cpu.h"
 #include "vk-funcs.h"
 
 typedef struct VkFns {
@@ -124,10 +124,12 @@ typedef struct VkState {
     VkPipeline pipes[VK_PIPE_COUNT];
 
     // partial offload: layers [0, n_gpu_layers) run here; the rest, and the output head
-    // unless every layer is here, run on the CPU (tail)
+    // unless every layer is here, run on the CPU
     uint32_t n_gpu_layers;
     bool head_on_gpu;
-    CpuTail *tail; // NULL when the head runs here
+    CpuLayers *cpu; // layers [n_gpu_layers, n_layer) and the head; NULL when the head runs here
+    float *cpu_x;   // the residual stream they continue: x_host's mapping, or embd_x
+    float *embd_x;  // [cap][n_embd] with no layer here: the step's token embeddings
 
     // weights (device-local) and the tables derived from them
     VkLayer *layers;   // [n_gpu_layers]
@@ -145,7 +147,7 @@ typedef struct VkState {
     VkDeviceSize x_offset;    // of the x region in both (3 * meta_region)
     VkBuf xn, q, k, v, att, gate, up; // activations [cap][…]
     VkBuf logits, logits_host;        // [cap][n_vocab], when head_on_gpu
-    VkBuf x_host; // [cap][n_embd] residual stream read back for the tail, when !head_on_gpu
+    VkBuf x_host; // [cap][n_embd] residual stream read back for the CPU, when !head_on_gpu
 
     bool reuse_recordings;
     VkRecording recordings[VK_RECORDINGS];

@@ -9,7 +9,8 @@
 // Vulkan counterpart of the CUDA backend's graphs. One submission and one wait per step.
 //
 // With partial offload the recording stops after the GPU's layers with a copy of the
-// residual stream to host memory, and the CPU backend runs the rest (../cpu-tail.c).
+// residual stream to host memory, and the CPU forward pass runs the rest
+// (cpu_layers_forward).
 #include <math.h>
 #include <string.h>
 
@@ -356,9 +357,11 @@ PonderStatus vk_forward(PonderContext *ctx, const StepBatch *step, PonderError *
         VkCommandBuffer cmd;
         VK_RETURN_IF_FAILED(recording_for(ctx, s, step->n_tokens, n_out, &cmd, err));
         VK_RETURN_IF_FAILED(vk_submit_wait(s, cmd, err));
+    } else {
+        cpu_embed_tokens(ctx->model, step, s->cpu_x); // no layer here: all on the CPU
     }
-    if (s->tail)
-        return cpu_tail_forward(s->tail, ctx, step, err);
+    if (s->cpu)
+        return cpu_layers_forward(s->cpu, step, s->cpu_x, true, err);
     memcpy(step->logits, s->logits_host.map,
            (uint64_t)step->n_out * ctx->model->hp.n_vocab * sizeof(float));
     return PONDER_OK;

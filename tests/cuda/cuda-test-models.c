@@ -2,7 +2,8 @@
 // against llama.cpp's logits: every file in ../shared/models (every weight type, qwen2
 // and llama), then on a few files: batched decode of 8 sequences, a long prompt in
 // several prefill chunks, the GEMM path for every step, graphs off (bit-identical to on),
-// and partial offload (1 and 0 of 2 layers on the GPU). The same for the files of
+// and partial offload (1 and 0 of 2 layers on the GPU); where every context keeps its KV
+// cache (a GPU layer's on the device only). The same for the files of
 // ../shared/models2: qwen3 (q/k norms, head 128 with a 256-wide embedding, tied output) and
 // the IQ weight types.
 #include <stdlib.h>
@@ -43,6 +44,8 @@ static bool open_pair(BackendPair *pair, const char *file, uint32_t n_seq, int32
     PonderError gpu_err = {0};
     bool ok = backend_pair_open(pair, file, &p, &gpu_err);
     CHECKF(ok || gpu_err.status == PONDER_OK, "%s (cuda): %s", file, gpu_err.message);
+    if (ok)
+        backend_pair_check_kv_placement(pair, gpu_layers);
     return ok;
 }
 

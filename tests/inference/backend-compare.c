@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/context.h"
+
 PonderModel *backend_test_load_model(const char *file)
 {
     char path[512];
@@ -57,6 +59,26 @@ bool backend_pair_decode(BackendPair *p, PonderBatchEntry *entries, size_t n, fl
     PonderStatus st2 = ponder_decode(p->gpu, entries, n, &err);
     CHECKF(st2 == PONDER_OK, "%s %s decode: %s", p->name, p->gpu_name, err.message);
     return st == PONDER_OK && st2 == PONDER_OK;
+}
+
+void backend_pair_check_kv_placement(const BackendPair *p, int32_t gpu_layers)
+{
+    uint32_t n_layer = ponder_model_info(p->model)->n_layer;
+    uint32_t n_gpu =
+        gpu_layers < 0 || (uint32_t)gpu_layers > n_layer ? n_layer : (uint32_t)gpu_layers;
+    KvBytes cpu = context_kv_bytes(p->cpu), gpu = context_kv_bytes(p->gpu);
+    uint64_t layer = cpu.host / n_layer;
+    CHECKF(cpu.device == 0 && layer > 0 && cpu.host == layer * n_layer,
+           "%s: the CPU context's KV cache: %llu bytes on the host, %llu on a device", p->name,
+           (unsigned long long)cpu.host, (unsigned long long)cpu.device);
+    CHECKF(gpu.host == layer * (n_layer - n_gpu) && gpu.device == layer * n_gpu,
+           "%s: %u of %u layers on the %s GPU: KV cache %llu bytes on the host and %llu on the "
+           "device, expected %llu and %llu",
+           p->name, n_gpu, n_layer, p->gpu_name, (unsigned long long)gpu.host,
+           (unsigned long long)gpu.device, (unsigned long long)(layer * (n_layer - n_gpu)),
+           (unsigned long long)(layer * n_gpu));
+    CHECK(ponder_context_kv_bytes(p->cpu) == cpu.host);
+    CHECK(ponder_context_kv_bytes(p->gpu) == gpu.host + gpu.device);
 }
 
 double backend_pair_check_logits(const BackendPair *p, const char *what, const float *gpu,

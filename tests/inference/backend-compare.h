@@ -38,6 +38,12 @@ void backend_pair_close(BackendPair *pair);
 // the entries' logits pointers are overwritten.
 bool backend_pair_decode(BackendPair *p, PonderBatchEntry *entries, size_t n, float *cpu_logits,
                          float *gpu_logits);
+// Where each context keeps its KV cache (runtime/context.h's context_kv_bytes): the CPU
+// context every layer's on the host; the GPU context the cache of its GPU_LAYERS layers (all
+// when negative) in device memory and only the other layers' on the host, no layer's twice;
+// ponder_context_kv_bytes the sum. Both must store the same element type (the tests' f16
+// or f32 caches), so a layer takes as many bytes on either.
+void backend_pair_check_kv_placement(const BackendPair *p, int32_t gpu_layers);
 // The GPU's logits within BOUND of the CPU's (see check_greedy_choice); returns the rel RMS.
 double backend_pair_check_logits(const BackendPair *p, const char *what, const float *gpu,
                                  const float *cpu, double bound);

@@ -51,7 +51,12 @@ static void check_file(const char *folder, const char *name, const JsonValue *re
         ponder_model_free(model);
         return;
     }
-    uint32_t n_vocab = ponder_model_info(model)->n_vocab;
+    // the CPU backend's KV cache: K and V of every layer, f32 by default
+    const PonderModelInfo *info = ponder_model_info(model);
+    uint64_t kv_bytes = 2ull * info->n_layer * params.n_ctx * info->n_head_kv * info->head_dim * 4;
+    CHECKF(ponder_context_kv_bytes(ctx) == kv_bytes, "%s: %llu bytes of KV cache, expected %llu",
+           name, (unsigned long long)ponder_context_kv_bytes(ctx), (unsigned long long)kv_bytes);
+    uint32_t n_vocab = info->n_vocab;
     const JsonValue *expected = json_get(ref, logits_key);
     CHECK(expected && expected->count == n_vocab);
     float *logits = malloc(n_vocab * sizeof(float));

@@ -2,7 +2,8 @@
 // logits: every file in $PONDER_SHARED/models (every weight type the CPU runs, Q2_K to
 // F16), prompt and greedy decode steps; four sequences in one step; an f32 KV cache;
 // recorded command buffers against re-recorded ones; partial offload (1 and 0 of the 2
-// layers on the GPU, the rest on the CPU); the errors for what the backend does not do.
+// layers on the GPU, the rest on the CPU); where every context keeps its KV cache (a GPU
+// layer's on the device only); the errors for what the backend does not do.
 // The same for the qwen3 files of $PONDER_SHARED/models2 (against their own reference).
 // Skips (77) where no Vulkan loader or device is usable. Lavapipe on two cores runs it in
 // about 90 seconds.
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "backend-compare.h"
+#include "runtime/context.h"
 
 enum { MAX_PROMPT = 32, N_DECODE = 6, N_BATCH = 4 };
 
@@ -46,6 +48,8 @@ static bool open_pair(BackendPair *pair, const char *file, uint32_t n_seq, Ponde
     PonderContextParams p = vulkan_params(n_seq, kv, gpu_layers);
     bool ok = backend_pair_open(pair, file, &p, gpu_err);
     pair->check_greedy_choice = true;
+    if (ok)
+        backend_pair_check_kv_placement(pair, gpu_layers);
     return ok;
 }
 
@@ -200,8 +204,11 @@ static void check_offload(const char *file, const int32_t *prompt, uint32_t n_pr
                    file);
         else
             CHECKF(same, "%s: 0 of 2 layers differs from the CPU backend (rel %.2e)", file, worst);
-        printf("  %-20s %d of 2 layers on the GPU: worst rel %.2e over prompt + %d steps%s\n", file,
-               gpu_layers, worst, N_DECODE, same ? " (bit-identical)" : "");
+        KvBytes kv = context_kv_bytes(p.gpu);
+        printf("  %-20s %d of 2 layers on the GPU: worst rel %.2e over prompt + %d steps%s; KV "
+               "cache %llu bytes on the host, %llu on the GPU\n",
+               file, gpu_layers, worst, N_DECODE, same ? " (bit-identical)" : "",
+               (unsigned long long)kv.host, (unsigned long long)kv.device);
         free(cpu_l);
         free(gpu_l);
         backend_pair_close(&p);
