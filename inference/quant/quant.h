@@ -75,8 +75,9 @@ void ponder_quantize_row(PonderType type, const float *src, void *dst, int64_t n
 // power of two for every value.
 void ponder_quantize_row_weighted(PonderType type, const float *src, void *dst, int64_t n,
                                   const float *importance);
-// False for the IQ types below 4 bits (IQ3_XXS, IQ3_S, IQ2_*, IQ1_*): their codebook search
-// needs an importance matrix to be worth anything, and Ponder has no such quantizer.
+// False for the IQ types below 4 bits (IQ3_XXS, IQ3_S, IQ2_*, IQ1_*): Ponder has no codebook
+// search for them, with or without an importance matrix (llama.cpp's needs one for all but
+// IQ3_S to be worth anything).
 bool ponder_can_quantize(PonderType type);
 // Random but valid blocks of TYPE whose scales follow the magnitude of SRC: benchmark files
 // for every type (`synth`), never a quantization. Deterministic in SRC's bits and SEED.

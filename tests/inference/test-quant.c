@@ -737,7 +737,7 @@ static void test_iq4_roundtrip(void)
         free(y);
         free(q);
     }
-    // no importance matrix: the codebook types are refused, IQ4 and the rest accepted
+    // the codebook types below 4 bits have no quantizer; IQ4 and the rest have one
     for (int t = 0; t < N_IQ_TYPES; t++)
         CHECK(ponder_can_quantize(iq_types[t]) ==
               (iq_types[t] == PONDER_TYPE_IQ4_NL || iq_types[t] == PONDER_TYPE_IQ4_XS));
