@@ -148,13 +148,13 @@ def gguf_entry(name, sums, counts, n_mat=1, with_in_sum=True):
 def write_expected(path, legacy, dataset, chunks, entries):
     """ENTRIES: (name, importance). Lines: `legacy 0|1`, `chunks N`, `dataset NAME` (absent
     without one), then per entry `entry NAME N` and its N float32 values, one per line, as
-    hexadecimal floats (exact; strtof reads them)."""
+    the 8 hexadecimal digits of their bits (exact, and no locale in the way)."""
     lines = [f'legacy {int(legacy)}', f'chunks {chunks}']
     if dataset is not None:
         lines.append(f'dataset {dataset}')
     for name, importance in sorted(entries):
         lines.append(f'entry {name} {len(importance)}')
-        lines += [float.hex(v) for v in importance]
+        lines += ['%08x' % struct.unpack('<I', struct.pack('<f', v))[0] for v in importance]
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')
 

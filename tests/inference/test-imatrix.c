@@ -89,7 +89,9 @@ static void check_good(const char *file, const char *expected_file)
                    (unsigned long long)e->n_values, n);
             CHECKF(imatrix_find(im, name) == e, "%s: imatrix_find('%s')", file, name);
         } else if (e) {
-            float want = strtof(line, NULL);
+            uint32_t bits = (uint32_t)strtoul(line, NULL, 16);
+            float want;
+            memcpy(&want, &bits, sizeof want);
             if (value_index < e->n_values) {
                 CHECKF(same_bits(e->importance[value_index], want), "%s: %s[%llu] = %a, want %a",
                        file, e->name, (unsigned long long)value_index,
