@@ -90,8 +90,9 @@ const char *quant_mix_quantizable_names(void)
     return "f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k_m q4_k_m q5_k_m q6_k iq4_nl iq4_xs";
 }
 
-// Every tensor type of an IQ mix below 4 bits is one its base has no quantizer for, or
-// IQ3_S / IQ2_XXS / IQ2_S beside it (quant_mix_tensor_type): the base decides.
+// A mix whose base Ponder writes picks only types it writes (quant_mix_tensor_type: K-quants,
+// Q8_0, the IQ4_NL / Q4_0 / F16 fallbacks); the IQ mixes below 4 bits have bases it does not
+// write. So the base decides.
 bool quant_mix_can_quantize(const QuantMix *mix)
 {
     return ponder_can_quantize(mix->base);
@@ -280,8 +281,8 @@ PonderType quant_mix_tensor_type(const QuantMix *mix, const QuantMixModel *model
         else if ((ftype == FTYPE_MOSTLY_IQ4_NL || ftype == FTYPE_MOSTLY_IQ4_XS) &&
                  layer < n_layer / 8 && !model->has_imatrix)
             type = PONDER_TYPE_Q5_K;
-        // With an importance matrix, llama.cpp guards the first ffn_down layers of Q4_0 / Q5_0
-        // with a min (it keeps the files made without one as they were).
+        // With an importance matrix, llama.cpp gives the first ffn_down layers of Q4_0 / Q5_0 a
+        // min (Q4_1 / Q5_1); files made without one stay as they were.
         else if ((ftype == FTYPE_MOSTLY_Q4_0 || ftype == FTYPE_MOSTLY_Q5_0) &&
                  layer < n_layer / 8 && model->has_imatrix)
             type = ftype == FTYPE_MOSTLY_Q4_0 ? PONDER_TYPE_Q4_1 : PONDER_TYPE_Q5_1;
