@@ -41,7 +41,7 @@ int cmd_convert(int argc, char **argv)
 
 int cmd_quantize(int argc, char **argv)
 {
-    const char *positional[3] = {0};
+    const char *positional[3] = {0}, *imatrix = NULL;
     int n_positional = 0;
     uint32_t threads = 0;
     ArgCursor args = {argc, argv, 1};
@@ -52,21 +52,20 @@ int cmd_quantize(int argc, char **argv)
             if (!v || !parse_u32(v, &threads))
                 return usage_error("--threads needs a number");
         } else if (strcmp(arg, "--imatrix") == 0) {
-            const char *v = option_value(&args, arg);
-            if (!v)
-                return usage_error("--imatrix needs a file");
-            return usage_error("quantize: --imatrix %s: reading importance matrices is not "
-                               "implemented yet (iq4_xs, iq4_nl and the K-quant mixes need none)", v);
-        } else if (n_positional < 3) {
+            if (!(imatrix = option_value(&args, arg)))
+                return 2;
+        } else if (n_positional < 3 && (arg[0] != '-' || arg[1] == '\0')) {
             positional[n_positional++] = arg;
         } else {
             return usage_error("quantize: unexpected argument '%s'", arg);
         }
     }
     if (n_positional != 3)
-        return usage_error("usage: ponder-infer quantize IN.gguf OUT.gguf TYPE [--threads N]");
+        return usage_error("usage: ponder-infer quantize IN.gguf OUT.gguf TYPE [--imatrix FILE] "
+                           "[--threads N]");
     char err[1024] = "";
-    return report(quantize_gguf(positional[0], positional[1], positional[2], (int)threads, err, sizeof err),
+    return report(quantize_gguf(positional[0], positional[1], positional[2], imatrix, (int)threads,
+                                err, sizeof err),
                   "quantize", positional[1], err);
 }
 

@@ -20,9 +20,11 @@ bool hf_tokenizer_to_gguf(struct GgufWriter *writer, const char *tokenizer_json_
 bool convert_hf_to_gguf(const char *hf_dir, const char *out_path, const char *out_type,
                         char *err, size_t err_size);
 
-// TYPE: q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k_m q4_k_m q5_k_m q6_k f16 bf16.
-bool quantize_gguf(const char *in_path, const char *out_path, const char *type, int n_threads,
-                   char *err, size_t err_size);
+// TYPE: one of quant_mix_quantizable_names() (quant-mix.h). IMATRIX_PATH: llama.cpp's
+// importance matrix for the model (the .dat or the GGUF layout, see imatrix.h) to weigh the
+// scale searches with, or NULL. N_THREADS below 1: one per online core.
+bool quantize_gguf(const char *in_path, const char *out_path, const char *type,
+                   const char *imatrix_path, int n_threads, char *err, size_t err_size);
 
 // PRESET: r1-distill-qwen-1.5b r1-distill-qwen-7b r1-distill-qwen-14b r1-distill-llama-8b
 // tiny-qwen2 tiny-llama. TYPE as for quantize_gguf (plus f32).

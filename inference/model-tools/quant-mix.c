@@ -2,7 +2,8 @@
 // to the mixes Ponder writes and the tensors of dense llama / qwen2 models. Rules for other
 // architectures (falcon, mixture-of-experts, fused qkv) are left out; the IQ mixes keep the
 // rules for the output, token embedding, attn_v, attn_output and the first ffn_down layers
-// (the IQ3_XS / IQ3_M per-layer refinements are not reproduced).
+// (the IQ3_XS / IQ3_M per-layer refinements, and IQ3_XXS's attn_q / attn_k / ffn_down rules,
+// are not reproduced).
 #include "quant-mix.h"
 
 #include <pthread.h>
@@ -84,9 +85,30 @@ const char *quant_mix_names(void)
            "iq3_m iq3_s iq3_xxs iq2_m iq2_s iq2_xs iq2_xxs iq1_m iq1_s";
 }
 
+const char *quant_mix_quantizable_names(void)
+{
+    return "f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k_m q4_k_m q5_k_m q6_k iq4_nl iq4_xs";
+}
+
+// A mix whose base Ponder writes picks only types it writes (quant_mix_tensor_type: K-quants,
+// Q8_0, the IQ4_NL / Q4_0 / F16 fallbacks); the IQ mixes below 4 bits have bases it does not
+// write. So the base decides.
+bool quant_mix_can_quantize(const QuantMix *mix)
+{
+    return ponder_can_quantize(mix->base);
+}
+
 bool quant_mix_needs_imatrix(const QuantMix *mix)
 {
-    return !ponder_can_quantize(mix->base);
+    switch (mix->base) {
+    case PONDER_TYPE_IQ1_S:
+    case PONDER_TYPE_IQ1_M:
+    case PONDER_TYPE_IQ2_XXS:
+    case PONDER_TYPE_IQ2_XS:
+    case PONDER_TYPE_IQ2_S:
+    case PONDER_TYPE_IQ3_XXS: return true;
+    default: return false;
+    }
 }
 
 // The IQ mixes below 3 bits (llama.cpp's "very low bit" group).
@@ -235,7 +257,9 @@ PonderType quant_mix_tensor_type(const QuantMix *mix, const QuantMixModel *model
                    : ftype == FTYPE_MOSTLY_IQ2_S || ftype == FTYPE_MOSTLY_IQ2_M ? PONDER_TYPE_IQ3_S
                                                                                 : PONDER_TYPE_Q2_K;
         else if (ftype == FTYPE_MOSTLY_IQ3_XXS)
-            type = n_gqa >= 4 ? PONDER_TYPE_Q4_K : PONDER_TYPE_IQ3_S;
+            type = n_gqa >= 4          ? PONDER_TYPE_Q4_K
+                   : model->has_imatrix ? PONDER_TYPE_IQ3_XXS
+                                        : PONDER_TYPE_IQ3_S;
         else if ((ftype == FTYPE_MOSTLY_IQ3_S && n_gqa >= 4) || ftype == FTYPE_MOSTLY_IQ3_M)
             type = PONDER_TYPE_Q4_K;
         else if ((ftype == FTYPE_MOSTLY_IQ4_NL || ftype == FTYPE_MOSTLY_IQ4_XS) && n_gqa >= 4)
@@ -254,8 +278,14 @@ PonderType quant_mix_tensor_type(const QuantMix *mix, const QuantMixModel *model
         if (is_low_iq(ftype) && layer < n_layer / 8)
             type = ftype == FTYPE_MOSTLY_IQ1_S || ftype == FTYPE_MOSTLY_IQ1_M ? PONDER_TYPE_IQ2_S
                                                                               : PONDER_TYPE_Q2_K;
-        else if ((ftype == FTYPE_MOSTLY_IQ4_NL || ftype == FTYPE_MOSTLY_IQ4_XS) && layer < n_layer / 8)
-            type = PONDER_TYPE_Q5_K; // llama.cpp does this when it has no importance matrix
+        else if ((ftype == FTYPE_MOSTLY_IQ4_NL || ftype == FTYPE_MOSTLY_IQ4_XS) &&
+                 layer < n_layer / 8 && !model->has_imatrix)
+            type = PONDER_TYPE_Q5_K;
+        // With an importance matrix, llama.cpp gives the first ffn_down layers of Q4_0 / Q5_0 a
+        // min (Q4_1 / Q5_1); files made without one stay as they were.
+        else if ((ftype == FTYPE_MOSTLY_Q4_0 || ftype == FTYPE_MOSTLY_Q5_0) &&
+                 layer < n_layer / 8 && model->has_imatrix)
+            type = ftype == FTYPE_MOSTLY_Q4_0 ? PONDER_TYPE_Q4_1 : PONDER_TYPE_Q5_1;
         else if (ftype == FTYPE_MOSTLY_Q2_K)
             type = PONDER_TYPE_Q3_K;
         else if (ftype == FTYPE_MOSTLY_Q3_K_M)

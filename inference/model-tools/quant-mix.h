@@ -23,17 +23,25 @@ typedef struct QuantMix {
 const QuantMix *quant_mix_find(const char *name);
 // The accepted names, space-separated (for error messages and usage text).
 const char *quant_mix_names(void);
-// True for the IQ mixes below 4 bits: their types need an importance matrix to quantize
-// (ponder_can_quantize); `synth` writes them with random blocks, `quantize` refuses them.
+// The names of the mixes `quantize` writes (those quant_mix_can_quantize accepts).
+const char *quant_mix_quantizable_names(void);
+// Whether Ponder's quantizers can write every tensor of MIX: false for the IQ mixes below 4
+// bits, whose types have no quantizer (ponder_can_quantize); `synth` writes them with random
+// blocks, `quantize` refuses them, with or without an importance matrix.
+bool quant_mix_can_quantize(const QuantMix *mix);
+// Whether llama.cpp's llama-quantize refuses MIX without an importance matrix: the mixes of
+// IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S or IQ3_XXS tensors ("this quantization requires an
+// imatrix", tensor_requires_imatrix in src/llama-quant.cpp). None of them is one Ponder writes.
 bool quant_mix_needs_imatrix(const QuantMix *mix);
 
-// The facts about a model that the mix rules depend on.
+// The facts the mix rules depend on: the model's, and whether an importance matrix is used.
 typedef struct QuantMixModel {
     const char *arch;  // general.architecture ("llama", "qwen2", ...)
     uint32_t n_layer;  // block_count
     uint32_t n_head;   // attention.head_count
     uint32_t n_head_kv; // attention.head_count_kv (GQA makes attn_v small and cheap to keep)
     bool has_output;   // false when token_embd.weight doubles as the output matrix
+    bool has_imatrix;  // quantizing with an importance matrix (a few rules change with it)
 } QuantMixModel;
 
 // The type tensor NAME (N_DIMS dimensions, NE as in GGUF, stored now as CURRENT) gets in a

@@ -5,7 +5,15 @@
 // type does not change is copied byte for byte, any other is dequantized to F32 row by row
 // and quantized again, on several threads, inside the writer's fill callback, so only one
 // output tensor is in memory at a time.
+//
+// With an importance matrix (imatrix.h), each matrix it has an entry for is quantized with
+// that entry's column importance weighing the scale searches (ponder_quantize_row_weighted),
+// a few mix rules change as llama.cpp's do, and the quantize.imatrix.* keys llama-quantize
+// writes record the file. A matrix without an entry is quantized as without the file, as in
+// llama.cpp; an entry that names no tensor of the model, or whose length is not its rows',
+// is refused (llama.cpp skips the first kind: here both say "another model's file").
 #include "formats/gguf.h"
+#include "imatrix.h"
 #include "model-files.h"
 #include "quant-mix.h"
 #include "runtime/error-text.h"
@@ -21,6 +29,8 @@ typedef struct TensorJob {
     PonderType type;
     uint64_t row_len, n_rows;
     uint64_t src_row_bytes, dst_row_bytes;
+    const float *importance;  // [n_matrices][row_len] from the importance matrix, or NULL
+    uint64_t rows_per_matrix; // ne[1]: rows of one matrix of a 3-D tensor
     uint8_t *dst;
     int n_threads;
 } TensorJob;
@@ -30,10 +40,12 @@ static void requantize_rows(void *arg, uint64_t first_row, uint64_t n_rows, floa
     const TensorJob *job = arg;
     const uint8_t *src = job->src->data;
     for (uint64_t r = first_row; r < first_row + n_rows; r++) {
+        const float *importance =
+            job->importance ? job->importance + r / job->rows_per_matrix * job->row_len : NULL;
         ponder_dequantize_row(job->src->type, src + r * job->src_row_bytes, scratch,
                               (int64_t)job->row_len);
-        ponder_quantize_row(job->type, scratch, job->dst + r * job->dst_row_bytes,
-                            (int64_t)job->row_len);
+        ponder_quantize_row_weighted(job->type, scratch, job->dst + r * job->dst_row_bytes,
+                                     (int64_t)job->row_len, importance);
     }
 }
 
@@ -87,32 +99,100 @@ static void read_model_facts(const GgufFile *f, char *arch, size_t arch_size, Qu
     m->has_output = gguf_find_tensor(f, "output.weight") != NULL;
 }
 
-bool quantize_gguf(const char *in_path, const char *out_path, const char *type, int n_threads,
-                   char *err, size_t err_size)
+// Values of an importance-matrix entry for tensor T: one row's worth per matrix.
+static uint64_t importance_length(const GgufTensor *t)
+{
+    return t->n_elements / t->ne[1];
+}
+
+// Every entry of IM must name a tensor of IN and have its length, except token_embd.weight,
+// whose entry llama.cpp leaves unused when it does not fit (importance_for does too).
+static bool check_imatrix(const Imatrix *im, const char *im_path, const GgufFile *in,
+                          const char *in_path, char *err, size_t err_size)
+{
+    for (uint64_t i = 0; i < im->n_entries; i++) {
+        const ImatrixEntry *e = &im->entries[i];
+        const GgufTensor *t = gguf_find_tensor(in, e->name);
+        if (!t)
+            return ponder_failf(err, err_size,
+                                "%s: entry '%s' names no tensor of %s (an importance matrix of "
+                                "another model?)",
+                                im_path, e->name, in_path);
+        uint64_t want = importance_length(t), n_matrices = want / t->ne[0];
+        if (e->n_values == want || strcmp(e->name, "token_embd.weight") == 0)
+            continue;
+        if (n_matrices == 1)
+            return ponder_failf(err, err_size,
+                                "%s: entry '%s' has %llu values, but the tensor's rows have %llu "
+                                "(an importance matrix of another model?)",
+                                im_path, e->name, (unsigned long long)e->n_values,
+                                (unsigned long long)want);
+        return ponder_failf(err, err_size,
+                            "%s: entry '%s' has %llu values, but the tensor has %llu matrices "
+                            "with rows of %llu",
+                            im_path, e->name, (unsigned long long)e->n_values,
+                            (unsigned long long)n_matrices, (unsigned long long)t->ne[0]);
+    }
+    return true;
+}
+
+static const float *importance_for(const Imatrix *im, const char *name, const GgufTensor *t)
+{
+    const ImatrixEntry *e = imatrix_find(im, name);
+    return e && e->n_values == importance_length(t) ? e->importance : NULL;
+}
+
+// The keys llama-quantize adds when it quantizes with an importance matrix.
+static void record_imatrix(GgufWriter *writer, const Imatrix *im, const char *im_path)
+{
+    gguf_writer_set_string(writer, "quantize.imatrix.file", im_path);
+    if (im->dataset)
+        gguf_writer_set_string(writer, "quantize.imatrix.dataset", im->dataset);
+    gguf_writer_set_u32(writer, "quantize.imatrix.entries_count",
+                        im->n_entries < UINT32_MAX ? (uint32_t)im->n_entries : UINT32_MAX);
+    if (im->n_chunks > 0)
+        gguf_writer_set_u32(writer, "quantize.imatrix.chunks_count", im->n_chunks);
+}
+
+bool quantize_gguf(const char *in_path, const char *out_path, const char *type,
+                   const char *imatrix_path, int n_threads, char *err, size_t err_size)
 {
     const QuantMix *mix = quant_mix_find(type);
     if (!mix)
         return ponder_failf(err, err_size, "unknown type '%s' (expected one of: %s)", type ? type : "",
                      quant_mix_names());
-    if (quant_mix_needs_imatrix(mix))
+    if (!quant_mix_can_quantize(mix))
         return ponder_failf(err, err_size,
-                     "type '%s' needs an importance matrix (llama.cpp's --imatrix), which Ponder's "
-                     "quantizer does not read yet; iq4_xs, iq4_nl and the K-quant mixes need none",
-                     mix->name);
+                            "type '%s': Ponder cannot write %s tensors yet, with or without an "
+                            "importance matrix (llama.cpp's llama-quantize writes them %s); the "
+                            "types it writes: %s",
+                            mix->name, ponder_type_traits(mix->base)->name,
+                            quant_mix_needs_imatrix(mix) ? "only with one, --imatrix"
+                                                         : "without one",
+                            quant_mix_quantizable_names());
     char reason[512] = "";
     GgufFile *in = gguf_open(in_path, reason, sizeof reason);
     if (!in)
         return ponder_failf(err, err_size, "%s", reason);
+    Imatrix *im = NULL;
+    if (imatrix_path && (!(im = imatrix_load(imatrix_path, err, err_size)) ||
+                         !check_imatrix(im, imatrix_path, in, in_path, err, err_size))) {
+        imatrix_free(im);
+        gguf_close(in);
+        return false;
+    }
 
     char arch[64];
     QuantMixModel model;
     read_model_facts(in, arch, sizeof arch, &model);
+    model.has_imatrix = im != NULL;
 
     GgufWriter *writer = gguf_writer_new();
     TensorJob *jobs = calloc(in->n_tensors ? in->n_tensors : 1, sizeof *jobs);
     if (!writer || !jobs) {
         gguf_writer_free(writer);
         free(jobs);
+        imatrix_free(im);
         gguf_close(in);
         return ponder_failf(err, err_size, "out of memory");
     }
@@ -121,6 +201,8 @@ bool quantize_gguf(const char *in_path, const char *out_path, const char *type, 
         gguf_writer_set_alignment(writer, in->alignment);
     gguf_writer_set_u32(writer, "general.quantization_version", GGML_QUANT_VERSION);
     gguf_writer_set_u32(writer, "general.file_type", mix->file_type);
+    if (im)
+        record_imatrix(writer, im, imatrix_path);
 
     bool ok = true;
     for (uint64_t i = 0; i < in->n_tensors && ok; i++) {
@@ -133,9 +215,15 @@ bool quantize_gguf(const char *in_path, const char *out_path, const char *type, 
             continue;
         }
         TensorJob *job = &jobs[i];
-        *job = (TensorJob){.src = t, .type = to, .row_len = t->ne[0], .n_threads = n_threads};
+        *job = (TensorJob){.src = t,
+                           .type = to,
+                           .row_len = t->ne[0],
+                           .importance = im ? importance_for(im, name, t) : NULL,
+                           .rows_per_matrix = t->ne[1],
+                           .n_threads = n_threads};
         job->n_rows = t->n_elements / t->ne[0];
-        if (!ponder_row_bytes(t->type, job->row_len, &job->src_row_bytes) ||
+        if (!ponder_can_quantize(to) ||
+            !ponder_row_bytes(t->type, job->row_len, &job->src_row_bytes) ||
             !ponder_row_bytes(to, job->row_len, &job->dst_row_bytes)) {
             ok = ponder_failf(err, err_size, "%s: tensor '%s': rows of %llu cannot be converted to %s",
                        in_path, name, (unsigned long long)job->row_len,
@@ -149,6 +237,7 @@ bool quantize_gguf(const char *in_path, const char *out_path, const char *type, 
 
     gguf_writer_free(writer);
     free(jobs);
+    imatrix_free(im);
     gguf_close(in);
     return ok;
 }

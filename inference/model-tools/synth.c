@@ -293,7 +293,7 @@ static void synth_rows(void *arg, uint64_t first_row, uint64_t n_rows, float *sc
     const SynthTensor *t = arg;
     for (uint64_t r = first_row; r < first_row + n_rows; r++) {
         generate_row(t, r, scratch);
-        // (random valid blocks for the IQ types that only an importance matrix quantizes)
+        // (random valid blocks for the IQ types Ponder has no quantizer for)
         ponder_synth_row(t->plan.type, scratch, t->dst + r * t->row_bytes, (int64_t)t->plan.ne[0],
                          t->seed ^ ((uint64_t)(t->index + 1) << 32) ^ r);
     }

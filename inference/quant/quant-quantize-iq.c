@@ -1,6 +1,6 @@
 // Quantizers of the IQ types: IQ4_NL and IQ4_XS (a search over 16 non-uniform levels, no
-// importance matrix needed), and the random-but-valid blocks `synth` writes for the IQ types
-// whose codebook search would need an importance matrix.
+// importance matrix needed, one used when given), and the random-but-valid blocks `synth`
+// writes for the IQ types whose codebook search Ponder does not have.
 #include "quant-fit.h"
 #include "quant-iq.h"
 
@@ -27,9 +27,11 @@ static int iq4_nearest(float v)
 // Scale and level indices for N values: tries maps that put the largest value near the
 // -127 end of the levels (the largest magnitude; the scale's sign picks the side) and keeps
 // the weighted least-squares best.
-// Weights favour large values a little (x^2 + mean square), as llama.cpp's do.
-static float iq4_fit(const float *x, int n, uint8_t *idx)
+// Weights favour large values a little (x^2 + mean square), as llama.cpp's do, times the
+// importance IMP of each value's column when given (NULL: 1).
+static float iq4_fit(const float *x, const float *imp, int n, uint8_t *idx)
 {
+    imp = quant_usable_weights(imp, n);
     float amax = 0, max = 0, sigma2 = 0;
     for (int j = 0; j < n; j++) {
         sigma2 += x[j] * x[j];
@@ -49,7 +51,8 @@ static float iq4_fit(const float *x, int n, uint8_t *idx)
         float id = (kvalues_iq4nl[0] + step) / max;
         float sum_qx = 0, sum_q2 = 0;
         for (int j = 0; j < n; j++) {
-            float w = x[j] * x[j] + sigma2, q = kvalues_iq4nl[iq4_nearest(id * x[j])];
+            float w = (x[j] * x[j] + sigma2) * (imp ? imp[j] : 1.0f);
+            float q = kvalues_iq4nl[iq4_nearest(id * x[j])];
             sum_qx += w * q * x[j];
             sum_q2 += w * q * q;
         }
@@ -75,20 +78,20 @@ static void iq4_assign(const float *x, float scale, uint8_t idx[32])
         idx[j] = (uint8_t)iq4_nearest(scale != 0 ? x[j] / scale : 0);
 }
 
-void quant_quantize_iq4_nl(const float *x, BlockIQ4_NL *b)
+void quant_quantize_iq4_nl(const float *x, const float *w, BlockIQ4_NL *b)
 {
     uint8_t idx[32];
-    float d = quant_round_half(iq4_fit(x, 32, idx), &b->d);
+    float d = quant_round_half(iq4_fit(x, w, 32, idx), &b->d);
     iq4_assign(x, d, idx);
     iq4_pack(idx, b->qs);
 }
 
-void quant_quantize_iq4_xs(const float *x, BlockIQ4_XS *b)
+void quant_quantize_iq4_xs(const float *x, const float *w, BlockIQ4_XS *b)
 {
     uint8_t idx[32];
     float scales[8], max_scale = 0;
     for (int ib = 0; ib < 8; ib++) {
-        scales[ib] = iq4_fit(x + 32 * ib, 32, idx);
+        scales[ib] = iq4_fit(x + 32 * ib, w ? w + 32 * ib : NULL, 32, idx);
         if (fabsf(scales[ib]) > fabsf(max_scale))
             max_scale = scales[ib];
     }

@@ -1,8 +1,9 @@
 // Reference quantizers of the K-quants: super-blocks of 256 values whose sub-blocks of
 // 16 or 32 have their own scale (and min), themselves quantized against one fp16
-// super-scale. Each sub-block is fitted on its own (quant-fit.h), the sub-block scales
-// are then quantized, and finally every value is re-rounded against the scale it will
-// actually be decoded with.
+// super-scale. Each sub-block is fitted on its own (quant-fit.h; weighted by the importance
+// of each value's column when there is an importance matrix), the sub-block scales are then
+// quantized, and finally every value is re-rounded against the scale it will actually be
+// decoded with.
 #include "quant-fit.h"
 
 #include <math.h>
@@ -16,17 +17,19 @@ typedef struct AffineScales {
     float d, dmin; // the values decoded from the stored fp16
 } AffineScales;
 
-// Fits X (256 values) in N_SUB sub-blocks with quants in [0, QMAX], quantizes the
-// sub-block scales and mins to [0, LEVELS], and writes the final quants to Q.
-static void fit_affine_k(const float *x, int n_sub, int qmax, int levels, uint16_t *d_out,
-                         uint16_t *dmin_out, AffineScales *s, uint8_t *q)
+// Fits X (256 values; W: their weights or NULL) in N_SUB sub-blocks with quants in
+// [0, QMAX], quantizes the sub-block scales and mins to [0, LEVELS], and writes the final
+// quants to Q.
+static void fit_affine_k(const float *x, const float *w, int n_sub, int qmax, int levels,
+                         uint16_t *d_out, uint16_t *dmin_out, AffineScales *s, uint8_t *q)
 {
     int sub_len = QK_K / n_sub;
     float sub_scale[16], sub_min[16];
     float max_scale = 0, max_min = 0;
     for (int j = 0; j < n_sub; j++) {
         float scale, offset;
-        quant_fit_affine(x + j * sub_len, sub_len, qmax, true, q + j * sub_len, &scale, &offset);
+        quant_fit_affine(x + j * sub_len, w ? w + j * sub_len : NULL, sub_len, qmax, true,
+                         q + j * sub_len, &scale, &offset);
         sub_scale[j] = fmaxf(scale, 0);
         sub_min[j] = -offset; // >= 0: the fit keeps offset <= 0
         max_scale = fmaxf(max_scale, sub_scale[j]);
@@ -50,15 +53,22 @@ static void fit_affine_k(const float *x, int n_sub, int qmax, int levels, uint16
 // Signed sub-block scales of a "symmetric" K-quant (Q3_K, Q6_K): quants in
 // [-NMAX, NMAX-1] per sub-block of 16, integer scales in [-SCALE_NMAX, SCALE_NMAX-1]
 // against one fp16 super-scale. Returns the decoded super-scale; Q gets quants + NMAX.
-static float fit_signed_k(const float *x, int nmax, int scale_nmax, uint16_t *d_out,
+// With weights W, the super-scale weighs each sub-block's scale by its sub-block's total
+// weight (the sub-blocks whose values matter most get the scales closest to their fit).
+static float fit_signed_k(const float *x, const float *w, int nmax, int scale_nmax, uint16_t *d_out,
                           int8_t scales[16], uint8_t q[QK_K])
 {
-    float sub_scale[16];
+    float sub_scale[16], sub_weight[16];
     int8_t sq[16];
-    for (int j = 0; j < 16; j++)
-        sub_scale[j] = quant_fit_signed(x + 16 * j, 16, nmax, sq);
+    for (int j = 0; j < 16; j++) {
+        sub_scale[j] = quant_fit_signed(x + 16 * j, w ? w + 16 * j : NULL, 16, nmax, sq);
+        sub_weight[j] = 0;
+        for (int i = 0; w && i < 16; i++)
+            sub_weight[j] += w[16 * j + i];
+    }
     int8_t ignored[16];
-    float d = quant_round_half(quant_fit_signed(sub_scale, 16, scale_nmax, ignored), d_out);
+    float d = quant_round_half(
+        quant_fit_signed(sub_scale, w ? sub_weight : NULL, 16, scale_nmax, ignored), d_out);
     for (int j = 0; j < 16; j++) {
         scales[j] = d != 0 ? (int8_t)quant_round_clamp(sub_scale[j] / d, -scale_nmax, scale_nmax - 1) : 0;
         float step = d * scales[j];
@@ -99,21 +109,21 @@ static void pack_k_scale_min(const AffineScales *s, uint8_t packed[12])
     }
 }
 
-void quant_quantize_q2_k(const float *x, BlockQ2_K *b)
+void quant_quantize_q2_k(const float *x, const float *w, BlockQ2_K *b)
 {
     uint8_t q[QK_K];
     AffineScales s;
-    fit_affine_k(x, 16, 3, 15, &b->d, &b->dmin, &s, q);
+    fit_affine_k(x, w, 16, 3, 15, &b->d, &b->dmin, &s, q);
     for (int j = 0; j < 16; j++)
         b->scales[j] = (uint8_t)(s.scale[j] | s.min[j] << 4);
     pack_two_bit(q, b->qs);
 }
 
-void quant_quantize_q3_k(const float *x, BlockQ3_K *b)
+void quant_quantize_q3_k(const float *x, const float *w, BlockQ3_K *b)
 {
     uint8_t q[QK_K];
     int8_t scales[16];
-    fit_signed_k(x, 4, 32, &b->d, scales, q);
+    fit_signed_k(x, w, 4, 32, &b->d, scales, q);
     // the inverse of q3_k_scales (quant-blocks.h)
     memset(b->scales, 0, sizeof b->scales);
     for (int i = 0; i < 16; i++) {
@@ -129,20 +139,20 @@ void quant_quantize_q3_k(const float *x, BlockQ3_K *b)
     }
 }
 
-void quant_quantize_q4_k(const float *x, BlockQ4_K *b)
+void quant_quantize_q4_k(const float *x, const float *w, BlockQ4_K *b)
 {
     uint8_t q[QK_K];
     AffineScales s;
-    fit_affine_k(x, 8, 15, 63, &b->d, &b->dmin, &s, q);
+    fit_affine_k(x, w, 8, 15, 63, &b->d, &b->dmin, &s, q);
     pack_k_scale_min(&s, b->scales);
     pack_k_nibbles(q, b->qs);
 }
 
-void quant_quantize_q5_k(const float *x, BlockQ5_K *b)
+void quant_quantize_q5_k(const float *x, const float *w, BlockQ5_K *b)
 {
     uint8_t q[QK_K];
     AffineScales s;
-    fit_affine_k(x, 8, 31, 63, &b->d, &b->dmin, &s, q);
+    fit_affine_k(x, w, 8, 31, 63, &b->d, &b->dmin, &s, q);
     pack_k_scale_min(&s, b->scales);
     pack_k_nibbles(q, b->qs);
     memset(b->qh, 0, sizeof b->qh);
@@ -150,10 +160,10 @@ void quant_quantize_q5_k(const float *x, BlockQ5_K *b)
         b->qh[e % 32] |= (uint8_t)((q[e] >> 4) << (e / 32));
 }
 
-void quant_quantize_q6_k(const float *x, BlockQ6_K *b)
+void quant_quantize_q6_k(const float *x, const float *w, BlockQ6_K *b)
 {
     uint8_t q[QK_K];
-    fit_signed_k(x, 32, 128, &b->d, b->scales, q);
+    fit_signed_k(x, w, 32, 128, &b->d, b->scales, q);
     memset(b->qh, 0, sizeof b->qh);
     for (int e = 0; e < QK_K; e++) {
         int h = e / 128, s = (e % 128) / 32, l = e % 32;

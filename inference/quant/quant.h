@@ -67,8 +67,17 @@ void ponder_dequantize_row(PonderType type, const void *src, float *dst, int64_t
 // Reference quantizers for every weight type that ponder_can_quantize accepts (and
 // Q8_0/Q8_K for activations); other types leave DST untouched.
 void ponder_quantize_row(PonderType type, const float *src, void *dst, int64_t n);
-// False for the IQ types below 4 bits (IQ3_XXS, IQ3_S, IQ2_*, IQ1_*): their codebook search
-// needs an importance matrix to be worth anything, and Ponder has no such quantizer.
+// ponder_quantize_row with each value's squared error weighted by IMPORTANCE (N weights,
+// finite and >= 0: for a matrix row, each input column's mean squared activation, as an
+// importance matrix gives it) where the quantizer searches scales: the legacy 4/5-bit types,
+// the K-quants, IQ4_NL and IQ4_XS. NULL, and the types with no search (F32, F16, BF16,
+// Q8_0), give ponder_quantize_row's result exactly; so does an importance that is the same
+// power of two for every value.
+void ponder_quantize_row_weighted(PonderType type, const float *src, void *dst, int64_t n,
+                                  const float *importance);
+// False for the IQ types below 4 bits (IQ3_XXS, IQ3_S, IQ2_*, IQ1_*): Ponder has no codebook
+// search for them, with or without an importance matrix (llama.cpp's needs one for all but
+// IQ3_S to be worth anything).
 bool ponder_can_quantize(PonderType type);
 // Random but valid blocks of TYPE whose scales follow the magnitude of SRC: benchmark files
 // for every type (`synth`), never a quantization. Deterministic in SRC's bits and SEED.

@@ -44,26 +44,6 @@ static const char *type_name(uint32_t type)
     return t ? t->name : "?";
 }
 
-static char *tensor_name(const GgufTensor *t)
-{
-    static char buf[300];
-    return gguf_string_copy(t->name, buf, sizeof buf);
-}
-
-static float *dequantize_tensor(const GgufTensor *t)
-{
-    float *x = malloc(t->n_elements * sizeof *x);
-    uint64_t row_bytes;
-    if (!x || !ponder_row_bytes(t->type, t->ne[0], &row_bytes)) {
-        free(x);
-        return NULL;
-    }
-    for (uint64_t r = 0; r < t->n_elements / t->ne[0]; r++)
-        ponder_dequantize_row(t->type, (const uint8_t *)t->data + r * row_bytes,
-                              x + r * t->ne[0], (int64_t)t->ne[0]);
-    return x;
-}
-
 static bool kv_values_equal(const GgufKv *a, const GgufKv *b)
 {
     if (a->type != b->type)
@@ -113,7 +93,7 @@ static void check_quantized(const char *arch, const char *type)
     snprintf(ref_path, sizeof ref_path, "%smodels/%s", test_shared_path(""), out_name);
     const char *out_path = tmp_path(out_name);
     char err[512] = "";
-    bool ok = quantize_gguf(src_path, out_path, type, 3, err, sizeof err);
+    bool ok = quantize_gguf(src_path, out_path, type, NULL, 3, err, sizeof err);
     CHECKF(ok, "quantize %s %s: %s", arch, type, err);
     if (!ok)
         return;
@@ -134,7 +114,7 @@ static void check_quantized(const char *arch, const char *type)
     double ours_sq = 0, ref_sq = 0, norm_sq = 0;
     for (uint64_t i = 0; i < ref->n_tensors; i++) {
         const GgufTensor *r = &ref->tensors[i];
-        const char *name = tensor_name(r);
+        const char *name = test_tensor_name(r);
         const GgufTensor *o = gguf_find_tensor(ours, name);
         const GgufTensor *s = gguf_find_tensor(src, name);
         CHECKF(o && s, "%s %s: tensor %s missing", arch, type, name);
@@ -153,8 +133,8 @@ static void check_quantized(const char *arch, const char *type)
         }
         if (o->n_dims < 2)
             continue;
-        float *x_src = dequantize_tensor(s), *x_ours = dequantize_tensor(o),
-              *x_ref = dequantize_tensor(r);
+        float *x_src = test_dequantize_tensor(s), *x_ours = test_dequantize_tensor(o),
+              *x_ref = test_dequantize_tensor(r);
         if (x_src && x_ours && x_ref) {
             double e_ours = test_rel_rms(x_ours, x_src, s->n_elements);
             double e_ref = test_rel_rms(x_ref, x_src, s->n_elements);
@@ -201,10 +181,10 @@ static void test_quantize_errors(void)
     char err[512] = "";
     char src[512];
     snprintf(src, sizeof src, "%smodels/qwen2-f16.gguf", test_shared_path(""));
-    CHECK(!quantize_gguf(src, tmp_path("x.gguf"), "q4_k_s", 1, err, sizeof err));
+    CHECK(!quantize_gguf(src, tmp_path("x.gguf"), "q4_k_s", NULL, 1, err, sizeof err));
     CHECKF(strstr(err, "q4_k_s") != NULL, "message: %s", err);
     err[0] = '\0';
-    CHECK(!quantize_gguf(tmp_path("missing.gguf"), tmp_path("x.gguf"), "q8_0", 1, err,
+    CHECK(!quantize_gguf(tmp_path("missing.gguf"), tmp_path("x.gguf"), "q8_0", NULL, 1, err,
                          sizeof err));
     CHECKF(strstr(err, "missing.gguf") != NULL, "message: %s", err);
     struct stat st;
@@ -360,7 +340,7 @@ static void check_tiny(const char *preset, const char *arch, const char *type,
            type, (unsigned long long)ours->n_tensors, (unsigned long long)ref->n_tensors);
     for (uint64_t i = 0; i < ref->n_tensors; i++) {
         const GgufTensor *r = &ref->tensors[i];
-        const char *tname = tensor_name(r);
+        const char *tname = test_tensor_name(r);
         const GgufTensor *o = gguf_find_tensor(ours, tname);
         CHECKF(o, "%s %s: %s missing", preset, type, tname);
         if (!o)
@@ -393,7 +373,8 @@ static void check_tiny(const char *preset, const char *arch, const char *type,
     // Weights of realistic scale: matrices ~0.02, norms ~1; rope_freqs as llama.cpp's.
     const GgufTensor *q = gguf_find_tensor(ours, "blk.0.attn_q.weight");
     const GgufTensor *norm = gguf_find_tensor(ours, "blk.1.ffn_norm.weight");
-    float *xq = q ? dequantize_tensor(q) : NULL, *xn = norm ? dequantize_tensor(norm) : NULL;
+    float *xq = q ? test_dequantize_tensor(q) : NULL;
+    float *xn = norm ? test_dequantize_tensor(norm) : NULL;
     if (xq && xn) {
         double sq = 0, mean = 0;
         for (uint64_t k = 0; k < q->n_elements; k++)

@@ -1,5 +1,8 @@
 #include "test-util.h"
 
+#include "formats/gguf.h"
+#include "quant/quant.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,4 +145,24 @@ double test_rel_rms(const float *a, const float *ref, size_t n)
         norm += (double)ref[i] * ref[i];
     }
     return norm > 0 ? sqrt(diff / norm) : sqrt(diff);
+}
+
+float *test_dequantize_tensor(const GgufTensor *t)
+{
+    float *x = malloc(t->n_elements * sizeof *x);
+    uint64_t row_bytes;
+    if (!x || !ponder_row_bytes(t->type, t->ne[0], &row_bytes)) {
+        free(x);
+        return NULL;
+    }
+    for (uint64_t r = 0; r < t->n_elements / t->ne[0]; r++)
+        ponder_dequantize_row(t->type, (const uint8_t *)t->data + r * row_bytes,
+                              x + r * t->ne[0], (int64_t)t->ne[0]);
+    return x;
+}
+
+const char *test_tensor_name(const GgufTensor *t)
+{
+    static char buf[300];
+    return gguf_string_copy(t->name, buf, sizeof buf);
 }

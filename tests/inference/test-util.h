@@ -50,3 +50,9 @@ const char *test_source_path(const char *relative);
 char *test_read_file(const char *path, size_t *len);
 // Relative RMS error ||a - ref|| / ||ref||.
 double test_rel_rms(const float *a, const float *ref, size_t n);
+
+struct GgufTensor;
+// Tensor T of an open GGUF file as floats (malloc'd; NULL when its rows cannot be decoded).
+float *test_dequantize_tensor(const struct GgufTensor *t);
+// T's name, NUL-terminated in a static buffer.
+const char *test_tensor_name(const struct GgufTensor *t);
