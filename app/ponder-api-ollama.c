@@ -382,8 +382,7 @@ static void answer_load(PonderApiRequest *req, OllamaState *s, PonderModelEntry 
 static void run(PonderApiRequest *req, JsonObject *body, gboolean chat)
 {
     PonderApiParams params;
-    PonderModelEntry *entry =
-        ponder_api_request_parse(req, body, &params);
+    PonderModelEntry *entry = ponder_api_request_parse(req, body, &params);
     if (!entry)
         return;
     OllamaState *s = g_new0(OllamaState, 1);

@@ -263,8 +263,7 @@ static const PonderApiGenerationHandler openai_handler = {
 static void run(PonderApiRequest *req, JsonObject *body, gboolean chat)
 {
     PonderApiParams params;
-    PonderModelEntry *entry =
-        ponder_api_request_parse(req, body, &params);
+    PonderModelEntry *entry = ponder_api_request_parse(req, body, &params);
     if (!entry)
         return;
     OpenAiState *s = g_new0(OpenAiState, 1);

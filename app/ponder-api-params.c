@@ -84,8 +84,8 @@ static gboolean read_int(JsonObject *object, const char *name, const char *param
     gboolean representable = value < two_63 && value >= -two_63;
     // Seeds are full 64-bit values: read those exactly.
     gint64 exact = json_node_get_value_type(node) == G_TYPE_INT64 ? json_node_get_int(node)
-                   : representable                                 ? (gint64)value
-                                                                   : 0;
+                   : representable                                ? (gint64)value
+                                                                  : 0;
     if (!representable || value < (double)min || value > (double)max || exact < min ||
         exact > max) {
         *error = invalid(
@@ -214,9 +214,9 @@ static gboolean read_effort(JsonObject *object, const char *name, const char *pa
         const char *name;
         PonderReasoningEffort effort;
     } efforts[] = {
-        {"none", PONDER_REASONING_EFFORT_NONE},     {"minimal", PONDER_REASONING_EFFORT_MINIMAL},
-        {"low", PONDER_REASONING_EFFORT_LOW},       {"medium", PONDER_REASONING_EFFORT_MEDIUM},
-        {"high", PONDER_REASONING_EFFORT_HIGH},     {"xhigh", PONDER_REASONING_EFFORT_UNLIMITED},
+        {"none", PONDER_REASONING_EFFORT_NONE}, {"minimal", PONDER_REASONING_EFFORT_MINIMAL},
+        {"low", PONDER_REASONING_EFFORT_LOW},   {"medium", PONDER_REASONING_EFFORT_MEDIUM},
+        {"high", PONDER_REASONING_EFFORT_HIGH}, {"xhigh", PONDER_REASONING_EFFORT_UNLIMITED},
     };
     g_autofree char *value = NULL;
     if (!read_string(object, name, param, &value, error))
@@ -235,7 +235,8 @@ static gboolean read_effort(JsonObject *object, const char *name, const char *pa
 
 // OpenAI's reasoning_effort, and the {"effort": ..., "max_tokens": N} object of
 // OpenRouter-style clients.
-static gboolean read_openai_reasoning(JsonObject *body, PonderApiParams *out, PonderApiError **error)
+static gboolean read_openai_reasoning(JsonObject *body, PonderApiParams *out,
+                                      PonderApiError **error)
 {
     if (!read_effort(body, "reasoning_effort", "reasoning_effort", &out->reasoning_effort, error))
         return FALSE;
@@ -607,7 +608,8 @@ gboolean ponder_api_params_parse_ollama(JsonObject *body, gboolean chat, PonderA
         else if (strcmp(level, "high") == 0)
             out->reasoning_effort = PONDER_REASONING_EFFORT_HIGH;
         else {
-            *error = invalid("think", "'think' must be true, false, \"low\", \"medium\" or \"high\"");
+            *error =
+                invalid("think", "'think' must be true, false, \"low\", \"medium\" or \"high\"");
             return FALSE;
         }
     } else if (!read_bool(body, "think", "think", &out->think, error)) {

@@ -78,9 +78,10 @@ typedef struct {
     gboolean stream;
     gboolean include_usage; // OpenAI stream_options.include_usage
     gboolean think;         // Ollama: send reasoning as "thinking"
-    PonderReasoningEffort reasoning_effort; // OpenAI reasoning_effort / reasoning.effort, Ollama think
-    gint reasoning_budget;                  // OpenAI reasoning.max_tokens; -1: none
-    gboolean unload_after;  // Ollama keep_alive 0
+    PonderReasoningEffort
+        reasoning_effort;  // OpenAI reasoning_effort / reasoning.effort, Ollama think
+    gint reasoning_budget; // OpenAI reasoning.max_tokens; -1: none
+    gboolean unload_after; // Ollama keep_alive 0
 } PonderApiParams;
 
 void ponder_api_params_clear(PonderApiParams *params);
@@ -134,20 +135,20 @@ gboolean ponder_api_parse_body(const PonderApiRoute *route, const guint8 *body, 
                                JsonNode **out, PonderApiError **error);
 
 typedef struct {
-    PonderApiDialect dialect;     // the dialect errors are answered in
-    gboolean preflight;           // a CORS preflight to answer (nothing else is set)
-    const PonderApiRoute *route;  //
-    JsonNode *body;               // POST routes: the object
-    PonderApiParams params;       // routes with parse_params: what they run
+    PonderApiDialect dialect;    // the dialect errors are answered in
+    gboolean preflight;          // a CORS preflight to answer (nothing else is set)
+    const PonderApiRoute *route; //
+    JsonNode *body;              // POST routes: the object
+    PonderApiParams params;      // routes with parse_params: what they run
 } PonderApiParsedRequest;
 
 void ponder_api_parsed_request_clear(PonderApiParsedRequest *request);
 // Every check and parse a request passes before its route acts on it. On failure OUT still
 // has its dialect and may hold parts: clear it either way.
 gboolean ponder_api_parse_request(const PonderApiAccess *access, const char *method,
-                                  const char *path, const PonderApiHeader *headers,
-                                  gsize n_headers, const guint8 *body, gsize length,
-                                  PonderApiParsedRequest *out, PonderApiError **error);
+                                  const char *path, const PonderApiHeader *headers, gsize n_headers,
+                                  const guint8 *body, gsize length, PonderApiParsedRequest *out,
+                                  PonderApiError **error);
 
 // What a dialect does with a running generation.
 typedef struct {

@@ -216,9 +216,9 @@ int ponder_application_serve_core(PonderCore *core, GApplicationCommandLine *cmd
         api_options.allow_lan ? " (reachable from the network)" : " (this machine only)");
     if (api_options.allow_lan && !api_options.api_key && !running)
         g_application_command_line_print(cmdline,
-                                          "Warning: --no-auth: anyone who can reach port %u of "
-                                          "this machine may use the API without a key\n",
-                                          ponder_api_server_get_port(api));
+                                         "Warning: --no-auth: anyone who can reach port %u of "
+                                         "this machine may use the API without a key\n",
+                                         ponder_api_server_get_port(api));
     if (ponder_api_server_get_save_history(api))
         g_application_command_line_print(
             cmdline, "Chats made through the API are saved in Ponder's conversation history\n");

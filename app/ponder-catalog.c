@@ -4,8 +4,9 @@
 // "bartowski/{stem}-GGUF" and every single-file quant "{stem}-{QUANT}.gguf" at the top of
 // the repository, the stem being the model's name (his newer repositories put the
 // organisation in front: "deepseek-ai_DeepSeek-R1-0528-Qwen3-8B"); the table stores the
-// model, its stem and its quants and builds both names from that rule. Quants the publisher splits into parts (the 70B Q5_K_M, Q6_K and Q8_0, each a
-// folder of "-0000N-of-0000M.gguf" pieces) are left out: a download here is one file.
+// model, its stem and its quants and builds both names from that rule. Quants the publisher splits
+// into parts (the 70B Q5_K_M, Q6_K and Q8_0, each a folder of "-0000N-of-0000M.gguf" pieces) are
+// left out: a download here is one file.
 
 #include "ponder-catalog.h"
 
@@ -95,41 +96,18 @@ static void ponder_catalog_entry_get_property(GObject *object, guint prop_id, GV
 {
     PonderCatalogEntry *self = PONDER_CATALOG_ENTRY(object);
     switch (prop_id) {
-    case PROP_ID:
-        g_value_set_string(value, self->id);
-        break;
-    case PROP_MODEL_NAME:
-        g_value_set_string(value, self->model->model_name);
-        break;
-    case PROP_ARCHITECTURE:
-        g_value_set_string(value, self->model->architecture);
-        break;
-    case PROP_SIZE_LABEL:
-        g_value_set_string(value, self->model->size_label);
-        break;
-    case PROP_QUANT_TYPE:
-        g_value_set_string(value, self->quant_type);
-        break;
-    case PROP_REPO:
-        g_value_set_string(value, self->repo);
-        break;
-    case PROP_FILE:
-        g_value_set_string(value, self->file);
-        break;
-    case PROP_N_LAYER:
-        g_value_set_uint(value, self->model->n_layer);
-        break;
-    case PROP_N_HEAD:
-        g_value_set_uint(value, self->model->n_head);
-        break;
-    case PROP_N_KV_HEAD:
-        g_value_set_uint(value, self->model->n_kv_head);
-        break;
-    case PROP_HEAD_DIM:
-        g_value_set_uint(value, self->model->head_dim);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+    case PROP_ID: g_value_set_string(value, self->id); break;
+    case PROP_MODEL_NAME: g_value_set_string(value, self->model->model_name); break;
+    case PROP_ARCHITECTURE: g_value_set_string(value, self->model->architecture); break;
+    case PROP_SIZE_LABEL: g_value_set_string(value, self->model->size_label); break;
+    case PROP_QUANT_TYPE: g_value_set_string(value, self->quant_type); break;
+    case PROP_REPO: g_value_set_string(value, self->repo); break;
+    case PROP_FILE: g_value_set_string(value, self->file); break;
+    case PROP_N_LAYER: g_value_set_uint(value, self->model->n_layer); break;
+    case PROP_N_HEAD: g_value_set_uint(value, self->model->n_head); break;
+    case PROP_N_KV_HEAD: g_value_set_uint(value, self->model->n_kv_head); break;
+    case PROP_HEAD_DIM: g_value_set_uint(value, self->model->head_dim); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
     }
 }
 

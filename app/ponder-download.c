@@ -193,44 +193,19 @@ static void ponder_download_get_property(GObject *object, guint prop_id, GValue 
 {
     PonderDownload *self = PONDER_DOWNLOAD(object);
     switch (prop_id) {
-    case PROP_REPO:
-        g_value_set_string(value, self->repo);
-        break;
-    case PROP_FILE:
-        g_value_set_string(value, self->file);
-        break;
-    case PROP_DEST_DIR:
-        g_value_set_string(value, self->dest_dir);
-        break;
-    case PROP_URL:
-        g_value_set_string(value, self->url);
-        break;
-    case PROP_DEST_PATH:
-        g_value_set_string(value, self->dest_path);
-        break;
-    case PROP_STATE:
-        g_value_set_enum(value, self->state);
-        break;
-    case PROP_BYTES_DONE:
-        g_value_set_uint64(value, self->bytes_done);
-        break;
-    case PROP_BYTES_TOTAL:
-        g_value_set_uint64(value, self->bytes_total);
-        break;
-    case PROP_SPEED:
-        g_value_set_double(value, self->speed);
-        break;
-    case PROP_ETA_SECONDS:
-        g_value_set_int64(value, self->eta_seconds);
-        break;
-    case PROP_EXPECTED_SHA256:
-        g_value_set_string(value, self->expected_sha256);
-        break;
-    case PROP_ERROR:
-        g_value_set_boxed(value, self->error);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+    case PROP_REPO: g_value_set_string(value, self->repo); break;
+    case PROP_FILE: g_value_set_string(value, self->file); break;
+    case PROP_DEST_DIR: g_value_set_string(value, self->dest_dir); break;
+    case PROP_URL: g_value_set_string(value, self->url); break;
+    case PROP_DEST_PATH: g_value_set_string(value, self->dest_path); break;
+    case PROP_STATE: g_value_set_enum(value, self->state); break;
+    case PROP_BYTES_DONE: g_value_set_uint64(value, self->bytes_done); break;
+    case PROP_BYTES_TOTAL: g_value_set_uint64(value, self->bytes_total); break;
+    case PROP_SPEED: g_value_set_double(value, self->speed); break;
+    case PROP_ETA_SECONDS: g_value_set_int64(value, self->eta_seconds); break;
+    case PROP_EXPECTED_SHA256: g_value_set_string(value, self->expected_sha256); break;
+    case PROP_ERROR: g_value_set_boxed(value, self->error); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
     }
 }
 
@@ -239,17 +214,10 @@ static void ponder_download_set_property(GObject *object, guint prop_id, const G
 {
     PonderDownload *self = PONDER_DOWNLOAD(object);
     switch (prop_id) {
-    case PROP_REPO:
-        self->repo = g_value_dup_string(value);
-        break;
-    case PROP_FILE:
-        self->file = g_value_dup_string(value);
-        break;
-    case PROP_DEST_DIR:
-        self->dest_dir = g_value_dup_string(value);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+    case PROP_REPO: self->repo = g_value_dup_string(value); break;
+    case PROP_FILE: self->file = g_value_dup_string(value); break;
+    case PROP_DEST_DIR: self->dest_dir = g_value_dup_string(value); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
     }
 }
 

@@ -56,10 +56,10 @@ struct Active {
     char *piece;          // decoder output buffer
 
     // The reasoning: what closes it, and what it has been.
-    gint budget;        // reasoning tokens before the engine closes it; -1: never
+    gint budget;             // reasoning tokens before the engine closes it; -1: never
     gboolean reasoning_over; // closed, or there is none (raw text, an answer at once)
     guint n_reasoning;
-    GArray *thought;     // its token ids, for the loop guard (NULL: no guard)
+    GArray *thought;      // its token ids, for the loop guard (NULL: no guard)
     const GArray *forced; // the closing being fed instead of samples, or NULL
     guint n_forced_fed;
     PonderReasoningEnd closing_reason;
@@ -588,10 +588,11 @@ static void admit(PonderEngine *self, PonderGeneration *generation, const char *
         a->parser.phase = REASONING_PHASE_ANSWER;
         a->parser.seen_text = true;
     }
-    a->reasoning_over = r->kind == PONDER_GENERATION_RAW || a->parser.phase == REASONING_PHASE_ANSWER;
+    a->reasoning_over =
+        r->kind == PONDER_GENERATION_RAW || a->parser.phase == REASONING_PHASE_ANSWER;
     a->budget = r->reasoning_budget;
-    gint effort_budget = ponder_reasoning_effort_budget(r->reasoning_effort,
-                                                        ponder_context_n_ctx(self->ctx), prompt.n_ids);
+    gint effort_budget = ponder_reasoning_effort_budget(
+        r->reasoning_effort, ponder_context_n_ctx(self->ctx), prompt.n_ids);
     if (effort_budget >= 0 && (a->budget < 0 || effort_budget < a->budget))
         a->budget = effort_budget;
     if (a->budget >= (gint)max_tokens || !self->closing)
@@ -696,7 +697,8 @@ static void after_logits(PonderEngine *self, Active *a)
         token_decoder_push(&a->decoder, tok, token, a->piece, tokenizer_max_token_bytes(tok) + 16);
     if (n > 0)
         feed_text(a, a->piece, (size_t)n);
-    ponder_generation_push_token(a->generation, was_open && count_reasoning(a, token, was_unopened));
+    ponder_generation_push_token(a->generation,
+                                 was_open && count_reasoning(a, token, was_unopened));
     if (a->stopped)
         finish_active(self, a, PONDER_FINISH_STOP, NULL);
     else if (a->n_generated >= a->max_tokens)

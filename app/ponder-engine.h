@@ -36,7 +36,7 @@ typedef enum {
 typedef struct {
     PonderBackendChoice backend;
     gint gpu_layers;  // layers on the GPU; -1: all
-    gint gpu_device; // which GPU on machines with several; -1: the first
+    gint gpu_device;  // which GPU on machines with several; -1: the first
     guint n_ctx;      // tokens per sequence; 0: min(model maximum, 8192)
     guint n_parallel; // sequences stepped together, and conversations kept in the cache
     PonderKvType kv_type;

@@ -71,7 +71,7 @@ typedef struct {
     guint cached_tokens;  // of those, found in the prefix cache (not computed again)
     guint prefill_tokens; // of those, computed (prompt_tokens - cached_tokens)
     guint completion_tokens;
-    guint reasoning_tokens;        // of those, from the first reasoning token through "</think>"
+    guint reasoning_tokens; // of those, from the first reasoning token through "</think>"
     PonderReasoningEnd reasoning_end;
     guint dropped_messages; // oldest messages left out so the prompt fits the context
     gint64 queued_us;       // submitted -> started

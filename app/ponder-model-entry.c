@@ -398,8 +398,7 @@ gboolean ponder_model_entry_estimate_memory(PonderModelEntry *self, guint32 n_ct
     PonderError err = {0};
     if (!self->header_read || !ponder_estimate_memory(&probe, n_ctx, kv_type, out, &err)) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "no memory estimate for %s: %s",
-                    self->path,
-                    self->unusable_reason ? self->unusable_reason : err.message);
+                    self->path, self->unusable_reason ? self->unusable_reason : err.message);
         return FALSE;
     }
     return TRUE;

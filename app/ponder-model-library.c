@@ -347,7 +347,8 @@ static void scan_ollama_manifest(ScanJob *job, const char *root, const char *man
     }
     JsonObject *root_object = JSON_NODE_HOLDS_OBJECT(doc) ? json_node_get_object(doc) : NULL;
     JsonNode *layers_node = root_object ? json_object_get_member(root_object, "layers") : NULL;
-    JsonArray *layers = layers_node && JSON_NODE_HOLDS_ARRAY(layers_node) ? json_node_get_array(layers_node) : NULL;
+    JsonArray *layers =
+        layers_node && JSON_NODE_HOLDS_ARRAY(layers_node) ? json_node_get_array(layers_node) : NULL;
     const char *digest = NULL;
     for (guint i = 0; layers && i < json_array_get_length(layers); i++) {
         JsonNode *layer_node = json_array_get_element(layers, i);

@@ -7,8 +7,8 @@
 #include "ponder-remote-provider-private.h"
 
 enum {
-    MAX_IN_FLIGHT = 32,       // beyond this, "busy", as the local engine's queue
-    IO_TIMEOUT_SECONDS = 300, // a long prefill on a busy server sends nothing for a while
+    MAX_IN_FLIGHT = 32,          // beyond this, "busy", as the local engine's queue
+    IO_TIMEOUT_SECONDS = 300,    // a long prefill on a busy server sends nothing for a while
     MODELS_TIMEOUT_SECONDS = 15, // Connect: a firewalled host should not spin for minutes
 };
 
@@ -28,7 +28,7 @@ struct _PonderRemoteProvider {
     GObject parent_instance;
     SoupSession *session;
     char *base_url;
-    char *api_key; // NULL: none
+    char *api_key;               // NULL: none
     SoupSession *models_session; // the model list, with a short timeout
     GStrv models;
     gint running; // atomic: read by other threads (the engine's "running" count)
@@ -93,8 +93,8 @@ SoupMessage *ponder_remote_provider_new_message(PonderRemoteProvider *self, cons
 const char *ponder_remote_error_message(JsonObject *o)
 {
     JsonObject *inner = ponder_remote_json_object(o, "error");
-    const char *message = inner ? ponder_remote_json_string(inner, "message")
-                                : ponder_remote_json_string(o, "error");
+    const char *message =
+        inner ? ponder_remote_json_string(inner, "message") : ponder_remote_json_string(o, "error");
     if (!message)
         message = ponder_remote_json_string(o, "message");
     if (!message)
@@ -131,8 +131,8 @@ GError *ponder_remote_provider_http_error(PonderRemoteProvider *self, guint stat
     int code = PONDER_ENGINE_ERROR_BACKEND;
     if (status == 429)
         code = PONDER_ENGINE_ERROR_BUSY;
-    else if (status == 400 && (strstr(body ? body : "", "context_length_exceeded") ||
-                               strstr(why, "context length")))
+    else if (status == 400 &&
+             (strstr(body ? body : "", "context_length_exceeded") || strstr(why, "context length")))
         code = PONDER_ENGINE_ERROR_PROMPT_TOO_LONG;
     if ((status == 401 || status == 403) && !self->api_key)
         return g_error_new(PONDER_ENGINE_ERROR, code,
@@ -151,7 +151,8 @@ JsonObject *ponder_remote_parse_object(JsonParser *parser, const char *text, gbo
     g_autoptr(GError) error = NULL;
     gboolean loaded = ponder_json_parser_load_untrusted(parser, text, -1, &error);
     if (too_deep)
-        *too_deep = g_error_matches(error, PONDER_JSON_GUARD_ERROR, PONDER_JSON_GUARD_ERROR_TOO_DEEP);
+        *too_deep =
+            g_error_matches(error, PONDER_JSON_GUARD_ERROR, PONDER_JSON_GUARD_ERROR_TOO_DEEP);
     if (!loaded || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
         return NULL;
     return json_node_get_object(json_parser_get_root(parser));
@@ -180,7 +181,8 @@ static void models_read(GObject *source, GAsyncResult *result, gpointer data)
     PonderRemoteProvider *self = g_task_get_source_object(task);
     SoupMessage *message = g_task_get_task_data(task);
     g_autoptr(GError) error = NULL;
-    g_autoptr(GBytes) body = soup_session_send_and_read_finish(SOUP_SESSION(source), result, &error);
+    g_autoptr(GBytes) body =
+        soup_session_send_and_read_finish(SOUP_SESSION(source), result, &error);
     if (!body) {
         g_task_return_error(task, ponder_remote_provider_connection_error(self, error));
         return;
@@ -210,9 +212,9 @@ static void models_read(GObject *source, GAsyncResult *result, gpointer data)
     JsonArray *array = json_node_get_array(data_node);
     for (guint i = 0; i < json_array_get_length(array); i++) {
         JsonNode *item = json_array_get_element(array, i);
-        const char *id =
-            JSON_NODE_HOLDS_OBJECT(item) ? ponder_remote_json_string(json_node_get_object(item), "id")
-                                         : NULL;
+        const char *id = JSON_NODE_HOLDS_OBJECT(item)
+                             ? ponder_remote_json_string(json_node_get_object(item), "id")
+                             : NULL;
         if (id && *id)
             g_strv_builder_add(ids, id);
     }
@@ -228,8 +230,8 @@ void ponder_remote_provider_refresh_async(PonderRemoteProvider *self, GCancellab
     GTask *task = g_task_new(self, cancellable, callback, user_data);
     SoupMessage *message = ponder_remote_provider_new_message(self, "GET", "/models", NULL);
     g_task_set_task_data(task, message, g_object_unref);
-    soup_session_send_and_read_async(self->models_session, message, G_PRIORITY_DEFAULT,
-                                     cancellable, models_read, task);
+    soup_session_send_and_read_async(self->models_session, message, G_PRIORITY_DEFAULT, cancellable,
+                                     models_read, task);
 }
 
 gboolean ponder_remote_provider_refresh_finish(PonderRemoteProvider *self, GAsyncResult *result,
@@ -307,10 +309,9 @@ static void ponder_remote_provider_init(PonderRemoteProvider *self)
 {
     self->models = g_new0(char *, 1);
     // libsoup's default of two connections per host would queue concurrent streams.
-    self->session = soup_session_new_with_options("timeout", IO_TIMEOUT_SECONDS, "max-conns",
-                                                  MAX_IN_FLIGHT + 4, "max-conns-per-host",
-                                                  MAX_IN_FLIGHT + 4, "user-agent",
-                                                  "Ponder/" PONDER_VERSION, NULL);
+    self->session = soup_session_new_with_options(
+        "timeout", IO_TIMEOUT_SECONDS, "max-conns", MAX_IN_FLIGHT + 4, "max-conns-per-host",
+        MAX_IN_FLIGHT + 4, "user-agent", "Ponder/" PONDER_VERSION, NULL);
     self->models_session = soup_session_new_with_options(
         "timeout", MODELS_TIMEOUT_SECONDS, "user-agent", "Ponder/" PONDER_VERSION, NULL);
 }

@@ -22,8 +22,7 @@ char *ponder_remote_model_path(const char *model_id);
 char *ponder_remote_model_id(const char *path);
 
 #define PONDER_TYPE_REMOTE_PROVIDER (ponder_remote_provider_get_type())
-G_DECLARE_FINAL_TYPE(PonderRemoteProvider, ponder_remote_provider, PONDER, REMOTE_PROVIDER,
-                     GObject)
+G_DECLARE_FINAL_TYPE(PonderRemoteProvider, ponder_remote_provider, PONDER, REMOTE_PROVIDER, GObject)
 
 // BASE_URL is the API root ("https://host/v1"); a URL with no path gets "/v1", as every
 // OpenAI-compatible server puts it there. API_KEY may be NULL (sent as a bearer token).

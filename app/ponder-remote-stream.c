@@ -128,7 +128,8 @@ static void handle_choice(RemoteRun *run, JsonObject *choice)
     }
     const char *finish = ponder_remote_json_string(choice, "finish_reason");
     if (finish)
-        run->finish_reason = strcmp(finish, "length") == 0 ? PONDER_FINISH_LENGTH : PONDER_FINISH_STOP;
+        run->finish_reason =
+            strcmp(finish, "length") == 0 ? PONDER_FINISH_LENGTH : PONDER_FINISH_STOP;
 }
 
 static guint clamp_count(gint64 n)
@@ -142,11 +143,11 @@ static void handle_event(RemoteRun *run, JsonObject *chunk)
     if (error && !JSON_NODE_HOLDS_NULL(error)) {
         const char *message = ponder_remote_error_message(chunk);
         if (!run->stream_error)
-            run->stream_error = g_error_new(
-                PONDER_ENGINE_ERROR, PONDER_ENGINE_ERROR_BACKEND,
-                "The remote server at %s failed in the middle of the answer: %s",
-                ponder_remote_provider_get_base_url(run->provider),
-                message ? message : "no explanation given");
+            run->stream_error =
+                g_error_new(PONDER_ENGINE_ERROR, PONDER_ENGINE_ERROR_BACKEND,
+                            "The remote server at %s failed in the middle of the answer: %s",
+                            ponder_remote_provider_get_base_url(run->provider),
+                            message ? message : "no explanation given");
         return;
     }
     JsonObject *usage = ponder_remote_json_object(chunk, "usage");
@@ -207,7 +208,9 @@ static GError *handle_unstreamed(RemoteRun *run)
     g_autofree char *shown = g_utf8_substring(g_strstrip(run->body->str), 0, 200);
     return g_error_new(PONDER_ENGINE_ERROR, PONDER_ENGINE_ERROR_BACKEND,
                        "The remote server at %s did not send an answer: %s", base_url,
-                       message ? message : *shown ? shown : "its reply was empty");
+                       message  ? message
+                       : *shown ? shown
+                                : "its reply was empty");
 }
 
 static void run_free(RemoteRun *run)
@@ -297,8 +300,8 @@ static void line_read(GObject *source, GAsyncResult *result, gpointer data)
             send_request(run);
             return;
         } else {
-            run_finish(run, ponder_remote_provider_http_error(run->provider, run->status,
-                                                              run->body->str));
+            run_finish(
+                run, ponder_remote_provider_http_error(run->provider, run->status, run->body->str));
             return;
         }
     } else if (!line) {
@@ -311,8 +314,8 @@ static void line_read(GObject *source, GAsyncResult *result, gpointer data)
             return;
         }
     }
-    g_data_input_stream_read_line_async(run->lines, G_PRIORITY_DEFAULT, run->cancellable,
-                                        line_read, run);
+    g_data_input_stream_read_line_async(run->lines, G_PRIORITY_DEFAULT, run->cancellable, line_read,
+                                        run);
 }
 
 static void response_started(GObject *source, GAsyncResult *result, gpointer data)
@@ -330,8 +333,8 @@ static void response_started(GObject *source, GAsyncResult *result, gpointer dat
     g_clear_object(&run->lines);
     run->lines = g_data_input_stream_new(body);
     g_data_input_stream_set_newline_type(run->lines, G_DATA_STREAM_NEWLINE_TYPE_LF);
-    g_data_input_stream_read_line_async(run->lines, G_PRIORITY_DEFAULT, run->cancellable,
-                                        line_read, run);
+    g_data_input_stream_read_line_async(run->lines, G_PRIORITY_DEFAULT, run->cancellable, line_read,
+                                        run);
 }
 
 // Cancelling is a flag any thread may set; the connection is closed from here.

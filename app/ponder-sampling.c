@@ -71,12 +71,15 @@ gboolean ponder_sampling_from_json(const char *json, SamplerParams *out, gboolea
     // Checked whole before anything is written, so a bad member leaves OUT as it was.
     const char *integers[] = {"top_k", "seed"};
     for (gsize i = 0; i < G_N_ELEMENTS(floats) + G_N_ELEMENTS(integers); i++) {
-        const char *name = i < G_N_ELEMENTS(floats) ? floats[i].name : integers[i - G_N_ELEMENTS(floats)];
+        const char *name =
+            i < G_N_ELEMENTS(floats) ? floats[i].name : integers[i - G_N_ELEMENTS(floats)];
         JsonNode *node = json_object_get_member(o, name);
         gboolean integer = i >= G_N_ELEMENTS(floats);
-        if (node && (!is_number(node) || (integer && json_node_get_value_type(node) != G_TYPE_INT64))) {
+        if (node &&
+            (!is_number(node) || (integer && json_node_get_value_type(node) != G_TYPE_INT64))) {
             g_set_error(error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA,
-                        "the sampling setting \"%s\" is not %s", name, integer ? "an integer" : "a number");
+                        "the sampling setting \"%s\" is not %s", name,
+                        integer ? "an integer" : "a number");
             return FALSE;
         }
     }

@@ -333,8 +333,10 @@ static gboolean open_conversation(Scene *scene, const Conversation *conversation
 {
     if (!choose_model(scene, error))
         return FALSE;
-    GtkWidget *list = ui_test_find_widget(scene->window, ui_test_is_type_named, "PonderConversationList");
-    GtkWidget *title = list ? ui_test_find_widget(list, ui_test_is_label_with_text, conversation->title) : NULL;
+    GtkWidget *list =
+        ui_test_find_widget(scene->window, ui_test_is_type_named, "PonderConversationList");
+    GtkWidget *title =
+        list ? ui_test_find_widget(list, ui_test_is_label_with_text, conversation->title) : NULL;
     GtkWidget *row = title ? gtk_widget_get_ancestor(title, GTK_TYPE_LIST_BOX_ROW) : NULL;
     if (!row) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
@@ -466,7 +468,8 @@ static GdkTexture *capture(Scene *scene, GError **error)
 
 static GdkTexture *shoot_onboarding(Scene *scene, GError **error)
 {
-    GtkWidget *onboarding = ui_test_find_widget(scene->window, ui_test_is_type_named, "PonderOnboardingPage");
+    GtkWidget *onboarding =
+        ui_test_find_widget(scene->window, ui_test_is_type_named, "PonderOnboardingPage");
     if (!onboarding || !gtk_widget_get_mapped(onboarding)) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
                     "the window shows no onboarding page without a model");

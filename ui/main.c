@@ -19,13 +19,15 @@ static void use_build_tree_schema(void)
         return;
     exe[n] = '\0';
     g_autofree char *dir = g_path_get_dirname(exe);
-    g_autofree char *compiled = g_build_filename(PONDER_BUILD_SCHEMA_DIR, "gschemas.compiled", NULL);
+    g_autofree char *compiled =
+        g_build_filename(PONDER_BUILD_SCHEMA_DIR, "gschemas.compiled", NULL);
     if (strcmp(dir, PONDER_BUILD_DIR) != 0 || !g_file_test(compiled, G_FILE_TEST_EXISTS))
         return;
     const char *current = g_getenv("GSETTINGS_SCHEMA_DIR");
-    g_autofree char *value = current && *current
-                                 ? g_strconcat(PONDER_BUILD_SCHEMA_DIR, G_SEARCHPATH_SEPARATOR_S, current, NULL)
-                                 : g_strdup(PONDER_BUILD_SCHEMA_DIR);
+    g_autofree char *value =
+        current && *current
+            ? g_strconcat(PONDER_BUILD_SCHEMA_DIR, G_SEARCHPATH_SEPARATOR_S, current, NULL)
+            : g_strdup(PONDER_BUILD_SCHEMA_DIR);
     g_setenv("GSETTINGS_SCHEMA_DIR", value, TRUE);
 }
 

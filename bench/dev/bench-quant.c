@@ -77,7 +77,9 @@ static void bench_type(PonderType type)
         PonderGemm gemm = ponder_gemm_at_level(type, level);
         if (!dot || !gemm)
             continue;
-        printf("  %-11s dot GB/s:", level == PONDER_CPU_AVX512 ? "avx512-vnni" : level == PONDER_CPU_AVX2 ? "avx2" : "scalar");
+        printf("  %-11s dot GB/s:", level == PONDER_CPU_AVX512 ? "avx512-vnni"
+                                    : level == PONDER_CPU_AVX2 ? "avx2"
+                                                               : "scalar");
         static const char *const where[] = {"L2", "L3", "DRAM"};
         for (int i = 0; i < n_sizes; i++)
             printf(" %s %5.1f", where[i], bench_dot(dot, w, w_bytes, sizes[i], x, k));
@@ -90,7 +92,8 @@ static void bench_type(PonderType type)
                 gemm(w + (size_t)r * w_bytes, w_bytes, 32, x, x_bytes, n_cols, k, out, 32);
             gbest = fmin(gbest, now() - t0);
         }
-        printf("   gemm 32x64 %6.1f GOP/s\n", 2.0 * (double)grows * n_cols * (double)k / gbest / 1e9);
+        printf("   gemm 32x64 %6.1f GOP/s\n",
+               2.0 * (double)grows * n_cols * (double)k / gbest / 1e9);
     }
     free(w);
     free(x);

@@ -57,11 +57,11 @@ bool chat_find_markers(const Tokenizer *tok, ChatMarkers *out, char *err, size_t
         if (*wanted[i].id < 0) {
             bool chatml = tokenizer_find(tok, "<|im_start|>") >= 0;
             ponder_failf(err, err_size,
-                      chatml ? "the vocabulary has no \"%s\" token: this file uses the ChatML "
-                               "format (plain Qwen/Qwen3), which Ponder does not run; use a "
-                               "DeepSeek-R1 file"
-                             : "the vocabulary has no \"%s\" token: not a DeepSeek-R1 tokenizer",
-                      wanted[i].text);
+                         chatml ? "the vocabulary has no \"%s\" token: this file uses the ChatML "
+                                  "format (plain Qwen/Qwen3), which Ponder does not run; use a "
+                                  "DeepSeek-R1 file"
+                                : "the vocabulary has no \"%s\" token: not a DeepSeek-R1 tokenizer",
+                         wanted[i].text);
             return false;
         }
     }
@@ -151,7 +151,7 @@ int64_t chat_build_prompt(const Tokenizer *tok, const ChatMessage *messages, siz
         // none; a user or system message without text is a caller's mistake.
         if (!m->text && m->role != CHAT_ROLE_ASSISTANT) {
             ponder_failf(err, err_size, "message %zu (%s) has no text", i,
-                      m->role == CHAT_ROLE_USER ? "user" : "system");
+                         m->role == CHAT_ROLE_USER ? "user" : "system");
             return -1;
         }
         if (m->role == CHAT_ROLE_SYSTEM)

@@ -32,7 +32,8 @@ static int32_t random_token(uint32_t n_vocab)
     return (int32_t)(rng_state % n_vocab);
 }
 
-static bool fill_context(PonderContext *ctx, int32_t seq, uint32_t n, uint32_t n_vocab, PonderError *err)
+static bool fill_context(PonderContext *ctx, int32_t seq, uint32_t n, uint32_t n_vocab,
+                         PonderError *err)
 {
     if (n == 0)
         return true;
@@ -48,8 +49,8 @@ static bool fill_context(PonderContext *ctx, int32_t seq, uint32_t n, uint32_t n
 }
 
 // One repetition: resets the sequences to DEPTH tokens, then times the test.
-static double run_once(PonderContext *ctx, const BenchOptions *o, bool prompt_test, uint32_t n_vocab,
-                       int32_t *seqs, float *logits, PonderError *err)
+static double run_once(PonderContext *ctx, const BenchOptions *o, bool prompt_test,
+                       uint32_t n_vocab, int32_t *seqs, float *logits, PonderError *err)
 {
     for (uint32_t s = 0; s < o->parallel; s++)
         ponder_seq_truncate(ctx, seqs[s], o->depth);
@@ -68,7 +69,9 @@ static double run_once(PonderContext *ctx, const BenchOptions *o, bool prompt_te
         for (step = 0; step < o->n_gen; step++) {
             for (uint32_t s = 0; s < o->parallel; s++) {
                 tokens[s] = random_token(n_vocab);
-                entries[s] = (PonderBatchEntry){.seq = seqs[s], .tokens = &tokens[s], .n_tokens = 1,
+                entries[s] = (PonderBatchEntry){.seq = seqs[s],
+                                                .tokens = &tokens[s],
+                                                .n_tokens = 1,
                                                 .logits = logits + (uint64_t)s * n_vocab};
             }
             if (ponder_decode(ctx, entries, o->parallel, err) != PONDER_OK)
@@ -115,7 +118,8 @@ static bool run_test(PonderContext *ctx, const BenchOptions *o, bool prompt_test
 
 static void test_name(const BenchOptions *o, bool prompt_test, char *buf, size_t size)
 {
-    int n = snprintf(buf, size, prompt_test ? "pp%u" : "tg%u", prompt_test ? o->n_prompt : o->n_gen);
+    int n =
+        snprintf(buf, size, prompt_test ? "pp%u" : "tg%u", prompt_test ? o->n_prompt : o->n_gen);
     if (o->depth)
         n += snprintf(buf + n, size - (size_t)n, " @ d%u", o->depth);
     if (!prompt_test && o->parallel > 1)
@@ -124,7 +128,8 @@ static void test_name(const BenchOptions *o, bool prompt_test, char *buf, size_t
 
 int cmd_bench(int argc, char **argv)
 {
-    BenchOptions o = {.common = {.gpu_layers = -1}, .n_prompt = 512, .n_gen = 128, .parallel = 1, .reps = 5};
+    BenchOptions o = {
+        .common = {.gpu_layers = -1}, .n_prompt = 512, .n_gen = 128, .parallel = 1, .reps = 5};
     ArgCursor args = {argc, argv, 1};
     for (; args.i < argc; args.i++) {
         int c = parse_common_option(&args, &o.common);
@@ -133,12 +138,12 @@ int cmd_bench(int argc, char **argv)
         if (c)
             continue;
         const char *arg = argv[args.i], *v;
-        uint32_t *target = strcmp(arg, "-p") == 0            ? &o.n_prompt
-                           : strcmp(arg, "-n") == 0          ? &o.n_gen
-                           : strcmp(arg, "--depth") == 0     ? &o.depth
-                           : strcmp(arg, "--parallel") == 0  ? &o.parallel
-                           : strcmp(arg, "--reps") == 0      ? &o.reps
-                           : NULL;
+        uint32_t *target = strcmp(arg, "-p") == 0           ? &o.n_prompt
+                           : strcmp(arg, "-n") == 0         ? &o.n_gen
+                           : strcmp(arg, "--depth") == 0    ? &o.depth
+                           : strcmp(arg, "--parallel") == 0 ? &o.parallel
+                           : strcmp(arg, "--reps") == 0     ? &o.reps
+                                                            : NULL;
         if (target) {
             if (!(v = option_value(&args, arg)) || !parse_u32(v, target))
                 return usage_error("%s needs a number", arg);
@@ -193,8 +198,10 @@ int cmd_bench(int argc, char **argv)
         test_name(&o, i == 0 && tests[0], name, sizeof name);
         if (o.json) {
             printf("%s\n  {\"model\": \"%s\", \"file_type\": \"%s\", \"size_bytes\": %llu, "
-                   "\"n_params\": %llu, \"backend\": \"%s\", \"threads\": %u, \"cpu_kernels\": \"%s\", "
-                   "\"test\": \"%s\", \"n_prompt\": %u, \"n_gen\": %u, \"depth\": %u, \"parallel\": %u, "
+                   "\"n_params\": %llu, \"backend\": \"%s\", \"threads\": %u, \"cpu_kernels\": "
+                   "\"%s\", "
+                   "\"test\": \"%s\", \"n_prompt\": %u, \"n_gen\": %u, \"depth\": %u, "
+                   "\"parallel\": %u, "
                    "\"reps\": %u, \"avg_ts\": %.3f, \"stddev_ts\": %.3f}",
                    i ? "," : "", mi->name, mi->file_type, (unsigned long long)mi->tensor_bytes,
                    (unsigned long long)mi->n_params, ponder_backend_name(o.common.backend), threads,

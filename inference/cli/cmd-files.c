@@ -34,7 +34,8 @@ int cmd_convert(int argc, char **argv)
         }
     }
     if (!dir || !out)
-        return usage_error("usage: ponder-infer convert HF_DIR -o OUT.gguf [--type f32|f16|bf16|q8_0]");
+        return usage_error(
+            "usage: ponder-infer convert HF_DIR -o OUT.gguf [--type f32|f16|bf16|q8_0]");
     char err[1024] = "";
     return report(convert_hf_to_gguf(dir, out, type, err, sizeof err), "convert", out, err);
 }
@@ -81,7 +82,7 @@ int cmd_synth(int argc, char **argv)
                               : strcmp(arg, "--type") == 0      ? &type
                               : strcmp(arg, "--tokenizer") == 0 ? &tokenizer
                               : strcmp(arg, "-o") == 0          ? &out
-                              : NULL;
+                                                                : NULL;
         if (target) {
             if (!(*target = option_value(&args, arg)))
                 return 2;
@@ -96,9 +97,10 @@ int cmd_synth(int argc, char **argv)
         }
     }
     if (!preset || !type || !tokenizer || !out)
-        return usage_error("usage: ponder-infer synth --preset NAME --type TYPE --tokenizer tokenizer.json "
-                           "-o OUT.gguf [--seed S]");
+        return usage_error(
+            "usage: ponder-infer synth --preset NAME --type TYPE --tokenizer tokenizer.json "
+            "-o OUT.gguf [--seed S]");
     char err[1024] = "";
-    return report(synth_gguf(preset, type, tokenizer, out, seed, (int)threads, err, sizeof err), "synth",
-                  out, err);
+    return report(synth_gguf(preset, type, tokenizer, out, seed, (int)threads, err, sizeof err),
+                  "synth", out, err);
 }

@@ -87,7 +87,8 @@ int cmd_info(int argc, char **argv)
     if (tok) {
         GgufString pre = {"?", 1};
         gguf_get_string(file, "tokenizer.ggml.pre", &pre);
-        printf("tokenizer              byte-level BPE, pre-tokenizer %.*s, %u tokens, BOS %d, EOS %d%s\n",
+        printf("tokenizer              byte-level BPE, pre-tokenizer %.*s, %u tokens, BOS %d, EOS "
+               "%d%s\n",
                (int)pre.len, pre.data, tokenizer_vocab_size(tok), tokenizer_bos(tok),
                tokenizer_eos(tok), tokenizer_add_bos(tok) ? ", adds BOS" : "");
         ChatMarkers markers;
@@ -116,12 +117,14 @@ int cmd_info(int argc, char **argv)
         printf("tensor types          ");
         for (uint32_t t = 0; t < PONDER_TYPE_COUNT; t++)
             if (count_by_type[t])
-                printf(" %s:%llu", ponder_type_traits(t)->name, (unsigned long long)count_by_type[t]);
+                printf(" %s:%llu", ponder_type_traits(t)->name,
+                       (unsigned long long)count_by_type[t]);
         printf("\ntensors (%llu):\n", (unsigned long long)file->n_tensors);
     }
     for (uint64_t i = 0; i < file->n_tensors; i++) {
         const GgufTensor *t = &file->tensors[i];
-        printf("  %-32.*s %-5s ", (int)t->name.len, t->name.data, ponder_type_traits(t->type)->name);
+        printf("  %-32.*s %-5s ", (int)t->name.len, t->name.data,
+               ponder_type_traits(t->type)->name);
         print_shape(t);
         printf("\n");
     }
@@ -155,7 +158,8 @@ int cmd_tokenize(int argc, char **argv)
         }
     }
     if (!model_path || (!text) == (!file_path))
-        return usage_error("usage: ponder-infer tokenize --model M (--text T | --file F) [--special] [--bos]");
+        return usage_error(
+            "usage: ponder-infer tokenize --model M (--text T | --file F) [--special] [--bos]");
 
     size_t len = 0;
     char *owned = NULL;

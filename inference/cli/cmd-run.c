@@ -127,7 +127,8 @@ int cmd_run(int argc, char **argv)
     PonderError err = {0};
     int32_t seq = ponder_seq_new(ctx);
     double t0 = now_seconds();
-    PonderBatchEntry entry = {.seq = seq, .tokens = prompt, .n_tokens = (uint32_t)n_prompt, .logits = logits};
+    PonderBatchEntry entry = {
+        .seq = seq, .tokens = prompt, .n_tokens = (uint32_t)n_prompt, .logits = logits};
     if (ponder_decode(ctx, &entry, 1, &err) != PONDER_OK) {
         fprintf(stderr, "ponder-infer: %s\n", err.message);
         status = 1;
@@ -150,7 +151,8 @@ int cmd_run(int argc, char **argv)
             printf("%s%d", separator, token);
             separator = " ";
         } else {
-            int len = token_decoder_push(&decoder, tok, token, piece, tokenizer_max_token_bytes(tok) + 16);
+            int len = token_decoder_push(&decoder, tok, token, piece,
+                                         tokenizer_max_token_bytes(tok) + 16);
             if (len > 0)
                 fwrite(piece, 1, (size_t)len, stdout);
         }
@@ -171,9 +173,11 @@ int cmd_run(int argc, char **argv)
     }
     printf("\n");
     double t_gen = now_seconds() - t1;
-    fprintf(stderr, "prompt %lld tokens in %.3f s (%.2f tok/s), generated %u tokens in %.3f s (%.2f tok/s)\n",
-            (long long)n_prompt, t_prompt, n_prompt / (t_prompt > 0 ? t_prompt : 1e-9), generated,
-            t_gen, generated / (t_gen > 0 ? t_gen : 1e-9));
+    fprintf(
+        stderr,
+        "prompt %lld tokens in %.3f s (%.2f tok/s), generated %u tokens in %.3f s (%.2f tok/s)\n",
+        (long long)n_prompt, t_prompt, n_prompt / (t_prompt > 0 ? t_prompt : 1e-9), generated,
+        t_gen, generated / (t_gen > 0 ? t_gen : 1e-9));
 
 done:
     sampler_free(sampler);
@@ -258,8 +262,11 @@ int cmd_logits(int argc, char **argv)
     float *logits = malloc(rows * n_vocab * sizeof(float));
     int status = 0;
     PonderError err = {0};
-    PonderBatchEntry entry = {.seq = ponder_seq_new(ctx), .tokens = ids, .n_tokens = (uint32_t)n,
-                              .logits = logits, .all_logits = all};
+    PonderBatchEntry entry = {.seq = ponder_seq_new(ctx),
+                              .tokens = ids,
+                              .n_tokens = (uint32_t)n,
+                              .logits = logits,
+                              .all_logits = all};
     if (!logits) {
         fprintf(stderr, "ponder-infer: out of memory\n");
         status = 1;

@@ -27,7 +27,8 @@ static const char usage[] =
     "            r1-distill-llama-8b r1-0528-qwen3-8b tiny-qwen2 tiny-llama tiny-qwen3\n"
     "\n"
     "Common options of run, logits and bench:\n"
-    "  --backend cpu|cuda|vulkan  --gpu-layers N  --kv-type f32|f16|q8_0  --ctx C  --threads N  --chunk N (prefill tokens per step)\n";
+    "  --backend cpu|cuda|vulkan  --gpu-layers N  --kv-type f32|f16|q8_0  --ctx C  --threads N  "
+    "--chunk N (prefill tokens per step)\n";
 
 int usage_error(const char *fmt, ...)
 {

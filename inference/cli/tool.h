@@ -35,7 +35,8 @@ bool parse_u64(const char *text, uint64_t *out);
 bool parse_float(const char *text, float *out);
 
 // Loads the model and makes a context for N_SEQ sequences; prints errors.
-bool open_model(const CommonOptions *opts, uint32_t n_seq, PonderModel **model, PonderContext **ctx);
+bool open_model(const CommonOptions *opts, uint32_t n_seq, PonderModel **model,
+                PonderContext **ctx);
 double now_seconds(void);
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -45,7 +45,8 @@ static void multiply_rows(void *arg, int ith, int nth)
         if (chunk >= n_chunks)
             return;
         uint64_t r0 = (uint64_t)chunk * MATMUL_ROWS_PER_CHUNK;
-        uint64_t r1 = r0 + MATMUL_ROWS_PER_CHUNK < w->n_rows ? r0 + MATMUL_ROWS_PER_CHUNK : w->n_rows;
+        uint64_t r1 =
+            r0 + MATMUL_ROWS_PER_CHUNK < w->n_rows ? r0 + MATMUL_ROWS_PER_CHUNK : w->n_rows;
         const uint8_t *rows = (const uint8_t *)w->data + r0 * w->row_bytes;
         if (t->n_tokens == 1) {
             for (uint64_t r = r0; r < r1; r++, rows += w->row_bytes)

@@ -100,7 +100,7 @@ static void attention_worker(void *arg, int ith, int nth)
 
     float *scores = s->att_scratch + (uint64_t)ith * s->att_scratch_floats; // [group][n_ctx]
     float *k_buf = scores + (uint64_t)group * ctx->n_ctx;                   // [hd]
-    float *v_buf = k_buf + hd;                                             // [hd]
+    float *v_buf = k_buf + hd;                                              // [hd]
 
     uint64_t n_items = (uint64_t)step->n_tokens * hp->n_head_kv;
     for (uint64_t item = (uint64_t)ith; item < n_items; item += (uint64_t)nth) {
@@ -187,9 +187,11 @@ static void rope_and_store(void *arg, uint64_t begin, uint64_t end)
             cpu_head_norm(k, lw->k_norm, hp->rms_eps, hp->n_head_kv, hp->head_dim);
         }
         cpu_rope(q, hp->n_head, hp->head_dim, hp->n_rot, hp->rope_style, s->inv_freq, step->pos[t]);
-        cpu_rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, hp->rope_style, s->inv_freq, step->pos[t]);
+        cpu_rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, hp->rope_style, s->inv_freq,
+                 step->pos[t]);
         kv_store(ctx, kv_row(s, s->k_cache, task->layer, step->seq[t], step->pos[t]), k);
-        kv_store(ctx, kv_row(s, s->v_cache, task->layer, step->seq[t], step->pos[t]), s->v + t * kv_dim);
+        kv_store(ctx, kv_row(s, s->v_cache, task->layer, step->seq[t], step->pos[t]),
+                 s->v + t * kv_dim);
     }
 }
 

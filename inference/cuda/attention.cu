@@ -56,7 +56,8 @@ __global__ void __launch_bounds__(ATT_THREADS) attention_split_kernel(CudaAttent
 // Head HEAD of token T, dimension D: the slices' partials merged. __ldcg: the partials
 // come from other blocks of the same launch in the fused kernel (never from L1).
 template <int HD>
-static __device__ __forceinline__ float merge_slices(const CudaAttentionArgs &a, int t, int head, int d)
+static __device__ __forceinline__ float merge_slices(const CudaAttentionArgs &a, int t, int head,
+                                                     int d)
 {
     const size_t base = ((size_t)t * a.n_head + head) * a.n_split;
     const int n_active = attention_active_slices((int)a.d_pos[t] + 1, (int)a.n_split);
@@ -75,8 +76,7 @@ static __device__ __forceinline__ float merge_slices(const CudaAttentionArgs &a,
 }
 
 // One block per (head, token), one thread per dimension.
-template <int HD>
-__global__ void __launch_bounds__(HD) attention_merge_kernel(CudaAttentionArgs a)
+template <int HD> __global__ void __launch_bounds__(HD) attention_merge_kernel(CudaAttentionArgs a)
 {
     const int head = blockIdx.x, t = blockIdx.y, d = threadIdx.x;
     act_store(a.out, t, (uint32_t)(head * HD + d), merge_slices<HD>(a, t, head, d));
@@ -84,9 +84,9 @@ __global__ void __launch_bounds__(HD) attention_merge_kernel(CudaAttentionArgs a
 
 // Element DIM of head H (of the heads from BASE) after the bias and RoPE, given the
 // position's table; x points at the head's raw values.
-static __device__ __forceinline__ void rope_pair(const CudaRopeArgs &r, const float2 *cos_sin, uint32_t i,
-                                                 const float *x, const float *bias, uint32_t *d0, uint32_t *d1,
-                                                 float *v0, float *v1)
+static __device__ __forceinline__ void rope_pair(const CudaRopeArgs &r, const float2 *cos_sin,
+                                                 uint32_t i, const float *x, const float *bias,
+                                                 uint32_t *d0, uint32_t *d1, float *v0, float *v1)
 {
     const uint32_t half_rot = r.n_rot / 2;
     *d0 = r.rope_halves ? i : 2 * i;
@@ -145,7 +145,8 @@ __global__ void __launch_bounds__(ATT_THREADS) attention_decode_kernel(CudaDecod
     if (p1 == n_pos) {
         const float *k = r.k + (size_t)t * r.qkv_stride + (size_t)g * HD;
         const float *v = r.v + (size_t)t * r.qkv_stride + (size_t)g * HD;
-        const float *bk = r.bk ? r.bk + (size_t)g * HD : nullptr, *bv = r.bv ? r.bv + (size_t)g * HD : nullptr;
+        const float *bk = r.bk ? r.bk + (size_t)g * HD : nullptr,
+                    *bv = r.bv ? r.bv + (size_t)g * HD : nullptr;
         uint16_t *k_row = K + (size_t)pos * HD, *v_row = V + (size_t)pos * HD;
         for (uint32_t i = threadIdx.x; i < half_rot + tail; i += ATT_THREADS) {
             if (i < half_rot) {
@@ -213,7 +214,8 @@ extern "C" uint32_t cuda_attention_splits(uint32_t n_tokens, uint32_t n_head_kv,
     return n < 1 ? 1u : n > (uint32_t)ATT_MAX_SPLIT ? (uint32_t)ATT_MAX_SPLIT : n;
 }
 
-extern "C" uint32_t cuda_attention_decode_splits(uint32_t n_tokens, uint32_t n_head_kv, uint32_t n_sm)
+extern "C" uint32_t cuda_attention_decode_splits(uint32_t n_tokens, uint32_t n_head_kv,
+                                                 uint32_t n_sm)
 {
     // one block merges all slices of its (token, KV head): keep them few
     const uint32_t n = cuda_attention_splits(n_tokens, n_head_kv, n_sm);
@@ -244,7 +246,8 @@ extern "C" cudaError_t cuda_attention(cudaStream_t stream, const CudaAttentionAr
     return CUDA_LAUNCH_STATUS();
 }
 
-extern "C" cudaError_t cuda_attention_decode(cudaStream_t stream, const CudaDecodeAttentionArgs *args)
+extern "C" cudaError_t cuda_attention_decode(cudaStream_t stream,
+                                             const CudaDecodeAttentionArgs *args)
 {
     const CudaAttentionArgs *a = &args->att;
     if (a->n_tokens == 0)

@@ -6,7 +6,13 @@
 
 #include "cuda-common.cuh"
 
-enum { ATT_THREADS = 128, ATT_WARPS = ATT_THREADS / 32, ATT_TILE = 32, ATT_MAX_SPLIT = 256, ATT_MAX_DECODE_SPLIT = 32 };
+enum {
+    ATT_THREADS = 128,
+    ATT_WARPS = ATT_THREADS / 32,
+    ATT_TILE = 32,
+    ATT_MAX_SPLIT = 256,
+    ATT_MAX_DECODE_SPLIT = 32
+};
 // A slice is at least one tile per warp: shorter slices would leave warps idle.
 enum { ATT_MIN_SLICE = ATT_WARPS * ATT_TILE, ATT_V_BATCH = 8 };
 enum { G = CUDA_MAX_GROUP };
@@ -24,12 +30,12 @@ static __device__ __forceinline__ int attention_active_slices(int n_pos, int n_s
 }
 
 template <int HD> struct AttentionSmem {
-    float q[G][HD];            // the group's query heads, scaled by 1/sqrt(head_dim)
+    float q[G][HD]; // the group's query heads, scaled by 1/sqrt(head_dim)
     float p[ATT_WARPS][G][ATT_TILE];
     float m[ATT_WARPS][G], l[ATT_WARPS][G];
     float acc[ATT_WARPS][G][HD];
-    float M[G], L[G];          // the block's result: max and sum per head; output in acc[0]
-    float2 cos_sin[HD / 2];    // RoPE of the token's position (fused decode kernel)
+    float M[G], L[G];       // the block's result: max and sum per head; output in acc[0]
+    float2 cos_sin[HD / 2]; // RoPE of the token's position (fused decode kernel)
     int is_last;
 };
 
@@ -38,8 +44,8 @@ template <int HD> struct AttentionSmem {
 // by the sum, in sm.acc[0]. Lanes own positions for the scores (a full q.k each, q broadcast
 // from shared memory) and dimensions for the sum of V (coalesced rows).
 template <int HD>
-static __device__ void attend_slice(AttentionSmem<HD> &sm, const uint16_t *K, const uint16_t *V, int p0, int p1,
-                                    int group)
+static __device__ void attend_slice(AttentionSmem<HD> &sm, const uint16_t *K, const uint16_t *V,
+                                    int p0, int p1, int group)
 {
     constexpr int DPL = HD / 32; // dimensions per lane when summing V
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;

@@ -22,19 +22,22 @@
 // dequantize + cuBLAS than through the mat-vec kernels.
 enum { DEFAULT_MATVEC_MAX_TOKENS = 16, MIN_COMPUTE_CAPABILITY = 75 };
 
-PonderStatus cuda_error(PonderError *err, cudaError_t e, const char *what, const char *file, int line)
+PonderStatus cuda_error(PonderError *err, cudaError_t e, const char *what, const char *file,
+                        int line)
 {
     const char *base = strrchr(file, '/');
-    PonderStatus status = e == cudaErrorMemoryAllocation ? PONDER_ERR_NO_MEMORY : PONDER_ERR_BACKEND;
-    return ponder_set_error(err, status, "CUDA error at %s:%d: %s: %s (%s)", base ? base + 1 : file, line,
-                            what, cudaGetErrorString(e), cudaGetErrorName(e));
+    PonderStatus status =
+        e == cudaErrorMemoryAllocation ? PONDER_ERR_NO_MEMORY : PONDER_ERR_BACKEND;
+    return ponder_set_error(err, status, "CUDA error at %s:%d: %s: %s (%s)", base ? base + 1 : file,
+                            line, what, cudaGetErrorString(e), cudaGetErrorName(e));
 }
 
-PonderStatus cublas_error(PonderError *err, cublasStatus_t e, const char *what, const char *file, int line)
+PonderStatus cublas_error(PonderError *err, cublasStatus_t e, const char *what, const char *file,
+                          int line)
 {
     const char *base = strrchr(file, '/');
-    return ponder_set_error(err, PONDER_ERR_BACKEND, "cuBLAS error at %s:%d: %s: status %d", base ? base + 1 : file,
-                            line, what, (int)e);
+    return ponder_set_error(err, PONDER_ERR_BACKEND, "cuBLAS error at %s:%d: %s: status %d",
+                            base ? base + 1 : file, line, what, (int)e);
 }
 
 static uint32_t env_u32(const char *name, uint32_t fallback)
@@ -52,11 +55,13 @@ static PonderStatus check_model(const PonderModel *m, PonderError *err)
     const ModelHparams *hp = &m->hp;
     if (!cuda_attention_head_dim_supported(hp->head_dim))
         return ponder_set_error(err, PONDER_ERR_UNSUPPORTED,
-                                "the CUDA backend supports heads of 64 or 128 dimensions, not %u", hp->head_dim);
+                                "the CUDA backend supports heads of 64 or 128 dimensions, not %u",
+                                hp->head_dim);
     if (hp->n_head / hp->n_head_kv > CUDA_MAX_GROUP)
-        return ponder_set_error(err, PONDER_ERR_UNSUPPORTED,
-                                "the CUDA backend supports up to %d query heads per KV head, not %u",
-                                CUDA_MAX_GROUP, hp->n_head / hp->n_head_kv);
+        return ponder_set_error(
+            err, PONDER_ERR_UNSUPPORTED,
+            "the CUDA backend supports up to %d query heads per KV head, not %u", CUDA_MAX_GROUP,
+            hp->n_head / hp->n_head_kv);
     // qwen3's per-head norms run on the raw projections, before the RoPE kernels add the
     // biases: a file with both would need the bias first.
     for (uint32_t l = 0; l < hp->n_layer; l++)
@@ -66,9 +71,11 @@ static PonderStatus check_model(const PonderModel *m, PonderError *err)
                                     "backend does not run",
                                     l);
     if (hp->n_embd % 32 || hp->n_ff % 32)
-        return ponder_set_error(err, PONDER_ERR_UNSUPPORTED,
-                                "the CUDA backend needs sizes that are multiples of 32 (embedding %u, "
-                                "feed-forward %u)", hp->n_embd, hp->n_ff);
+        return ponder_set_error(
+            err, PONDER_ERR_UNSUPPORTED,
+            "the CUDA backend needs sizes that are multiples of 32 (embedding %u, "
+            "feed-forward %u)",
+            hp->n_embd, hp->n_ff);
     return PONDER_OK;
 }
 
@@ -77,20 +84,22 @@ static PonderStatus choose_device(CudaState *s, int32_t requested, PonderError *
     int n_devices = 0;
     cudaError_t e = cudaGetDeviceCount(&n_devices);
     if (e != cudaSuccess || n_devices == 0)
-        return ponder_set_error(err, PONDER_ERR_UNSUPPORTED,
-                                "no usable NVIDIA GPU: %s (is the NVIDIA driver installed and loaded?)",
-                                e != cudaSuccess ? cudaGetErrorString(e) : "no devices");
+        return ponder_set_error(
+            err, PONDER_ERR_UNSUPPORTED,
+            "no usable NVIDIA GPU: %s (is the NVIDIA driver installed and loaded?)",
+            e != cudaSuccess ? cudaGetErrorString(e) : "no devices");
     s->device = requested >= 0 ? requested : (int)env_u32("PONDER_CUDA_DEVICE", 0);
     if (s->device >= n_devices)
-        return ponder_set_error(err, PONDER_ERR_INVALID, "GPU %d was chosen, but there are %d GPU(s)",
-                                s->device, n_devices);
+        return ponder_set_error(err, PONDER_ERR_INVALID,
+                                "GPU %d was chosen, but there are %d GPU(s)", s->device, n_devices);
     struct cudaDeviceProp prop;
     CUDA_TRY(cudaGetDeviceProperties(&prop, s->device));
     snprintf(s->device_name, sizeof s->device_name, "%s", prop.name);
     if (prop.major * 10 + prop.minor < MIN_COMPUTE_CAPABILITY)
-        return ponder_set_error(err, PONDER_ERR_UNSUPPORTED,
-                                "%s has compute capability %d.%d; the CUDA backend needs 7.5 or newer",
-                                prop.name, prop.major, prop.minor);
+        return ponder_set_error(
+            err, PONDER_ERR_UNSUPPORTED,
+            "%s has compute capability %d.%d; the CUDA backend needs 7.5 or newer", prop.name,
+            prop.major, prop.minor);
     s->n_sm = (uint32_t)prop.multiProcessorCount;
     CUDA_TRY(cudaSetDevice(s->device));
     return PONDER_OK;
@@ -172,9 +181,11 @@ static PonderStatus alloc_run_state(PonderContext *ctx, CudaState *s, PonderErro
     CUDA_TRY(cudaMalloc((void **)&s->d_dequant, z.dequant_elems * sizeof(uint16_t)));
     if (z.logits_floats) {
         CUDA_TRY(cudaMalloc((void **)&s->d_logits, z.logits_floats * sizeof(float)));
-        CUDA_TRY(cudaHostAlloc((void **)&s->h_logits, z.logits_floats * sizeof(float), cudaHostAllocDefault));
+        CUDA_TRY(cudaHostAlloc((void **)&s->h_logits, z.logits_floats * sizeof(float),
+                               cudaHostAllocDefault));
     } else {
-        CUDA_TRY(cudaHostAlloc((void **)&s->h_x_out, T * hp->n_embd * sizeof(float), cudaHostAllocDefault));
+        CUDA_TRY(cudaHostAlloc((void **)&s->h_x_out, T * hp->n_embd * sizeof(float),
+                               cudaHostAllocDefault));
     }
 
     cublasStatus_t cs = cublasCreate(&s->cublas);
@@ -240,7 +251,8 @@ static PonderStatus cuda_init(PonderContext *ctx, PonderError *err)
 
     size_t free_bytes = 0, total_bytes = 0;
     CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
-    if ((st = cuda_plan_memory(ctx, ctx->params.gpu_layers, free_bytes, s->n_sm, &s->plan, err)) != PONDER_OK)
+    if ((st = cuda_plan_memory(ctx, ctx->params.gpu_layers, free_bytes, s->n_sm, &s->plan, err)) !=
+        PONDER_OK)
         return st;
     s->n_gpu_layers = s->plan.n_gpu_layers;
     s->head_on_gpu = s->plan.head_on_gpu;

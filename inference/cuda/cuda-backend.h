@@ -29,8 +29,8 @@ typedef struct CudaMemoryPlan {
     bool head_on_gpu;           // output norm and head (only when every layer is there)
     uint64_t layer_bytes_total; // weights of those layers
     uint64_t head_bytes;
-    uint64_t kv_bytes;          // fp16 K and V of those layers
-    uint64_t scratch_bytes;     // activations, attention slices, GEMM staging, logits
+    uint64_t kv_bytes;      // fp16 K and V of those layers
+    uint64_t scratch_bytes; // activations, attention slices, GEMM staging, logits
     uint64_t total_bytes;
 } CudaMemoryPlan;
 
@@ -79,14 +79,14 @@ typedef struct CudaState {
     uint64_t step_meta_bytes;
 
     // activations
-    CudaAct act_in;  // normalised block input [max_T][n_embd]
-    CudaAct act_mid; // attention output, then the SwiGLU output [max_T][max(q_dim, n_ff)]
-    float *d_qkv;    // [max_T][q_dim + 2 kv_dim]
+    CudaAct act_in;       // normalised block input [max_T][n_embd]
+    CudaAct act_mid;      // attention output, then the SwiGLU output [max_T][max(q_dim, n_ff)]
+    float *d_qkv;         // [max_T][q_dim + 2 kv_dim]
     float *d_gate, *d_up; // [max_T][n_ff]
     float *d_part_acc, *d_part_ml;
-    uint64_t part_slots;   // (token, head, slice) triples the buffers hold
-    uint32_t *d_counters;  // [max_T][n_head] slices finished (fused decode attention)
-    uint32_t *seq_stamp;   // [n_seq] host: the last step that saw each sequence
+    uint64_t part_slots;  // (token, head, slice) triples the buffers hold
+    uint32_t *d_counters; // [max_T][n_head] slices finished (fused decode attention)
+    uint32_t *seq_stamp;  // [n_seq] host: the last step that saw each sequence
     uint32_t seq_stamp_clock;
     uint16_t *d_dequant; // fp16 staging for the prefill GEMM
     uint64_t dequant_elems;
@@ -100,13 +100,15 @@ typedef struct CudaState {
 } CudaState;
 
 // Turns a CUDA/cuBLAS failure into a PonderError naming the call and the place.
-PonderStatus cuda_error(PonderError *err, cudaError_t e, const char *what, const char *file, int line);
-PonderStatus cublas_error(PonderError *err, cublasStatus_t e, const char *what, const char *file, int line);
-#define CUDA_TRY(call)                                                                     \
-    do {                                                                                   \
-        cudaError_t cuda_try_status_ = (call);                                             \
-        if (cuda_try_status_ != cudaSuccess)                                               \
-            return cuda_error(err, cuda_try_status_, #call, __FILE__, __LINE__);           \
+PonderStatus cuda_error(PonderError *err, cudaError_t e, const char *what, const char *file,
+                        int line);
+PonderStatus cublas_error(PonderError *err, cublasStatus_t e, const char *what, const char *file,
+                          int line);
+#define CUDA_TRY(call)                                                                             \
+    do {                                                                                           \
+        cudaError_t cuda_try_status_ = (call);                                                     \
+        if (cuda_try_status_ != cudaSuccess)                                                       \
+            return cuda_error(err, cuda_try_status_, #call, __FILE__, __LINE__);                   \
     } while (0)
 
 // cuda-plan.c
@@ -120,7 +122,8 @@ typedef struct CudaScratchSizes {
     uint64_t cublas_workspace_bytes;
     uint64_t total_bytes;
 } CudaScratchSizes;
-void cuda_scratch_sizes(const PonderContext *ctx, uint32_t n_sm, bool head_on_gpu, CudaScratchSizes *out);
+void cuda_scratch_sizes(const PonderContext *ctx, uint32_t n_sm, bool head_on_gpu,
+                        CudaScratchSizes *out);
 // Decides how many layers go to the GPU: all when REQUESTED < 0 and everything fits in
 // FREE_BYTES, else REQUESTED layers. An error with the numbers when that does not fit.
 PonderStatus cuda_plan_memory(const PonderContext *ctx, int32_t requested, uint64_t free_bytes,

@@ -34,8 +34,7 @@ static __device__ __forceinline__ float load_half(const uint8_t *p)
 // 16 bytes at P as four little-endian ints, for each alignment a block layout guarantees.
 // Narrow loads cost instructions, not memory traffic: the bytes of a warp's loads share
 // cache sectors, so DRAM still sees each byte once.
-template <int ALIGN>
-static __device__ __forceinline__ void load16(const uint8_t *p, int v[4])
+template <int ALIGN> static __device__ __forceinline__ void load16(const uint8_t *p, int v[4])
 {
     if constexpr (ALIGN >= 16) {
         const int4 x = *(const int4 *)p;
@@ -97,7 +96,8 @@ static __device__ __forceinline__ void quantize_block_lane(float v, int lane, in
 
 // Writes value V of element I (lane I % 32 of a warp owning a whole 32-block) of token
 // row T into every form OUT asks for. All 32 lanes must call it together.
-static __device__ __forceinline__ void act_store(const CudaAct &out, uint32_t t, uint32_t i, float v)
+static __device__ __forceinline__ void act_store(const CudaAct &out, uint32_t t, uint32_t i,
+                                                 float v)
 {
     const size_t at = (size_t)t * out.stride + i;
     if (out.f)

@@ -36,8 +36,8 @@ static CudaAct act_forms(const CudaAct *buf, bool gemm)
 }
 
 // Y (+)= W X through cuBLAS: W is dequantized to fp16 in tiles of rows.
-static cudaError_t gemm_f16(CudaState *s, const GpuWeight *w, const CudaAct *x, uint32_t n_tokens, float *y,
-                            uint32_t y_stride, bool accumulate)
+static cudaError_t gemm_f16(CudaState *s, const GpuWeight *w, const CudaAct *x, uint32_t n_tokens,
+                            float *y, uint32_t y_stride, bool accumulate)
 {
     const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
     uint64_t tile_rows = s->dequant_elems / w->row_len;
@@ -47,18 +47,18 @@ static cudaError_t gemm_f16(CudaState *s, const GpuWeight *w, const CudaAct *x, 
         if (e != cudaSuccess)
             return e;
         // column-major view: Y^T[rows x T] = W_tile^T[rows x k] . X^T[k x T]
-        cublasStatus_t cs = cublasGemmEx(s->cublas, CUBLAS_OP_T, CUBLAS_OP_N, (int)n, (int)n_tokens,
-                                         (int)w->row_len, &alpha, s->d_dequant, CUDA_R_16F, (int)w->row_len,
-                                         x->h, CUDA_R_16F, (int)x->stride, &beta, y + r0, CUDA_R_32F,
-                                         (int)y_stride, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+        cublasStatus_t cs = cublasGemmEx(
+            s->cublas, CUBLAS_OP_T, CUBLAS_OP_N, (int)n, (int)n_tokens, (int)w->row_len, &alpha,
+            s->d_dequant, CUDA_R_16F, (int)w->row_len, x->h, CUDA_R_16F, (int)x->stride, &beta,
+            y + r0, CUDA_R_32F, (int)y_stride, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
         if (cs != CUBLAS_STATUS_SUCCESS)
             return cudaErrorLaunchFailure; // reported by the caller as a failed step
     }
     return cudaSuccess;
 }
 
-static cudaError_t matmul(CudaState *s, const GpuWeight *w, const CudaAct *x, uint32_t n_tokens, float *y,
-                          uint32_t y_stride, bool accumulate, bool gemm)
+static cudaError_t matmul(CudaState *s, const GpuWeight *w, const CudaAct *x, uint32_t n_tokens,
+                          float *y, uint32_t y_stride, bool accumulate, bool gemm)
 {
     if (gemm)
         return gemm_f16(s, w, x, n_tokens, y, y_stride, accumulate);
@@ -78,7 +78,8 @@ typedef struct NormedRow {
 
 // Whether single-token products can normalise their input themselves: every weight
 // reading it is quantized with rows of the input's length.
-static bool norm_fuses(const CudaState *s, const StepShape *sh, uint32_t n, const GpuWeight *const *w, int n_w)
+static bool norm_fuses(const CudaState *s, const StepShape *sh, uint32_t n,
+                       const GpuWeight *const *w, int n_w)
 {
     if (!s->norm_fusion || sh->n_tokens != 1 || sh->gemm)
         return false;
@@ -90,8 +91,8 @@ static bool norm_fuses(const CudaState *s, const StepShape *sh, uint32_t n, cons
 
 // q, k and v into d_qkv [T][q | k | v]; matrices the upload placed back to back (same
 // type) are multiplied as one. NORMED: X is not written; the products normalise the row.
-static cudaError_t project_qkv(CudaState *s, const GpuLayer *L, const CudaAct *x, const NormedRow *normed,
-                               const StepShape *sh, uint32_t qkv_stride)
+static cudaError_t project_qkv(CudaState *s, const GpuLayer *L, const CudaAct *x,
+                               const NormedRow *normed, const StepShape *sh, uint32_t qkv_stride)
 {
     const GpuWeight *parts[3] = {&L->wq, &L->wk, &L->wv};
     uint32_t col = 0;
@@ -99,13 +100,15 @@ static cudaError_t project_qkv(CudaState *s, const GpuLayer *L, const CudaAct *x
         GpuWeight run = *parts[i];
         int j = i + 1;
         while (j < 3 && parts[j]->type == run.type && parts[j]->row_len == run.row_len &&
-               (const uint8_t *)parts[j]->data == (const uint8_t *)run.data + run.n_rows * run.row_bytes) {
+               (const uint8_t *)parts[j]->data ==
+                   (const uint8_t *)run.data + run.n_rows * run.row_bytes) {
             run.n_rows += parts[j]->n_rows;
             j++;
         }
-        cudaError_t e = normed ? cuda_matvec_norm(s->stream, &run, NULL, normed->x, normed->d_row, normed->n,
-                                                  normed->weight, normed->eps, s->d_qkv + col)
-                               : matmul(s, &run, x, sh->n_tokens, s->d_qkv + col, qkv_stride, false, sh->gemm);
+        cudaError_t e =
+            normed ? cuda_matvec_norm(s->stream, &run, NULL, normed->x, normed->d_row, normed->n,
+                                      normed->weight, normed->eps, s->d_qkv + col)
+                   : matmul(s, &run, x, sh->n_tokens, s->d_qkv + col, qkv_stride, false, sh->gemm);
         if (e != cudaSuccess)
             return e;
         col += (uint32_t)run.n_rows;
@@ -114,11 +117,11 @@ static cudaError_t project_qkv(CudaState *s, const GpuLayer *L, const CudaAct *x
     return cudaSuccess;
 }
 
-#define ENQUEUE(call)                                                                      \
-    do {                                                                                   \
-        cudaError_t enqueue_status_ = (call);                                              \
-        if (enqueue_status_ != cudaSuccess)                                                \
-            return enqueue_status_;                                                        \
+#define ENQUEUE(call)                                                                              \
+    do {                                                                                           \
+        cudaError_t enqueue_status_ = (call);                                                      \
+        if (enqueue_status_ != cudaSuccess)                                                        \
+            return enqueue_status_;                                                                \
     } while (0)
 
 // Everything a step does on the GPU, enqueued on s->stream (and captured when graphed).
@@ -133,7 +136,8 @@ static cudaError_t enqueue_step(PonderContext *ctx, CudaState *s, const StepShap
     const CudaAct mid = act_forms(&s->act_mid, sh->gemm);
 
     // inputs: sequences, positions, output rows, embedding rows (the residual stream x)
-    ENQUEUE(cudaMemcpyAsync(s->d_step, s->h_step, s->step_meta_bytes + (uint64_t)T * d * sizeof(float),
+    ENQUEUE(cudaMemcpyAsync(s->d_step, s->h_step,
+                            s->step_meta_bytes + (uint64_t)T * d * sizeof(float),
                             cudaMemcpyHostToDevice, s->stream));
 
     for (uint32_t l = 0; l < s->n_gpu_layers; l++) {
@@ -146,7 +150,8 @@ static cudaError_t enqueue_step(PonderContext *ctx, CudaState *s, const StepShap
         const NormedRow attn_in = {s->d_x, NULL, L->attn_norm, hp->rms_eps, d};
         const bool qkv_normed = norm_fuses(s, sh, d, qkv_w, 3);
         if (!qkv_normed)
-            ENQUEUE(cuda_norm_to_act(s->stream, s->d_x, d, NULL, T, d, L->attn_norm, hp->rms_eps, &in));
+            ENQUEUE(
+                cuda_norm_to_act(s->stream, s->d_x, d, NULL, T, d, L->attn_norm, hp->rms_eps, &in));
         ENQUEUE(project_qkv(s, L, &in, qkv_normed ? &attn_in : NULL, sh, qkv_stride));
 
         // qwen3: RMSNorm of every head of q and k, in place before the rotation
@@ -160,12 +165,25 @@ static cudaError_t enqueue_step(PonderContext *ctx, CudaState *s, const StepShap
         // biases, rotation by position, k and v appended to each token's sequence, and
         // causal attention of each token over its own sequence
         CudaRopeArgs rope = {
-            .q = s->d_qkv, .k = s->d_qkv + q_dim, .v = s->d_qkv + q_dim + kv_dim, .qkv_stride = qkv_stride,
-            .bq = L->bq, .bk = L->bk, .bv = L->bv,
-            .n_tokens = T, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .head_dim = hp->head_dim,
-            .n_rot = hp->n_rot, .rope_halves = hp->rope_style == ROPE_STYLE_HALVES,
-            .d_inv_freq = s->d_inv_freq, .d_seq = s->d_seq, .d_pos = s->d_pos,
-            .k_cache = k_cache, .v_cache = v_cache, .n_ctx = ctx->n_ctx,
+            .q = s->d_qkv,
+            .k = s->d_qkv + q_dim,
+            .v = s->d_qkv + q_dim + kv_dim,
+            .qkv_stride = qkv_stride,
+            .bq = L->bq,
+            .bk = L->bk,
+            .bv = L->bv,
+            .n_tokens = T,
+            .n_head = hp->n_head,
+            .n_head_kv = hp->n_head_kv,
+            .head_dim = hp->head_dim,
+            .n_rot = hp->n_rot,
+            .rope_halves = hp->rope_style == ROPE_STYLE_HALVES,
+            .d_inv_freq = s->d_inv_freq,
+            .d_seq = s->d_seq,
+            .d_pos = s->d_pos,
+            .k_cache = k_cache,
+            .v_cache = v_cache,
+            .n_ctx = ctx->n_ctx,
         };
         CudaAttentionArgs att = {
             .q = s->d_qkv,
@@ -186,7 +204,9 @@ static cudaError_t enqueue_step(PonderContext *ctx, CudaState *s, const StepShap
             .out = mid,
         };
         if (sh->one_per_seq) {
-            CudaDecodeAttentionArgs fused = {.rope = rope, .att = att, .d_counters = s->d_counters,
+            CudaDecodeAttentionArgs fused = {.rope = rope,
+                                             .att = att,
+                                             .d_counters = s->d_counters,
                                              .heads_per_block = s->attention_heads_per_block};
             fused.att.n_split = cuda_attention_decode_splits(T, hp->n_head_kv, s->n_sm);
             ENQUEUE(cuda_attention_decode(s->stream, &fused));
@@ -202,15 +222,19 @@ static cudaError_t enqueue_step(PonderContext *ctx, CudaState *s, const StepShap
         bool fused_glu = !sh->gemm && L->w_gate.type == L->w_up.type;
         const GpuWeight *glu_w[] = {&L->w_gate, &L->w_up};
         if (fused_glu && norm_fuses(s, sh, d, glu_w, 2)) {
-            ENQUEUE(cuda_matvec_norm(s->stream, &L->w_gate, &L->w_up, s->d_x, NULL, d, L->ffn_norm, hp->rms_eps,
-                                     s->d_gate));
-            ENQUEUE(cuda_norm_to_act(s->stream, s->d_gate, hp->n_ff, NULL, T, hp->n_ff, NULL, 0.0f, &mid));
+            ENQUEUE(cuda_matvec_norm(s->stream, &L->w_gate, &L->w_up, s->d_x, NULL, d, L->ffn_norm,
+                                     hp->rms_eps, s->d_gate));
+            ENQUEUE(cuda_norm_to_act(s->stream, s->d_gate, hp->n_ff, NULL, T, hp->n_ff, NULL, 0.0f,
+                                     &mid));
         } else if (fused_glu) {
-            ENQUEUE(cuda_norm_to_act(s->stream, s->d_x, d, NULL, T, d, L->ffn_norm, hp->rms_eps, &in));
+            ENQUEUE(
+                cuda_norm_to_act(s->stream, s->d_x, d, NULL, T, d, L->ffn_norm, hp->rms_eps, &in));
             ENQUEUE(cuda_matvec_glu(s->stream, &L->w_gate, &L->w_up, &in, T, s->d_gate, hp->n_ff));
-            ENQUEUE(cuda_norm_to_act(s->stream, s->d_gate, hp->n_ff, NULL, T, hp->n_ff, NULL, 0.0f, &mid));
+            ENQUEUE(cuda_norm_to_act(s->stream, s->d_gate, hp->n_ff, NULL, T, hp->n_ff, NULL, 0.0f,
+                                     &mid));
         } else {
-            ENQUEUE(cuda_norm_to_act(s->stream, s->d_x, d, NULL, T, d, L->ffn_norm, hp->rms_eps, &in));
+            ENQUEUE(
+                cuda_norm_to_act(s->stream, s->d_x, d, NULL, T, d, L->ffn_norm, hp->rms_eps, &in));
             ENQUEUE(matmul(s, &L->w_gate, &in, T, s->d_gate, hp->n_ff, false, sh->gemm));
             ENQUEUE(matmul(s, &L->w_up, &in, T, s->d_up, hp->n_ff, false, sh->gemm));
             ENQUEUE(cuda_swiglu_to_act(s->stream, s->d_gate, s->d_up, hp->n_ff, T, hp->n_ff, &mid));
@@ -226,19 +250,21 @@ static cudaError_t enqueue_step(PonderContext *ctx, CudaState *s, const StepShap
         const GpuWeight *head_w[] = {&s->output};
         const StepShape head_shape = {.n_tokens = sh->n_out, .gemm = sh->head_gemm};
         if (norm_fuses(s, &head_shape, d, head_w, 1)) {
-            ENQUEUE(cuda_matvec_norm(s->stream, &s->output, NULL, s->d_x, s->d_rows, d, s->output_norm,
-                                     hp->rms_eps, s->d_logits));
+            ENQUEUE(cuda_matvec_norm(s->stream, &s->output, NULL, s->d_x, s->d_rows, d,
+                                     s->output_norm, hp->rms_eps, s->d_logits));
         } else {
-            ENQUEUE(cuda_norm_to_act(s->stream, s->d_x, d, s->d_rows, sh->n_out, d, s->output_norm, hp->rms_eps,
-                                     &head_in));
-            ENQUEUE(matmul(s, &s->output, &head_in, sh->n_out, s->d_logits, hp->n_vocab, false, sh->head_gemm));
+            ENQUEUE(cuda_norm_to_act(s->stream, s->d_x, d, s->d_rows, sh->n_out, d, s->output_norm,
+                                     hp->rms_eps, &head_in));
+            ENQUEUE(matmul(s, &s->output, &head_in, sh->n_out, s->d_logits, hp->n_vocab, false,
+                           sh->head_gemm));
         }
-        ENQUEUE(cudaMemcpyAsync(s->h_logits, s->d_logits, (uint64_t)sh->n_out * hp->n_vocab * sizeof(float),
+        ENQUEUE(cudaMemcpyAsync(s->h_logits, s->d_logits,
+                                (uint64_t)sh->n_out * hp->n_vocab * sizeof(float),
                                 cudaMemcpyDeviceToHost, s->stream));
     } else {
         // the CPU takes over the residual stream
-        ENQUEUE(cudaMemcpyAsync(s->h_x_out, s->d_x, (uint64_t)T * d * sizeof(float), cudaMemcpyDeviceToHost,
-                                s->stream));
+        ENQUEUE(cudaMemcpyAsync(s->h_x_out, s->d_x, (uint64_t)T * d * sizeof(float),
+                                cudaMemcpyDeviceToHost, s->stream));
     }
     return cudaSuccess;
 }
@@ -254,13 +280,14 @@ void cuda_graphs_free(CudaState *s)
 
 // The graph of steps shaped SH: found in the cache, or captured (evicting the least
 // recently used).
-static PonderStatus graph_for(PonderContext *ctx, CudaState *s, const StepShape *sh, cudaGraphExec_t *out,
-                              PonderError *err)
+static PonderStatus graph_for(PonderContext *ctx, CudaState *s, const StepShape *sh,
+                              cudaGraphExec_t *out, PonderError *err)
 {
     CudaGraphEntry *slot = &s->graphs[0];
     for (int i = 0; i < CUDA_GRAPH_CACHE; i++) {
         CudaGraphEntry *g = &s->graphs[i];
-        if (g->exec && g->n_tokens == sh->n_tokens && g->n_out == sh->n_out && g->one_per_seq == sh->one_per_seq) {
+        if (g->exec && g->n_tokens == sh->n_tokens && g->n_out == sh->n_out &&
+            g->one_per_seq == sh->one_per_seq) {
             g->last_use = ++s->graph_clock;
             *out = g->exec;
             return PONDER_OK;
@@ -382,7 +409,8 @@ PonderStatus cuda_forward(PonderContext *ctx, const StepBatch *step, PonderError
     if (s->cpu)
         return cpu_layers_forward(s->cpu, step, s->n_gpu_layers ? s->h_x_out : s->h_x, true, err);
     // many sequences' logits are megabytes: the CPU threads share the copy
-    LogitsCopy copy = {.dst = step->logits, .src = s->h_logits, .row_floats = ctx->model->hp.n_vocab};
+    LogitsCopy copy = {
+        .dst = step->logits, .src = s->h_logits, .row_floats = ctx->model->hp.n_vocab};
     cpu_parallel_for(ctx->pool, step->n_out, 2, copy_logit_rows, &copy);
     return PONDER_OK;
 }

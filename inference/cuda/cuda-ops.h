@@ -19,8 +19,8 @@ extern "C" { // quant.h is a C header without its own guard
 #include "quant/quant.h"
 
 enum {
-    CUDA_ACT_BLOCK = 32, // elements sharing one scale in the 8-bit activations
-    CUDA_MAX_GROUP = 8,  // query heads per KV head the attention kernels handle
+    CUDA_ACT_BLOCK = 32,         // elements sharing one scale in the 8-bit activations
+    CUDA_MAX_GROUP = 8,          // query heads per KV head the attention kernels handle
     CUDA_NORM_MATVEC_MAX = 8192, // longest row cuda_matvec_norm stages in shared memory
 };
 
@@ -71,8 +71,8 @@ cudaError_t cuda_head_norm(cudaStream_t stream, float *x, uint32_t stride, uint3
 
 // Y[t][r] (+)= dot(W row r, X[t]) for t < n_tokens: one pass over the weight bytes (decode
 // and small batches). Y rows are y_stride floats apart; ACCUMULATE adds to Y (residual).
-cudaError_t cuda_matvec(cudaStream_t stream, const GpuWeight *w, const CudaAct *x, uint32_t n_tokens,
-                        float *y, uint32_t y_stride, bool accumulate);
+cudaError_t cuda_matvec(cudaStream_t stream, const GpuWeight *w, const CudaAct *x,
+                        uint32_t n_tokens, float *y, uint32_t y_stride, bool accumulate);
 // H[t][r] = silu(dot(GATE row r, X[t])) * dot(UP row r, X[t]): the feed-forward's first half
 // in one pass. GATE and UP must have the same type and shape.
 cudaError_t cuda_matvec_glu(cudaStream_t stream, const GpuWeight *gate, const GpuWeight *up,
@@ -82,8 +82,9 @@ cudaError_t cuda_matvec_glu(cudaStream_t stream, const GpuWeight *gate, const Gp
 // RMSNorm launch of a decode step. X rows are N floats apart (d_row NULL: row 0); Y is
 // dense. Only for quantized W of row length N <= CUDA_NORM_MATVEC_MAX.
 bool cuda_matvec_norm_supported(const GpuWeight *w, uint32_t n);
-cudaError_t cuda_matvec_norm(cudaStream_t stream, const GpuWeight *w, const GpuWeight *up, const float *x,
-                             const uint32_t *d_row, uint32_t n, const float *weight, float eps, float *y);
+cudaError_t cuda_matvec_norm(cudaStream_t stream, const GpuWeight *w, const GpuWeight *up,
+                             const float *x, const uint32_t *d_row, uint32_t n, const float *weight,
+                             float eps, float *y);
 // Largest n_tokens the mat-vec kernels keep in registers at once (more are done in groups).
 uint32_t cuda_matvec_group_tokens(void);
 // Rows per thread block in single-token steps (1, 2, 4 or 8; a tuning knob, default 4).
@@ -126,7 +127,7 @@ typedef struct CudaAttentionArgs {
     float *part_acc; // [n_tokens][n_head][n_split][head_dim]
     float *part_ml;  // [n_tokens][n_head][n_split][2] running max and sum (active slices only)
     float scale; // of q·k: 1/sqrt(head_dim), YaRN's correction included (model_attention_scale)
-    CudaAct out;     // [n_tokens][n_head * head_dim]
+    CudaAct out; // [n_tokens][n_head * head_dim]
 } CudaAttentionArgs;
 cudaError_t cuda_attention(cudaStream_t stream, const CudaAttentionArgs *args);
 

@@ -15,9 +15,9 @@
 
 enum {
     WEIGHT_ALIGN = 256,
-    DEQUANT_STAGING_MAX = 64u << 20,       // fp16 elements the prefill GEMM stages at most
+    DEQUANT_STAGING_MAX = 64u << 20, // fp16 elements the prefill GEMM stages at most
     CUBLAS_WORKSPACE_BYTES = 32u << 20,
-    RESERVE_BYTES = 256u << 20,            // CUDA's own allocations (graphs, cuBLAS, kernels)
+    RESERVE_BYTES = 256u << 20, // CUDA's own allocations (graphs, cuBLAS, kernels)
 };
 
 static uint64_t align_up(uint64_t n, uint64_t a)
@@ -38,7 +38,8 @@ static uint64_t vector_bytes(const float *v, uint64_t n)
 static uint64_t layer_bytes(const PonderModel *m, const LayerWeights *lw)
 {
     const ModelHparams *hp = &m->hp;
-    uint64_t q_dim = (uint64_t)hp->n_head * hp->head_dim, kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
+    uint64_t q_dim = (uint64_t)hp->n_head * hp->head_dim,
+             kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
     return matrix_bytes(&lw->wq) + matrix_bytes(&lw->wk) + matrix_bytes(&lw->wv) +
            matrix_bytes(&lw->wo) + matrix_bytes(&lw->w_gate) + matrix_bytes(&lw->w_up) +
            matrix_bytes(&lw->w_down) + vector_bytes(lw->attn_norm, hp->n_embd) +
@@ -64,7 +65,8 @@ uint64_t cuda_dequant_staging_elems(const PonderModel *m)
     uint64_t largest = 0;
     for (uint32_t l = 0; l < m->hp.n_layer; l++) {
         const LayerWeights *lw = &m->layers[l];
-        const Weight *all[] = {&lw->wq, &lw->wk, &lw->wv, &lw->wo, &lw->w_gate, &lw->w_up, &lw->w_down};
+        const Weight *all[] = {&lw->wq,     &lw->wk,   &lw->wv,    &lw->wo,
+                               &lw->w_gate, &lw->w_up, &lw->w_down};
         for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
             uint64_t n = all[i]->n_rows * all[i]->row_len;
             largest = n > largest ? n : largest;
@@ -77,11 +79,13 @@ uint64_t cuda_dequant_staging_elems(const PonderModel *m)
     return largest > widest_row ? largest : widest_row;
 }
 
-void cuda_scratch_sizes(const PonderContext *ctx, uint32_t n_sm, bool head_on_gpu, CudaScratchSizes *out)
+void cuda_scratch_sizes(const PonderContext *ctx, uint32_t n_sm, bool head_on_gpu,
+                        CudaScratchSizes *out)
 {
     const ModelHparams *hp = &ctx->model->hp;
     uint64_t T = ctx->max_step_tokens;
-    uint64_t q_dim = (uint64_t)hp->n_head * hp->head_dim, kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
+    uint64_t q_dim = (uint64_t)hp->n_head * hp->head_dim,
+             kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
     CudaScratchSizes z = {
         .max_tokens = T,
         .act_in_stride = hp->n_embd,
@@ -98,13 +102,15 @@ void cuda_scratch_sizes(const PonderContext *ctx, uint32_t n_sm, bool head_on_gp
     uint64_t step = T * (3 * sizeof(uint32_t) + (uint64_t)hp->n_embd * sizeof(float));
     uint64_t qkv = T * z.qkv_stride * sizeof(float);
     uint64_t ff = 2 * T * hp->n_ff * sizeof(float);
-    uint64_t parts = z.part_slots * (hp->head_dim + 2) * sizeof(float) + T * hp->n_head * sizeof(uint32_t);
+    uint64_t parts =
+        z.part_slots * (hp->head_dim + 2) * sizeof(float) + T * hp->n_head * sizeof(uint32_t);
     z.total_bytes = act + step + qkv + ff + parts + z.dequant_elems * sizeof(uint16_t) +
                     z.logits_floats * sizeof(float) + z.cublas_workspace_bytes;
     *out = z;
 }
 
-static void fill_plan(const PonderContext *ctx, uint32_t n_layers, uint32_t n_sm, CudaMemoryPlan *plan)
+static void fill_plan(const PonderContext *ctx, uint32_t n_layers, uint32_t n_sm,
+                      CudaMemoryPlan *plan)
 {
     const PonderModel *m = ctx->model;
     memset(plan, 0, sizeof *plan);
@@ -112,12 +118,14 @@ static void fill_plan(const PonderContext *ctx, uint32_t n_layers, uint32_t n_sm
     plan->head_on_gpu = n_layers == m->hp.n_layer;
     for (uint32_t l = 0; l < n_layers; l++)
         plan->layer_bytes_total += layer_bytes(m, &m->layers[l]);
-    plan->head_bytes = plan->head_on_gpu ? head_bytes(m) : align_up(m->hp.n_rot / 2 * sizeof(double), WEIGHT_ALIGN);
+    plan->head_bytes = plan->head_on_gpu ? head_bytes(m)
+                                         : align_up(m->hp.n_rot / 2 * sizeof(double), WEIGHT_ALIGN);
     plan->kv_bytes = kv_bytes_per_layer(ctx) * n_layers;
     CudaScratchSizes scratch;
     cuda_scratch_sizes(ctx, n_sm, plan->head_on_gpu, &scratch);
     plan->scratch_bytes = n_layers ? scratch.total_bytes : 0;
-    plan->total_bytes = plan->layer_bytes_total + plan->head_bytes + plan->kv_bytes + plan->scratch_bytes;
+    plan->total_bytes =
+        plan->layer_bytes_total + plan->head_bytes + plan->kv_bytes + plan->scratch_bytes;
 }
 
 static double mib(uint64_t bytes)
@@ -182,17 +190,22 @@ static void *place(Uploader *u, const void *src, uint64_t bytes, bool align, Pon
 
 // Uploads W; CONTINUES says whether it may sit right after the previous matrix (same type
 // and row length), which lets q/k/v be multiplied as one matrix.
-static bool upload_matrix(Uploader *u, const Weight *w, bool continues, GpuWeight *out, PonderError *err)
+static bool upload_matrix(Uploader *u, const Weight *w, bool continues, GpuWeight *out,
+                          PonderError *err)
 {
     if (!cuda_row_len_supported(w->type, w->row_len)) {
-        ponder_set_error(err, PONDER_ERR_UNSUPPORTED, "the CUDA backend has no kernel for %s rows of %llu elements",
+        ponder_set_error(err, PONDER_ERR_UNSUPPORTED,
+                         "the CUDA backend has no kernel for %s rows of %llu elements",
                          ponder_type_traits(w->type)->name, (unsigned long long)w->row_len);
         return false;
     }
     void *d = place(u, w->data, w->n_rows * w->row_bytes, !continues, err);
     if (!d)
         return false;
-    *out = (GpuWeight){.type = w->type, .data = d, .row_len = w->row_len, .n_rows = w->n_rows,
+    *out = (GpuWeight){.type = w->type,
+                       .data = d,
+                       .row_len = w->row_len,
+                       .n_rows = w->n_rows,
                        .row_bytes = w->row_bytes};
     return true;
 }
@@ -212,7 +225,8 @@ PonderStatus cuda_upload_weights(PonderContext *ctx, CudaState *s, PonderError *
 {
     const PonderModel *m = ctx->model;
     const ModelHparams *hp = &m->hp;
-    uint64_t q_dim = (uint64_t)hp->n_head * hp->head_dim, kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
+    uint64_t q_dim = (uint64_t)hp->n_head * hp->head_dim,
+             kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
     Uploader u = {.capacity = s->plan.layer_bytes_total + s->plan.head_bytes};
     CUDA_TRY(cudaMalloc((void **)&u.base, u.capacity));
     s->d_weights = u.base;

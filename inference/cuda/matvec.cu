@@ -33,7 +33,8 @@ struct MatvecParams {
 // t0 + i.
 template <int R, int NT, bool GLU>
 static __device__ __forceinline__ void finish_rows(const MatvecParams &p, int row0, int t0,
-                                                   const float (&acc)[R][NT], const float (&acc_up)[R][NT])
+                                                   const float (&acc)[R][NT],
+                                                   const float (&acc_up)[R][NT])
 {
     __shared__ float partial[GLU ? 2 : 1][MV_WARPS][R * NT];
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
@@ -74,8 +75,8 @@ static __device__ __forceinline__ void finish_rows(const MatvecParams &p, int ro
 
 // The weight rows of the block (a short last block repeats its last row; it writes none).
 template <int R, bool GLU>
-static __device__ __forceinline__ void block_rows(const MatvecParams &p, int row0, const uint8_t *(&rows)[R],
-                                                  const uint8_t *(&rows_up)[R])
+static __device__ __forceinline__ void
+block_rows(const MatvecParams &p, int row0, const uint8_t *(&rows)[R], const uint8_t *(&rows_up)[R])
 {
 #pragma unroll
     for (int r = 0; r < R; r++) {
@@ -86,7 +87,8 @@ static __device__ __forceinline__ void block_rows(const MatvecParams &p, int row
 }
 
 template <int R, int NT>
-static __device__ __forceinline__ void zero_accumulators(float (&acc)[R][NT], float (&acc_up)[R][NT])
+static __device__ __forceinline__ void zero_accumulators(float (&acc)[R][NT],
+                                                         float (&acc_up)[R][NT])
 {
 #pragma unroll
     for (int r = 0; r < R; r++)
@@ -98,21 +100,23 @@ static __device__ __forceinline__ void zero_accumulators(float (&acc)[R][NT], fl
 // Adds the products of the R decoded row chunks (and the up rows' for GLU) with 16 8-bit
 // activations XV of scale DX to token I's accumulators.
 template <int R, int NT, bool GLU>
-static __device__ __forceinline__ void dot_chunk(const int (&q)[R][4], const float (&a)[R], const float (&b)[R],
-                                                 const int (&qu)[R][4], const float (&au)[R],
-                                                 const float (&bu)[R], int4 xv, float dx, int i,
-                                                 float (&acc)[R][NT], float (&acc_up)[R][NT])
+static __device__ __forceinline__ void
+dot_chunk(const int (&q)[R][4], const float (&a)[R], const float (&b)[R], const int (&qu)[R][4],
+          const float (&au)[R], const float (&bu)[R], int4 xv, float dx, int i, float (&acc)[R][NT],
+          float (&acc_up)[R][NT])
 {
-    const float sum_x = (float)__dp4a(xv.x, 0x01010101, __dp4a(xv.y, 0x01010101,
-                               __dp4a(xv.z, 0x01010101, __dp4a(xv.w, 0x01010101, 0))));
+    const float sum_x = (float)__dp4a(
+        xv.x, 0x01010101,
+        __dp4a(xv.y, 0x01010101, __dp4a(xv.z, 0x01010101, __dp4a(xv.w, 0x01010101, 0))));
 #pragma unroll
     for (int r = 0; r < R; r++) {
-        const int sum_qx = __dp4a(q[r][0], xv.x, __dp4a(q[r][1], xv.y,
-                           __dp4a(q[r][2], xv.z, __dp4a(q[r][3], xv.w, 0))));
+        const int sum_qx = __dp4a(
+            q[r][0], xv.x, __dp4a(q[r][1], xv.y, __dp4a(q[r][2], xv.z, __dp4a(q[r][3], xv.w, 0))));
         acc[r][i] += dx * (a[r] * (float)sum_qx + b[r] * sum_x);
         if constexpr (GLU) {
-            const int sum_ux = __dp4a(qu[r][0], xv.x, __dp4a(qu[r][1], xv.y,
-                               __dp4a(qu[r][2], xv.z, __dp4a(qu[r][3], xv.w, 0))));
+            const int sum_ux =
+                __dp4a(qu[r][0], xv.x,
+                       __dp4a(qu[r][1], xv.y, __dp4a(qu[r][2], xv.z, __dp4a(qu[r][3], xv.w, 0))));
             acc_up[r][i] += dx * (au[r] * (float)sum_ux + bu[r] * sum_x);
         }
     }
@@ -120,10 +124,10 @@ static __device__ __forceinline__ void dot_chunk(const int (&q)[R][4], const flo
 
 // Decodes chunk C of the R rows (and of the up rows for GLU).
 template <int TYPE, int R, bool GLU>
-static __device__ __forceinline__ void decode_row_chunks(const uint8_t *const (&rows)[R],
-                                                         const uint8_t *const (&rows_up)[R], int c, int (&q)[R][4],
-                                                         float (&a)[R], float (&b)[R], int (&qu)[R][4],
-                                                         float (&au)[R], float (&bu)[R])
+static __device__ __forceinline__ void
+decode_row_chunks(const uint8_t *const (&rows)[R], const uint8_t *const (&rows_up)[R], int c,
+                  int (&q)[R][4], float (&a)[R], float (&b)[R], int (&qu)[R][4], float (&au)[R],
+                  float (&bu)[R])
 {
 #pragma unroll
     for (int r = 0; r < R; r++) {
@@ -180,7 +184,8 @@ __global__ void __launch_bounds__(MV_THREADS) matvec_float_kernel(MatvecParams p
             for (int i = 0; i < NT; i++) {
                 if (t0 + i >= p.n_tokens)
                     break;
-                const float4 *xp = (const float4 *)(p.x.f + (size_t)(t0 + i) * p.x.stride + (size_t)c * FLOAT_CHUNK);
+                const float4 *xp = (const float4 *)(p.x.f + (size_t)(t0 + i) * p.x.stride +
+                                                    (size_t)c * FLOAT_CHUNK);
                 const float4 lo = xp[0], hi = xp[1];
                 const float xv[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
 #pragma unroll
@@ -204,9 +209,9 @@ __global__ void __launch_bounds__(MV_THREADS) matvec_float_kernel(MatvecParams p
 // one fewer per product saves more than every block redoing a few KB of L2 reads. The
 // first weight chunks are loaded before the norm, so DRAM latency overlaps it.
 struct NormInput {
-    const float *x;       // the residual stream [.][n]
+    const float *x;        // the residual stream [.][n]
     const uint32_t *d_row; // which row of x (NULL: row 0)
-    const float *weight;  // RMSNorm weight [n]
+    const float *weight;   // RMSNorm weight [n]
     float eps;
     int n;
 };
@@ -253,8 +258,8 @@ __global__ void __launch_bounds__(MV_THREADS) matvec_norm_kernel(MatvecParams p,
     float acc[R][1], acc_up[R][1];
     zero_accumulators<R, 1>(acc, acc_up);
     while (c < p.n_chunks) {
-        dot_chunk<R, 1, GLU>(q, a, b, qu, au, bu, *(const int4 *)(xq + c * CHUNK), xd[c * CHUNK / CUDA_ACT_BLOCK],
-                             0, acc, acc_up);
+        dot_chunk<R, 1, GLU>(q, a, b, qu, au, bu, *(const int4 *)(xq + c * CHUNK),
+                             xd[c * CHUNK / CUDA_ACT_BLOCK], 0, acc, acc_up);
         c += MV_THREADS;
         if (c < p.n_chunks)
             decode_row_chunks<TYPE, R, GLU>(rows, rows_up, c, q, a, b, qu, au, bu);
@@ -352,8 +357,9 @@ extern "C" cudaError_t cuda_matvec(cudaStream_t stream, const GpuWeight *w, cons
     return matvec_dispatch(stream, w, nullptr, x, n_tokens, y, y_stride, accumulate);
 }
 
-extern "C" cudaError_t cuda_matvec_glu(cudaStream_t stream, const GpuWeight *gate, const GpuWeight *up,
-                                       const CudaAct *x, uint32_t n_tokens, float *h, uint32_t h_stride)
+extern "C" cudaError_t cuda_matvec_glu(cudaStream_t stream, const GpuWeight *gate,
+                                       const GpuWeight *up, const CudaAct *x, uint32_t n_tokens,
+                                       float *h, uint32_t h_stride)
 {
     if (gate->type != up->type || gate->row_len != up->row_len || gate->n_rows != up->n_rows)
         return cudaErrorInvalidValue;
@@ -362,14 +368,15 @@ extern "C" cudaError_t cuda_matvec_glu(cudaStream_t stream, const GpuWeight *gat
 
 extern "C" bool cuda_matvec_norm_supported(const GpuWeight *w, uint32_t n)
 {
-    return !cuda_weight_reads_float(w->type) && cuda_row_len_supported(w->type, w->row_len) && w->row_len == n &&
-           n <= CUDA_NORM_MATVEC_MAX && n % CUDA_ACT_BLOCK == 0;
+    return !cuda_weight_reads_float(w->type) && cuda_row_len_supported(w->type, w->row_len) &&
+           w->row_len == n && n <= CUDA_NORM_MATVEC_MAX && n % CUDA_ACT_BLOCK == 0;
 }
 
 template <int TYPE, int R, bool GLU>
 static void launch_norm_shape(cudaStream_t stream, const MatvecParams &p, const NormInput &in)
 {
-    matvec_norm_kernel<TYPE, R, GLU><<<(unsigned)((p.n_rows + R - 1) / R), MV_THREADS, 0, stream>>>(p, in);
+    matvec_norm_kernel<TYPE, R, GLU>
+        <<<(unsigned)((p.n_rows + R - 1) / R), MV_THREADS, 0, stream>>>(p, in);
 }
 
 template <int TYPE, bool GLU>
@@ -386,9 +393,9 @@ static void launch_norm_matvec(cudaStream_t stream, const MatvecParams &p, const
         launch_norm_shape<TYPE, 1, GLU>(stream, p, in);
 }
 
-extern "C" cudaError_t cuda_matvec_norm(cudaStream_t stream, const GpuWeight *w, const GpuWeight *up,
-                                        const float *x, const uint32_t *d_row, uint32_t n, const float *weight,
-                                        float eps, float *y)
+extern "C" cudaError_t cuda_matvec_norm(cudaStream_t stream, const GpuWeight *w,
+                                        const GpuWeight *up, const float *x, const uint32_t *d_row,
+                                        uint32_t n, const float *weight, float eps, float *y)
 {
     if (!cuda_matvec_norm_supported(w, n) || w->n_rows == 0 ||
         (up && (up->type != w->type || up->row_len != w->row_len || up->n_rows != w->n_rows)))

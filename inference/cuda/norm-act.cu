@@ -9,7 +9,12 @@
 // blocks, since a decode step has one row per token and a single block would serialise it.
 #include "quant-decode.cuh"
 
-enum { ACT_THREADS = 256, ACT_WARPS = ACT_THREADS / 32, NORM_THREADS = 1024, NORM_WARPS = NORM_THREADS / 32 };
+enum {
+    ACT_THREADS = 256,
+    ACT_WARPS = ACT_THREADS / 32,
+    NORM_THREADS = 1024,
+    NORM_WARPS = NORM_THREADS / 32
+};
 
 static __device__ float block_sum(float v)
 {
@@ -30,8 +35,8 @@ static __device__ float block_sum(float v)
 }
 
 __global__ void __launch_bounds__(NORM_THREADS)
-norm_to_act_kernel(const float *x, uint32_t x_stride, const uint32_t *rows, uint32_t n,
-                   const float *weight, float eps, CudaAct out)
+    norm_to_act_kernel(const float *x, uint32_t x_stride, const uint32_t *rows, uint32_t n,
+                       const float *weight, float eps, CudaAct out)
 {
     const uint32_t r = blockIdx.x;
     const float *xr = x + (size_t)(rows ? rows[r] : r) * x_stride;
@@ -67,7 +72,8 @@ __global__ void __launch_bounds__(NORM_THREADS)
 
 // Conversion only: blockIdx.y is the row, each warp one 32-element block.
 __global__ void __launch_bounds__(ACT_THREADS)
-copy_to_act_kernel(const float *x, uint32_t x_stride, const uint32_t *rows, uint32_t n, CudaAct out)
+    copy_to_act_kernel(const float *x, uint32_t x_stride, const uint32_t *rows, uint32_t n,
+                       CudaAct out)
 {
     const uint32_t r = blockIdx.y;
     const uint32_t i = blockIdx.x * ACT_THREADS + threadIdx.x;
@@ -77,7 +83,8 @@ copy_to_act_kernel(const float *x, uint32_t x_stride, const uint32_t *rows, uint
 }
 
 __global__ void __launch_bounds__(ACT_THREADS)
-swiglu_to_act_kernel(const float *gate, const float *up, uint32_t stride, uint32_t n, CudaAct out)
+    swiglu_to_act_kernel(const float *gate, const float *up, uint32_t stride, uint32_t n,
+                         CudaAct out)
 {
     const uint32_t r = blockIdx.y;
     const uint32_t i = blockIdx.x * ACT_THREADS + threadIdx.x;
@@ -96,10 +103,11 @@ extern "C" cudaError_t cuda_norm_to_act(cudaStream_t stream, const float *x, uin
     if (n % 32 != 0 || n > out->stride)
         return cudaErrorInvalidValue;
     if (weight)
-        norm_to_act_kernel<<<n_rows, NORM_THREADS, 0, stream>>>(x, x_stride, d_rows, n, weight, eps, *out);
+        norm_to_act_kernel<<<n_rows, NORM_THREADS, 0, stream>>>(x, x_stride, d_rows, n, weight, eps,
+                                                                *out);
     else
-        copy_to_act_kernel<<<dim3((n + ACT_THREADS - 1) / ACT_THREADS, n_rows), ACT_THREADS, 0, stream>>>(
-            x, x_stride, d_rows, n, *out);
+        copy_to_act_kernel<<<dim3((n + ACT_THREADS - 1) / ACT_THREADS, n_rows), ACT_THREADS, 0,
+                             stream>>>(x, x_stride, d_rows, n, *out);
     return CUDA_LAUNCH_STATUS();
 }
 
@@ -116,14 +124,15 @@ extern "C" cudaError_t cuda_head_norm(cudaStream_t stream, float *x, uint32_t st
 }
 
 extern "C" cudaError_t cuda_swiglu_to_act(cudaStream_t stream, const float *gate, const float *up,
-                                          uint32_t stride, uint32_t n_rows, uint32_t n, const CudaAct *out)
+                                          uint32_t stride, uint32_t n_rows, uint32_t n,
+                                          const CudaAct *out)
 {
     if (n_rows == 0)
         return cudaSuccess;
     if (n % 32 != 0 || n > out->stride)
         return cudaErrorInvalidValue;
-    swiglu_to_act_kernel<<<dim3((n + ACT_THREADS - 1) / ACT_THREADS, n_rows), ACT_THREADS, 0, stream>>>(
-        gate, up, stride, n, *out);
+    swiglu_to_act_kernel<<<dim3((n + ACT_THREADS - 1) / ACT_THREADS, n_rows), ACT_THREADS, 0,
+                           stream>>>(gate, up, stride, n, *out);
     return CUDA_LAUNCH_STATUS();
 }
 
@@ -146,7 +155,8 @@ __global__ void dequantize_quant_kernel(const uint8_t *w, uint64_t row_bytes, ui
     for (int e = 0; e < CHUNK; e += 2) {
         const int q0 = (int8_t)(q[e / 4] >> (8 * (e % 4)));
         const int q1 = (int8_t)(q[e / 4] >> (8 * (e % 4 + 1)));
-        packed[e / 2] = (uint32_t)float_to_half_bits(a * q0 + b) | ((uint32_t)float_to_half_bits(a * q1 + b) << 16);
+        packed[e / 2] = (uint32_t)float_to_half_bits(a * q0 + b) |
+                        ((uint32_t)float_to_half_bits(a * q1 + b) << 16);
     }
     uint4 *dst = (uint4 *)(out + r * row_len + (uint64_t)c * CHUNK);
     dst[0] = make_uint4(packed[0], packed[1], packed[2], packed[3]);
@@ -168,8 +178,10 @@ __global__ void dequantize_float_kernel(const uint8_t *w, uint64_t row_bytes, ui
     uint32_t packed[4];
 #pragma unroll
     for (int e = 0; e < FLOAT_CHUNK; e += 2)
-        packed[e / 2] = (uint32_t)float_to_half_bits(v[e]) | ((uint32_t)float_to_half_bits(v[e + 1]) << 16);
-    *(uint4 *)(out + r * row_len + (uint64_t)c * FLOAT_CHUNK) = make_uint4(packed[0], packed[1], packed[2], packed[3]);
+        packed[e / 2] =
+            (uint32_t)float_to_half_bits(v[e]) | ((uint32_t)float_to_half_bits(v[e + 1]) << 16);
+    *(uint4 *)(out + r * row_len + (uint64_t)c * FLOAT_CHUNK) =
+        make_uint4(packed[0], packed[1], packed[2], packed[3]);
 }
 
 extern "C" cudaError_t cuda_dequantize_f16(cudaStream_t stream, const GpuWeight *w, uint64_t row0,
@@ -187,13 +199,15 @@ extern "C" cudaError_t cuda_dequantize_f16(cudaStream_t stream, const GpuWeight 
         const uint64_t n_chunks = n_rows * (row_len / FLOAT_CHUNK);
         const unsigned blocks = (unsigned)((n_chunks + threads - 1) / threads);
         known = dispatch_float_type(w->type, [&]<int TYPE>() {
-            dequantize_float_kernel<TYPE><<<blocks, threads, 0, stream>>>(rows, w->row_bytes, row_len, n_chunks, out);
+            dequantize_float_kernel<TYPE>
+                <<<blocks, threads, 0, stream>>>(rows, w->row_bytes, row_len, n_chunks, out);
         });
     } else {
         const uint64_t n_chunks = n_rows * (row_len / CHUNK);
         const unsigned blocks = (unsigned)((n_chunks + threads - 1) / threads);
         known = dispatch_quant_type(w->type, [&]<int TYPE>() {
-            dequantize_quant_kernel<TYPE><<<blocks, threads, 0, stream>>>(rows, w->row_bytes, row_len, n_chunks, out);
+            dequantize_quant_kernel<TYPE>
+                <<<blocks, threads, 0, stream>>>(rows, w->row_bytes, row_len, n_chunks, out);
         });
     }
     return known ? CUDA_LAUNCH_STATUS() : cudaErrorInvalidValue;

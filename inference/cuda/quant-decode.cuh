@@ -25,12 +25,12 @@ enum { CHUNK = 16 };
 
 template <int TYPE> struct QuantTraits;
 
-#define QUANT_TRAITS(TYPE_ID, BLOCK, ELEMS, ALIGNMENT)                                         \
-    template <> struct QuantTraits<TYPE_ID> {                                                  \
-        static constexpr int block_bytes = sizeof(BLOCK);                                      \
-        static constexpr int block_elems = ELEMS;                                              \
-        static constexpr int chunks_per_block = ELEMS / CHUNK;                                 \
-        static constexpr int align = ALIGNMENT; /* of every block start, given aligned rows */ \
+#define QUANT_TRAITS(TYPE_ID, BLOCK, ELEMS, ALIGNMENT)                                             \
+    template <> struct QuantTraits<TYPE_ID> {                                                      \
+        static constexpr int block_bytes = sizeof(BLOCK);                                          \
+        static constexpr int block_elems = ELEMS;                                                  \
+        static constexpr int chunks_per_block = ELEMS / CHUNK;                                     \
+        static constexpr int align = ALIGNMENT; /* of every block start, given aligned rows */     \
     }
 
 QUANT_TRAITS(PONDER_TYPE_Q4_0, BlockQ4_0, 32, 2);
@@ -78,8 +78,10 @@ static constexpr int8_t iq4nl_levels[16] = {
 // The levels as four little-endian words, for byte-permute lookups.
 static __host__ __device__ constexpr uint32_t iq4nl_word(int i)
 {
-    return (uint32_t)(uint8_t)iq4nl_levels[4 * i] | (uint32_t)(uint8_t)iq4nl_levels[4 * i + 1] << 8 |
-           (uint32_t)(uint8_t)iq4nl_levels[4 * i + 2] << 16 | (uint32_t)(uint8_t)iq4nl_levels[4 * i + 3] << 24;
+    return (uint32_t)(uint8_t)iq4nl_levels[4 * i] |
+           (uint32_t)(uint8_t)iq4nl_levels[4 * i + 1] << 8 |
+           (uint32_t)(uint8_t)iq4nl_levels[4 * i + 2] << 16 |
+           (uint32_t)(uint8_t)iq4nl_levels[4 * i + 3] << 24;
 }
 
 // Spreads bits 0..3 of BITS to bit 0 of bytes 0..3 (the four products land on distinct
@@ -90,7 +92,8 @@ static __device__ __forceinline__ int spread_nibble_bits(uint32_t bits)
 }
 
 // Six-bit scale and min of sub-block J of a Q4_K/Q5_K block (see k_scale_min).
-static __device__ __forceinline__ void k_scale_min_dev(const uint8_t *scales, int j, int *sc, int *m)
+static __device__ __forceinline__ void k_scale_min_dev(const uint8_t *scales, int j, int *sc,
+                                                       int *m)
 {
     if (j < 4) {
         *sc = scales[j] & 63;
@@ -136,8 +139,10 @@ static __device__ __forceinline__ void iq1_put8_dev(int *q, uint64_t grid, bool 
 // The IQ4 levels of the four nibble indices in bytes 0..3 of V (each 0..15).
 static __device__ __forceinline__ int iq4_lookup4(uint32_t v)
 {
-    const uint32_t sel = ((v & 0x7) | ((v >> 4) & 0x70) | ((v >> 8) & 0x700) | ((v >> 12) & 0x7000));
-    constexpr uint32_t w0 = iq4nl_word(0), w1 = iq4nl_word(1), w2 = iq4nl_word(2), w3 = iq4nl_word(3);
+    const uint32_t sel =
+        ((v & 0x7) | ((v >> 4) & 0x70) | ((v >> 8) & 0x700) | ((v >> 12) & 0x7000));
+    constexpr uint32_t w0 = iq4nl_word(0), w1 = iq4nl_word(1), w2 = iq4nl_word(2),
+                       w3 = iq4nl_word(3);
     const uint32_t lo = __byte_perm(w0, w1, sel);
     const uint32_t hi = __byte_perm(w2, w3, sel);
     const uint32_t upper = ((v >> 3) & 0x01010101u) * 0xffu; // index >= 8
@@ -146,7 +151,8 @@ static __device__ __forceinline__ int iq4_lookup4(uint32_t v)
 
 // Chunk C of the row at ROW: q[0..3] (bytes = element order), and the affine map.
 template <int TYPE>
-static __device__ __forceinline__ void decode_chunk(const uint8_t *row, int c, int q[4], float &a, float &b)
+static __device__ __forceinline__ void decode_chunk(const uint8_t *row, int c, int q[4], float &a,
+                                                    float &b)
 {
     using T = QuantTraits<TYPE>;
     const uint8_t *blk = row + (size_t)(c / T::chunks_per_block) * T::block_bytes;
@@ -171,7 +177,8 @@ static __device__ __forceinline__ void decode_chunk(const uint8_t *row, int c, i
         const uint32_t high = load_u32_a2(blk + qh_at) >> (16 * j);
 #pragma unroll
         for (int i = 0; i < 4; i++)
-            q[i] = ((q[i] >> (4 * j)) & 0x0f0f0f0f) | (spread_nibble_bits((high >> (4 * i)) & 0xf) << 4);
+            q[i] = ((q[i] >> (4 * j)) & 0x0f0f0f0f) |
+                   (spread_nibble_bits((high >> (4 * i)) & 0xf) << 4);
         a = load_half(blk);
         b = has_min ? load_half(blk + 2) : -16.0f * a;
     } else if constexpr (TYPE == PONDER_TYPE_Q8_0) {
@@ -196,7 +203,8 @@ static __device__ __forceinline__ void decode_chunk(const uint8_t *row, int c, i
             load16<T::align>(blk + offsetof(BlockQ3_K, hmask) + l0, hm);
 #pragma unroll
             for (int i = 0; i < 4; i++)
-                q[i] = ((q[i] >> (2 * s)) & 0x03030303) | (((hm[i] >> (4 * h + s)) & 0x01010101) << 2);
+                q[i] =
+                    ((q[i] >> (2 * s)) & 0x03030303) | (((hm[i] >> (4 * h + s)) & 0x01010101) << 2);
             const uint8_t *packed = blk + offsetof(BlockQ3_K, scales);
             const int low = (j < 8 ? packed[j] : packed[j - 8] >> 4) & 0xf;
             const int high = (packed[8 + j % 4] >> (2 * (j / 4))) & 3;
@@ -208,7 +216,8 @@ static __device__ __forceinline__ void decode_chunk(const uint8_t *row, int c, i
             load16<T::align>(blk + offsetof(BlockQ6_K, qh) + h * 32 + l0, qh);
 #pragma unroll
             for (int i = 0; i < 4; i++)
-                q[i] = ((q[i] >> (s < 2 ? 0 : 4)) & 0x0f0f0f0f) | (((qh[i] >> (2 * s)) & 0x03030303) << 4);
+                q[i] = ((q[i] >> (s < 2 ? 0 : 4)) & 0x0f0f0f0f) |
+                       (((qh[i] >> (2 * s)) & 0x03030303) << 4);
             const int sc = (int8_t)blk[offsetof(BlockQ6_K, scales) + j];
             a = load_half(blk + offsetof(BlockQ6_K, d)) * (float)sc;
             b = -32.0f * a;
@@ -217,7 +226,8 @@ static __device__ __forceinline__ void decode_chunk(const uint8_t *row, int c, i
         // 64-element piece j/4 takes 32 bytes of qs: low nibbles sub-block 2p, high 2p + 1
         constexpr bool five = TYPE == PONDER_TYPE_Q5_K;
         constexpr size_t qs_at = five ? offsetof(BlockQ5_K, qs) : offsetof(BlockQ4_K, qs);
-        constexpr size_t scales_at = five ? offsetof(BlockQ5_K, scales) : offsetof(BlockQ4_K, scales);
+        constexpr size_t scales_at =
+            five ? offsetof(BlockQ5_K, scales) : offsetof(BlockQ4_K, scales);
         const int sub = j >> 1, l0 = (j & 1) * 16;
         load16<T::align>(blk + qs_at + (j >> 2) * 32 + l0, q);
 #pragma unroll
@@ -239,14 +249,16 @@ static __device__ __forceinline__ void decode_chunk(const uint8_t *row, int c, i
         constexpr bool xs = TYPE == PONDER_TYPE_IQ4_XS;
         const int ib = xs ? j >> 1 : 0, shift = 4 * (j & 1);
         int raw[4];
-        load16<T::align>(blk + (xs ? offsetof(BlockIQ4_XS, qs) : offsetof(BlockIQ4_NL, qs)) + 16 * ib, raw);
+        load16<T::align>(
+            blk + (xs ? offsetof(BlockIQ4_XS, qs) : offsetof(BlockIQ4_NL, qs)) + 16 * ib, raw);
 #pragma unroll
         for (int i = 0; i < 4; i++)
             q[i] = iq4_lookup4(((uint32_t)raw[i] >> shift) & 0x0f0f0f0fu);
         a = load_half(blk);
         if constexpr (xs) {
             const int low = (blk[offsetof(BlockIQ4_XS, scales_l) + ib / 2] >> (4 * (ib & 1))) & 0xf;
-            const int high = (*(const uint16_t *)(blk + offsetof(BlockIQ4_XS, scales_h)) >> (2 * ib)) & 3;
+            const int high =
+                (*(const uint16_t *)(blk + offsetof(BlockIQ4_XS, scales_h)) >> (2 * ib)) & 3;
             a *= (float)((low | high << 4) - 32);
         }
         b = 0.0f;
@@ -260,7 +272,8 @@ static __device__ __forceinline__ void decode_chunk(const uint8_t *row, int c, i
 #pragma unroll
             for (int g = 0; g < 2; g++) {
                 const int l = 2 * h + g;
-                iq_put8_dev(q + 2 * g, iq2xxs_grid_dev[(index >> (8 * l)) & 0xff], iq_signs8_dev(meta >> (7 * l)));
+                iq_put8_dev(q + 2 * g, iq2xxs_grid_dev[(index >> (8 * l)) & 0xff],
+                            iq_signs8_dev(meta >> (7 * l)));
             }
             a = load_half(blk) * 0.125f * (float)(2 * (meta >> 28) + 1);
         } else if constexpr (TYPE == PONDER_TYPE_IQ2_XS) {
@@ -302,7 +315,8 @@ static __device__ __forceinline__ void decode_chunk(const uint8_t *row, int c, i
                 const int l = 2 * h + g;
                 const uint32_t signs = blk[offsetof(BlockIQ3_S, signs) + 4 * ib + l];
                 q[2 * g] = iq_signed4(iq3s_grid_dev[qs[2 * l] | ((qh >> (2 * l)) & 1) << 8], signs);
-                q[2 * g + 1] = iq_signed4(iq3s_grid_dev[qs[2 * l + 1] | ((qh >> (2 * l + 1)) & 1) << 8], signs >> 4);
+                q[2 * g + 1] = iq_signed4(
+                    iq3s_grid_dev[qs[2 * l + 1] | ((qh >> (2 * l + 1)) & 1) << 8], signs >> 4);
             }
             const int sc = (blk[offsetof(BlockIQ3_S, scales) + ib / 2] >> (4 * (ib & 1))) & 0xf;
             a = load_half(blk) * (float)(2 * sc + 1);
@@ -312,7 +326,8 @@ static __device__ __forceinline__ void decode_chunk(const uint8_t *row, int c, i
 #pragma unroll
             for (int g = 0; g < 2; g++) {
                 const int l = 2 * h + g;
-                iq1_put8_dev(q + 2 * g, iq1s_grid_dev[qs[l] | ((qh >> (3 * l)) & 7) << 8], qh & 0x8000);
+                iq1_put8_dev(q + 2 * g, iq1s_grid_dev[qs[l] | ((qh >> (3 * l)) & 7) << 8],
+                             qh & 0x8000);
             }
             a = load_half(blk) * 0.125f * (float)(2 * ((qh >> 12) & 7) + 1);
         } else if constexpr (TYPE == PONDER_TYPE_IQ1_M) {
@@ -323,7 +338,8 @@ static __device__ __forceinline__ void decode_chunk(const uint8_t *row, int c, i
 #pragma unroll
             for (int g = 0; g < 2; g++) {
                 const int nibble = (qh >> (4 * g)) & 0xf;
-                const int index = blk[offsetof(BlockIQ1_M, qs) + 4 * ib + 2 * h + g] | (nibble & 7) << 8;
+                const int index = blk[offsetof(BlockIQ1_M, qs) + 4 * ib + 2 * h + g] | (nibble & 7)
+                                                                                           << 8;
                 iq1_put8_dev(q + 2 * g, iq1s_grid_dev[index], nibble & 8);
             }
             const int sc = (sw[j / 4] >> (3 * (j % 4))) & 7;

@@ -8,7 +8,8 @@
 
 enum { ROPE_THREADS = 256, ROPE_MAX_PAIRS = 512 };
 
-static __device__ __forceinline__ void pair_index(const CudaRopeArgs &a, uint32_t i, uint32_t *x0, uint32_t *x1)
+static __device__ __forceinline__ void pair_index(const CudaRopeArgs &a, uint32_t i, uint32_t *x0,
+                                                  uint32_t *x1)
 {
     if (a.rope_halves) {
         *x0 = i;
@@ -20,13 +21,15 @@ static __device__ __forceinline__ void pair_index(const CudaRopeArgs &a, uint32_
 }
 
 // Q stays in place as floats; K goes to the cache as fp16.
-static __device__ __forceinline__ void store_qk(const CudaRopeArgs &a, float *q, bool is_q, uint32_t h,
-                                                uint32_t dim, size_t cache_row0, float value)
+static __device__ __forceinline__ void store_qk(const CudaRopeArgs &a, float *q, bool is_q,
+                                                uint32_t h, uint32_t dim, size_t cache_row0,
+                                                float value)
 {
     if (is_q)
         q[(size_t)h * a.head_dim + dim] = value;
     else
-        a.k_cache[(cache_row0 + (size_t)h * a.n_ctx) * a.head_dim + dim] = float_to_half_bits(value);
+        a.k_cache[(cache_row0 + (size_t)h * a.n_ctx) * a.head_dim + dim] =
+            float_to_half_bits(value);
 }
 
 __global__ void __launch_bounds__(ROPE_THREADS) rope_store_kv_kernel(CudaRopeArgs a)

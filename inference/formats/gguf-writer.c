@@ -43,7 +43,7 @@ typedef struct WriterTensor {
     uint32_t n_dims;
     uint64_t ne[GGUF_MAX_DIMS];
     uint64_t n_bytes;
-    uint64_t offset; // assigned by gguf_writer_write
+    uint64_t offset;  // assigned by gguf_writer_write
     const void *data; // borrowed, or NULL when FILL produces the bytes
     GgufTensorFill fill;
     void *user;
@@ -177,9 +177,9 @@ static void store_kv(GgufWriter *w, const char *key, size_t key_len, GgufValueTy
         if (type != GGUF_VALUE_UINT32)
             record_error(w, "general.alignment must be a uint32");
         else
-            w->alignment = (uint32_t)(value.data[0] | (uint32_t)value.data[1] << 8 |
-                                      (uint32_t)value.data[2] << 16 |
-                                      (uint32_t)value.data[3] << 24);
+            w->alignment =
+                (uint32_t)(value.data[0] | (uint32_t)value.data[1] << 8 |
+                           (uint32_t)value.data[2] << 16 | (uint32_t)value.data[3] << 24);
     }
     for (size_t i = 0; i < w->n_kv; i++) {
         WriterKv *kv = &w->kv[i];
@@ -270,8 +270,7 @@ void gguf_writer_set_string(GgufWriter *w, const char *key, const char *value)
 }
 
 // False (recording why) for a NULL array with elements.
-static bool array_values_present(GgufWriter *w, const char *key, const void *values,
-                                 uint64_t count)
+static bool array_values_present(GgufWriter *w, const char *key, const void *values, uint64_t count)
 {
     if (values || count == 0)
         return true;
@@ -312,8 +311,7 @@ void gguf_writer_set_array_i32(GgufWriter *w, const char *key, const int32_t *va
     store_kv(w, key, key ? strlen(key) : 0, GGUF_VALUE_ARRAY, buf);
 }
 
-void gguf_writer_set_array_f32(GgufWriter *w, const char *key, const float *values,
-                               uint64_t count)
+void gguf_writer_set_array_f32(GgufWriter *w, const char *key, const float *values, uint64_t count)
 {
     if (!array_values_present(w, key, values, count))
         return;
@@ -328,17 +326,14 @@ void gguf_writer_set_array_f32(GgufWriter *w, const char *key, const float *valu
 static uint64_t scalar_bits(const GgufKv *kv)
 {
     switch (kv->type) {
-    case GGUF_VALUE_FLOAT32:
-        return f32_bits((float)kv->value.f64);
-    case GGUF_VALUE_FLOAT64:
-        return f64_bits(kv->value.f64);
+    case GGUF_VALUE_FLOAT32: return f32_bits((float)kv->value.f64);
+    case GGUF_VALUE_FLOAT64: return f64_bits(kv->value.f64);
     case GGUF_VALUE_INT8:
     case GGUF_VALUE_INT16:
     case GGUF_VALUE_INT32:
     case GGUF_VALUE_INT64:
         return (uint64_t)kv->value.i64; // two's complement; the low bytes are written
-    default:
-        return kv->value.u64;
+    default: return kv->value.u64;
     }
 }
 
@@ -374,8 +369,8 @@ static void add_tensor(GgufWriter *w, const char *name, uint32_t type, uint32_t 
 {
     size_t name_len = name ? strlen(name) : 0;
     if (name_len == 0 || name_len > WRITER_MAX_TENSOR_NAME_LEN) {
-        record_error(w, "tensor name '%.64s' is empty or longer than %d bytes",
-                     name ? name : "", WRITER_MAX_TENSOR_NAME_LEN);
+        record_error(w, "tensor name '%.64s' is empty or longer than %d bytes", name ? name : "",
+                     WRITER_MAX_TENSOR_NAME_LEN);
         return;
     }
     if (n_dims < 1 || n_dims > GGUF_MAX_DIMS) {
@@ -445,9 +440,8 @@ void gguf_writer_add_tensor(GgufWriter *w, const char *name, uint32_t type, uint
     add_tensor(w, name, type, n_dims, ne, data, NULL, NULL);
 }
 
-void gguf_writer_add_tensor_fill(GgufWriter *w, const char *name, uint32_t type,
-                                 uint32_t n_dims, const uint64_t *ne, GgufTensorFill fill,
-                                 void *user)
+void gguf_writer_add_tensor_fill(GgufWriter *w, const char *name, uint32_t type, uint32_t n_dims,
+                                 const uint64_t *ne, GgufTensorFill fill, void *user)
 {
     if (!fill) {
         record_error(w, "tensor '%s': no fill callback", name ? name : "(null)");
@@ -650,12 +644,12 @@ bool gguf_writer_write(GgufWriter *w, const char *path, char *err, size_t err_si
         return false;
     }
 
-    bool ok = ((write_all(f, header.data, header.len) &&
-                write_zeros(f, padding_to(header.len, w->alignment))) ||
-               io_failed("write", reason, sizeof reason)) &&
-              write_tensor_data(w, f, reason, sizeof reason) &&
-              ((fflush(f) == 0 && fsync(fileno(f)) == 0) ||
-               io_failed("write", reason, sizeof reason));
+    bool ok =
+        ((write_all(f, header.data, header.len) &&
+          write_zeros(f, padding_to(header.len, w->alignment))) ||
+         io_failed("write", reason, sizeof reason)) &&
+        write_tensor_data(w, f, reason, sizeof reason) &&
+        ((fflush(f) == 0 && fsync(fileno(f)) == 0) || io_failed("write", reason, sizeof reason));
     free(header.data);
     if (fclose(f) != 0 && ok)
         ok = io_failed("close", reason, sizeof reason);

@@ -29,9 +29,9 @@ enum {
     MAX_KV_COUNT = 1 << 20,
     MAX_TENSOR_COUNT = 1 << 20,
     // Smallest encodings, used to bound counts before allocating for them.
-    MIN_KV_BYTES = 8 + 1 + 4 + 1,              // key length, 1-byte key, type, 1-byte value
+    MIN_KV_BYTES = 8 + 1 + 4 + 1,                  // key length, 1-byte key, type, 1-byte value
     MIN_TENSOR_INFO_BYTES = 8 + 1 + 4 + 8 + 4 + 8, // name, n_dims, one ne, type, offset
-    SHOWN_NAME_MAX = 64, // longest name quoted in an error message
+    SHOWN_NAME_MAX = 64,                           // longest name quoted in an error message
 };
 
 // ---- Little-endian decoding and value types ---------------------------------------
@@ -48,12 +48,12 @@ static const struct {
     const char *name;
     uint8_t size; // 0 for STRING and ARRAY (variable length)
 } value_types[GGUF_VALUE_TYPE_COUNT] = {
-    [GGUF_VALUE_UINT8] = {"uint8", 1},   [GGUF_VALUE_INT8] = {"int8", 1},
-    [GGUF_VALUE_UINT16] = {"uint16", 2}, [GGUF_VALUE_INT16] = {"int16", 2},
-    [GGUF_VALUE_UINT32] = {"uint32", 4}, [GGUF_VALUE_INT32] = {"int32", 4},
+    [GGUF_VALUE_UINT8] = {"uint8", 1},     [GGUF_VALUE_INT8] = {"int8", 1},
+    [GGUF_VALUE_UINT16] = {"uint16", 2},   [GGUF_VALUE_INT16] = {"int16", 2},
+    [GGUF_VALUE_UINT32] = {"uint32", 4},   [GGUF_VALUE_INT32] = {"int32", 4},
     [GGUF_VALUE_FLOAT32] = {"float32", 4}, [GGUF_VALUE_BOOL] = {"bool", 1},
-    [GGUF_VALUE_STRING] = {"string", 0}, [GGUF_VALUE_ARRAY] = {"array", 0},
-    [GGUF_VALUE_UINT64] = {"uint64", 8}, [GGUF_VALUE_INT64] = {"int64", 8},
+    [GGUF_VALUE_STRING] = {"string", 0},   [GGUF_VALUE_ARRAY] = {"array", 0},
+    [GGUF_VALUE_UINT64] = {"uint64", 8},   [GGUF_VALUE_INT64] = {"int64", 8},
     [GGUF_VALUE_FLOAT64] = {"float64", 8},
 };
 
@@ -249,8 +249,8 @@ static const char *show(GgufString name, char *buf, size_t buf_size)
 static bool take(Parser *p, size_t n, const uint8_t **out, const char *what)
 {
     if (n > remaining(p))
-        return fail(p, "file truncated: %s needs %zu bytes at offset %zu, only %zu left", what,
-                    n, p->pos, remaining(p));
+        return fail(p, "file truncated: %s needs %zu bytes at offset %zu, only %zu left", what, n,
+                    p->pos, remaining(p));
     *out = p->data + p->pos;
     p->pos += n;
     return true;
@@ -281,8 +281,9 @@ static bool read_string(Parser *p, GgufString *out, const char *what)
     if (!read_uint(p, 8, &len, what))
         return false;
     if (len > remaining(p))
-        return fail(p, "%s: string length %llu at offset %zu exceeds the %zu bytes left in the "
-                       "file",
+        return fail(p,
+                    "%s: string length %llu at offset %zu exceeds the %zu bytes left in the "
+                    "file",
                     what, (unsigned long long)len, p->pos - 8, remaining(p));
     out->data = (const char *)p->data + p->pos;
     out->len = len;
@@ -301,8 +302,8 @@ static bool read_name(Parser *p, GgufString *out, uint64_t max_len, const char *
     if (out->len == 0)
         return fail(p, "%s at offset %zu is empty", what, start);
     if (out->len > max_len)
-        return fail(p, "%s at offset %zu is %llu bytes long (at most %llu allowed)", what,
-                    start, (unsigned long long)out->len, (unsigned long long)max_len);
+        return fail(p, "%s at offset %zu is %llu bytes long (at most %llu allowed)", what, start,
+                    (unsigned long long)out->len, (unsigned long long)max_len);
     if (memchr(out->data, '\0', (size_t)out->len))
         return fail(p, "%s '%s' at offset %zu contains a NUL byte", what,
                     show(*out, shown, sizeof shown), start);
@@ -328,8 +329,9 @@ static bool read_array(Parser *p, GgufKv *kv, const char *key_shown)
     size_t elem_size = value_types[elem_type].size;
     if (elem_type != GGUF_VALUE_STRING) {
         if (count > remaining(p) / elem_size)
-            return fail(p, "key '%s': array of %llu %s elements needs more than the %zu bytes "
-                           "left in the file",
+            return fail(p,
+                        "key '%s': array of %llu %s elements needs more than the %zu bytes "
+                        "left in the file",
                         key_shown, (unsigned long long)count, value_types[elem_type].name,
                         remaining(p));
         p->pos += (size_t)count * elem_size;
@@ -338,8 +340,9 @@ static bool read_array(Parser *p, GgufKv *kv, const char *key_shown)
 
     // Strings: each needs at least its 8-byte length, which bounds the offsets table.
     if (count > remaining(p) / 8)
-        return fail(p, "key '%s': array of %llu strings needs more than the %zu bytes left in "
-                       "the file",
+        return fail(p,
+                    "key '%s': array of %llu strings needs more than the %zu bytes left in "
+                    "the file",
                     key_shown, (unsigned long long)count, remaining(p));
     uint64_t *offsets = malloc(count > 0 ? (size_t)count * sizeof *offsets : 1);
     if (!offsets)
@@ -350,14 +353,16 @@ static bool read_array(Parser *p, GgufKv *kv, const char *key_shown)
     for (uint64_t i = 0; i < count; i++) {
         offsets[i] = p->pos - start;
         if (remaining(p) < 8)
-            return fail(p, "file truncated: key '%s': string %llu of %llu has no length at "
-                           "offset %zu",
+            return fail(p,
+                        "file truncated: key '%s': string %llu of %llu has no length at "
+                        "offset %zu",
                         key_shown, (unsigned long long)i, (unsigned long long)count, p->pos);
         uint64_t len = load_le(p->data + p->pos, 8);
         p->pos += 8;
         if (len > remaining(p))
-            return fail(p, "key '%s': string %llu of %llu has length %llu but only %zu bytes "
-                           "are left in the file",
+            return fail(p,
+                        "key '%s': string %llu of %llu has length %llu but only %zu bytes "
+                        "are left in the file",
                         key_shown, (unsigned long long)i, (unsigned long long)count,
                         (unsigned long long)len, remaining(p));
         p->pos += (size_t)len;
@@ -446,8 +451,8 @@ static bool read_tensor_info(Parser *p, const GgufFile *file, GgufTensor *t, uin
         if (t->ne[d] == 0)
             return fail(p, "tensor '%s': dimension %u is 0", name, d);
         if (t->ne[d] > (uint64_t)INT64_MAX / t->n_elements)
-            return fail(p, "tensor '%s': element count overflows (dimension %u is %llu)", name,
-                        d, (unsigned long long)t->ne[d]);
+            return fail(p, "tensor '%s': element count overflows (dimension %u is %llu)", name, d,
+                        (unsigned long long)t->ne[d]);
         t->n_elements *= t->ne[d];
     }
 
@@ -458,8 +463,8 @@ static bool read_tensor_info(Parser *p, const GgufFile *file, GgufTensor *t, uin
     if (!traits)
         return fail(p, "tensor '%s': unknown or unsupported type id %u", name, t->type);
     if (!traits->is_weight_type)
-        return fail(p, "tensor '%s': type %s (id %u) is not supported for stored tensors",
-                    name, traits->name, t->type);
+        return fail(p, "tensor '%s': type %s (id %u) is not supported for stored tensors", name,
+                    traits->name, t->type);
     uint64_t row_bytes;
     if (!ponder_row_bytes(t->type, t->ne[0], &row_bytes))
         return fail(p, "tensor '%s': row length %llu is not a multiple of the %s block length %u",
@@ -531,8 +536,8 @@ static bool parse_header(Parser *p, GgufFile *file)
     if (!read_uint(p, 4, &magic, "magic"))
         return false;
     if (magic != GGUF_MAGIC)
-        return fail(p, "not a GGUF file (magic %02x %02x %02x %02x, expected \"GGUF\")",
-                    p->data[0], p->data[1], p->data[2], p->data[3]);
+        return fail(p, "not a GGUF file (magic %02x %02x %02x %02x, expected \"GGUF\")", p->data[0],
+                    p->data[1], p->data[2], p->data[3]);
     if (!read_u32(p, &file->version, "version"))
         return false;
     if (file->version == 1)
@@ -585,8 +590,8 @@ static bool parse(Parser *p, GgufFileImpl *impl)
     if (file->n_tensors > remaining(p) / MIN_TENSOR_INFO_BYTES)
         return fail(p, "tensor count %llu is more than the %zu bytes left in the file can hold",
                     (unsigned long long)file->n_tensors, remaining(p));
-    file->tensors = calloc(file->n_tensors > 0 ? (size_t)file->n_tensors : 1,
-                           sizeof *file->tensors);
+    file->tensors =
+        calloc(file->n_tensors > 0 ? (size_t)file->n_tensors : 1, sizeof *file->tensors);
     if (!file->tensors)
         return fail(p, "out of memory for %llu tensors", (unsigned long long)file->n_tensors);
     for (uint64_t i = 0; i < file->n_tensors; i++)

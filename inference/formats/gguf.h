@@ -128,8 +128,7 @@ typedef struct GgufWriter GgufWriter;
 
 // Produces a tensor's bytes at write time (so multi-GiB files need not sit in memory).
 // Must write exactly n_bytes to DST; returns false (with a message in ERR) on failure.
-typedef bool (*GgufTensorFill)(void *user, void *dst, uint64_t n_bytes, char *err,
-                               size_t err_size);
+typedef bool (*GgufTensorFill)(void *user, void *dst, uint64_t n_bytes, char *err, size_t err_size);
 
 GgufWriter *gguf_writer_new(void);
 void gguf_writer_free(GgufWriter *writer);
@@ -142,12 +141,10 @@ void gguf_writer_set_u64(GgufWriter *writer, const char *key, uint64_t value);
 void gguf_writer_set_f32(GgufWriter *writer, const char *key, float value);
 void gguf_writer_set_bool(GgufWriter *writer, const char *key, bool value);
 void gguf_writer_set_string(GgufWriter *writer, const char *key, const char *value);
-void gguf_writer_set_string_n(GgufWriter *writer, const char *key, const char *value,
-                              size_t len);
+void gguf_writer_set_string_n(GgufWriter *writer, const char *key, const char *value, size_t len);
 // LENS may be NULL when every value is NUL-terminated.
-void gguf_writer_set_array_strings(GgufWriter *writer, const char *key,
-                                   const char *const *values, const size_t *lens,
-                                   uint64_t count);
+void gguf_writer_set_array_strings(GgufWriter *writer, const char *key, const char *const *values,
+                                   const size_t *lens, uint64_t count);
 void gguf_writer_set_array_i32(GgufWriter *writer, const char *key, const int32_t *values,
                                uint64_t count);
 void gguf_writer_set_array_f32(GgufWriter *writer, const char *key, const float *values,
@@ -156,8 +153,8 @@ void gguf_writer_set_array_f32(GgufWriter *writer, const char *key, const float 
 void gguf_writer_copy_kv(GgufWriter *writer, const GgufFile *src);
 
 // Adds a tensor whose bytes are borrowed (DATA must stay valid until gguf_writer_write).
-void gguf_writer_add_tensor(GgufWriter *writer, const char *name, uint32_t type,
-                            uint32_t n_dims, const uint64_t *ne, const void *data);
+void gguf_writer_add_tensor(GgufWriter *writer, const char *name, uint32_t type, uint32_t n_dims,
+                            const uint64_t *ne, const void *data);
 // Adds a tensor whose bytes are produced by FILL at write time.
 void gguf_writer_add_tensor_fill(GgufWriter *writer, const char *name, uint32_t type,
                                  uint32_t n_dims, const uint64_t *ne, GgufTensorFill fill,

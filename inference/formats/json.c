@@ -98,7 +98,10 @@ static void fail_at(Parser *p, size_t at, const char *fmt, ...)
         snprintf(p->err, p->err_size, "JSON %zu:%zu: %s", line, at - line_start + 1, msg);
 }
 
-static void fail_oom(Parser *p) { fail_at(p, p->pos, "out of memory"); }
+static void fail_oom(Parser *p)
+{
+    fail_at(p, p->pos, "out of memory");
+}
 
 static void skip_space(Parser *p)
 {
@@ -262,7 +265,10 @@ static bool parse_string(Parser *p, char **out, size_t *out_len)
 // decimal point may be a comma); JSON numbers always use '.', so convert in "C".
 static locale_t c_locale;
 static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
-static void make_c_locale(void) { c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
+static void make_c_locale(void)
+{
+    c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+}
 
 static double strtod_c(const char *s)
 {
@@ -453,9 +459,7 @@ static bool parse_value(Parser *p, JsonValue *v)
     switch (c) {
     case '{': return parse_container(p, v, true);
     case '[': return parse_container(p, v, false);
-    case '"':
-        v->type = JSON_STRING;
-        return parse_string(p, &v->string, &v->string_len);
+    case '"': v->type = JSON_STRING; return parse_string(p, &v->string, &v->string_len);
     case 't':
     case 'f':
     case 'n':
@@ -484,8 +488,8 @@ JsonValue *json_parse(const char *text, size_t len, char *err, size_t err_size)
         err[0] = '\0';
     if (len > JSON_MAX_BYTES) {
         if (err && err_size)
-            snprintf(err, err_size, "JSON document of %zu bytes is over the %zu-byte limit",
-                     len, JSON_MAX_BYTES);
+            snprintf(err, err_size, "JSON document of %zu bytes is over the %zu-byte limit", len,
+                     JSON_MAX_BYTES);
         return NULL;
     }
     JsonDocument *doc = calloc(1, sizeof *doc);
@@ -537,8 +541,8 @@ JsonValue *json_parse_file(const char *path, char *err, size_t err_size)
     if (!ok) {
         free(data);
         if (err && err_size)
-            snprintf(err, err_size, "%s: cannot read the file (or it is over %zu bytes)",
-                     path, JSON_MAX_BYTES);
+            snprintf(err, err_size, "%s: cannot read the file (or it is over %zu bytes)", path,
+                     JSON_MAX_BYTES);
         return NULL;
     }
     char inner[256];

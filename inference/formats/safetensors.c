@@ -73,12 +73,12 @@ static bool parse_entry(const char *path, const char *name, const JsonValue *ent
     const DtypeInfo *info = find_dtype(dtype->string);
     if (!info)
         return ponder_failf(err, err_size, "%s: tensor '%s' has unknown dtype '%s'", path, name,
-                     dtype->string);
+                            dtype->string);
     if (!shape || shape->type != JSON_ARRAY)
         return ponder_failf(err, err_size, "%s: tensor '%s' has no array 'shape'", path, name);
     if (shape->count > SAFETENSORS_MAX_DIMS)
         return ponder_failf(err, err_size, "%s: tensor '%s' has %zu dimensions (at most %d)", path,
-                     name, shape->count, SAFETENSORS_MAX_DIMS);
+                            name, shape->count, SAFETENSORS_MAX_DIMS);
     t->name = name;
     t->dtype_name = info->name;
     t->dtype = info->dtype;
@@ -87,31 +87,32 @@ static bool parse_entry(const char *path, const char *name, const JsonValue *ent
     for (size_t d = 0; d < shape->count; d++) {
         if (!json_u64(&shape->items[d], &t->shape[d]))
             return ponder_failf(err, err_size,
-                         "%s: tensor '%s': shape[%zu] is not a non-negative integer", path,
-                         name, d);
+                                "%s: tensor '%s': shape[%zu] is not a non-negative integer", path,
+                                name, d);
         if (mul_overflows(t->n_elements, t->shape[d], &t->n_elements))
             return ponder_failf(err, err_size, "%s: tensor '%s': element count overflows", path,
-                         name);
+                                name);
     }
     uint64_t begin, end;
     if (!offsets || offsets->type != JSON_ARRAY || offsets->count != 2 ||
         !json_u64(&offsets->items[0], &begin) || !json_u64(&offsets->items[1], &end))
         return ponder_failf(err, err_size,
-                     "%s: tensor '%s' needs 'data_offsets' [begin, end] of integers", path,
-                     name);
+                            "%s: tensor '%s' needs 'data_offsets' [begin, end] of integers", path,
+                            name);
     if (mul_overflows(t->n_elements, info->size, &t->n_bytes))
         return ponder_failf(err, err_size, "%s: tensor '%s': byte size overflows", path, name);
     if (begin > end || end > data_size)
-        return ponder_failf(err, err_size,
-                     "%s: tensor '%s': data_offsets [%llu, %llu] outside the %llu data bytes "
-                     "(truncated file?)",
-                     path, name, (unsigned long long)begin, (unsigned long long)end,
-                     (unsigned long long)data_size);
+        return ponder_failf(
+            err, err_size,
+            "%s: tensor '%s': data_offsets [%llu, %llu] outside the %llu data bytes "
+            "(truncated file?)",
+            path, name, (unsigned long long)begin, (unsigned long long)end,
+            (unsigned long long)data_size);
     if (end - begin != t->n_bytes)
         return ponder_failf(err, err_size,
-                     "%s: tensor '%s': data_offsets span %llu bytes but %s shape needs %llu",
-                     path, name, (unsigned long long)(end - begin), info->name,
-                     (unsigned long long)t->n_bytes);
+                            "%s: tensor '%s': data_offsets span %llu bytes but %s shape needs %llu",
+                            path, name, (unsigned long long)(end - begin), info->name,
+                            (unsigned long long)t->n_bytes);
     t->data = (const uint8_t *)(uintptr_t)begin; // made absolute once the map is known
     return true;
 }
@@ -124,8 +125,7 @@ static int compare_by_offset(const void *a, const void *b)
 }
 
 // Two tensors sharing bytes means a corrupt header (writers never alias).
-static bool check_no_overlap(const char *path, SafetensorsFile *file, char *err,
-                             size_t err_size)
+static bool check_no_overlap(const char *path, SafetensorsFile *file, char *err, size_t err_size)
 {
     if (file->n_tensors < 2)
         return true;
@@ -140,7 +140,7 @@ static bool check_no_overlap(const char *path, SafetensorsFile *file, char *err,
         uintptr_t prev_end = (uintptr_t)order[i - 1]->data + order[i - 1]->n_bytes;
         if ((uintptr_t)order[i]->data < prev_end)
             ok = ponder_failf(err, err_size, "%s: tensors '%s' and '%s' overlap", path,
-                       order[i - 1]->name, order[i]->name);
+                              order[i - 1]->name, order[i]->name);
     }
     free(order);
     return ok;
@@ -166,24 +166,24 @@ static bool parse_header(SafetensorsFile *file, char *err, size_t err_size)
     const char *path = file->path;
     if (file->map_size < 8)
         return ponder_failf(err, err_size, "%s: %zu bytes is too short for a safetensors header",
-                     path, file->map_size);
+                            path, file->map_size);
     uint64_t header_len = 0;
     for (int i = 7; i >= 0; i--)
         header_len = header_len << 8 | file->map[i];
     if (header_len > file->map_size - 8)
         return ponder_failf(err, err_size,
-                     "%s: header length %llu runs past the end of the %zu-byte file "
-                     "(truncated or not safetensors)",
-                     path, (unsigned long long)header_len, file->map_size);
+                            "%s: header length %llu runs past the end of the %zu-byte file "
+                            "(truncated or not safetensors)",
+                            path, (unsigned long long)header_len, file->map_size);
     if (header_len > MAX_HEADER_BYTES)
         return ponder_failf(err, err_size, "%s: header length %llu exceeds %u bytes", path,
-                     (unsigned long long)header_len, MAX_HEADER_BYTES);
+                            (unsigned long long)header_len, MAX_HEADER_BYTES);
     uint64_t data_start = 8 + header_len;
     uint64_t data_size = file->map_size - data_start;
 
     char reason[256];
-    JsonValue *root = json_parse((const char *)file->map + 8, (size_t)header_len, reason,
-                                 sizeof reason);
+    JsonValue *root =
+        json_parse((const char *)file->map + 8, (size_t)header_len, reason, sizeof reason);
     if (!root)
         return ponder_failf(err, err_size, "%s: bad JSON header: %s", path, reason);
     if (root->type != JSON_OBJECT) {
@@ -290,27 +290,21 @@ const SafetensorsTensor *safetensors_find(const SafetensorsFile *file, const cha
     return NULL;
 }
 
-void safetensors_read_f32(const SafetensorsTensor *t, uint64_t first, uint64_t count,
-                          float *dst)
+void safetensors_read_f32(const SafetensorsTensor *t, uint64_t first, uint64_t count, float *dst)
 {
     // memcpy per element: the data section need not be aligned for the element type.
     switch (t->dtype) {
-    case SAFETENSORS_F32:
-        memcpy(dst, t->data + first * 4, count * 4);
-        break;
+    case SAFETENSORS_F32: memcpy(dst, t->data + first * 4, count * 4); break;
     case SAFETENSORS_F16:
     case SAFETENSORS_BF16: {
         const uint8_t *src = t->data + first * 2;
         for (uint64_t i = 0; i < count; i++) {
             uint16_t h = (uint16_t)(src[2 * i] | src[2 * i + 1] << 8);
-            dst[i] = t->dtype == SAFETENSORS_F16 ? ponder_fp16_to_fp32(h)
-                                                 : ponder_bf16_to_fp32(h);
+            dst[i] = t->dtype == SAFETENSORS_F16 ? ponder_fp16_to_fp32(h) : ponder_bf16_to_fp32(h);
         }
         break;
     }
-    case SAFETENSORS_OTHER:
-        memset(dst, 0, count * sizeof *dst);
-        break;
+    case SAFETENSORS_OTHER: memset(dst, 0, count * sizeof *dst); break;
     }
 }
 
@@ -374,8 +368,8 @@ static bool open_shards(SafetensorsCheckpoint *ckpt, const char *dir, const char
             strlen(shard->string) != shard->string_len || strchr(shard->string, '/') ||
             shard->string[0] == '.') {
             ok = ponder_failf(err, err_size,
-                       "%s: weight_map['%s'] must be a file name in the same folder",
-                       index_path, map->keys[i]);
+                              "%s: weight_map['%s'] must be a file name in the same folder",
+                              index_path, map->keys[i]);
             break;
         }
         SafetensorsFile *file = file_named(ckpt, dir, shard->string);
@@ -387,7 +381,7 @@ static bool open_shards(SafetensorsCheckpoint *ckpt, const char *dir, const char
         }
         if (!safetensors_find(file, map->keys[i]))
             ok = ponder_failf(err, err_size, "%s: tensor '%s' is mapped to %s, which lacks it",
-                       index_path, map->keys[i], file->path);
+                              index_path, map->keys[i], file->path);
     }
     json_free(index);
     return ok;
@@ -401,13 +395,12 @@ static bool check_unique_names(const SafetensorsCheckpoint *ckpt, char *err, siz
                 const char *name = ckpt->files[f]->tensors[i].name;
                 if (safetensors_find(ckpt->files[g], name))
                     return ponder_failf(err, err_size, "tensor '%s' is in both %s and %s", name,
-                                 ckpt->files[g]->path, ckpt->files[f]->path);
+                                        ckpt->files[g]->path, ckpt->files[f]->path);
             }
     return true;
 }
 
-SafetensorsCheckpoint *safetensors_checkpoint_open(const char *dir, char *err,
-                                                   size_t err_size)
+SafetensorsCheckpoint *safetensors_checkpoint_open(const char *dir, char *err, size_t err_size)
 {
     SafetensorsCheckpoint *ckpt = calloc(1, sizeof *ckpt);
     char *index_path = join_path(dir, "model.safetensors.index.json");
@@ -425,7 +418,7 @@ SafetensorsCheckpoint *safetensors_checkpoint_open(const char *dir, char *err,
         char *single = join_path(dir, "model.safetensors");
         if (single && access(single, F_OK) != 0)
             ok = ponder_failf(err, err_size,
-                       "%s: no model.safetensors and no model.safetensors.index.json", dir);
+                              "%s: no model.safetensors and no model.safetensors.index.json", dir);
         else
             ok = add_file(ckpt, dir, "model.safetensors", err, err_size);
         free(single);

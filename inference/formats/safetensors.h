@@ -50,8 +50,7 @@ const SafetensorsTensor *safetensors_find(const SafetensorsFile *file, const cha
 
 // Elements [first, first + count) of T as floats. T must be F32, F16 or BF16 and the
 // range inside it (callers check; this is not an input-validation point).
-void safetensors_read_f32(const SafetensorsTensor *t, uint64_t first, uint64_t count,
-                          float *dst);
+void safetensors_read_f32(const SafetensorsTensor *t, uint64_t first, uint64_t count, float *dst);
 
 // All tensors of a checkpoint folder: DIR/model.safetensors, or the shards that
 // DIR/model.safetensors.index.json maps tensor names to (each shard opened once; every
@@ -61,8 +60,7 @@ typedef struct SafetensorsCheckpoint {
     SafetensorsFile **files;
 } SafetensorsCheckpoint;
 
-SafetensorsCheckpoint *safetensors_checkpoint_open(const char *dir, char *err,
-                                                   size_t err_size);
+SafetensorsCheckpoint *safetensors_checkpoint_open(const char *dir, char *err, size_t err_size);
 void safetensors_checkpoint_close(SafetensorsCheckpoint *ckpt);
 // NULL when no shard holds NAME.
 const SafetensorsTensor *safetensors_checkpoint_find(const SafetensorsCheckpoint *ckpt,

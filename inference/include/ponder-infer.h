@@ -228,7 +228,7 @@ typedef struct PonderContext PonderContext;
 typedef struct PonderModelInfo {
     const char *architecture; // "qwen2", "qwen3" or "llama"
     const char *name;         // general.name, or the file name
-    const char *file_type;    // "Q4_K_M", "F16"… (from general.file_type, else the most common type)
+    const char *file_type; // "Q4_K_M", "F16"… (from general.file_type, else the most common type)
     uint32_t n_layer, n_embd, n_head, n_head_kv, head_dim, n_ff;
     uint32_t n_vocab;     // rows of the embedding (may exceed the tokenizer's tokens)
     uint32_t n_ctx_train; // the model's maximum context
@@ -254,8 +254,8 @@ typedef struct PonderModelProbe {
     char name[256];        // general.name; "" when missing
     char file_type[32];    // "Q4_K_M"...: general.file_type, else the type of most matrix bytes
     uint32_t n_layer, n_embd, n_head, n_head_kv, head_dim, n_ff; // 0 when unusable
-    uint32_t n_vocab;     // rows of token_embd.weight
-    uint32_t n_ctx_train; // <architecture>.context_length; 0 when the file does not say
+    uint32_t n_vocab;                                            // rows of token_embd.weight
+    uint32_t n_ctx_train;            // <architecture>.context_length; 0 when the file does not say
     uint64_t n_params, tensor_bytes; // of this file (one part of a split set: of that part)
     // Why Ponder cannot run the file, in the loader's words ("" when the header shows no
     // reason): an architecture it does not run, a missing key, another family's template.

@@ -82,8 +82,8 @@ static bool scan_ids(const char *path, const JsonValue *vocab, const JsonValue *
     for (size_t i = 0; i < vocab->count; i++) {
         int64_t id;
         if (!token_id(&vocab->items[i], &id))
-            return ponder_failf(err, err_size, "%s: model.vocab['%s'] is not an id in [0, %d)", path,
-                         vocab->keys[i], MAX_TOKENS);
+            return ponder_failf(err, err_size, "%s: model.vocab['%s'] is not an id in [0, %d)",
+                                path, vocab->keys[i], MAX_TOKENS);
         if ((uint64_t)id + 1 > n)
             n = (uint64_t)id + 1;
     }
@@ -92,9 +92,9 @@ static bool scan_ids(const char *path, const JsonValue *vocab, const JsonValue *
         int64_t id;
         if (entry->type != JSON_OBJECT || !token_id(member(entry, "id"), &id) ||
             !member(entry, "content") || member(entry, "content")->type != JSON_STRING)
-            return ponder_failf(err, err_size,
-                         "%s: added_tokens[%zu] needs an integer 'id' and a string 'content'",
-                         path, i);
+            return ponder_failf(
+                err, err_size, "%s: added_tokens[%zu] needs an integer 'id' and a string 'content'",
+                path, i);
         if ((uint64_t)id + 1 > n)
             n = (uint64_t)id + 1;
     }
@@ -110,7 +110,7 @@ static bool build_tokens(const char *path, const JsonValue *vocab, const JsonVal
         return false;
     if (min_tokens > MAX_TOKENS)
         return ponder_failf(err, err_size, "%s: %llu tokens requested (at most %d)", path,
-                     (unsigned long long)min_tokens, MAX_TOKENS);
+                            (unsigned long long)min_tokens, MAX_TOKENS);
     if (min_tokens > n)
         n = min_tokens;
     if (n == 0)
@@ -121,12 +121,13 @@ static bool build_tokens(const char *path, const JsonValue *vocab, const JsonVal
     t->type = calloc(n, sizeof *t->type);
     if (!t->text || !t->len || !t->type)
         return ponder_failf(err, err_size, "%s: out of memory for %llu tokens", path,
-                     (unsigned long long)n);
+                            (unsigned long long)n);
     for (size_t i = 0; i < vocab->count; i++) {
         uint64_t id = (uint64_t)vocab->items[i].integer;
         if (t->text[id])
-            return ponder_failf(err, err_size, "%s: model.vocab gives id %llu to both '%s' and '%s'",
-                         path, (unsigned long long)id, t->text[id], vocab->keys[i]);
+            return ponder_failf(err, err_size,
+                                "%s: model.vocab gives id %llu to both '%s' and '%s'", path,
+                                (unsigned long long)id, t->text[id], vocab->keys[i]);
         t->text[id] = vocab->keys[i];
         t->len[id] = vocab->key_lens[i];
         t->type[id] = TOKEN_NORMAL;
@@ -139,8 +140,7 @@ static bool build_tokens(const char *path, const JsonValue *vocab, const JsonVal
         const JsonValue *content = member(entry, "content");
         t->text[id] = content->string;
         t->len[id] = content->string_len;
-        t->type[id] = json_get_bool(entry, "special", false) ? TOKEN_CONTROL
-                                                             : TOKEN_USER_DEFINED;
+        t->type[id] = json_get_bool(entry, "special", false) ? TOKEN_CONTROL : TOKEN_USER_DEFINED;
     }
     uint64_t n_gaps = 0;
     for (uint64_t id = 0; id < n; id++)
@@ -191,10 +191,11 @@ static bool write_merges(struct GgufWriter *writer, const char *path, const Json
                 total += m->items[0].string_len + m->items[1].string_len + 2;
         }
         if (!ok)
-            return ponder_failf(err, err_size,
-                         "%s: model.merges[%zu] is not \"a b\" or [\"a\", \"b\"] of non-empty "
-                         "space-free parts",
-                         path, i);
+            return ponder_failf(
+                err, err_size,
+                "%s: model.merges[%zu] is not \"a b\" or [\"a\", \"b\"] of non-empty "
+                "space-free parts",
+                path, i);
     }
     const char **text = malloc((n ? n : 1) * sizeof *text);
     size_t *lens = malloc((n ? n : 1) * sizeof *lens);
@@ -247,18 +248,19 @@ static bool detect_pre(const char *path, const JsonValue *root, const char **pre
     const char *regex = pattern ? json_get_string(pattern, "Regex", NULL) : NULL;
     if (!regex)
         return ponder_failf(err, err_size,
-                     "%s: pre_tokenizer has no Split regex, so its tokenizer.ggml.pre is "
-                     "unknown",
-                     path);
+                            "%s: pre_tokenizer has no Split regex, so its tokenizer.ggml.pre is "
+                            "unknown",
+                            path);
     for (size_t i = 0; i < sizeof KNOWN_PRE_TOKENIZERS / sizeof KNOWN_PRE_TOKENIZERS[0]; i++) {
         if (strcmp(regex, KNOWN_PRE_TOKENIZERS[i].regex) == 0) {
             *pre = KNOWN_PRE_TOKENIZERS[i].pre;
             return true;
         }
     }
-    return ponder_failf(err, err_size,
-                 "%s: pre_tokenizer regex is neither Qwen2's nor Llama 3's (unsupported): %.200s",
-                 path, regex);
+    return ponder_failf(
+        err, err_size,
+        "%s: pre_tokenizer regex is neither Qwen2's nor Llama 3's (unsupported): %.200s", path,
+        regex);
 }
 
 static bool has_byte_level(const JsonValue *component)
@@ -284,8 +286,8 @@ static int64_t find_token(const JsonValue *vocab, const JsonValue *added, const 
 
 // tokenizer_config.json names BOS/EOS as a string or as an AddedToken object.
 static bool special_token_id(const char *config_path, const JsonValue *config, const char *key,
-                             const JsonValue *vocab, const JsonValue *added, int64_t *id,
-                             char *err, size_t err_size)
+                             const JsonValue *vocab, const JsonValue *added, int64_t *id, char *err,
+                             size_t err_size)
 {
     *id = -1;
     const JsonValue *v = member(config, key);
@@ -295,12 +297,13 @@ static bool special_token_id(const char *config_path, const JsonValue *config, c
                        : v->type == JSON_OBJECT ? json_get_string(v, "content", NULL)
                                                 : NULL;
     if (!text)
-        return ponder_failf(err, err_size, "%s: '%s' is neither a string nor an object with 'content'",
-                     config_path, key);
+        return ponder_failf(err, err_size,
+                            "%s: '%s' is neither a string nor an object with 'content'",
+                            config_path, key);
     *id = find_token(vocab, added, text);
     if (*id < 0)
-        return ponder_failf(err, err_size, "%s: %s '%s' is not a token of the tokenizer", config_path,
-                     key, text);
+        return ponder_failf(err, err_size, "%s: %s '%s' is not a token of the tokenizer",
+                            config_path, key, text);
     return true;
 }
 
@@ -339,13 +342,12 @@ static char *read_small_file(const char *path, size_t *len)
 }
 
 static bool write_chat_template(struct GgufWriter *writer, const char *config_path,
-                                const JsonValue *config, const char *tokenizer_json_path,
-                                char *err, size_t err_size)
+                                const JsonValue *config, const char *tokenizer_json_path, char *err,
+                                size_t err_size)
 {
     const JsonValue *tmpl = member(config, "chat_template");
     if (tmpl && tmpl->type == JSON_STRING) {
-        gguf_writer_set_string_n(writer, "tokenizer.chat_template", tmpl->string,
-                                 tmpl->string_len);
+        gguf_writer_set_string_n(writer, "tokenizer.chat_template", tmpl->string, tmpl->string_len);
         return true;
     }
     if (tmpl && tmpl->type == JSON_ARRAY) { // [{name, template}]: "default" is the main one
@@ -353,9 +355,10 @@ static bool write_chat_template(struct GgufWriter *writer, const char *config_pa
             const char *name = json_get_string(&tmpl->items[i], "name", NULL);
             const JsonValue *text = member(&tmpl->items[i], "template");
             if (!name || !text || text->type != JSON_STRING || strchr(name, '.'))
-                return ponder_failf(err, err_size,
-                             "%s: chat_template[%zu] needs a 'name' (no dots) and a 'template'",
-                             config_path, i);
+                return ponder_failf(
+                    err, err_size,
+                    "%s: chat_template[%zu] needs a 'name' (no dots) and a 'template'", config_path,
+                    i);
             char key[256];
             if (strcmp(name, "default") == 0)
                 snprintf(key, sizeof key, "tokenizer.chat_template");
@@ -367,7 +370,7 @@ static bool write_chat_template(struct GgufWriter *writer, const char *config_pa
     }
     if (tmpl && tmpl->type != JSON_NULL)
         return ponder_failf(err, err_size, "%s: chat_template is neither a string nor a list",
-                     config_path);
+                            config_path);
     // Newer transformers keep the template in chat_template.jinja beside the tokenizer.
     const char *slash = strrchr(tokenizer_json_path, '/');
     size_t dir_len = slash ? (size_t)(slash - tokenizer_json_path) + 1 : 0;
@@ -386,9 +389,9 @@ static bool write_chat_template(struct GgufWriter *writer, const char *config_pa
 
 // Everything read from tokenizer_config.json (or defaults without one).
 static bool write_config_part(struct GgufWriter *writer, const char *tokenizer_json_path,
-                              const JsonValue *root, const JsonValue *vocab,
-                              const JsonValue *added, const char *config_path,
-                              HfTokenizerSummary *summary, char *err, size_t err_size)
+                              const JsonValue *root, const JsonValue *vocab, const JsonValue *added,
+                              const char *config_path, HfTokenizerSummary *summary, char *err,
+                              size_t err_size)
 {
     JsonValue *config = NULL;
     if (config_path) {
@@ -401,11 +404,10 @@ static bool write_config_part(struct GgufWriter *writer, const char *tokenizer_j
         }
     }
     int64_t bos = -1, eos = -1;
-    bool ok = !config ||
-              (special_token_id(config_path, config, "bos_token", vocab, added, &bos, err,
-                                err_size) &&
-               special_token_id(config_path, config, "eos_token", vocab, added, &eos, err,
-                                err_size));
+    bool ok =
+        !config ||
+        (special_token_id(config_path, config, "bos_token", vocab, added, &bos, err, err_size) &&
+         special_token_id(config_path, config, "eos_token", vocab, added, &eos, err, err_size));
     if (ok) {
         if (bos >= 0)
             gguf_writer_set_u32(writer, "tokenizer.ggml.bos_token_id", (uint32_t)bos);
@@ -416,8 +418,7 @@ static bool write_config_part(struct GgufWriter *writer, const char *tokenizer_j
                         ? add_bos->boolean
                         : template_adds_bos(member(root, "post_processor"));
         gguf_writer_set_bool(writer, "tokenizer.ggml.add_bos_token", adds);
-        ok = write_chat_template(writer, config_path, config, tokenizer_json_path, err,
-                                 err_size);
+        ok = write_chat_template(writer, config_path, config, tokenizer_json_path, err, err_size);
     }
     summary->bos_id = bos;
     summary->eos_id = eos;
@@ -447,12 +448,13 @@ bool hf_tokenizer_write(struct GgufWriter *writer, const char *tokenizer_json_pa
     TokenTable table = {0};
     bool ok = true;
     if (!model || strcmp(json_get_string(model, "type", ""), "BPE") != 0)
-        ok = ponder_failf(err, err_size, "%s: model.type is not \"BPE\" (only byte-level BPE)", path);
+        ok = ponder_failf(err, err_size, "%s: model.type is not \"BPE\" (only byte-level BPE)",
+                          path);
     else if (json_get_bool(model, "byte_fallback", false) ||
              !(has_byte_level(member(root, "pre_tokenizer")) ||
                has_byte_level(member(root, "decoder"))))
         ok = ponder_failf(err, err_size, "%s: not a byte-level BPE tokenizer (no ByteLevel step)",
-                   path);
+                          path);
     else if (!vocab || vocab->type != JSON_OBJECT)
         ok = ponder_failf(err, err_size, "%s: model.vocab is not an object", path);
     else if (!merges || merges->type != JSON_ARRAY)
@@ -469,8 +471,8 @@ bool hf_tokenizer_write(struct GgufWriter *writer, const char *tokenizer_json_pa
         gguf_writer_set_array_i32(writer, "tokenizer.ggml.token_type", table.type, table.count);
         summary->n_tokens = table.count;
         ok = write_merges(writer, path, merges, err, err_size) &&
-             write_config_part(writer, path, root, vocab, added, tokenizer_config_path,
-                               summary, err, err_size);
+             write_config_part(writer, path, root, vocab, added, tokenizer_config_path, summary,
+                               err, err_size);
     }
     token_table_free(&table);
     json_free(root);

@@ -54,8 +54,8 @@ typedef struct HfHparams {
 
 // Positive integer KEY that fits 32 bits (GGUF stores these as uint32); FALLBACK 0 means
 // required.
-static bool config_u32(const char *path, const JsonValue *cfg, const char *key,
-                       uint64_t fallback, uint64_t *out, char *err, size_t err_size)
+static bool config_u32(const char *path, const JsonValue *cfg, const char *key, uint64_t fallback,
+                       uint64_t *out, char *err, size_t err_size)
 {
     const JsonValue *v = json_get(cfg, key);
     if (!v || v->type == JSON_NULL) {
@@ -67,7 +67,7 @@ static bool config_u32(const char *path, const JsonValue *cfg, const char *key,
     if (v->type != JSON_NUMBER || !v->number_is_integer || v->integer <= 0 ||
         v->integer > UINT32_MAX)
         return ponder_failf(err, err_size, "%s: '%s' must be a positive integer below 2^32", path,
-                     key);
+                            key);
     *out = (uint64_t)v->integer;
     return true;
 }
@@ -108,8 +108,7 @@ static bool read_rope(const char *path, const JsonValue *cfg, HfHparams *hp, cha
     if (params && params->type != JSON_OBJECT)
         params = NULL;
     const JsonValue *theta_owner = json_get(cfg, "rope_theta") ? cfg : params;
-    if (!positive_number(path, theta_owner, "rope_theta", 10000.0, &hp->rope_theta, err,
-                         err_size))
+    if (!positive_number(path, theta_owner, "rope_theta", 10000.0, &hp->rope_theta, err, err_size))
         return false;
     const JsonValue *scaling = json_get(cfg, "rope_scaling");
     if ((!scaling || scaling->type == JSON_NULL) && params)
@@ -139,15 +138,15 @@ static bool read_rope(const char *path, const JsonValue *cfg, HfHparams *hp, cha
             return false;
         if (hp->yarn_factor < 1.0)
             return ponder_failf(err, err_size, "%s: rope_scaling factor %g is below 1", path,
-                         hp->yarn_factor);
+                                hp->yarn_factor);
         hp->yarn = true;
         hp->yarn_attn_factor =
             attention_factor > 0 ? attention_factor / (0.1 * log(hp->yarn_factor) + 1.0) : 1.0;
         return true;
     }
     if (strcmp(type, "llama3") != 0 || strcmp(hp->arch, "llama") != 0)
-        return ponder_failf(err, err_size, "%s: rope_scaling type '%s' is not supported for %s", path,
-                     type, hp->arch);
+        return ponder_failf(err, err_size, "%s: rope_scaling type '%s' is not supported for %s",
+                            path, type, hp->arch);
     hp->llama3_rope = true;
     // HF reads original_max_position_embeddings inside rope_scaling; llama.cpp's
     // converter looks for it at the top level; both default to Llama 3's 8192.
@@ -162,8 +161,8 @@ static bool read_rope(const char *path, const JsonValue *cfg, HfHparams *hp, cha
                          &hp->original_ctx, err, err_size))
         return false;
     if (hp->high_freq_factor == hp->low_freq_factor)
-        return ponder_failf(err, err_size, "%s: rope_scaling high_freq_factor equals low_freq_factor",
-                     path);
+        return ponder_failf(err, err_size,
+                            "%s: rope_scaling high_freq_factor equals low_freq_factor", path);
     return true;
 }
 
@@ -188,37 +187,36 @@ static bool read_config(const char *path, HfHparams *hp, char *err, size_t err_s
         hp->arch = "llama";
     else
         ok = ponder_failf(err, err_size,
-                   "%s: architectures[0] '%s' is not supported (Qwen2ForCausalLM, "
-                   "Qwen3ForCausalLM, LlamaForCausalLM)",
-                   path, arch0->string);
+                          "%s: architectures[0] '%s' is not supported (Qwen2ForCausalLM, "
+                          "Qwen3ForCausalLM, LlamaForCausalLM)",
+                          path, arch0->string);
     ok = ok && config_u32(path, cfg, "hidden_size", 0, &hp->n_embd, err, err_size) &&
          config_u32(path, cfg, "intermediate_size", 0, &hp->n_ff, err, err_size) &&
          config_u32(path, cfg, "num_hidden_layers", 0, &hp->n_layer, err, err_size) &&
          config_u32(path, cfg, "num_attention_heads", 0, &hp->n_head, err, err_size) &&
-         config_u32(path, cfg, "num_key_value_heads", hp->n_head, &hp->n_head_kv, err,
-                    err_size) &&
-         config_u32(path, cfg, "head_dim", hp->n_embd / hp->n_head, &hp->head_dim, err,
-                    err_size) &&
+         config_u32(path, cfg, "num_key_value_heads", hp->n_head, &hp->n_head_kv, err, err_size) &&
+         config_u32(path, cfg, "head_dim", hp->n_embd / hp->n_head, &hp->head_dim, err, err_size) &&
          config_u32(path, cfg, "vocab_size", 0, &hp->n_vocab, err, err_size) &&
          config_u32(path, cfg, "max_position_embeddings", 0, &hp->n_ctx, err, err_size) &&
          positive_number(path, cfg, "rms_norm_eps", 0, &hp->rms_eps, err, err_size) &&
          read_rope(path, cfg, hp, err, err_size);
     if (ok && hp->n_layer > MAX_LAYERS)
         ok = ponder_failf(err, err_size, "%s: num_hidden_layers %llu is implausible", path,
-                   (unsigned long long)hp->n_layer);
+                          (unsigned long long)hp->n_layer);
     if (ok && hp->n_head % hp->n_head_kv != 0)
-        ok = ponder_failf(err, err_size, "%s: num_attention_heads %llu is not a multiple of "
-                   "num_key_value_heads %llu", path, (unsigned long long)hp->n_head,
-                   (unsigned long long)hp->n_head_kv);
+        ok = ponder_failf(err, err_size,
+                          "%s: num_attention_heads %llu is not a multiple of "
+                          "num_key_value_heads %llu",
+                          path, (unsigned long long)hp->n_head, (unsigned long long)hp->n_head_kv);
     if (ok && hp->head_dim % 2 != 0)
         ok = ponder_failf(err, err_size, "%s: head_dim %llu is odd (RoPE rotates pairs)", path,
-                   (unsigned long long)hp->head_dim);
+                          (unsigned long long)hp->head_dim);
     if (ok && strcmp(hp->arch, "qwen3") == 0 && json_get_bool(cfg, "mlp_bias", false))
         ok = ponder_failf(err, err_size, "%s: mlp_bias is not supported for qwen3", path);
     if (ok && strcmp(hp->arch, "llama") == 0 &&
         (json_get_bool(cfg, "attention_bias", false) || json_get_bool(cfg, "mlp_bias", false)))
         ok = ponder_failf(err, err_size, "%s: attention_bias/mlp_bias are not supported for llama",
-                   path);
+                          path);
     if (ok) {
         // Both classes default to separate output weights (unlike PretrainedConfig).
         hp->tied = json_get_bool(cfg, "tie_word_embeddings", false);
@@ -289,21 +287,17 @@ static uint64_t hf_row_for(uint64_t r, uint64_t n_rows, uint32_t n_heads)
 static void encode_row(PonderType type, const float *src, uint8_t *dst, uint64_t n)
 {
     switch (type) {
-    case PONDER_TYPE_F32:
-        memcpy(dst, src, n * sizeof *src);
-        break;
+    case PONDER_TYPE_F32: memcpy(dst, src, n * sizeof *src); break;
     case PONDER_TYPE_F16:
     case PONDER_TYPE_BF16:
         for (uint64_t i = 0; i < n; i++) {
-            uint16_t h = type == PONDER_TYPE_F16 ? ponder_fp32_to_fp16(src[i])
-                                                 : ponder_fp32_to_bf16(src[i]);
+            uint16_t h =
+                type == PONDER_TYPE_F16 ? ponder_fp32_to_fp16(src[i]) : ponder_fp32_to_bf16(src[i]);
             dst[2 * i] = (uint8_t)h;
             dst[2 * i + 1] = (uint8_t)(h >> 8);
         }
         break;
-    default:
-        ponder_quantize_row(type, src, dst, (int64_t)n);
-        break;
+    default: ponder_quantize_row(type, src, dst, (int64_t)n); break;
     }
 }
 
@@ -351,18 +345,20 @@ static bool plan(Converter *c, const char *hf_name, const char *gguf_name, uint6
     const SafetensorsTensor *t = safetensors_checkpoint_find(c->ckpt, hf_name);
     if (!t)
         return ponder_failf(err, err_size, "%s: tensor '%s' (for %s) is in no safetensors file",
-                     c->dir, hf_name, gguf_name);
+                            c->dir, hf_name, gguf_name);
     if (t->dtype == SAFETENSORS_OTHER)
-        return ponder_failf(err, err_size, "%s: tensor '%s' has dtype %s (F32, F16 or BF16 expected)",
-                     t->file->path, hf_name, t->dtype_name);
+        return ponder_failf(err, err_size,
+                            "%s: tensor '%s' has dtype %s (F32, F16 or BF16 expected)",
+                            t->file->path, hf_name, t->dtype_name);
     uint64_t want[2] = {rows, cols};
     uint32_t want_dims = cols ? 2 : 1;
     if (t->n_dims != want_dims || t->shape[0] != rows || (cols && t->shape[1] != cols)) {
         char got_s[128], want_s[64];
         format_shape(got_s, sizeof got_s, t->shape, t->n_dims);
         format_shape(want_s, sizeof want_s, want, want_dims);
-        return ponder_failf(err, err_size, "%s: tensor '%s' has shape %s but config.json implies %s",
-                     t->file->path, hf_name, got_s, want_s);
+        return ponder_failf(err, err_size,
+                            "%s: tensor '%s' has shape %s but config.json implies %s",
+                            t->file->path, hf_name, got_s, want_s);
     }
     TensorJob *job = &c->jobs[c->n_jobs++];
     snprintf(job->name, sizeof job->name, "%s", gguf_name);
@@ -415,8 +411,7 @@ static bool plan_layer(Converter *c, uint64_t il, char *err, size_t err_size)
         char hf[160], gguf[GGUF_NAME_BYTES];
         snprintf(hf, sizeof hf, "model.layers.%llu.%s", (unsigned long long)il, parts[i].hf);
         snprintf(gguf, sizeof gguf, "blk.%llu.%s", (unsigned long long)il, parts[i].gguf);
-        if (!plan(c, hf, gguf, parts[i].rows, parts[i].cols, parts[i].rope_heads, err,
-                  err_size))
+        if (!plan(c, hf, gguf, parts[i].rows, parts[i].cols, parts[i].rope_heads, err, err_size))
             return false;
     }
     return true;
@@ -442,8 +437,8 @@ static bool check_all_used(const Converter *c, char *err, size_t err_size)
             bool skippable = (len >= 20 && strcmp(name + len - 20, ".rotary_emb.inv_freq") == 0) ||
                              (c->hp.tied && strcmp(name, "lm_head.weight") == 0);
             if (!skippable && !is_planned(c, t))
-                return ponder_failf(err, err_size, "%s: tensor '%s' has no GGUF counterpart", file->path,
-                             name);
+                return ponder_failf(err, err_size, "%s: tensor '%s' has no GGUF counterpart",
+                                    file->path, name);
         }
     }
     return true;
@@ -455,8 +450,8 @@ static bool plan_all(Converter *c, char *err, size_t err_size)
     c->jobs = calloc(3 + hp->n_layer * 12, sizeof *c->jobs);
     if (!c->jobs)
         return ponder_failf(err, err_size, "out of memory");
-    if (!plan(c, "model.embed_tokens.weight", "token_embd.weight", hp->n_vocab, hp->n_embd,
-              0, err, err_size) ||
+    if (!plan(c, "model.embed_tokens.weight", "token_embd.weight", hp->n_vocab, hp->n_embd, 0, err,
+              err_size) ||
         !plan(c, "model.norm.weight", "output_norm.weight", hp->n_embd, 0, 0, err, err_size))
         return false;
     // Tied models reuse token_embd for the output (llama.cpp falls back to it).
@@ -583,8 +578,8 @@ static bool write_tokenizer(GgufWriter *w, const Converter *c, char *err, size_t
                                  c->hp.n_vocab, &summary, err, err_size);
     if (ok && summary.n_tokens > c->hp.n_vocab)
         ok = ponder_failf(err, err_size, "%s has %llu tokens but the embedding only %llu rows",
-                   tok_path, (unsigned long long)summary.n_tokens,
-                   (unsigned long long)c->hp.n_vocab);
+                          tok_path, (unsigned long long)summary.n_tokens,
+                          (unsigned long long)c->hp.n_vocab);
     if (ok && summary.bos_id < 0 && c->hp.bos_id >= 0)
         gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)c->hp.bos_id);
     if (ok && summary.eos_id < 0 && c->hp.eos_id >= 0)
@@ -594,14 +589,14 @@ static bool write_tokenizer(GgufWriter *w, const Converter *c, char *err, size_t
     return ok;
 }
 
-bool convert_hf_to_gguf(const char *hf_dir, const char *out_path, const char *out_type,
-                        char *err, size_t err_size)
+bool convert_hf_to_gguf(const char *hf_dir, const char *out_path, const char *out_type, char *err,
+                        size_t err_size)
 {
     Converter c = {.dir = hf_dir};
     uint32_t file_type;
     if (!parse_out_type(out_type, &c.out_type, &file_type))
         return ponder_failf(err, err_size, "output type '%s' is not one of f32, f16, bf16, q8_0",
-                     out_type ? out_type : "(null)");
+                            out_type ? out_type : "(null)");
     char *config_path = path_in(hf_dir, "config.json");
     if (!config_path)
         return ponder_failf(err, err_size, "out of memory");
@@ -632,8 +627,7 @@ bool convert_hf_to_gguf(const char *hf_dir, const char *out_path, const char *ou
         if (i + 1 == n_global && c.rope_factors) {
             llama3_rope_factors(&c.hp, c.rope_factors);
             uint64_t ne = c.hp.head_dim / 2;
-            gguf_writer_add_tensor(w, "rope_freqs.weight", PONDER_TYPE_F32, 1, &ne,
-                                   c.rope_factors);
+            gguf_writer_add_tensor(w, "rope_freqs.weight", PONDER_TYPE_F32, 1, &ne, c.rope_factors);
         }
     }
     if (ok)

@@ -36,7 +36,7 @@ typedef struct ImatrixEntry {
 } ImatrixEntry;
 
 typedef struct Imatrix {
-    bool legacy;           // read from the .dat layout
+    bool legacy; // read from the .dat layout
     uint64_t n_entries;
     ImatrixEntry *entries; // sorted by name
     char *dataset;         // the (first) calibration file's name, or NULL

@@ -17,8 +17,8 @@ bool hf_tokenizer_to_gguf(struct GgufWriter *writer, const char *tokenizer_json_
 
 // HF_DIR holds config.json, *.safetensors (single file or sharded with an index) and
 // tokenizer.json. OUT_TYPE: "f32", "f16", "bf16" or "q8_0".
-bool convert_hf_to_gguf(const char *hf_dir, const char *out_path, const char *out_type,
-                        char *err, size_t err_size);
+bool convert_hf_to_gguf(const char *hf_dir, const char *out_path, const char *out_type, char *err,
+                        size_t err_size);
 
 // TYPE: one of quant_mix_quantizable_names() (quant-mix.h). IMATRIX_PATH: llama.cpp's
 // importance matrix for the model (the .dat or the GGUF layout, see imatrix.h) to weigh the

@@ -114,8 +114,9 @@ bool quant_mix_needs_imatrix(const QuantMix *mix)
 // The IQ mixes below 3 bits (llama.cpp's "very low bit" group).
 static bool is_low_iq(uint32_t ftype)
 {
-    return ftype == FTYPE_MOSTLY_IQ2_XXS || ftype == FTYPE_MOSTLY_IQ2_XS || ftype == FTYPE_MOSTLY_IQ2_S ||
-           ftype == FTYPE_MOSTLY_IQ2_M || ftype == FTYPE_MOSTLY_IQ1_S || ftype == FTYPE_MOSTLY_IQ1_M;
+    return ftype == FTYPE_MOSTLY_IQ2_XXS || ftype == FTYPE_MOSTLY_IQ2_XS ||
+           ftype == FTYPE_MOSTLY_IQ2_S || ftype == FTYPE_MOSTLY_IQ2_M ||
+           ftype == FTYPE_MOSTLY_IQ1_S || ftype == FTYPE_MOSTLY_IQ1_M;
 }
 
 typedef enum TensorRole {
@@ -185,18 +186,10 @@ static PonderType fit_row(PonderType type, uint64_t row_len)
     PonderType fallback;
     switch (type) {
     case PONDER_TYPE_Q2_K:
-    case PONDER_TYPE_Q3_K:
-        fallback = PONDER_TYPE_Q4_0;
-        break;
-    case PONDER_TYPE_Q4_K:
-        fallback = PONDER_TYPE_Q5_0;
-        break;
-    case PONDER_TYPE_Q5_K:
-        fallback = PONDER_TYPE_Q5_1;
-        break;
-    case PONDER_TYPE_Q6_K:
-        fallback = PONDER_TYPE_Q8_0;
-        break;
+    case PONDER_TYPE_Q3_K: fallback = PONDER_TYPE_Q4_0; break;
+    case PONDER_TYPE_Q4_K: fallback = PONDER_TYPE_Q5_0; break;
+    case PONDER_TYPE_Q5_K: fallback = PONDER_TYPE_Q5_1; break;
+    case PONDER_TYPE_Q6_K: fallback = PONDER_TYPE_Q8_0; break;
     case PONDER_TYPE_IQ4_XS:
     case PONDER_TYPE_IQ3_XXS:
     case PONDER_TYPE_IQ3_S:
@@ -204,9 +197,7 @@ static PonderType fit_row(PonderType type, uint64_t row_len)
     case PONDER_TYPE_IQ2_XS:
     case PONDER_TYPE_IQ2_S:
     case PONDER_TYPE_IQ1_S:
-    case PONDER_TYPE_IQ1_M:
-        fallback = PONDER_TYPE_IQ4_NL;
-        break;
+    case PONDER_TYPE_IQ1_M: fallback = PONDER_TYPE_IQ4_NL; break;
     default: // legacy quants: llama.cpp refuses such rows; F16 always fits
         fallback = PONDER_TYPE_F16;
         break;
@@ -214,9 +205,8 @@ static PonderType fit_row(PonderType type, uint64_t row_len)
     return row_len % block_len(fallback) == 0 ? fallback : PONDER_TYPE_F16;
 }
 
-PonderType quant_mix_tensor_type(const QuantMix *mix, const QuantMixModel *model,
-                                 const char *name, uint32_t n_dims, const uint64_t *ne,
-                                 PonderType current)
+PonderType quant_mix_tensor_type(const QuantMix *mix, const QuantMixModel *model, const char *name,
+                                 uint32_t n_dims, const uint64_t *ne, PonderType current)
 {
     if (!is_quantizable(name, n_dims))
         return current;
@@ -253,11 +243,11 @@ PonderType quant_mix_tensor_type(const QuantMix *mix, const QuantMixModel *model
         break;
     case ROLE_ATTN_V:
         if (is_low_iq(ftype))
-            type = n_gqa >= 4 ? PONDER_TYPE_Q4_K
+            type = n_gqa >= 4                                                   ? PONDER_TYPE_Q4_K
                    : ftype == FTYPE_MOSTLY_IQ2_S || ftype == FTYPE_MOSTLY_IQ2_M ? PONDER_TYPE_IQ3_S
                                                                                 : PONDER_TYPE_Q2_K;
         else if (ftype == FTYPE_MOSTLY_IQ3_XXS)
-            type = n_gqa >= 4          ? PONDER_TYPE_Q4_K
+            type = n_gqa >= 4           ? PONDER_TYPE_Q4_K
                    : model->has_imatrix ? PONDER_TYPE_IQ3_XXS
                                         : PONDER_TYPE_IQ3_S;
         else if ((ftype == FTYPE_MOSTLY_IQ3_S && n_gqa >= 4) || ftype == FTYPE_MOSTLY_IQ3_M)
@@ -304,8 +294,7 @@ PonderType quant_mix_tensor_type(const QuantMix *mix, const QuantMixModel *model
         else if (ftype == FTYPE_MOSTLY_Q3_K_M)
             type = PONDER_TYPE_Q4_K;
         break;
-    case ROLE_OTHER:
-        break;
+    case ROLE_OTHER: break;
     }
     return fit_row(type, ne[0]);
 }

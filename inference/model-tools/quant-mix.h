@@ -36,20 +36,19 @@ bool quant_mix_needs_imatrix(const QuantMix *mix);
 
 // The facts the mix rules depend on: the model's, and whether an importance matrix is used.
 typedef struct QuantMixModel {
-    const char *arch;  // general.architecture ("llama", "qwen2", ...)
-    uint32_t n_layer;  // block_count
-    uint32_t n_head;   // attention.head_count
+    const char *arch;   // general.architecture ("llama", "qwen2", ...)
+    uint32_t n_layer;   // block_count
+    uint32_t n_head;    // attention.head_count
     uint32_t n_head_kv; // attention.head_count_kv (GQA makes attn_v small and cheap to keep)
-    bool has_output;   // false when token_embd.weight doubles as the output matrix
-    bool has_imatrix;  // quantizing with an importance matrix (a few rules change with it)
+    bool has_output;    // false when token_embd.weight doubles as the output matrix
+    bool has_imatrix;   // quantizing with an importance matrix (a few rules change with it)
 } QuantMixModel;
 
 // The type tensor NAME (N_DIMS dimensions, NE as in GGUF, stored now as CURRENT) gets in a
 // file of mix MIX. Tensors that are never quantized (1-D norms and biases, rope_freqs, any
 // tensor whose name does not end in "weight") keep CURRENT.
-PonderType quant_mix_tensor_type(const QuantMix *mix, const QuantMixModel *model,
-                                 const char *name, uint32_t n_dims, const uint64_t *ne,
-                                 PonderType current);
+PonderType quant_mix_tensor_type(const QuantMix *mix, const QuantMixModel *model, const char *name,
+                                 uint32_t n_dims, const uint64_t *ne, PonderType current);
 
 // ---- Row-parallel conversion (shared by quantize and synth) -------------------------
 

@@ -159,8 +159,8 @@ bool quantize_gguf(const char *in_path, const char *out_path, const char *type,
 {
     const QuantMix *mix = quant_mix_find(type);
     if (!mix)
-        return ponder_failf(err, err_size, "unknown type '%s' (expected one of: %s)", type ? type : "",
-                     quant_mix_names());
+        return ponder_failf(err, err_size, "unknown type '%s' (expected one of: %s)",
+                            type ? type : "", quant_mix_names());
     if (!quant_mix_can_quantize(mix))
         return ponder_failf(err, err_size,
                             "type '%s': Ponder cannot write %s tensors yet, with or without an "
@@ -225,9 +225,10 @@ bool quantize_gguf(const char *in_path, const char *out_path, const char *type,
         if (!ponder_can_quantize(to) ||
             !ponder_row_bytes(t->type, job->row_len, &job->src_row_bytes) ||
             !ponder_row_bytes(to, job->row_len, &job->dst_row_bytes)) {
-            ok = ponder_failf(err, err_size, "%s: tensor '%s': rows of %llu cannot be converted to %s",
-                       in_path, name, (unsigned long long)job->row_len,
-                       ponder_type_traits(to) ? ponder_type_traits(to)->name : "?");
+            ok = ponder_failf(err, err_size,
+                              "%s: tensor '%s': rows of %llu cannot be converted to %s", in_path,
+                              name, (unsigned long long)job->row_len,
+                              ponder_type_traits(to) ? ponder_type_traits(to)->name : "?");
             break;
         }
         gguf_writer_add_tensor_fill(writer, name, to, t->n_dims, t->ne, fill_requantized, job);

@@ -9,8 +9,8 @@
 #include <string.h>
 
 enum {
-    BASE_TOKENS = 1024,    // the first ids: single bytes and the most frequent merges
-    SPECIAL_TOKENS = 32,   // BOS, EOS, the R1 chat markers, <think> ... come after
+    BASE_TOKENS = 1024,  // the first ids: single bytes and the most frequent merges
+    SPECIAL_TOKENS = 32, // BOS, EOS, the R1 chat markers, <think> ... come after
     ROW_MULTIPLE = 32,
     TOKEN_TYPE_NORMAL = 1,
     TOKEN_TYPE_UNUSED = 5, // llama.cpp's type for "[PAD<id>]" rows
@@ -33,13 +33,13 @@ static bool contains(const GgufString *sorted, size_t n, const char *data, size_
 }
 
 typedef struct Cut {
-    uint64_t n_source;  // tokens in the full vocabulary
-    uint64_t *kept;     // source ids, in order
+    uint64_t n_source; // tokens in the full vocabulary
+    uint64_t *kept;    // source ids, in order
     uint64_t n_kept;
-    const char **text;  // [n_rows]
-    size_t *len;        // [n_rows]
-    int32_t *type;      // [n_rows]
-    char *pad_names;    // storage of the "[PAD<id>]" strings
+    const char **text; // [n_rows]
+    size_t *len;       // [n_rows]
+    int32_t *type;     // [n_rows]
+    char *pad_names;   // storage of the "[PAD<id>]" strings
     uint64_t n_rows;
     const char **merges; // kept merges
     size_t *merge_len;
@@ -65,8 +65,8 @@ static bool pick_tokens(Cut *c, const GgufKv *tokens, const GgufKv *types)
         return false;
     int64_t type = TOKEN_TYPE_NORMAL;
     for (uint64_t id = 0; id < c->n_source && c->n_kept < BASE_TOKENS + SPECIAL_TOKENS; id++) {
-        if (id >= BASE_TOKENS && (!gguf_array_i64(types, id, &type) ||
-                                  type == TOKEN_TYPE_NORMAL || type == TOKEN_TYPE_UNUSED))
+        if (id >= BASE_TOKENS && (!gguf_array_i64(types, id, &type) || type == TOKEN_TYPE_NORMAL ||
+                                  type == TOKEN_TYPE_UNUSED))
             continue;
         c->kept[c->n_kept++] = id;
     }
@@ -150,14 +150,14 @@ static bool remap_special_ids(GgufWriter *writer, const GgufFile *tokenizer, con
             new_id++;
         if (new_id == c->n_kept)
             return ponder_failf(err, err_size, "%s %llu is not among the kept tokens", key,
-                         (unsigned long long)id);
+                                (unsigned long long)id);
         gguf_writer_set_u32(writer, key, (uint32_t)new_id);
     }
     return true;
 }
 
-bool synth_vocab_cut(GgufWriter *writer, const GgufFile *tokenizer, uint64_t *n_rows,
-                     char *err, size_t err_size)
+bool synth_vocab_cut(GgufWriter *writer, const GgufFile *tokenizer, uint64_t *n_rows, char *err,
+                     size_t err_size)
 {
     const GgufKv *tokens = gguf_find_kv(tokenizer, "tokenizer.ggml.tokens");
     const GgufKv *types = gguf_find_kv(tokenizer, "tokenizer.ggml.token_type");
@@ -165,7 +165,8 @@ bool synth_vocab_cut(GgufWriter *writer, const GgufFile *tokenizer, uint64_t *n_
     if (!tokens || tokens->type != GGUF_VALUE_ARRAY || tokens->array_type != GGUF_VALUE_STRING ||
         !types || types->type != GGUF_VALUE_ARRAY || types->array_count != tokens->array_count ||
         !merges || merges->type != GGUF_VALUE_ARRAY || merges->array_type != GGUF_VALUE_STRING)
-        return ponder_failf(err, err_size, "tokenizer metadata lacks tokens, token types or merges");
+        return ponder_failf(err, err_size,
+                            "tokenizer metadata lacks tokens, token types or merges");
     Cut c = {0};
     bool ok = pick_tokens(&c, tokens, types) && pick_merges(&c, merges);
     if (!ok) {

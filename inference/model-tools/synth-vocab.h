@@ -14,5 +14,5 @@ struct GgufWriter;
 // to follow), the merges among the kept tokens, and "[PAD<id>]" padding up to a multiple
 // of 32 rows. Special-token ids (BOS, EOS, ...) are renumbered; one that is not kept is an
 // error. *N_ROWS receives the padded length.
-bool synth_vocab_cut(struct GgufWriter *writer, const struct GgufFile *tokenizer,
-                     uint64_t *n_rows, char *err, size_t err_size);
+bool synth_vocab_cut(struct GgufWriter *writer, const struct GgufFile *tokenizer, uint64_t *n_rows,
+                     char *err, size_t err_size);

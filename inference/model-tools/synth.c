@@ -32,8 +32,8 @@ typedef struct SynthPreset {
     uint64_t n_vocab; // embedding rows; 0: a small vocabulary cut from the tokenizer
     uint32_t n_ctx;
     float rope_theta, norm_eps;
-    bool qkv_bias;    // Qwen2 has q/k/v biases
-    bool llama3_rope; // Llama 3.1 frequency scaling, stored as rope_freqs.weight
+    bool qkv_bias;                  // Qwen2 has q/k/v biases
+    bool llama3_rope;               // Llama 3.1 frequency scaling, stored as rope_freqs.weight
     const struct SynthQwen3 *qwen3; // NULL for other architectures
 } SynthPreset;
 
@@ -124,8 +124,7 @@ static const SynthPreset *find_preset(const char *name)
 
 // ---- Tensor list -----------------------------------------------------------------------
 
-static void add_tensor(SynthModel *m, WeightKind kind, const char *name, uint64_t ne0,
-                       uint64_t ne1)
+static void add_tensor(SynthModel *m, WeightKind kind, const char *name, uint64_t ne0, uint64_t ne1)
 {
     if (m->n_tensors == m->cap_tensors) {
         uint64_t cap = m->cap_tensors ? m->cap_tensors * 2 : 64;
@@ -150,8 +149,8 @@ static void add_tensor(SynthModel *m, WeightKind kind, const char *name, uint64_
         .n_head_kv = m->preset->n_head_kv,
         .has_output = !(m->preset->qwen3 && m->preset->qwen3->tied_output),
     };
-    t->plan.type = quant_mix_tensor_type(m->mix, &facts, t->plan.name, t->plan.n_dims,
-                                         t->plan.ne, PONDER_TYPE_F32);
+    t->plan.type = quant_mix_tensor_type(m->mix, &facts, t->plan.name, t->plan.n_dims, t->plan.ne,
+                                         PONDER_TYPE_F32);
     uint64_t row_bytes = 0;
     ponder_row_bytes(t->plan.type, ne0, &row_bytes); // the mix only picks types that fit
     t->plan.n_bytes = row_bytes * ne1;
@@ -174,10 +173,10 @@ static void add_tensors(SynthModel *m)
         add_tensor(m, KIND_ROPE_FREQS, "rope_freqs.weight", head_dim / 2, 1);
     for (uint32_t l = 0; l < p->n_layer; l++) {
         char name[48];
-#define LAYER_TENSOR(kind, suffix, ne0, ne1)                                                 \
-    do {                                                                                   \
-        snprintf(name, sizeof name, "blk.%u.%s", l, suffix);                               \
-        add_tensor(m, kind, name, ne0, ne1);                                               \
+#define LAYER_TENSOR(kind, suffix, ne0, ne1)                                                       \
+    do {                                                                                           \
+        snprintf(name, sizeof name, "blk.%u.%s", l, suffix);                                       \
+        add_tensor(m, kind, name, ne0, ne1);                                                       \
     } while (0)
         LAYER_TENSOR(KIND_NORM, "attn_norm.weight", n_embd, 1);
         LAYER_TENSOR(KIND_MATRIX, "attn_q.weight", n_embd, n_q);
@@ -253,8 +252,8 @@ static void llama3_rope_factors(const SynthPreset *p, float *x, uint64_t n)
         else if (wavelen > low_wavelen)
             factor = LLAMA3_FACTOR;
         else {
-            double smooth = (LLAMA3_ORIGINAL_CTX / wavelen - LLAMA3_LOW) /
-                            (LLAMA3_HIGH - LLAMA3_LOW);
+            double smooth =
+                (LLAMA3_ORIGINAL_CTX / wavelen - LLAMA3_LOW) / (LLAMA3_HIGH - LLAMA3_LOW);
             factor = 1.0 / ((1.0 - smooth) / LLAMA3_FACTOR + smooth);
         }
         x[i] = (float)factor;
@@ -276,15 +275,9 @@ static void generate_row(const SynthTensor *t, uint64_t row, float *x)
         gaussian_row(&state, x, n, 0.02f * expf(0.2f * g), 0.0f);
         break;
     }
-    case KIND_NORM:
-        gaussian_row(&state, x, n, 0.1f, 1.0f);
-        break;
-    case KIND_BIAS:
-        gaussian_row(&state, x, n, 0.05f, 0.0f);
-        break;
-    case KIND_ROPE_FREQS:
-        llama3_rope_factors(t->preset, x, n);
-        break;
+    case KIND_NORM: gaussian_row(&state, x, n, 0.1f, 1.0f); break;
+    case KIND_BIAS: gaussian_row(&state, x, n, 0.05f, 0.0f); break;
+    case KIND_ROPE_FREQS: llama3_rope_factors(t->preset, x, n); break;
     }
 }
 
@@ -304,7 +297,7 @@ static bool fill_tensor(void *user, void *dst, uint64_t n_bytes, char *err, size
     SynthTensor *t = user;
     if (n_bytes != t->plan.n_bytes)
         return ponder_failf(err, err_size, "size mismatch (%llu bytes planned, %llu asked)",
-                     (unsigned long long)t->plan.n_bytes, (unsigned long long)n_bytes);
+                            (unsigned long long)t->plan.n_bytes, (unsigned long long)n_bytes);
     t->dst = dst;
     t->row_bytes = t->plan.n_bytes / t->plan.ne[1];
     if (!quant_rows_parallel(t->plan.ne[1], t->plan.ne[0], t->n_threads, synth_rows, t))
@@ -376,7 +369,8 @@ static GgufFile *reopen_metadata(GgufWriter *writer, char *err, size_t err_size)
     snprintf(path, sizeof path, "%s/ponder-synth-XXXXXX", dir && dir[0] ? dir : "/tmp");
     int fd = mkstemp(path);
     if (fd < 0) {
-        ponder_failf(err, err_size, "cannot create a temporary file in %s", dir && dir[0] ? dir : "/tmp");
+        ponder_failf(err, err_size, "cannot create a temporary file in %s",
+                     dir && dir[0] ? dir : "/tmp");
         return NULL;
     }
     close(fd);
@@ -417,8 +411,8 @@ static bool add_tokenizer(SynthModel *m, const char *tokenizer_json_path, char *
     if (m->preset->n_vocab) {
         if (summary.n_tokens > m->preset->n_vocab)
             ok = ponder_failf(err, err_size, "%s: %llu tokens do not fit the %llu rows of %s",
-                       tokenizer_json_path, (unsigned long long)summary.n_tokens,
-                       (unsigned long long)m->preset->n_vocab, m->preset->name);
+                              tokenizer_json_path, (unsigned long long)summary.n_tokens,
+                              (unsigned long long)m->preset->n_vocab, m->preset->name);
         gguf_writer_copy_kv(m->writer, tokenizer);
         m->n_tokens = summary.n_tokens;
         m->n_vocab_rows = m->preset->n_vocab;
@@ -444,16 +438,15 @@ static bool model_build(SynthModel *m, const char *preset, const char *type,
     m->preset = find_preset(preset);
     if (!m->preset)
         return ponder_failf(err, err_size, "unknown preset '%s' (expected one of: %s)",
-                     preset ? preset : "", synth_preset_names());
+                            preset ? preset : "", synth_preset_names());
     m->mix = quant_mix_find(type);
     if (!m->mix)
-        return ponder_failf(err, err_size, "unknown type '%s' (expected one of: %s)", type ? type : "",
-                     quant_mix_names());
+        return ponder_failf(err, err_size, "unknown type '%s' (expected one of: %s)",
+                            type ? type : "", quant_mix_names());
     m->writer = gguf_writer_new();
     if (!m->writer)
         return ponder_failf(err, err_size, "out of memory");
-    m->n_vocab_rows = m->preset->n_vocab ? m->preset->n_vocab
-                                         : TINY_VOCAB_ROWS_WITHOUT_TOKENIZER;
+    m->n_vocab_rows = m->preset->n_vocab ? m->preset->n_vocab : TINY_VOCAB_ROWS_WITHOUT_TOKENIZER;
     // The vocabulary size (tiny presets) is known only after the tokenizer, but llama's
     // vocab_size key comes before it: set the model keys now and again (in place) after.
     set_model_metadata(m);

@@ -1,7 +1,7 @@
 // AVX2/FMA/F16C dot kernels: dot-x86.h with multiply-adds spelled vpmaddubsw/vpmaddwd.
 #include <immintrin.h>
 
-#define DOT_U8S8(acc, u, s)                                                              \
+#define DOT_U8S8(acc, u, s)                                                                        \
     _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1)))
 #define DOT_I16(acc, a, b) _mm256_add_epi32((acc), _mm256_madd_epi16((a), (b)))
 
@@ -51,7 +51,8 @@ static inline void quantize32(const float *x, __m256 inv_scale, int8_t *q, int s
     sums[0] = hsum_epi32(_mm256_add_epi32(v[0], v[1]));
     sums[1] = hsum_epi32(_mm256_add_epi32(v[2], v[3]));
     // packs interleave 128-bit lanes: 0-3 4-7 ... come out as dwords 0 4 1 5 2 6 3 7
-    __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+    __m256i packed =
+        _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
     packed = _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
     _mm256_storeu_si256((__m256i *)q, packed);
 }

@@ -31,9 +31,9 @@ static inline __m512i nibbles64(const uint8_t *qs32)
 // Sub-block scales of a Q4_K/Q5_K block for chunk C: lanes 0-7 scale 2c, lanes 8-15 2c+1.
 static inline __m512i chunk_scales(__m512i scales32, int c)
 {
-    const __m512i index = _mm512_set_epi32(2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1,
-                                           2 * c + 1, 2 * c + 1, 2 * c, 2 * c, 2 * c, 2 * c, 2 * c, 2 * c,
-                                           2 * c, 2 * c);
+    const __m512i index = _mm512_set_epi32(2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1,
+                                           2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c, 2 * c, 2 * c,
+                                           2 * c, 2 * c, 2 * c, 2 * c, 2 * c);
     return _mm512_permutexvar_epi32(index, scales32);
 }
 
@@ -47,7 +47,8 @@ static inline float k_affine_block512(const __m512i q[4], uint16_t d, uint16_t d
     __m512i part[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
 #pragma GCC unroll 4
     for (int c = 0; c < 4; c++) {
-        __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[c], _mm512_loadu_si512(b->qs + 64 * c));
+        __m512i p =
+            _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[c], _mm512_loadu_si512(b->qs + 64 * c));
         part[c % 2] = _mm512_dpwssd_epi32(part[c % 2], p, chunk_scales(scales32, c));
     }
     float scaled = (float)hsum512_epi32(_mm512_add_epi32(part[0], part[1]));
@@ -81,8 +82,9 @@ static float dot_q5_k_512(const void *w, const void *x, int64_t n)
 #pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
             // bit 4 of element 32j + l is bit j of qh[l]; here j = 2c (low half), 2c + 1
-            __m512i high = _mm512_srlv_epi64(qh, _mm512_set_epi64(2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1,
-                                                                  2 * c, 2 * c, 2 * c, 2 * c));
+            __m512i high =
+                _mm512_srlv_epi64(qh, _mm512_set_epi64(2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1,
+                                                       2 * c, 2 * c, 2 * c, 2 * c));
             high = _mm512_slli_epi64(_mm512_and_si512(high, _mm512_set1_epi8(1)), 4);
             q[c] = _mm512_or_si512(nibbles64(a[i].qs + 32 * c), high);
         }

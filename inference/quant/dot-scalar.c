@@ -200,8 +200,8 @@ static float dot_q3_k(const void *w, const void *x, int64_t n)
 }
 
 // Shared by Q4_K and Q5_K once the quants are unpacked.
-static float k_affine_block_dot(const int8_t q[QK_K], const uint8_t packed_scales[12],
-                                uint16_t d, uint16_t dmin, const BlockQ8_K *b)
+static float k_affine_block_dot(const int8_t q[QK_K], const uint8_t packed_scales[12], uint16_t d,
+                                uint16_t dmin, const BlockQ8_K *b)
 {
     int scaled = 0, mins = 0;
     for (int j = 0; j < 8; j++) {
@@ -282,8 +282,8 @@ static float dot_iq4_nl(const void *w, const void *x, int64_t n)
 }
 
 // The 256-element IQ types, through the shared unpacking (quant-iq.h).
-static inline float iq_dot(PonderType type, const void *w, size_t block_bytes,
-                           const BlockQ8_K *b, int64_t n)
+static inline float iq_dot(PonderType type, const void *w, size_t block_bytes, const BlockQ8_K *b,
+                           int64_t n)
 {
     float sum = 0;
     for (int64_t i = 0; i < n / QK_K; i++) {
@@ -297,10 +297,10 @@ static inline float iq_dot(PonderType type, const void *w, size_t block_bytes,
     return sum;
 }
 
-#define DEFINE_IQ_DOT(NAME, TYPE, BLOCK)                                                  \
-    static float NAME(const void *w, const void *x, int64_t n)                           \
-    {                                                                                    \
-        return iq_dot(TYPE, w, sizeof(BLOCK), x, n);                                     \
+#define DEFINE_IQ_DOT(NAME, TYPE, BLOCK)                                                           \
+    static float NAME(const void *w, const void *x, int64_t n)                                     \
+    {                                                                                              \
+        return iq_dot(TYPE, w, sizeof(BLOCK), x, n);                                               \
     }
 
 DEFINE_IQ_DOT(dot_iq2_xxs, PONDER_TYPE_IQ2_XXS, BlockIQ2_XXS)

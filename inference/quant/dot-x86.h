@@ -81,26 +81,26 @@ static inline __m256 load_bf16x8(const uint16_t *p)
     return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
 }
 
-#define DEFINE_DOT_HALF(NAME, LOAD8, TO_FLOAT)                                            \
-    static float NAME(const void *w, const void *x, int64_t n)                           \
-    {                                                                                    \
-        const uint16_t *a = w;                                                           \
-        const float *b = x;                                                              \
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                   \
-        __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();                   \
-        int64_t i = 0;                                                                   \
-        for (; i + 32 <= n; i += 32) {                                                   \
-            acc0 = _mm256_fmadd_ps(LOAD8(a + i), _mm256_loadu_ps(b + i), acc0);          \
-            acc1 = _mm256_fmadd_ps(LOAD8(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);  \
-            acc2 = _mm256_fmadd_ps(LOAD8(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2); \
-            acc3 = _mm256_fmadd_ps(LOAD8(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3); \
-        }                                                                                \
-        for (; i + 8 <= n; i += 8)                                                       \
-            acc0 = _mm256_fmadd_ps(LOAD8(a + i), _mm256_loadu_ps(b + i), acc0);          \
-        float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3))); \
-        for (; i < n; i++)                                                               \
-            sum += TO_FLOAT(a[i]) * b[i];                                                \
-        return sum;                                                                      \
+#define DEFINE_DOT_HALF(NAME, LOAD8, TO_FLOAT)                                                     \
+    static float NAME(const void *w, const void *x, int64_t n)                                     \
+    {                                                                                              \
+        const uint16_t *a = w;                                                                     \
+        const float *b = x;                                                                        \
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                             \
+        __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();                             \
+        int64_t i = 0;                                                                             \
+        for (; i + 32 <= n; i += 32) {                                                             \
+            acc0 = _mm256_fmadd_ps(LOAD8(a + i), _mm256_loadu_ps(b + i), acc0);                    \
+            acc1 = _mm256_fmadd_ps(LOAD8(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);            \
+            acc2 = _mm256_fmadd_ps(LOAD8(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);          \
+            acc3 = _mm256_fmadd_ps(LOAD8(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3);          \
+        }                                                                                          \
+        for (; i + 8 <= n; i += 8)                                                                 \
+            acc0 = _mm256_fmadd_ps(LOAD8(a + i), _mm256_loadu_ps(b + i), acc0);                    \
+        float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));  \
+        for (; i < n; i++)                                                                         \
+            sum += TO_FLOAT(a[i]) * b[i];                                                          \
+        return sum;                                                                                \
     }
 
 DEFINE_DOT_HALF(dot_f16, load_f16x8, fp16)
@@ -127,63 +127,65 @@ static inline float to_float_f32(float v)
     return v;
 }
 
-#define DEFINE_GEMM_FLOAT(NAME, WTYPE, LOAD8, TO_FLOAT, DOT)                              \
-    static inline __attribute__((always_inline)) void NAME##_tile(                      \
-        const WTYPE *const *w, const float *const *x, int n_cols_const, int64_t n, float *out, \
-        size_t out_stride, int rows)                                                     \
-    {                                                                                    \
-        const int C = n_cols_const, R = FLOAT_TILE_ROWS;                                 \
-        __m256 acc[FLOAT_TILE_ROWS][4];                                                  \
-        for (int r = 0; r < R; r++)                                                      \
-            for (int c = 0; c < 4; c++)                                                  \
-                acc[r][c] = _mm256_setzero_ps();                                         \
-        int64_t i = 0;                                                                   \
-        for (; i + 8 <= n; i += 8) {                                                     \
-            __m256 a[FLOAT_TILE_ROWS];                                                   \
-            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) a[r] = LOAD8(w[r] + i);  \
-            _Pragma("GCC unroll 4") for (int c = 0; c < C; c++)                          \
-            {                                                                            \
-                __m256 b = _mm256_loadu_ps(x[c] + i);                                    \
-                _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)                      \
-                    acc[r][c] = _mm256_fmadd_ps(a[r], b, acc[r][c]);                     \
-            }                                                                            \
-        }                                                                                \
-        for (int r = 0; r < rows; r++) {                                                 \
-            for (int c = 0; c < C; c++) {                                                \
-                float tail = 0;                                                          \
-                for (int64_t j = i; j < n; j++)                                          \
-                    tail += TO_FLOAT(w[r][j]) * x[c][j];                                 \
-                out[(size_t)c * out_stride + r] = hsum_ps(acc[r][c]) + tail;             \
-            }                                                                            \
-        }                                                                                \
-    }                                                                                    \
-    static void NAME(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride, \
-                     int n_cols, int64_t k, float *out, size_t out_stride)               \
-    {                                                                                    \
-        if (n_cols < QUANT_TILE_MIN_COLS) {                                              \
-            quant_gemm_by_dot(DOT, w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride); \
-            return;                                                                      \
-        }                                                                                \
-        /* columns outer: their 4 activation rows stay in L1 while the weights stream */ \
-        for (int c0 = 0; c0 < n_cols; c0 += 4) {                                         \
-            int cols = n_cols - c0 < 4 ? n_cols - c0 : 4;                                \
-            const float *xr[4];                                                          \
-            for (int c = 0; c < 4; c++)                                                  \
-                xr[c] = (const float *)((const char *)x + (size_t)(c0 + (c < cols ? c : 0)) * x_stride); \
-            for (int r0 = 0; r0 < n_rows; r0 += FLOAT_TILE_ROWS) {                       \
-                int rows = n_rows - r0 < FLOAT_TILE_ROWS ? n_rows - r0 : FLOAT_TILE_ROWS; \
-                const WTYPE *wr[FLOAT_TILE_ROWS]; /* missing rows repeat the last */     \
-                for (int r = 0; r < FLOAT_TILE_ROWS; r++)                                \
-                    wr[r] = (const WTYPE *)((const char *)w + (size_t)(r0 + (r < rows ? r : rows - 1)) * w_stride); \
-                float *o = out + (size_t)c0 * out_stride + r0;                           \
-                switch (cols) {                                                          \
-                case 1: NAME##_tile(wr, xr, 1, k, o, out_stride, rows); break;           \
-                case 2: NAME##_tile(wr, xr, 2, k, o, out_stride, rows); break;           \
-                case 3: NAME##_tile(wr, xr, 3, k, o, out_stride, rows); break;           \
-                default: NAME##_tile(wr, xr, 4, k, o, out_stride, rows); break;          \
-                }                                                                        \
-            }                                                                            \
-        }                                                                                \
+#define DEFINE_GEMM_FLOAT(NAME, WTYPE, LOAD8, TO_FLOAT, DOT)                                       \
+    static inline __attribute__((always_inline)) void NAME##_tile(                                 \
+        const WTYPE *const *w, const float *const *x, int n_cols_const, int64_t n, float *out,     \
+        size_t out_stride, int rows)                                                               \
+    {                                                                                              \
+        const int C = n_cols_const, R = FLOAT_TILE_ROWS;                                           \
+        __m256 acc[FLOAT_TILE_ROWS][4];                                                            \
+        for (int r = 0; r < R; r++)                                                                \
+            for (int c = 0; c < 4; c++)                                                            \
+                acc[r][c] = _mm256_setzero_ps();                                                   \
+        int64_t i = 0;                                                                             \
+        for (; i + 8 <= n; i += 8) {                                                               \
+            __m256 a[FLOAT_TILE_ROWS];                                                             \
+            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) a[r] = LOAD8(w[r] + i);            \
+            _Pragma("GCC unroll 4") for (int c = 0; c < C; c++)                                    \
+            {                                                                                      \
+                __m256 b = _mm256_loadu_ps(x[c] + i);                                              \
+                _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) acc[r][c] =                    \
+                    _mm256_fmadd_ps(a[r], b, acc[r][c]);                                           \
+            }                                                                                      \
+        }                                                                                          \
+        for (int r = 0; r < rows; r++) {                                                           \
+            for (int c = 0; c < C; c++) {                                                          \
+                float tail = 0;                                                                    \
+                for (int64_t j = i; j < n; j++)                                                    \
+                    tail += TO_FLOAT(w[r][j]) * x[c][j];                                           \
+                out[(size_t)c * out_stride + r] = hsum_ps(acc[r][c]) + tail;                       \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    static void NAME(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,   \
+                     int n_cols, int64_t k, float *out, size_t out_stride)                         \
+    {                                                                                              \
+        if (n_cols < QUANT_TILE_MIN_COLS) {                                                        \
+            quant_gemm_by_dot(DOT, w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);  \
+            return;                                                                                \
+        }                                                                                          \
+        /* columns outer: their 4 activation rows stay in L1 while the weights stream */           \
+        for (int c0 = 0; c0 < n_cols; c0 += 4) {                                                   \
+            int cols = n_cols - c0 < 4 ? n_cols - c0 : 4;                                          \
+            const float *xr[4];                                                                    \
+            for (int c = 0; c < 4; c++)                                                            \
+                xr[c] = (const float *)((const char *)x +                                          \
+                                        (size_t)(c0 + (c < cols ? c : 0)) * x_stride);             \
+            for (int r0 = 0; r0 < n_rows; r0 += FLOAT_TILE_ROWS) {                                 \
+                int rows = n_rows - r0 < FLOAT_TILE_ROWS ? n_rows - r0 : FLOAT_TILE_ROWS;          \
+                const WTYPE *wr[FLOAT_TILE_ROWS]; /* missing rows repeat the last */               \
+                for (int r = 0; r < FLOAT_TILE_ROWS; r++)                                          \
+                    wr[r] = (const WTYPE *)((const char *)w +                                      \
+                                            (size_t)(r0 + (r < rows ? r : rows - 1)) * w_stride);  \
+                float *o = out + (size_t)c0 * out_stride + r0;                                     \
+                switch (cols) {                                                                    \
+                case 1: NAME##_tile(wr, xr, 1, k, o, out_stride, rows); break;                     \
+                case 2: NAME##_tile(wr, xr, 2, k, o, out_stride, rows); break;                     \
+                case 3: NAME##_tile(wr, xr, 3, k, o, out_stride, rows); break;                     \
+                default: NAME##_tile(wr, xr, 4, k, o, out_stride, rows); break;                    \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
     }
 
 DEFINE_GEMM_FLOAT(gemm_f32, float, load_f32x8, to_float_f32, dot_f32)
@@ -197,16 +199,17 @@ static inline __m256i unpack_nibbles32(const uint8_t qs[16])
 {
     __m128i bytes = _mm_loadu_si128((const __m128i *)qs);
     __m128i mask = _mm_set1_epi8(0xf);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), _mm_and_si128(bytes, mask));
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask),
+                            _mm_and_si128(bytes, mask));
 }
 
 // Bit 4 of each of the 32 quants of a Q5 block (0x10 or 0): bit e of the u32 QH.
 static inline __m256i unpack_q5_high(const uint8_t qh[4])
 {
     // byte e takes byte e/8 of qh, then tests bit e%8 in it
-    __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)load_u32_le(qh)),
-                                         _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
-                                                           0x0101010101010101, 0));
+    __m256i spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32((int)load_u32_le(qh)),
+        _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0));
     __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
     __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
     return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
@@ -220,25 +223,26 @@ static inline __m256i dot_s8s8(__m256i q, __m256i x)
 }
 
 // Two blocks per iteration into two accumulators: one FMA chain would wait on its latency.
-#define DEFINE_DOT_SYMMETRIC(NAME, BLOCK, QUANTS)                                         \
-    static inline __m256 NAME##_block(const BLOCK *a, const BlockQ8_0 *b, __m256 acc)     \
-    {                                                                                    \
-        __m256i s = dot_s8s8(QUANTS(a), load256(b->qs));                                 \
-        return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(fp16(a->d) * fp16(b->d)), acc); \
-    }                                                                                    \
-    static float NAME(const void *w, const void *x, int64_t n)                           \
-    {                                                                                    \
-        const BLOCK *a = w;                                                              \
-        const BlockQ8_0 *b = x;                                                          \
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                   \
-        int64_t i = 0, blocks = n / QK_LEGACY;                                           \
-        for (; i + 2 <= blocks; i += 2) {                                                \
-            acc0 = NAME##_block(&a[i], &b[i], acc0);                                     \
-            acc1 = NAME##_block(&a[i + 1], &b[i + 1], acc1);                             \
-        }                                                                                \
-        if (i < blocks)                                                                  \
-            acc0 = NAME##_block(&a[i], &b[i], acc0);                                     \
-        return hsum_ps(_mm256_add_ps(acc0, acc1));                                       \
+#define DEFINE_DOT_SYMMETRIC(NAME, BLOCK, QUANTS)                                                  \
+    static inline __m256 NAME##_block(const BLOCK *a, const BlockQ8_0 *b, __m256 acc)              \
+    {                                                                                              \
+        __m256i s = dot_s8s8(QUANTS(a), load256(b->qs));                                           \
+        return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(fp16(a->d) * fp16(b->d)),     \
+                               acc);                                                               \
+    }                                                                                              \
+    static float NAME(const void *w, const void *x, int64_t n)                                     \
+    {                                                                                              \
+        const BLOCK *a = w;                                                                        \
+        const BlockQ8_0 *b = x;                                                                    \
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                             \
+        int64_t i = 0, blocks = n / QK_LEGACY;                                                     \
+        for (; i + 2 <= blocks; i += 2) {                                                          \
+            acc0 = NAME##_block(&a[i], &b[i], acc0);                                               \
+            acc1 = NAME##_block(&a[i + 1], &b[i + 1], acc1);                                       \
+        }                                                                                          \
+        if (i < blocks)                                                                            \
+            acc0 = NAME##_block(&a[i], &b[i], acc0);                                               \
+        return hsum_ps(_mm256_add_ps(acc0, acc1));                                                 \
     }
 
 static inline __m256i quants_q8_0(const BlockQ8_0 *b)
@@ -278,18 +282,18 @@ DEFINE_DOT_SYMMETRIC(dot_iq4_nl, BlockIQ4_NL, quants_iq4_nl)
 // their sum (stored in the Q8_1 block). The two parts of a block can be large and cancel,
 // so each block is finished in scalar arithmetic from exact integer sums, like the scalar
 // kernel, rather than in separately rounded vector lanes.
-#define DEFINE_DOT_AFFINE(NAME, BLOCK, QUANTS)                                            \
-    static float NAME(const void *w, const void *x, int64_t n)                           \
-    {                                                                                    \
-        const BLOCK *a = w;                                                              \
-        const BlockQ8_1 *b = x;                                                          \
-        float sum = 0;                                                                   \
-        for (int64_t i = 0; i < n / QK_LEGACY; i++) {                                    \
-            float dx = fp16(b[i].d);                                                     \
-            __m256i s = DOT_U8S8(_mm256_setzero_si256(), QUANTS(&a[i]), load256(b[i].qs)); \
+#define DEFINE_DOT_AFFINE(NAME, BLOCK, QUANTS)                                                     \
+    static float NAME(const void *w, const void *x, int64_t n)                                     \
+    {                                                                                              \
+        const BLOCK *a = w;                                                                        \
+        const BlockQ8_1 *b = x;                                                                    \
+        float sum = 0;                                                                             \
+        for (int64_t i = 0; i < n / QK_LEGACY; i++) {                                              \
+            float dx = fp16(b[i].d);                                                               \
+            __m256i s = DOT_U8S8(_mm256_setzero_si256(), QUANTS(&a[i]), load256(b[i].qs));         \
             sum += fp16(a[i].d) * dx * (float)hsum_epi32(s) + fp16(a[i].m) * dx * (float)b[i].sum; \
-        }                                                                                \
-        return sum;                                                                      \
+        }                                                                                          \
+        return sum;                                                                                \
     }
 
 static inline __m256i quants_q4_1(const BlockQ4_1 *b)
@@ -337,11 +341,13 @@ static inline __m256i broadcast_scale32(__m256i scales, int j)
 // scaled quants and the mins can be large and cancel, so the block is finished from exact
 // integer sums in scalar arithmetic, as in the scalar kernel.
 static inline float k_affine_block(const __m256i low[4], const __m256i high[4], uint16_t d,
-                                   uint16_t dmin, const uint8_t packed_scales[12], const BlockQ8_K *b)
+                                   uint16_t dmin, const uint8_t packed_scales[12],
+                                   const BlockQ8_K *b)
 {
     uint64_t scales, mins;
     unpack_k_scales(packed_scales, &scales, &mins);
-    __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)scales)));
+    __m256i sc =
+        _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)scales)));
     __m256i part[4]; // independent chains: a fused multiply-accumulate has latency
 #pragma GCC unroll 4
     for (int c = 0; c < 4; c++) {
@@ -350,8 +356,10 @@ static inline float k_affine_block(const __m256i low[4], const __m256i high[4], 
         part[c] = DOT_I16(_mm256_setzero_si256(), p_low, broadcast_scale32(sc, 2 * c));
         part[c] = DOT_I16(part[c], p_high, broadcast_scale32(sc, 2 * c + 1));
     }
-    __m256i isum = _mm256_add_epi32(_mm256_add_epi32(part[0], part[1]), _mm256_add_epi32(part[2], part[3]));
-    float scaled = (float)hsum_epi32(isum), min_sum = (float)hsum_epi32_128(k_min_products(mins, b->bsums));
+    __m256i isum =
+        _mm256_add_epi32(_mm256_add_epi32(part[0], part[1]), _mm256_add_epi32(part[2], part[3]));
+    float scaled = (float)hsum_epi32(isum),
+          min_sum = (float)hsum_epi32_128(k_min_products(mins, b->bsums));
     return b->d * (fp16(d) * scaled - fp16(dmin) * min_sum);
 }
 
@@ -430,7 +438,8 @@ static float dot_q2_k(const void *w, const void *x, int64_t n)
     for (int64_t i = 0; i < n / QK_K; i++) {
         __m128i packed = _mm_loadu_si128((const __m128i *)a[i].scales);
         __m256i sc = _mm256_cvtepu8_epi16(_mm_and_si128(packed, _mm_set1_epi8(0xf)));
-        __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0xf)));
+        __m256i mins =
+            _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0xf)));
         // independent chains: a fused multiply-accumulate has latency
         __m256i part[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
                            _mm256_setzero_si256()};
@@ -444,9 +453,11 @@ static float dot_q2_k(const void *w, const void *x, int64_t n)
                 part[s] = DOT_I16(part[s], p, scale_pair16(sc, h, s));
             }
         }
-        __m256i isum = _mm256_add_epi32(_mm256_add_epi32(part[0], part[1]), _mm256_add_epi32(part[2], part[3]));
+        __m256i isum = _mm256_add_epi32(_mm256_add_epi32(part[0], part[1]),
+                                        _mm256_add_epi32(part[2], part[3]));
         // finished in scalar from exact sums: the two parts can cancel (see k_affine_block)
-        float scaled = (float)hsum_epi32(isum), min_sum = (float)hsum_epi32(scaled_bsums(mins, &b[i]));
+        float scaled = (float)hsum_epi32(isum),
+              min_sum = (float)hsum_epi32(scaled_bsums(mins, &b[i]));
         sum += b[i].d * (fp16(a[i].d) * scaled - fp16(a[i].dmin) * min_sum);
     }
     return sum;
@@ -488,7 +499,8 @@ static float dot_q3_k(const void *w, const void *x, int64_t n)
                 part[s] = DOT_I16(part[s], p, scale_pair16(sc, h, s));
             }
         }
-        __m256i isum = _mm256_add_epi32(_mm256_add_epi32(part[0], part[1]), _mm256_add_epi32(part[2], part[3]));
+        __m256i isum = _mm256_add_epi32(_mm256_add_epi32(part[0], part[1]),
+                                        _mm256_add_epi32(part[2], part[3]));
         // undo the +4: subtract 4 * scale * (sum of the sub-block's activations)
         isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(scaled_bsums(sc, &b[i]), 2));
         acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(b[i].d * fp16(a[i].d)), acc);
@@ -519,8 +531,9 @@ static float dot_q6_k(const void *w, const void *x, int64_t n)
                                 _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x0c)), 2)),
                 _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
                                 _mm256_and_si256(qh, _mm256_set1_epi8(0x30))),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
-                                _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8((char)0xc0)), 2)),
+                _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
+                    _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8((char)0xc0)), 2)),
             };
 #pragma GCC unroll 4
             for (int s = 0; s < 4; s++) {
@@ -528,7 +541,8 @@ static float dot_q6_k(const void *w, const void *x, int64_t n)
                 part[s] = DOT_I16(part[s], p, scale_pair16(sc, h, s));
             }
         }
-        __m256i isum = _mm256_add_epi32(_mm256_add_epi32(part[0], part[1]), _mm256_add_epi32(part[2], part[3]));
+        __m256i isum = _mm256_add_epi32(_mm256_add_epi32(part[0], part[1]),
+                                        _mm256_add_epi32(part[2], part[3]));
         // undo the +32
         isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(scaled_bsums(sc, &b[i]), 5));
         acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(b[i].d * fp16(a[i].d)), acc);
@@ -572,7 +586,8 @@ static float dot_iq4_xs(const void *w, const void *x, int64_t n)
         for (int c = 0; c < 4; c++) {
             __m256i bytes = load256(a[i].qs + 32 * c);
             __m256i q_low = _mm256_shuffle_epi8(levels, _mm256_and_si256(bytes, mask));
-            __m256i q_high = _mm256_shuffle_epi8(levels, _mm256_and_si256(_mm256_srli_epi16(bytes, 4), mask));
+            __m256i q_high =
+                _mm256_shuffle_epi8(levels, _mm256_and_si256(_mm256_srli_epi16(bytes, 4), mask));
             __m256i x0 = load256(b[i].qs + 64 * c), x1 = load256(b[i].qs + 64 * c + 32);
             __m256i x_low = _mm256_permute2x128_si256(x0, x1, 0x20);
             __m256i x_high = _mm256_permute2x128_si256(x0, x1, 0x31);
@@ -601,18 +616,18 @@ static inline float iq_unpacked_dot(const IqUnpacked *u, const BlockQ8_K *b)
     return b->d * (fp16(u->factor_bits) * u->factor_scale) * scaled;
 }
 
-#define DEFINE_DOT_IQ_UNPACKED(NAME, TYPE, BLOCK)                                         \
-    static float NAME(const void *w, const void *x, int64_t n)                           \
-    {                                                                                    \
-        const BLOCK *a = w;                                                              \
-        const BlockQ8_K *b = x;                                                          \
-        float sum = 0;                                                                   \
-        for (int64_t i = 0; i < n / QK_K; i++) {                                         \
-            IqUnpacked u;                                                                \
-            iq_unpack(TYPE, &a[i], &u);                                                  \
-            sum += iq_unpacked_dot(&u, &b[i]);                                           \
-        }                                                                                \
-        return sum;                                                                      \
+#define DEFINE_DOT_IQ_UNPACKED(NAME, TYPE, BLOCK)                                                  \
+    static float NAME(const void *w, const void *x, int64_t n)                                     \
+    {                                                                                              \
+        const BLOCK *a = w;                                                                        \
+        const BlockQ8_K *b = x;                                                                    \
+        float sum = 0;                                                                             \
+        for (int64_t i = 0; i < n / QK_K; i++) {                                                   \
+            IqUnpacked u;                                                                          \
+            iq_unpack(TYPE, &a[i], &u);                                                            \
+            sum += iq_unpacked_dot(&u, &b[i]);                                                     \
+        }                                                                                          \
+        return sum;                                                                                \
     }
 
 DEFINE_DOT_IQ_UNPACKED(dot_iq2_xxs, PONDER_TYPE_IQ2_XXS, BlockIQ2_XXS)

@@ -94,7 +94,8 @@ static inline __m256 half_of(__m256i v, int high)
 // An i32 lane holding the i16 pair (v, v), for V in [-32768, 32767].
 static inline __m256i i16_pair(__m256i v)
 {
-    return _mm256_or_si256(_mm256_and_si256(v, _mm256_set1_epi32(0xffff)), _mm256_slli_epi32(v, 16));
+    return _mm256_or_si256(_mm256_and_si256(v, _mm256_set1_epi32(0xffff)),
+                           _mm256_slli_epi32(v, 16));
 }
 
 // ---- K-quant panels ----
@@ -124,8 +125,10 @@ panel_k_affine(KPanel *p, const uint8_t *block0, size_t w_stride, int n_rows, bo
         __m256i low[8], high[8];
         for (int r = 0; r < 8; r++) {
             const uint8_t *row = block0 + (size_t)r * w_stride;
-            const uint8_t *qs = five_bits ? ((const BlockQ5_K *)row)->qs : ((const BlockQ4_K *)row)->qs;
-            __m256i bytes = r < n_rows ? _mm256_loadu_si256((const __m256i *)qs + c) : _mm256_setzero_si256();
+            const uint8_t *qs =
+                five_bits ? ((const BlockQ5_K *)row)->qs : ((const BlockQ4_K *)row)->qs;
+            __m256i bytes =
+                r < n_rows ? _mm256_loadu_si256((const __m256i *)qs + c) : _mm256_setzero_si256();
             low[r] = _mm256_and_si256(bytes, mask);
             high[r] = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), mask);
             if (five_bits && r < n_rows) {
@@ -175,9 +178,12 @@ static void panel_q6_k(KPanel *p, const uint8_t *block0, size_t w_stride, int n_
         for (int r = 0; r < 8; r++) {
             const BlockQ6_K *b = (const BlockQ6_K *)(block0 + (size_t)r * w_stride);
             bool in = r < n_rows;
-            __m256i ql0 = in ? _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h)) : _mm256_setzero_si256();
-            __m256i ql1 = in ? _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32)) : _mm256_setzero_si256();
-            __m256i qh = in ? _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h)) : _mm256_setzero_si256();
+            __m256i ql0 =
+                in ? _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h)) : _mm256_setzero_si256();
+            __m256i ql1 = in ? _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32))
+                             : _mm256_setzero_si256();
+            __m256i qh =
+                in ? _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h)) : _mm256_setzero_si256();
             for (int s = 0; s < 4; s++) {
                 __m256i ql = s % 2 ? ql1 : ql0;
                 __m256i low = _mm256_and_si256(s < 2 ? ql : _mm256_srli_epi16(ql, 4), low4);
@@ -194,7 +200,8 @@ static void panel_q6_k(KPanel *p, const uint8_t *block0, size_t w_stride, int n_
     for (int j = 0; j < 16; j++)
         p->scale_pair[j] = i16_pair(signed_byte_of(sc[j / 4], j % 4));
     for (int q = 0; q < 8; q++) {
-        __m256i lo = signed_byte_of(sc[q / 2], 2 * (q % 2)), hi = signed_byte_of(sc[q / 2], 2 * (q % 2) + 1);
+        __m256i lo = signed_byte_of(sc[q / 2], 2 * (q % 2)),
+                hi = signed_byte_of(sc[q / 2], 2 * (q % 2) + 1);
         p->offset_pair[q] = _mm256_or_si256(_mm256_and_si256(lo, _mm256_set1_epi32(0xffff)),
                                             _mm256_slli_epi32(hi, 16));
     }
@@ -206,9 +213,10 @@ typedef void (*KPanelDecode)(KPanel *p, const uint8_t *block0, size_t w_stride, 
 
 // Accumulates ACC[c] (lane r: row r, column c) over N_BLOCKS super-blocks of panels P, for
 // activation rows X[c] from super-block X_BLOCK0. SUB_STEPS: panel steps per sub-block.
-static inline __attribute__((always_inline)) void
-k_tile(const KPanel *panels, int n_blocks, int n_cols_const, int sub_steps, const BlockQ8_K *const *x,
-       int64_t x_block0, __m256 acc[COLS])
+static inline __attribute__((always_inline)) void k_tile(const KPanel *panels, int n_blocks,
+                                                         int n_cols_const, int sub_steps,
+                                                         const BlockQ8_K *const *x,
+                                                         int64_t x_block0, __m256 acc[COLS])
 {
     const int C = n_cols_const;
     for (int b = 0; b < n_blocks; b++) {
@@ -229,7 +237,8 @@ k_tile(const KPanel *panels, int n_blocks, int n_cols_const, int sub_steps, cons
 #pragma GCC unroll 4
                 for (int c = 0; c < C; c++) {
                     __m256i xv = _mm256_set1_epi32((int)load_u32(xb[c]->qs + 4 * s));
-                    isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(_mm256_maddubs_epi16(w, xv), scale));
+                    isum[c] = _mm256_add_epi32(
+                        isum[c], _mm256_madd_epi16(_mm256_maddubs_epi16(w, xv), scale));
                 }
             }
         }
@@ -238,8 +247,9 @@ k_tile(const KPanel *panels, int n_blocks, int n_cols_const, int sub_steps, cons
             __m256i m = _mm256_setzero_si256();
 #pragma GCC unroll 8
             for (int q = 0; q < 8; q++)
-                m = _mm256_add_epi32(m, _mm256_madd_epi16(p->offset_pair[q],
-                                                          _mm256_set1_epi32((int)load_u32(&xb[c]->bsums[2 * q]))));
+                m = _mm256_add_epi32(
+                    m, _mm256_madd_epi16(p->offset_pair[q],
+                                         _mm256_set1_epi32((int)load_u32(&xb[c]->bsums[2 * q]))));
             __m256 total = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[c]), p->d,
                                            _mm256_mul_ps(_mm256_cvtepi32_ps(m), p->offset_scale));
             acc[c] = _mm256_fmadd_ps(total, _mm256_set1_ps(xb[c]->d), acc[c]);
@@ -250,13 +260,14 @@ k_tile(const KPanel *panels, int n_blocks, int n_cols_const, int sub_steps, cons
 // ---- Panels of 32-element blocks with signed quants (Q8_0, Q4_0, Q5_0) and their tile ----
 
 typedef struct Q8Panel {
-    __m256i q[QK_LEGACY / 4];   // dword s of lane r: signed quants 4s..4s+3 of row r
+    __m256i q[QK_LEGACY / 4]; // dword s of lane r: signed quants 4s..4s+3 of row r
     __m256i abs_q[QK_LEGACY / 4];
     __m256 d;
 } Q8Panel;
 
 // The 32 signed quants of block BLOCK of ROW, a block of TYPE.
-static inline __attribute__((always_inline)) __m256i legacy_quants(PonderType type, const uint8_t *row, int64_t block)
+static inline __attribute__((always_inline)) __m256i
+legacy_quants(PonderType type, const uint8_t *row, int64_t block)
 {
     if (type == PONDER_TYPE_Q8_0)
         return _mm256_loadu_si256((const __m256i *)((const BlockQ8_0 *)row)[block].qs);
@@ -264,28 +275,32 @@ static inline __attribute__((always_inline)) __m256i legacy_quants(PonderType ty
                                                  : ((const BlockQ5_0 *)row)[block].qs;
     __m128i bytes = _mm_loadu_si128((const __m128i *)qs);
     __m128i mask = _mm_set1_epi8(0xf);
-    __m256i q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), _mm_and_si128(bytes, mask));
+    __m256i q =
+        _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), _mm_and_si128(bytes, mask));
     if (type == PONDER_TYPE_Q4_0)
         return _mm256_sub_epi8(q, _mm256_set1_epi8(8));
     // Q5_0: bit 4 of element e is bit e of qh; spread byte e/8 of qh to byte e, test bit e%8
-    __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)load_u32(((const BlockQ5_0 *)row)[block].qh)),
-                                         _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
-                                                           0x0101010101010101, 0));
+    __m256i spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32((int)load_u32(((const BlockQ5_0 *)row)[block].qh)),
+        _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0));
     __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
-    __m256i high = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
+    __m256i high = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit),
+                                    _mm256_set1_epi8(0x10));
     return _mm256_sub_epi8(_mm256_or_si256(q, high), _mm256_set1_epi8(16));
 }
 
-static inline __attribute__((always_inline)) void
-panel_legacy(PonderType type, size_t block_bytes, Q8Panel *p, const uint8_t *row0, size_t w_stride,
-             int n_rows, int64_t block)
+static inline __attribute__((always_inline)) void panel_legacy(PonderType type, size_t block_bytes,
+                                                               Q8Panel *p, const uint8_t *row0,
+                                                               size_t w_stride, int n_rows,
+                                                               int64_t block)
 {
     __m256i z[8];
     uint16_t d[8];
     for (int r = 0; r < 8; r++) {
         const uint8_t *row = row0 + (size_t)r * w_stride;
         z[r] = r < n_rows ? legacy_quants(type, row, block) : _mm256_setzero_si256();
-        d[r] = r < n_rows ? (uint16_t)load_u32(row + (size_t)block * block_bytes) : 0; // fp16 d first
+        d[r] =
+            r < n_rows ? (uint16_t)load_u32(row + (size_t)block * block_bytes) : 0; // fp16 d first
     }
     transpose8(z);
     for (int s = 0; s < 8; s++) {
@@ -295,9 +310,10 @@ panel_legacy(PonderType type, size_t block_bytes, Q8Panel *p, const uint8_t *row
     p->d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d));
 }
 
-static inline __attribute__((always_inline)) void
-q8_0_tile(const Q8Panel *panels, int n_blocks, int n_cols_const, const BlockQ8_0 *const *x,
-          int64_t x_block0, __m256 acc[COLS])
+static inline __attribute__((always_inline)) void q8_0_tile(const Q8Panel *panels, int n_blocks,
+                                                            int n_cols_const,
+                                                            const BlockQ8_0 *const *x,
+                                                            int64_t x_block0, __m256 acc[COLS])
 {
     const int C = n_cols_const;
     const __m256i ones = _mm256_set1_epi16(1);
@@ -318,9 +334,9 @@ q8_0_tile(const Q8Panel *panels, int n_blocks, int n_cols_const, const BlockQ8_0
         }
 #pragma GCC unroll 4
         for (int c = 0; c < C; c++)
-            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[c]),
-                                     _mm256_mul_ps(p->d, _mm256_set1_ps(_cvtsh_ss(x[c][x_block0 + b].d))),
-                                     acc[c]);
+            acc[c] = _mm256_fmadd_ps(
+                _mm256_cvtepi32_ps(isum[c]),
+                _mm256_mul_ps(p->d, _mm256_set1_ps(_cvtsh_ss(x[c][x_block0 + b].d))), acc[c]);
     }
 }
 
@@ -329,34 +345,40 @@ q8_0_tile(const Q8Panel *panels, int n_blocks, int n_cols_const, const BlockQ8_0
 static inline void tile_load(__m256 acc[COLS], bool first, const float *out, size_t out_stride,
                              int rows, int cols)
 {
-    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256i mask =
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     for (int c = 0; c < COLS; c++)
-        acc[c] = first || c >= cols ? _mm256_setzero_ps() : _mm256_maskload_ps(out + (size_t)c * out_stride, mask);
+        acc[c] = first || c >= cols ? _mm256_setzero_ps()
+                                    : _mm256_maskload_ps(out + (size_t)c * out_stride, mask);
 }
 
 static inline void tile_store(__m256 acc[COLS], float *out, size_t out_stride, int rows, int cols)
 {
-    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256i mask =
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     for (int c = 0; c < cols; c++)
         _mm256_maskstore_ps(out + (size_t)c * out_stride, mask, acc[c]);
 }
 
-#define DISPATCH_COLS(cols, BODY)                                                         \
-    do {                                                                                 \
-        switch (cols) {                                                                  \
-        case 1: BODY(1); break;                                                          \
-        case 2: BODY(2); break;                                                          \
-        case 3: BODY(3); break;                                                          \
-        default: BODY(4); break;                                                         \
-        }                                                                                \
+#define DISPATCH_COLS(cols, BODY)                                                                  \
+    do {                                                                                           \
+        switch (cols) {                                                                            \
+        case 1: BODY(1); break;                                                                    \
+        case 2: BODY(2); break;                                                                    \
+        case 3: BODY(3); break;                                                                    \
+        default: BODY(4); break;                                                                   \
+        }                                                                                          \
     } while (0)
 
-static inline __attribute__((always_inline)) void
-gemm_k(PonderType type, KPanelDecode decode, int sub_steps, const void *w, size_t w_stride, int n_rows,
-       const void *x, size_t x_stride, int n_cols, int64_t k, float *out, size_t out_stride)
+static inline __attribute__((always_inline)) void gemm_k(PonderType type, KPanelDecode decode,
+                                                         int sub_steps, const void *w,
+                                                         size_t w_stride, int n_rows, const void *x,
+                                                         size_t x_stride, int n_cols, int64_t k,
+                                                         float *out, size_t out_stride)
 {
     if (n_cols < QUANT_TILE_MIN_COLS) {
-        quant_gemm_by_dot(quant_vec_dot_avx2(type), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
+        quant_gemm_by_dot(quant_vec_dot_avx2(type), w, w_stride, n_rows, x, x_stride, n_cols, k,
+                          out, out_stride);
         return;
     }
     const size_t block_bytes = ponder_type_traits(type)->block_bytes;
@@ -373,7 +395,8 @@ gemm_k(PonderType type, KPanelDecode decode, int sub_steps, const void *w, size_
                 int cols = n_cols - c0 < COLS ? n_cols - c0 : COLS;
                 const BlockQ8_K *xr[COLS];
                 for (int c = 0; c < COLS; c++)
-                    xr[c] = (const BlockQ8_K *)((const uint8_t *)x + (size_t)(c0 + (c < cols ? c : 0)) * x_stride);
+                    xr[c] = (const BlockQ8_K *)((const uint8_t *)x +
+                                                (size_t)(c0 + (c < cols ? c : 0)) * x_stride);
                 float *o = out + (size_t)c0 * out_stride + r0;
                 __m256 acc[COLS];
                 tile_load(acc, kb == 0, o, out_stride, rows, cols);
@@ -386,11 +409,12 @@ gemm_k(PonderType type, KPanelDecode decode, int sub_steps, const void *w, size_
     }
 }
 
-#define DEFINE_GEMM_K(NAME, TYPE, DECODE, SUB_STEPS)                                     \
-    static void NAME(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride, \
-                     int n_cols, int64_t k, float *out, size_t out_stride)               \
-    {                                                                                    \
-        gemm_k(TYPE, DECODE, SUB_STEPS, w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride); \
+#define DEFINE_GEMM_K(NAME, TYPE, DECODE, SUB_STEPS)                                               \
+    static void NAME(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,   \
+                     int n_cols, int64_t k, float *out, size_t out_stride)                         \
+    {                                                                                              \
+        gemm_k(TYPE, DECODE, SUB_STEPS, w, w_stride, n_rows, x, x_stride, n_cols, k, out,          \
+               out_stride);                                                                        \
     }
 
 DEFINE_GEMM_K(gemm_q4_k, PONDER_TYPE_Q4_K, panel_q4_k, 8)
@@ -398,11 +422,12 @@ DEFINE_GEMM_K(gemm_q5_k, PONDER_TYPE_Q5_K, panel_q5_k, 8)
 DEFINE_GEMM_K(gemm_q6_k, PONDER_TYPE_Q6_K, panel_q6_k, 4)
 
 static inline __attribute__((always_inline)) void
-gemm_legacy(PonderType type, const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
-            int n_cols, int64_t k, float *out, size_t out_stride)
+gemm_legacy(PonderType type, const void *w, size_t w_stride, int n_rows, const void *x,
+            size_t x_stride, int n_cols, int64_t k, float *out, size_t out_stride)
 {
     if (n_cols < QUANT_TILE_MIN_COLS) {
-        quant_gemm_by_dot(quant_vec_dot_avx2(type), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
+        quant_gemm_by_dot(quant_vec_dot_avx2(type), w, w_stride, n_rows, x, x_stride, n_cols, k,
+                          out, out_stride);
         return;
     }
     const size_t block_bytes = ponder_type_traits(type)->block_bytes;
@@ -419,7 +444,8 @@ gemm_legacy(PonderType type, const void *w, size_t w_stride, int n_rows, const v
                 int cols = n_cols - c0 < COLS ? n_cols - c0 : COLS;
                 const BlockQ8_0 *xr[COLS];
                 for (int c = 0; c < COLS; c++)
-                    xr[c] = (const BlockQ8_0 *)((const uint8_t *)x + (size_t)(c0 + (c < cols ? c : 0)) * x_stride);
+                    xr[c] = (const BlockQ8_0 *)((const uint8_t *)x +
+                                                (size_t)(c0 + (c < cols ? c : 0)) * x_stride);
                 float *o = out + (size_t)c0 * out_stride + r0;
                 __m256 acc[COLS];
                 tile_load(acc, kb == 0, o, out_stride, rows, cols);
@@ -432,11 +458,11 @@ gemm_legacy(PonderType type, const void *w, size_t w_stride, int n_rows, const v
     }
 }
 
-#define DEFINE_GEMM_LEGACY(NAME, TYPE)                                                    \
-    static void NAME(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride, \
-                     int n_cols, int64_t k, float *out, size_t out_stride)               \
-    {                                                                                    \
-        gemm_legacy(TYPE, w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride); \
+#define DEFINE_GEMM_LEGACY(NAME, TYPE)                                                             \
+    static void NAME(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,   \
+                     int n_cols, int64_t k, float *out, size_t out_stride)                         \
+    {                                                                                              \
+        gemm_legacy(TYPE, w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);           \
     }
 
 DEFINE_GEMM_LEGACY(gemm_q8_0, PONDER_TYPE_Q8_0)

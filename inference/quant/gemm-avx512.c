@@ -19,11 +19,11 @@
 #include <immintrin.h>
 
 enum {
-    ROW_GROUP = 16,                         // rows per panel (zmm lanes)
-    MAX_ROW_GROUPS = 2,                     // row groups per pass (the register tile height)
-    TILE_COLS = 4,                          // columns per register tile
-    K_CHUNK_BLOCKS = 1,                     // super-blocks per pass: the panels stay in L1
-    Q8_CHUNK_BLOCKS = 8 * K_CHUNK_BLOCKS,   // Q8_0 blocks per pass (same 512 values)
+    ROW_GROUP = 16,                       // rows per panel (zmm lanes)
+    MAX_ROW_GROUPS = 2,                   // row groups per pass (the register tile height)
+    TILE_COLS = 4,                        // columns per register tile
+    K_CHUNK_BLOCKS = 1,                   // super-blocks per pass: the panels stay in L1
+    Q8_CHUNK_BLOCKS = 8 * K_CHUNK_BLOCKS, // Q8_0 blocks per pass (same 512 values)
 };
 
 static inline uint16_t load_u16(const void *p)
@@ -120,7 +120,7 @@ static inline __m512 half_of(__m512i v, int high)
 
 // 16 rows of one super-block.
 typedef struct KPanel {
-    __m512i q[QK_K / 4];    // dword s of lane r: unsigned quants 4s..4s+3 of row r
+    __m512i q[QK_K / 4]; // dword s of lane r: unsigned quants 4s..4s+3 of row r
     // Sub-block scales, as integers (applied exactly, to integer partial sums that fit 16
     // bits) or as floats d * scale (Q6_K, whose partial sums do not fit).
     union {
@@ -154,8 +154,9 @@ static inline __m512i k_nibbles64(const uint8_t *qs32)
 static inline __m512i q5_k_high64(const uint8_t *qh, int c)
 {
     __m512i both = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)qh));
-    __m512i shifted = _mm512_srlv_epi64(both, _mm512_set_epi64(2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1,
-                                                              2 * c, 2 * c, 2 * c, 2 * c));
+    __m512i shifted =
+        _mm512_srlv_epi64(both, _mm512_set_epi64(2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c,
+                                                 2 * c, 2 * c, 2 * c));
     return _mm512_slli_epi64(_mm512_and_si512(shifted, _mm512_set1_epi8(1)), 4);
 }
 
@@ -189,8 +190,10 @@ static void panel_q4_k(KPanel *p, const uint8_t *block0, size_t w_stride, int n_
     for (int c = 0; c < 4; c++) {
         __m512i z[16];
         for (int r = 0; r < 16; r++)
-            z[r] = r < n_rows ? k_nibbles64(((const BlockQ4_K *)(block0 + (size_t)r * w_stride))->qs + 32 * c)
-                              : _mm512_setzero_si512();
+            z[r] =
+                r < n_rows
+                    ? k_nibbles64(((const BlockQ4_K *)(block0 + (size_t)r * w_stride))->qs + 32 * c)
+                    : _mm512_setzero_si512();
         store_chunk(p, c, z);
     }
     k_affine_scales(p, block0, w_stride, n_rows);
@@ -229,7 +232,8 @@ static void panel_q6_k(KPanel *p, const uint8_t *block0, size_t w_stride, int n_
     for (int c = 0; c < 4; c++) {
         __m512i z[16];
         for (int r = 0; r < 16; r++)
-            z[r] = r < n_rows ? q6_k_quants64((const BlockQ6_K *)(block0 + (size_t)r * w_stride), c / 2, c % 2)
+            z[r] = r < n_rows ? q6_k_quants64((const BlockQ6_K *)(block0 + (size_t)r * w_stride),
+                                              c / 2, c % 2)
                               : _mm512_setzero_si512();
         store_chunk(p, c, z);
     }
@@ -254,8 +258,9 @@ static void panel_q6_k(KPanel *p, const uint8_t *block0, size_t w_stride, int n_
 static inline __m512i bits_of64(const uint8_t *bytes32, int shift_low, int shift_high, int mask)
 {
     __m512i both = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)bytes32));
-    __m512i shifted = _mm512_srlv_epi64(both, _mm512_set_epi64(shift_high, shift_high, shift_high, shift_high,
-                                                              shift_low, shift_low, shift_low, shift_low));
+    __m512i shifted =
+        _mm512_srlv_epi64(both, _mm512_set_epi64(shift_high, shift_high, shift_high, shift_high,
+                                                 shift_low, shift_low, shift_low, shift_low));
     return _mm512_and_si512(shifted, _mm512_set1_epi8((char)mask));
 }
 
@@ -265,9 +270,11 @@ static void panel_q2_k(KPanel *p, const uint8_t *block0, size_t w_stride, int n_
         int h = c / 2, u = c % 2;
         __m512i z[16];
         for (int r = 0; r < 16; r++)
-            z[r] = r < n_rows ? bits_of64(((const BlockQ2_K *)(block0 + (size_t)r * w_stride))->qs + 32 * h,
-                                          4 * u, 4 * u + 2, 3)
-                              : _mm512_setzero_si512();
+            z[r] =
+                r < n_rows
+                    ? bits_of64(((const BlockQ2_K *)(block0 + (size_t)r * w_stride))->qs + 32 * h,
+                                4 * u, 4 * u + 2, 3)
+                    : _mm512_setzero_si512();
         store_chunk(p, c, z);
     }
     __m512i sc[4], tail[4];
@@ -293,14 +300,17 @@ static void panel_q3_k(KPanel *p, const uint8_t *block0, size_t w_stride, int n_
             const BlockQ3_K *b = (const BlockQ3_K *)(block0 + (size_t)r * w_stride);
             // quant + 4, in [0, 7]
             z[r] = r < n_rows ? _mm512_or_si512(bits_of64(b->qs + 32 * h, 4 * u, 4 * u + 2, 3),
-                                                _mm512_slli_epi64(bits_of64(b->hmask, 4 * h + 2 * u, 4 * h + 2 * u + 1, 1), 2))
+                                                _mm512_slli_epi64(bits_of64(b->hmask, 4 * h + 2 * u,
+                                                                            4 * h + 2 * u + 1, 1),
+                                                                  2))
                               : _mm512_setzero_si512();
         }
         store_chunk(p, c, z);
     }
     __m512i h[4], tail[4];
-    load_dwords16(block0, w_stride, n_rows, offsetof(BlockQ3_K, scales) - 4, h); // h[1..3]: the scales
-    load_dwords16(block0, w_stride, n_rows, offsetof(BlockQ3_K, d) - 14, tail);  // ends at d
+    load_dwords16(block0, w_stride, n_rows, offsetof(BlockQ3_K, scales) - 4,
+                  h); // h[1..3]: the scales
+    load_dwords16(block0, w_stride, n_rows, offsetof(BlockQ3_K, d) - 14, tail); // ends at d
     // the 16 six-bit scales, four per dword (see q3_k_scales)
     const __m512i m4 = _mm512_set1_epi32(0x0f0f0f0f), m2 = _mm512_set1_epi32(0x03030303);
     __m512i a0 = h[1], a1 = h[2], high = h[3];
@@ -319,7 +329,8 @@ static void panel_q3_k(KPanel *p, const uint8_t *block0, size_t w_stride, int n_
         p->int_scale[j] = _mm512_and_si512(scale[j], _mm512_set1_epi32(0xffff)); // (scale, 0)
     }
     for (int q = 0; q < 8; q++)
-        p->offset_pair[q] = _mm512_or_si512(p->int_scale[2 * q], _mm512_slli_epi32(scale[2 * q + 1], 16));
+        p->offset_pair[q] =
+            _mm512_or_si512(p->int_scale[2 * q], _mm512_slli_epi32(scale[2 * q + 1], 16));
     p->d = half_of(tail[3], 1);
     p->offset_scale = _mm512_mul_ps(p->d, _mm512_set1_ps(-4.0f)); // quants were stored + 4
 }
@@ -342,60 +353,62 @@ k_tile(const KPanel (*panels)[MAX_ROW_GROUPS], int n_blocks, int n_groups_const,
     const int run = int_steps > 0 ? int_steps : sub_steps; // steps summed before scaling
     for (int b = 0; b < n_blocks; b++) {
         const BlockQ8_K *xb[TILE_COLS];
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int c = 0; c < C; c++)
             xb[c] = x[c] + x_block0 + b;
         __m512i isum[MAX_ROW_GROUPS][TILE_COLS];
         __m512 fsum[MAX_ROW_GROUPS][TILE_COLS];
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int g = 0; g < G; g++)
-            #pragma GCC unroll 16
+#pragma GCC unroll 16
             for (int c = 0; c < C; c++) {
                 isum[g][c] = _mm512_setzero_si512();
                 fsum[g][c] = _mm512_setzero_ps();
             }
         for (int s0 = 0; s0 < QK_K / 4; s0 += run) {
             __m512i t[MAX_ROW_GROUPS][TILE_COLS];
-            #pragma GCC unroll 16
+#pragma GCC unroll 16
             for (int g = 0; g < G; g++)
-                #pragma GCC unroll 16
+#pragma GCC unroll 16
                 for (int c = 0; c < C; c++)
                     t[g][c] = _mm512_setzero_si512();
-            #pragma GCC unroll 16
+#pragma GCC unroll 16
             for (int s = s0; s < s0 + run; s++) {
-                #pragma GCC unroll 16
+#pragma GCC unroll 16
                 for (int c = 0; c < C; c++) {
                     __m512i xv = _mm512_set1_epi32((int)load_u32(xb[c]->qs + 4 * s));
-                    #pragma GCC unroll 16
+#pragma GCC unroll 16
                     for (int g = 0; g < G; g++)
                         t[g][c] = _mm512_dpbusd_epi32(t[g][c], panels[b][g].q[s], xv);
                 }
             }
-            #pragma GCC unroll 16
+#pragma GCC unroll 16
             for (int g = 0; g < G; g++)
-                #pragma GCC unroll 16
+#pragma GCC unroll 16
                 for (int c = 0; c < C; c++) {
                     if (int_steps > 0) // partial sums fit 16 bits: times (scale, 0) as i16 pairs
-                        isum[g][c] = _mm512_dpwssd_epi32(isum[g][c], t[g][c], panels[b][g].int_scale[s0 / sub_steps]);
+                        isum[g][c] = _mm512_dpwssd_epi32(isum[g][c], t[g][c],
+                                                         panels[b][g].int_scale[s0 / sub_steps]);
                     else
-                        fsum[g][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t[g][c]), panels[b][g].scale[s0 / sub_steps],
-                                                     fsum[g][c]);
+                        fsum[g][c] =
+                            _mm512_fmadd_ps(_mm512_cvtepi32_ps(t[g][c]),
+                                            panels[b][g].scale[s0 / sub_steps], fsum[g][c]);
                 }
         }
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int c = 0; c < C; c++) {
             __m512 dx = _mm512_set1_ps(xb[c]->d);
-            #pragma GCC unroll 16
+#pragma GCC unroll 16
             for (int g = 0; g < G; g++) {
                 __m512i m = _mm512_setzero_si512();
-                #pragma GCC unroll 16
+#pragma GCC unroll 16
                 for (int q = 0; q < 8; q++)
                     m = _mm512_dpwssd_epi32(m, panels[b][g].offset_pair[q],
                                             _mm512_set1_epi32((int)load_u32(&xb[c]->bsums[2 * q])));
                 __m512 offset = _mm512_mul_ps(_mm512_cvtepi32_ps(m), panels[b][g].offset_scale);
-                __m512 total = int_steps > 0
-                                   ? _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[g][c]), panels[b][g].d, offset)
-                                   : _mm512_add_ps(fsum[g][c], offset);
+                __m512 total = int_steps > 0 ? _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[g][c]),
+                                                               panels[b][g].d, offset)
+                                             : _mm512_add_ps(fsum[g][c], offset);
                 acc[g][c] = _mm512_fmadd_ps(total, dx, acc[g][c]);
             }
         }
@@ -413,8 +426,10 @@ typedef struct Q8Panel {
 
 // The 32 signed quants of block BLOCK of ROW (zero outside the matrix). Every type here
 // starts its blocks with the fp16 scale.
-static inline __attribute__((always_inline)) __m256i
-legacy_quants(PonderType type, const uint8_t *row0, size_t w_stride, int n_rows, int row, int64_t block)
+static inline __attribute__((always_inline)) __m256i legacy_quants(PonderType type,
+                                                                   const uint8_t *row0,
+                                                                   size_t w_stride, int n_rows,
+                                                                   int row, int64_t block)
 {
     if (row >= n_rows || block < 0)
         return _mm256_setzero_si256();
@@ -425,7 +440,8 @@ legacy_quants(PonderType type, const uint8_t *row0, size_t w_stride, int n_rows,
                                                  : ((const BlockQ5_0 *)row_bytes)[block].qs;
     __m128i bytes = _mm_loadu_si128((const __m128i *)qs);
     __m128i mask = _mm_set1_epi8(0xf);
-    __m256i q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), _mm_and_si128(bytes, mask));
+    __m256i q =
+        _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), _mm_and_si128(bytes, mask));
     if (type == PONDER_TYPE_Q4_0)
         return _mm256_sub_epi8(q, _mm256_set1_epi8(8));
     // Q5_0: bit 4 of element e is bit e of qh
@@ -441,8 +457,9 @@ panel_legacy_pair(PonderType type, size_t block_bytes, Q8Panel p[2], const uint8
 {
     __m512i z[16];
     for (int r = 0; r < 16; r++)
-        z[r] = _mm512_inserti64x4(_mm512_castsi256_si512(legacy_quants(type, row0, w_stride, n_rows, r, first)),
-                                  legacy_quants(type, row0, w_stride, n_rows, r, has_second ? first + 1 : -1), 1);
+        z[r] = _mm512_inserti64x4(
+            _mm512_castsi256_si512(legacy_quants(type, row0, w_stride, n_rows, r, first)),
+            legacy_quants(type, row0, w_stride, n_rows, r, has_second ? first + 1 : -1), 1);
     transpose16(z);
     for (int half = 0; half < (has_second ? 2 : 1); half++) {
         Q8Panel *panel = &p[half];
@@ -454,7 +471,10 @@ panel_legacy_pair(PonderType type, size_t block_bytes, Q8Panel p[2], const uint8
         panel->start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(sum, 7));
         uint16_t d[16];
         for (int r = 0; r < 16; r++)
-            d[r] = r < n_rows ? load_u16(row0 + (size_t)r * w_stride + (size_t)(first + half) * block_bytes) : 0;
+            d[r] =
+                r < n_rows
+                    ? load_u16(row0 + (size_t)r * w_stride + (size_t)(first + half) * block_bytes)
+                    : 0;
         panel->d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d));
     }
 }
@@ -468,28 +488,29 @@ q8_0_tile(const Q8Panel (*panels)[MAX_ROW_GROUPS], int n_blocks, int n_groups_co
     const __m512i flip = _mm512_set1_epi8((char)0x80);
     for (int b = 0; b < n_blocks; b++) {
         __m512i t[MAX_ROW_GROUPS][TILE_COLS];
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int g = 0; g < G; g++)
-            #pragma GCC unroll 16
+#pragma GCC unroll 16
             for (int c = 0; c < C; c++)
                 t[g][c] = panels[b][g].start;
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int s = 0; s < 8; s++) {
-            #pragma GCC unroll 16
+#pragma GCC unroll 16
             for (int c = 0; c < C; c++) {
-                __m512i xv = _mm512_xor_si512(_mm512_set1_epi32((int)load_u32(x[c][x_block0 + b].qs + 4 * s)), flip);
-                #pragma GCC unroll 16
+                __m512i xv = _mm512_xor_si512(
+                    _mm512_set1_epi32((int)load_u32(x[c][x_block0 + b].qs + 4 * s)), flip);
+#pragma GCC unroll 16
                 for (int g = 0; g < G; g++)
                     t[g][c] = _mm512_dpbusd_epi32(t[g][c], xv, panels[b][g].q[s]);
             }
         }
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int c = 0; c < C; c++) {
             __m512 dx = _mm512_set1_ps(_cvtsh_ss(x[c][x_block0 + b].d));
-            #pragma GCC unroll 16
+#pragma GCC unroll 16
             for (int g = 0; g < G; g++)
-                acc[g][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t[g][c]), _mm512_mul_ps(panels[b][g].d, dx),
-                                            acc[g][c]);
+                acc[g][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t[g][c]),
+                                            _mm512_mul_ps(panels[b][g].d, dx), acc[g][c]);
         }
     }
 }
@@ -502,10 +523,14 @@ static inline void tile_load(__m512 acc[MAX_ROW_GROUPS][TILE_COLS], bool first, 
 {
     for (int g = 0; g < MAX_ROW_GROUPS; g++) {
         int in_group = rows - ROW_GROUP * g;
-        __mmask16 mask = in_group >= 16 ? 0xffff : in_group <= 0 ? 0 : (__mmask16)((1u << in_group) - 1);
+        __mmask16 mask = in_group >= 16  ? 0xffff
+                         : in_group <= 0 ? 0
+                                         : (__mmask16)((1u << in_group) - 1);
         for (int c = 0; c < TILE_COLS; c++)
-            acc[g][c] = first || c >= cols ? _mm512_setzero_ps()
-                                           : _mm512_maskz_loadu_ps(mask, out + (size_t)c * out_stride + ROW_GROUP * g);
+            acc[g][c] =
+                first || c >= cols
+                    ? _mm512_setzero_ps()
+                    : _mm512_maskz_loadu_ps(mask, out + (size_t)c * out_stride + ROW_GROUP * g);
     }
 }
 
@@ -523,46 +548,52 @@ static inline void tile_store(__m512 acc[MAX_ROW_GROUPS][TILE_COLS], float *out,
 }
 
 // Expands BODY(G, C) for the compile-time tile shape matching the run-time GROUPS x COLS.
-#define DISPATCH_TILE(groups, cols, BODY)                                                 \
-    do {                                                                                 \
-        switch ((groups) * 8 + (cols)) {                                                 \
-        case 8 + 1: BODY(1, 1); break;                                                   \
-        case 8 + 2: BODY(1, 2); break;                                                   \
-        case 8 + 3: BODY(1, 3); break;                                                   \
-        case 8 + 4: BODY(1, 4); break;                                                   \
-        case 16 + 1: BODY(2, 1); break;                                                  \
-        case 16 + 2: BODY(2, 2); break;                                                  \
-        case 16 + 3: BODY(2, 3); break;                                                  \
-        default: BODY(2, 4); break;                                                      \
-        }                                                                                \
+#define DISPATCH_TILE(groups, cols, BODY)                                                          \
+    do {                                                                                           \
+        switch ((groups)*8 + (cols)) {                                                             \
+        case 8 + 1: BODY(1, 1); break;                                                             \
+        case 8 + 2: BODY(1, 2); break;                                                             \
+        case 8 + 3: BODY(1, 3); break;                                                             \
+        case 8 + 4: BODY(1, 4); break;                                                             \
+        case 16 + 1: BODY(2, 1); break;                                                            \
+        case 16 + 2: BODY(2, 2); break;                                                            \
+        case 16 + 3: BODY(2, 3); break;                                                            \
+        default: BODY(2, 4); break;                                                                \
+        }                                                                                          \
     } while (0)
 
-static inline __attribute__((always_inline)) void
-gemm_k(PonderType type, KPanelDecode decode, int sub_steps, int int_steps, const void *w, size_t w_stride,
-       int n_rows, const void *x, size_t x_stride, int n_cols, int64_t k, float *out, size_t out_stride)
+static inline __attribute__((always_inline)) void gemm_k(PonderType type, KPanelDecode decode,
+                                                         int sub_steps, int int_steps,
+                                                         const void *w, size_t w_stride, int n_rows,
+                                                         const void *x, size_t x_stride, int n_cols,
+                                                         int64_t k, float *out, size_t out_stride)
 {
     if (n_cols < QUANT_TILE_MIN_COLS) {
-        quant_gemm_by_dot(quant_vec_dot_avx512(type), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
+        quant_gemm_by_dot(quant_vec_dot_avx512(type), w, w_stride, n_rows, x, x_stride, n_cols, k,
+                          out, out_stride);
         return;
     }
     const size_t block_bytes = ponder_type_traits(type)->block_bytes;
     const int64_t n_blocks = k / QK_K;
     KPanel panels[K_CHUNK_BLOCKS][MAX_ROW_GROUPS];
     for (int r0 = 0; r0 < n_rows; r0 += ROW_GROUP * MAX_ROW_GROUPS) {
-        int rows = n_rows - r0 < ROW_GROUP * MAX_ROW_GROUPS ? n_rows - r0 : ROW_GROUP * MAX_ROW_GROUPS;
+        int rows =
+            n_rows - r0 < ROW_GROUP * MAX_ROW_GROUPS ? n_rows - r0 : ROW_GROUP * MAX_ROW_GROUPS;
         int groups = (rows + ROW_GROUP - 1) / ROW_GROUP;
         for (int64_t kb = 0; kb < n_blocks; kb += K_CHUNK_BLOCKS) {
             int nb = n_blocks - kb < K_CHUNK_BLOCKS ? (int)(n_blocks - kb) : K_CHUNK_BLOCKS;
             for (int b = 0; b < nb; b++)
                 for (int g = 0; g < groups; g++)
                     decode(&panels[b][g],
-                           (const uint8_t *)w + (size_t)(r0 + ROW_GROUP * g) * w_stride + (size_t)(kb + b) * block_bytes,
+                           (const uint8_t *)w + (size_t)(r0 + ROW_GROUP * g) * w_stride +
+                               (size_t)(kb + b) * block_bytes,
                            w_stride, rows - ROW_GROUP * g);
             for (int c0 = 0; c0 < n_cols; c0 += TILE_COLS) {
                 int cols = n_cols - c0 < TILE_COLS ? n_cols - c0 : TILE_COLS;
                 const BlockQ8_K *xr[TILE_COLS];
                 for (int c = 0; c < TILE_COLS; c++)
-                    xr[c] = (const BlockQ8_K *)((const uint8_t *)x + (size_t)(c0 + (c < cols ? c : 0)) * x_stride);
+                    xr[c] = (const BlockQ8_K *)((const uint8_t *)x +
+                                                (size_t)(c0 + (c < cols ? c : 0)) * x_stride);
                 float *o = out + (size_t)c0 * out_stride + r0;
                 __m512 acc[MAX_ROW_GROUPS][TILE_COLS];
                 tile_load(acc, kb == 0, o, out_stride, rows, cols);
@@ -575,11 +606,12 @@ gemm_k(PonderType type, KPanelDecode decode, int sub_steps, int int_steps, const
     }
 }
 
-#define DEFINE_GEMM_K(NAME, TYPE, DECODE, SUB_STEPS, INT_STEPS)                          \
-    static void NAME(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride, \
-                     int n_cols, int64_t k, float *out, size_t out_stride)               \
-    {                                                                                    \
-        gemm_k(TYPE, DECODE, SUB_STEPS, INT_STEPS, w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride); \
+#define DEFINE_GEMM_K(NAME, TYPE, DECODE, SUB_STEPS, INT_STEPS)                                    \
+    static void NAME(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,   \
+                     int n_cols, int64_t k, float *out, size_t out_stride)                         \
+    {                                                                                              \
+        gemm_k(TYPE, DECODE, SUB_STEPS, INT_STEPS, w, w_stride, n_rows, x, x_stride, n_cols, k,    \
+               out, out_stride);                                                                   \
     }
 
 // Q4_K: partial sums of 4 steps (16 quants <= 15) fit 16 bits; Q5_K (quants <= 31): 2 steps;
@@ -591,18 +623,20 @@ DEFINE_GEMM_K(gemm_q2_k, PONDER_TYPE_Q2_K, panel_q2_k, 4, 4)
 DEFINE_GEMM_K(gemm_q3_k, PONDER_TYPE_Q3_K, panel_q3_k, 4, 4)
 
 static inline __attribute__((always_inline)) void
-gemm_legacy(PonderType type, const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,
-            int n_cols, int64_t k, float *out, size_t out_stride)
+gemm_legacy(PonderType type, const void *w, size_t w_stride, int n_rows, const void *x,
+            size_t x_stride, int n_cols, int64_t k, float *out, size_t out_stride)
 {
     if (n_cols < QUANT_TILE_MIN_COLS) {
-        quant_gemm_by_dot(quant_vec_dot_avx512(type), w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);
+        quant_gemm_by_dot(quant_vec_dot_avx512(type), w, w_stride, n_rows, x, x_stride, n_cols, k,
+                          out, out_stride);
         return;
     }
     const size_t block_bytes = ponder_type_traits(type)->block_bytes;
     const int64_t n_blocks = k / QK_LEGACY;
     Q8Panel panels[Q8_CHUNK_BLOCKS][MAX_ROW_GROUPS];
     for (int r0 = 0; r0 < n_rows; r0 += ROW_GROUP * MAX_ROW_GROUPS) {
-        int rows = n_rows - r0 < ROW_GROUP * MAX_ROW_GROUPS ? n_rows - r0 : ROW_GROUP * MAX_ROW_GROUPS;
+        int rows =
+            n_rows - r0 < ROW_GROUP * MAX_ROW_GROUPS ? n_rows - r0 : ROW_GROUP * MAX_ROW_GROUPS;
         int groups = (rows + ROW_GROUP - 1) / ROW_GROUP;
         for (int64_t kb = 0; kb < n_blocks; kb += Q8_CHUNK_BLOCKS) {
             int nb = n_blocks - kb < Q8_CHUNK_BLOCKS ? (int)(n_blocks - kb) : Q8_CHUNK_BLOCKS;
@@ -610,8 +644,8 @@ gemm_legacy(PonderType type, const void *w, size_t w_stride, int n_rows, const v
                 const uint8_t *row0 = (const uint8_t *)w + (size_t)(r0 + ROW_GROUP * g) * w_stride;
                 for (int b = 0; b < nb; b += 2) {
                     Q8Panel pair[2];
-                    panel_legacy_pair(type, block_bytes, pair, row0, w_stride, rows - ROW_GROUP * g, kb + b,
-                                      b + 1 < nb);
+                    panel_legacy_pair(type, block_bytes, pair, row0, w_stride, rows - ROW_GROUP * g,
+                                      kb + b, b + 1 < nb);
                     panels[b][g] = pair[0];
                     if (b + 1 < nb)
                         panels[b + 1][g] = pair[1];
@@ -621,7 +655,8 @@ gemm_legacy(PonderType type, const void *w, size_t w_stride, int n_rows, const v
                 int cols = n_cols - c0 < TILE_COLS ? n_cols - c0 : TILE_COLS;
                 const BlockQ8_0 *xr[TILE_COLS];
                 for (int c = 0; c < TILE_COLS; c++)
-                    xr[c] = (const BlockQ8_0 *)((const uint8_t *)x + (size_t)(c0 + (c < cols ? c : 0)) * x_stride);
+                    xr[c] = (const BlockQ8_0 *)((const uint8_t *)x +
+                                                (size_t)(c0 + (c < cols ? c : 0)) * x_stride);
                 float *o = out + (size_t)c0 * out_stride + r0;
                 __m512 acc[MAX_ROW_GROUPS][TILE_COLS];
                 tile_load(acc, kb == 0, o, out_stride, rows, cols);
@@ -634,11 +669,11 @@ gemm_legacy(PonderType type, const void *w, size_t w_stride, int n_rows, const v
     }
 }
 
-#define DEFINE_GEMM_LEGACY(NAME, TYPE)                                                    \
-    static void NAME(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride, \
-                     int n_cols, int64_t k, float *out, size_t out_stride)               \
-    {                                                                                    \
-        gemm_legacy(TYPE, w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride); \
+#define DEFINE_GEMM_LEGACY(NAME, TYPE)                                                             \
+    static void NAME(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,   \
+                     int n_cols, int64_t k, float *out, size_t out_stride)                         \
+    {                                                                                              \
+        gemm_legacy(TYPE, w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);           \
     }
 
 DEFINE_GEMM_LEGACY(gemm_q8_0, PONDER_TYPE_Q8_0)

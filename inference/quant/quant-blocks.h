@@ -111,13 +111,13 @@ typedef struct BlockIQ2_XXS {
 
 typedef struct BlockIQ2_XS {
     uint16_t d;
-    uint16_t qs[QK_K / 8];      // per 8 elements: 9-bit grid index, 7 sign bits
+    uint16_t qs[QK_K / 8];     // per 8 elements: 9-bit grid index, 7 sign bits
     uint8_t scales[QK_K / 32]; // two 4-bit scales per 32 elements
 } BlockIQ2_XS;
 
 typedef struct BlockIQ2_S {
     uint16_t d;
-    uint8_t qs[QK_K / 4]; // low 8 bits of 32 grid indices, then 32 sign bytes
+    uint8_t qs[QK_K / 4];  // low 8 bits of 32 grid indices, then 32 sign bytes
     uint8_t qh[QK_K / 32]; // bits 8-9 of the indices, 2 per 8 elements
     uint8_t scales[QK_K / 32];
 } BlockIQ2_S;
@@ -129,9 +129,9 @@ typedef struct BlockIQ3_XXS {
 
 typedef struct BlockIQ3_S {
     uint16_t d;
-    uint8_t qs[QK_K / 4];     // low 8 bits of 64 grid indices
-    uint8_t qh[QK_K / 32];    // bit 8 of the indices
-    uint8_t signs[QK_K / 8];  // one sign bit per element
+    uint8_t qs[QK_K / 4];      // low 8 bits of 64 grid indices
+    uint8_t qh[QK_K / 32];     // bit 8 of the indices
+    uint8_t signs[QK_K / 8];   // one sign bit per element
     uint8_t scales[QK_K / 64]; // two 4-bit scales per 64 elements
 } BlockIQ3_S;
 
@@ -142,8 +142,8 @@ typedef struct BlockIQ1_S {
 } BlockIQ1_S;
 
 typedef struct BlockIQ1_M {
-    uint8_t qs[QK_K / 8];     // low 8 bits of 32 grid indices
-    uint8_t qh[QK_K / 16];    // per 16: 2 x (3 high index bits + the delta's sign)
+    uint8_t qs[QK_K / 8];      // low 8 bits of 32 grid indices
+    uint8_t qh[QK_K / 16];     // per 16: 2 x (3 high index bits + the delta's sign)
     uint8_t scales[QK_K / 32]; // 16 3-bit scales; the top nibbles of the 4 u16 hold fp16 d
 } BlockIQ1_M;
 
@@ -154,9 +154,9 @@ typedef struct BlockIQ4_NL {
 
 typedef struct BlockIQ4_XS {
     uint16_t d;
-    uint16_t scales_h;          // bits 4-5 of the 8 six-bit scales
+    uint16_t scales_h;           // bits 4-5 of the 8 six-bit scales
     uint8_t scales_l[QK_K / 64]; // bits 0-3
-    uint8_t qs[QK_K / 2];       // per 32 elements 16 bytes, ordered as Q4_0
+    uint8_t qs[QK_K / 2];        // per 32 elements 16 bytes, ordered as Q4_0
 } BlockIQ4_XS;
 
 static_assert(sizeof(BlockIQ2_XXS) == 66, "iq2_xxs block size");

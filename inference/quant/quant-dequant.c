@@ -167,7 +167,8 @@ static void dequantize_iq2_xxs(const BlockIQ2_XXS *b, float *y)
             uint64_t grid = iq2xxs_grid[(index >> (8 * l)) & 0xff];
             uint8_t signs = iq_signs8(meta >> (7 * l));
             for (int j = 0; j < 8; j++)
-                y[32 * ib + 8 * l + j] = signed_by((signs >> j) & 1, db * (float)grid_byte(grid, j));
+                y[32 * ib + 8 * l + j] =
+                    signed_by((signs >> j) & 1, db * (float)grid_byte(grid, j));
         }
     }
 }
@@ -184,7 +185,8 @@ static void dequantize_iq2_xs(const BlockIQ2_XS *b, float *y)
             uint64_t grid = iq2xs_grid[v & 511];
             uint8_t signs = iq_signs8(v >> 9);
             for (int j = 0; j < 8; j++)
-                y[32 * ib + 8 * l + j] = signed_by((signs >> j) & 1, db[l / 2] * (float)grid_byte(grid, j));
+                y[32 * ib + 8 * l + j] =
+                    signed_by((signs >> j) & 1, db[l / 2] * (float)grid_byte(grid, j));
         }
     }
 }
@@ -201,14 +203,16 @@ static void dequantize_iq2_s(const BlockIQ2_S *b, float *y)
             uint64_t grid = iq2s_grid[b->qs[4 * ib + l] | ((b->qh[ib] << (8 - 2 * l)) & 0x300)];
             uint8_t signs = b->qs[32 + 4 * ib + l];
             for (int j = 0; j < 8; j++)
-                y[32 * ib + 8 * l + j] = signed_by((signs >> j) & 1, db[l / 2] * (float)grid_byte(grid, j));
+                y[32 * ib + 8 * l + j] =
+                    signed_by((signs >> j) & 1, db[l / 2] * (float)grid_byte(grid, j));
         }
     }
 }
 
 // Eight values of the IQ3 types: the four grid bytes of GRID1 then GRID2, scaled by DB and
 // negated where SIGNS has the element's bit.
-static void write_signed_grid_pair(float *y, float db, uint32_t grid1, uint32_t grid2, uint8_t signs)
+static void write_signed_grid_pair(float *y, float db, uint32_t grid1, uint32_t grid2,
+                                   uint8_t signs)
 {
     for (int j = 0; j < 4; j++) {
         y[j] = signed_by((signs >> j) & 1, db * (float)grid_byte(grid1, j));
@@ -242,7 +246,8 @@ static void dequantize_iq3_s(const BlockIQ3_S *b, float *y)
         float db = d * (float)(1 + 2 * ((b->scales[ib / 2] >> (4 * (ib % 2))) & 0xf));
         for (int l = 0; l < 4; l++) {
             uint32_t grid1 = iq3s_grid[b->qs[8 * ib + 2 * l] | ((b->qh[ib] << (8 - 2 * l)) & 256)];
-            uint32_t grid2 = iq3s_grid[b->qs[8 * ib + 2 * l + 1] | ((b->qh[ib] << (7 - 2 * l)) & 256)];
+            uint32_t grid2 =
+                iq3s_grid[b->qs[8 * ib + 2 * l + 1] | ((b->qh[ib] << (7 - 2 * l)) & 256)];
             uint8_t signs = b->signs[4 * ib + l];
             write_signed_grid_pair(y + 32 * ib + 8 * l, db, grid1, grid2, signs);
         }
@@ -300,7 +305,8 @@ static void dequantize_iq4_xs(const BlockIQ4_XS *b, float *y)
 {
     float d = half(b->d);
     for (int ib = 0; ib < 8; ib++) {
-        int ls = ((b->scales_l[ib / 2] >> (4 * (ib % 2))) & 0xf) | ((b->scales_h >> (2 * ib)) & 3) << 4;
+        int ls = ((b->scales_l[ib / 2] >> (4 * (ib % 2))) & 0xf) | ((b->scales_h >> (2 * ib)) & 3)
+                                                                       << 4;
         float dl = d * (float)(ls - 32);
         for (int j = 0; j < 16; j++) {
             y[32 * ib + j] = dl * kvalues_iq4nl[b->qs[16 * ib + j] & 0xf];

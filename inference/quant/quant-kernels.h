@@ -44,9 +44,9 @@ void quant_gemm_by_dot(PonderVecDot dot, const void *w, size_t w_stride, int n_r
 enum { QUANT_TILE_MIN_COLS = 4 };
 
 // Defines NAME, a PonderGemm that is quant_gemm_by_dot with DOT.
-#define QUANT_DEFINE_GEMM_FROM_DOT(NAME, DOT)                                             \
-    static void NAME(const void *w, size_t w_stride, int n_rows, const void *x,          \
-                     size_t x_stride, int n_cols, int64_t k, float *out, size_t out_stride) \
-    {                                                                                    \
-        quant_gemm_by_dot(DOT, w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride); \
+#define QUANT_DEFINE_GEMM_FROM_DOT(NAME, DOT)                                                      \
+    static void NAME(const void *w, size_t w_stride, int n_rows, const void *x, size_t x_stride,   \
+                     int n_cols, int64_t k, float *out, size_t out_stride)                         \
+    {                                                                                              \
+        quant_gemm_by_dot(DOT, w, w_stride, n_rows, x, x_stride, n_cols, k, out, out_stride);      \
     }

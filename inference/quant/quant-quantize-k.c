@@ -45,7 +45,8 @@ static void fit_affine_k(const float *x, const float *w, int n_sub, int qmax, in
         float offset = s->dmin * s->min[j];
         for (int i = 0; i < sub_len; i++) {
             float v = x[j * sub_len + i];
-            q[j * sub_len + i] = step > 0 ? (uint8_t)quant_round_clamp((v + offset) / step, 0, qmax) : 0;
+            q[j * sub_len + i] =
+                step > 0 ? (uint8_t)quant_round_clamp((v + offset) / step, 0, qmax) : 0;
         }
     }
 }
@@ -70,7 +71,8 @@ static float fit_signed_k(const float *x, const float *w, int nmax, int scale_nm
     float d = quant_round_half(
         quant_fit_signed(sub_scale, w ? sub_weight : NULL, 16, scale_nmax, ignored), d_out);
     for (int j = 0; j < 16; j++) {
-        scales[j] = d != 0 ? (int8_t)quant_round_clamp(sub_scale[j] / d, -scale_nmax, scale_nmax - 1) : 0;
+        scales[j] =
+            d != 0 ? (int8_t)quant_round_clamp(sub_scale[j] / d, -scale_nmax, scale_nmax - 1) : 0;
         float step = d * scales[j];
         for (int i = 0; i < 16; i++) {
             int v = step != 0 ? quant_round_clamp(x[16 * j + i] / step, -nmax, nmax - 1) : 0;

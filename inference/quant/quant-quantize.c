@@ -347,7 +347,8 @@ void ponder_quantize_row_at_level(PonderType type, const float *src, void *dst, 
     const PonderTypeTraits *traits = ponder_type_traits(type);
     if (!traits)
         return;
-    bool activation = type == PONDER_TYPE_Q8_0 || type == PONDER_TYPE_Q8_1 || type == PONDER_TYPE_Q8_K;
+    bool activation =
+        type == PONDER_TYPE_Q8_0 || type == PONDER_TYPE_Q8_1 || type == PONDER_TYPE_Q8_K;
 #if defined(__x86_64__)
     if (activation && level >= PONDER_CPU_AVX2) {
         quant_quantize_q8_avx2(type, src, dst, n);

@@ -98,8 +98,7 @@ PonderVecDot ponder_vec_dot_scalar(PonderType type);
 // type) X_STRIDE bytes apart. Kernels reuse each decoded weight block across columns,
 // which is what makes prefill compute-bound rather than decode-bound.
 typedef void (*PonderGemm)(const void *w, size_t w_stride, int n_rows, const void *x,
-                           size_t x_stride, int n_cols, int64_t k, float *out,
-                           size_t out_stride);
+                           size_t x_stride, int n_cols, int64_t k, float *out, size_t out_stride);
 // The fastest tile kernel for TYPE on this CPU (a generic one built on the vec dot when
 // no specialised kernel exists); NULL for types without a dot product. Tile kernels decode
 // the weights once per call, so they pay off from about 4 columns (below that they call

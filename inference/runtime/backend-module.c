@@ -61,8 +61,8 @@ const Backend *backend_module_load(PonderBackend kind, PonderError *err)
     if (!handle)
         handle = try_open(PONDER_MODULE_DIR, "", file, tried, sizeof tried);
     if (!handle) {
-        ponder_set_error(err, PONDER_ERR_UNSUPPORTED, "the %s backend could not be loaded (%s)", name,
-                         tried);
+        ponder_set_error(err, PONDER_ERR_UNSUPPORTED, "the %s backend could not be loaded (%s)",
+                         name, tried);
         return NULL;
     }
     BackendEntry entry = (BackendEntry)dlsym(handle, BACKEND_ENTRY_SYMBOL);

@@ -65,14 +65,15 @@ PonderContext *ponder_context_new(PonderModel *model, const PonderContextParams 
     if (p.n_seq == 0)
         p.n_seq = 1;
     if (p.n_seq > MAX_SEQUENCES) {
-        ponder_set_error(err, PONDER_ERR_INVALID, "%u sequences requested; at most %d",
-                         p.n_seq, MAX_SEQUENCES);
+        ponder_set_error(err, PONDER_ERR_INVALID, "%u sequences requested; at most %d", p.n_seq,
+                         MAX_SEQUENCES);
         return NULL;
     }
     if (p.n_threads == 0)
         p.n_threads = (uint32_t)threadpool_default_size();
     if (p.prefill_chunk == 0)
-        p.prefill_chunk = p.backend == PONDER_BACKEND_CPU ? DEFAULT_PREFILL_CHUNK : DEFAULT_GPU_PREFILL_CHUNK;
+        p.prefill_chunk =
+            p.backend == PONDER_BACKEND_CPU ? DEFAULT_PREFILL_CHUNK : DEFAULT_GPU_PREFILL_CHUNK;
     const Backend *backend = &cpu_backend;
     if (p.backend != PONDER_BACKEND_CPU && !(backend = backend_module_load(p.backend, err)))
         return NULL;
@@ -199,19 +200,22 @@ static PonderStatus validate_entries(PonderContext *ctx, const PonderBatchEntry 
     for (size_t e = 0; e < n_entries; e++) {
         const PonderBatchEntry *entry = &entries[e];
         if (!seq_valid(ctx, entry->seq))
-            return ponder_set_error(err, PONDER_ERR_INVALID, "sequence %d does not exist", entry->seq);
+            return ponder_set_error(err, PONDER_ERR_INVALID, "sequence %d does not exist",
+                                    entry->seq);
         for (size_t o = 0; o < e; o++)
             if (entries[o].seq == entry->seq)
                 return ponder_set_error(err, PONDER_ERR_INVALID,
                                         "sequence %d appears twice in one batch", entry->seq);
         if (entry->n_tokens == 0 || !entry->tokens)
-            return ponder_set_error(err, PONDER_ERR_INVALID, "sequence %d: no tokens given", entry->seq);
+            return ponder_set_error(err, PONDER_ERR_INVALID, "sequence %d: no tokens given",
+                                    entry->seq);
         uint64_t needed = (uint64_t)ctx->seq_len[entry->seq] + entry->n_tokens;
         if (needed > ctx->n_ctx)
             return ponder_set_error(err, PONDER_ERR_CONTEXT_FULL,
                                     "%llu tokens do not fit in the context of %u tokens "
                                     "(%u already used by this conversation)",
-                                    (unsigned long long)needed, ctx->n_ctx, ctx->seq_len[entry->seq]);
+                                    (unsigned long long)needed, ctx->n_ctx,
+                                    ctx->seq_len[entry->seq]);
         for (uint32_t i = 0; i < entry->n_tokens; i++)
             if (entry->tokens[i] < 0 || (uint32_t)entry->tokens[i] >= n_vocab)
                 return ponder_set_error(err, PONDER_ERR_INVALID,
@@ -260,9 +264,11 @@ PonderStatus ponder_decode(PonderContext *ctx, const PonderBatchEntry *entries, 
         .logits_dest = malloc(cap * sizeof(float *)),
         .start_len = malloc((n_entries + 1) * sizeof(uint32_t)),
     };
-    if (!b.tokens || !b.seq || !b.pos || !b.out_rows || !b.logits || !b.logits_dest || !b.start_len) {
+    if (!b.tokens || !b.seq || !b.pos || !b.out_rows || !b.logits || !b.logits_dest ||
+        !b.start_len) {
         step_buffers_free(&b);
-        return ponder_set_error(err, PONDER_ERR_NO_MEMORY, "out of memory for a step of %u tokens", cap);
+        return ponder_set_error(err, PONDER_ERR_NO_MEMORY, "out of memory for a step of %u tokens",
+                                cap);
     }
 
     uint64_t total = 0, done = 0;
@@ -275,8 +281,11 @@ PonderStatus ponder_decode(PonderContext *ctx, const PonderBatchEntry *entries, 
     size_t entry = 0;
     uint32_t offset = 0;
     while (entry < n_entries && status == PONDER_OK) {
-        StepBatch step = {.tokens = b.tokens, .seq = b.seq, .pos = b.pos,
-                          .out_rows = b.out_rows, .logits = b.logits};
+        StepBatch step = {.tokens = b.tokens,
+                          .seq = b.seq,
+                          .pos = b.pos,
+                          .out_rows = b.out_rows,
+                          .logits = b.logits};
         while (entry < n_entries && step.n_tokens < cap) {
             const PonderBatchEntry *en = &entries[entry];
             uint32_t i = step.n_tokens++;
@@ -286,7 +295,8 @@ PonderStatus ponder_decode(PonderContext *ctx, const PonderBatchEntry *entries, 
             bool last = offset + 1 == en->n_tokens;
             if (en->logits && (en->all_logits || last)) {
                 b.out_rows[step.n_out] = i;
-                b.logits_dest[step.n_out] = en->logits + (en->all_logits ? (uint64_t)offset * n_vocab : 0);
+                b.logits_dest[step.n_out] =
+                    en->logits + (en->all_logits ? (uint64_t)offset * n_vocab : 0);
                 step.n_out++;
             }
             if (last) {

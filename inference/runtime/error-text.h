@@ -7,4 +7,5 @@
 
 // Formats the message into ERR (ERR_SIZE bytes, truncated; nothing when ERR is NULL) and
 // returns false, so that a failing check reads `return ponder_failf(err, size, "...", ...);`.
-bool ponder_failf(char *err, size_t err_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+bool ponder_failf(char *err, size_t err_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));

@@ -49,7 +49,8 @@ static void dominant_tensor_type(const GgufFile *file, char *out, size_t size)
     }
     uint32_t best = PONDER_TYPE_COUNT;
     for (uint32_t type = 0; type < PONDER_TYPE_COUNT; type++)
-        if (bytes_by_type[type] > 0 && (best == PONDER_TYPE_COUNT || bytes_by_type[type] > bytes_by_type[best]))
+        if (bytes_by_type[type] > 0 &&
+            (best == PONDER_TYPE_COUNT || bytes_by_type[type] > bytes_by_type[best]))
             best = type;
     const PonderTypeTraits *traits = best < PONDER_TYPE_COUNT ? ponder_type_traits(best) : NULL;
     size_t n = 0;
@@ -61,7 +62,9 @@ static void dominant_tensor_type(const GgufFile *file, char *out, size_t size)
 void model_file_type_name(const GgufFile *file, char *out, size_t size)
 {
     uint32_t file_type;
-    const char *name = gguf_get_u32(file, "general.file_type", &file_type) ? ponder_file_type_name(file_type) : NULL;
+    const char *name = gguf_get_u32(file, "general.file_type", &file_type)
+                           ? ponder_file_type_name(file_type)
+                           : NULL;
     if (name)
         snprintf(out, size, "%s", name);
     else
@@ -82,7 +85,8 @@ static void probe_file(GgufFile *file, PonderModelProbe *out)
     if (embd && embd->n_dims >= 2 && embd->ne[1] <= UINT32_MAX)
         out->n_vocab = (uint32_t)embd->ne[1];
     if (!gguf_get_string(file, "general.architecture", &s)) {
-        snprintf(out->unusable, sizeof out->unusable, "metadata key 'general.architecture' is missing");
+        snprintf(out->unusable, sizeof out->unusable,
+                 "metadata key 'general.architecture' is missing");
         return;
     }
     gguf_string_copy(s, out->architecture, sizeof out->architecture);
@@ -109,7 +113,8 @@ static void probe_file(GgufFile *file, PonderModelProbe *out)
         out->head_dim = hp->head_dim;
         out->n_ff = hp->n_ff;
         char *template_text = NULL;
-        if (gguf_get_string(file, "tokenizer.chat_template", &s) && (template_text = malloc(s.len + 1))) {
+        if (gguf_get_string(file, "tokenizer.chat_template", &s) &&
+            (template_text = malloc(s.len + 1))) {
             gguf_string_copy(s, template_text, s.len + 1);
             const char *reason = chat_template_unsupported_reason(template_text);
             if (reason)
@@ -147,15 +152,16 @@ bool ponder_estimate_memory(const PonderModelProbe *probe, uint32_t n_ctx, Ponde
         n_ctx = probe->n_ctx_train ? probe->n_ctx_train : UNKNOWN_TRAINED_CONTEXT;
     uint64_t head_row;
     if (!ponder_row_bytes(ponder_kv_element_type(kv_type), probe->head_dim, &head_row)) {
-        ponder_set_error(err, PONDER_ERR_INVALID, "KV cache type %d does not fit head size %u", (int)kv_type,
-                         probe->head_dim);
+        ponder_set_error(err, PONDER_ERR_INVALID, "KV cache type %d does not fit head size %u",
+                         (int)kv_type, probe->head_dim);
         return false;
     }
     // K and V, for every layer, token and KV head
     out->weights = probe->tensor_bytes;
     out->kv_cache = 2ull * probe->n_layer * n_ctx * probe->n_head_kv * head_row;
     uint64_t step_floats = (uint64_t)probe->n_vocab + 4ull * probe->n_embd + 2ull * probe->n_ff;
-    out->scratch = SCRATCH_FIXED_BYTES + (uint64_t)SCRATCH_STEP_TOKENS * sizeof(float) * step_floats;
+    out->scratch =
+        SCRATCH_FIXED_BYTES + (uint64_t)SCRATCH_STEP_TOKENS * sizeof(float) * step_floats;
     out->total = out->weights + out->kv_cache + out->scratch;
     return true;
 }
@@ -179,13 +185,33 @@ double ponder_file_type_bits_per_weight(const char *file_type)
         const char *name;
         double bits;
     } table[] = {
-        {"Q2_K", 2.96},   {"Q3_K_S", 3.5},  {"Q3_K_M", 3.91}, {"Q3_K_L", 4.27}, {"Q4_0", 4.55},
-        {"Q4_K_S", 4.58}, {"Q4_K_M", 4.85}, {"Q5_K_S", 5.54}, {"Q5_K_M", 5.69}, {"Q6_K", 6.56},
-        {"Q8_0", 8.5},    {"F16", 16.0},    {"BF16", 16.0},   {"F32", 32.0},
+        {"Q2_K", 2.96},
+        {"Q3_K_S", 3.5},
+        {"Q3_K_M", 3.91},
+        {"Q3_K_L", 4.27},
+        {"Q4_0", 4.55},
+        {"Q4_K_S", 4.58},
+        {"Q4_K_M", 4.85},
+        {"Q5_K_S", 5.54},
+        {"Q5_K_M", 5.69},
+        {"Q6_K", 6.56},
+        {"Q8_0", 8.5},
+        {"F16", 16.0},
+        {"BF16", 16.0},
+        {"F32", 32.0},
         // and as its quantize tool describes the IQ types and mixes
-        {"IQ1_S", 1.56},  {"IQ1_M", 1.75},  {"IQ2_XXS", 2.06}, {"IQ2_XS", 2.31}, {"IQ2_S", 2.5},
-        {"IQ2_M", 2.7},   {"IQ3_XXS", 3.06}, {"IQ3_XS", 3.3}, {"IQ3_S", 3.44},  {"IQ3_M", 3.66},
-        {"IQ4_XS", 4.25}, {"IQ4_NL", 4.5},
+        {"IQ1_S", 1.56},
+        {"IQ1_M", 1.75},
+        {"IQ2_XXS", 2.06},
+        {"IQ2_XS", 2.31},
+        {"IQ2_S", 2.5},
+        {"IQ2_M", 2.7},
+        {"IQ3_XXS", 3.06},
+        {"IQ3_XS", 3.3},
+        {"IQ3_S", 3.44},
+        {"IQ3_M", 3.66},
+        {"IQ4_XS", 4.25},
+        {"IQ4_NL", 4.5},
     };
     for (size_t i = 0; file_type && i < sizeof table / sizeof table[0]; i++)
         if (ascii_equal_ci(file_type, table[i].name))

@@ -47,7 +47,8 @@ static bool read_u32(Loader *l, const char *suffix, uint32_t *out, bool required
     if (gguf_get_u32(l->model->file, key, out))
         return true;
     if (gguf_find_kv(l->model->file, key)) {
-        ponder_set_error(l->err, PONDER_ERR_FORMAT, "metadata key '%s' is not an unsigned 32-bit count", key);
+        ponder_set_error(l->err, PONDER_ERR_FORMAT,
+                         "metadata key '%s' is not an unsigned 32-bit count", key);
         return false;
     }
     if (required) {
@@ -183,7 +184,8 @@ static bool load_hparams(Loader *l)
     ModelHparams *hp = &m->hp;
     GgufString arch;
     if (!gguf_get_string(m->file, "general.architecture", &arch)) {
-        ponder_set_error(l->err, PONDER_ERR_FORMAT, "metadata key 'general.architecture' is missing");
+        ponder_set_error(l->err, PONDER_ERR_FORMAT,
+                         "metadata key 'general.architecture' is missing");
         return false;
     }
     gguf_string_copy(arch, m->arch_name, sizeof m->arch_name);
@@ -218,9 +220,12 @@ static bool load_hparams(Loader *l)
         const char *key;
         uint32_t value, max;
     } counts[] = {
-        {"block_count", hp->n_layer, 4096},          {"embedding_length", hp->n_embd, 1u << 17},
-        {"attention.head_count", hp->n_head, 4096},  {"attention.head_count_kv", hp->n_head_kv, 4096},
-        {"feed_forward_length", hp->n_ff, 1u << 20}, {"context_length", hp->n_ctx_train, UINT32_MAX},
+        {"block_count", hp->n_layer, 4096},
+        {"embedding_length", hp->n_embd, 1u << 17},
+        {"attention.head_count", hp->n_head, 4096},
+        {"attention.head_count_kv", hp->n_head_kv, 4096},
+        {"feed_forward_length", hp->n_ff, 1u << 20},
+        {"context_length", hp->n_ctx_train, UINT32_MAX},
     };
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
         if (counts[i].value == 0 || counts[i].value > counts[i].max) {

@@ -54,7 +54,7 @@ typedef struct LayerWeights {
     Weight wq, wk, wv, wo;
     float *bq, *bk, *bv; // qwen2 only: [n_head * head_dim], [n_head_kv * head_dim] ×2; else NULL
     float *q_norm, *k_norm; // qwen3 only: [head_dim] each, RMSNorm of every head before RoPE
-    float *ffn_norm;     // [n_embd]
+    float *ffn_norm;        // [n_embd]
     Weight w_gate, w_up, w_down;
 } LayerWeights;
 
@@ -64,9 +64,9 @@ struct PonderModel {
     GgufFile *file;
     Tokenizer *tokenizer;
 
-    Weight token_embd; // [n_vocab][n_embd]
-    float *output_norm; // [n_embd]
-    Weight output;      // [n_vocab][n_embd]; == token_embd when tied
+    Weight token_embd;        // [n_vocab][n_embd]
+    float *output_norm;       // [n_embd]
+    Weight output;            // [n_vocab][n_embd]; == token_embd when tied
     float *rope_freq_factors; // [n_rot / 2], Llama 3.1 scaling; NULL when absent
     LayerWeights *layers;     // [n_layer]
 

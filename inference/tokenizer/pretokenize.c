@@ -40,7 +40,10 @@ static Char char_at(const char *text, size_t len, size_t pos)
     return c;
 }
 
-static bool is_newline(uint32_t cp) { return cp == '\r' || cp == '\n'; }
+static bool is_newline(uint32_t cp)
+{
+    return cp == '\r' || cp == '\n';
+}
 
 static size_t run_end(const char *text, size_t len, size_t pos, CharClass cls)
 {

@@ -92,19 +92,21 @@ int tokenizer_token_bytes(const Tokenizer *tok, int32_t id, char *out, size_t ou
     return (int)n;
 }
 
-void token_decoder_init(TokenDecoder *dec) { dec->n_pending = 0; }
+void token_decoder_init(TokenDecoder *dec)
+{
+    dec->n_pending = 0;
+}
 
 // Decodes the held-back bytes followed by BYTES; holds back a trailing sequence that
 // may still complete. Returns the bytes written, or -1 if OUT is too small.
-static int decode_stream(TokenDecoder *dec, const char *bytes, size_t n, char *out,
-                         size_t out_size)
+static int decode_stream(TokenDecoder *dec, const char *bytes, size_t n, char *out, size_t out_size)
 {
     char stream_head[sizeof dec->pending];
     size_t held = dec->n_pending;
     memcpy(stream_head, dec->pending, held);
     dec->n_pending = 0;
     size_t total = held + n, o = 0;
-#define AT(i) ((unsigned char)((i) < held ? stream_head[i] : bytes[(i) - held]))
+#define AT(i) ((unsigned char)((i) < held ? stream_head[i] : bytes[(i)-held]))
     for (size_t i = 0; i < total;) {
         unsigned char c = AT(i);
         size_t need = sequence_length(c), k = 1;

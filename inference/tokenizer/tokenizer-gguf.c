@@ -16,12 +16,12 @@ static bool read_strings(const GgufFile *file, const char *key, uint32_t *count,
     const GgufKv *kv = gguf_find_kv(file, key);
     if (!kv || kv->type != GGUF_VALUE_ARRAY || kv->array_type != GGUF_VALUE_STRING) {
         ponder_failf(err, err_size, "%s: %s", key,
-                            kv ? "not an array of strings" : "missing from the GGUF metadata");
+                     kv ? "not an array of strings" : "missing from the GGUF metadata");
         return false;
     }
     if (kv->array_count >= INT32_MAX) {
         ponder_failf(err, err_size, "%s: %llu entries is too many", key,
-                            (unsigned long long)kv->array_count);
+                     (unsigned long long)kv->array_count);
         return false;
     }
     *count = (uint32_t)kv->array_count;
@@ -43,8 +43,8 @@ static bool read_strings(const GgufFile *file, const char *key, uint32_t *count,
     return true;
 }
 
-static bool read_token_types(const GgufFile *file, uint32_t n_tokens, int32_t **types,
-                             char *err, size_t err_size)
+static bool read_token_types(const GgufFile *file, uint32_t n_tokens, int32_t **types, char *err,
+                             size_t err_size)
 {
     const char *key = "tokenizer.ggml.token_type";
     const GgufKv *kv = gguf_find_kv(file, key);
@@ -52,7 +52,7 @@ static bool read_token_types(const GgufFile *file, uint32_t n_tokens, int32_t **
         return true; // optional: all tokens are normal
     if (kv->type != GGUF_VALUE_ARRAY || kv->array_count != n_tokens) {
         ponder_failf(err, err_size, "%s: not an array of %u entries (one per token)", key,
-                            n_tokens);
+                     n_tokens);
         return false;
     }
     *types = malloc((n_tokens ? n_tokens : 1) * sizeof **types);
@@ -72,8 +72,8 @@ static bool read_token_types(const GgufFile *file, uint32_t n_tokens, int32_t **
 }
 
 // An optional token id: -1 when absent; an error when present but not a valid id.
-static bool read_token_id(const GgufFile *file, const char *key, uint32_t n_tokens,
-                          int32_t *id, char *err, size_t err_size)
+static bool read_token_id(const GgufFile *file, const char *key, uint32_t n_tokens, int32_t *id,
+                          char *err, size_t err_size)
 {
     *id = -1;
     if (!gguf_find_kv(file, key))
@@ -97,9 +97,9 @@ Tokenizer *tokenizer_from_gguf(const struct GgufFile *file, char *err, size_t er
     }
     if (!gguf_string_equals(model, "gpt2")) {
         ponder_failf(err, err_size,
-                            "tokenizer.ggml.model is \"%s\": only \"gpt2\" (byte-level BPE) "
-                            "is supported",
-                            gguf_string_copy(model, name, sizeof name));
+                     "tokenizer.ggml.model is \"%s\": only \"gpt2\" (byte-level BPE) "
+                     "is supported",
+                     gguf_string_copy(model, name, sizeof name));
         return NULL;
     }
     if (!gguf_get_string(file, "tokenizer.ggml.pre", &pre_name)) {
@@ -107,8 +107,7 @@ Tokenizer *tokenizer_from_gguf(const struct GgufFile *file, char *err, size_t er
         return NULL;
     }
     TokenizerSpec spec = {0};
-    if (gguf_string_equals(pre_name, "qwen2") ||
-        gguf_string_equals(pre_name, "deepseek-r1-qwen")) {
+    if (gguf_string_equals(pre_name, "qwen2") || gguf_string_equals(pre_name, "deepseek-r1-qwen")) {
         spec.pre = TOKENIZER_PRE_QWEN2;
         spec.normalize_nfc = true;
     } else if (gguf_string_equals(pre_name, "deepseek-v3")) {
@@ -120,9 +119,9 @@ Tokenizer *tokenizer_from_gguf(const struct GgufFile *file, char *err, size_t er
         spec.normalize_nfc = false;
     } else {
         ponder_failf(err, err_size,
-                            "tokenizer.ggml.pre \"%s\" is not supported (qwen2, deepseek-r1-qwen, "
-                            "deepseek-v3, llama-bpe, llama3 are)",
-                            gguf_string_copy(pre_name, name, sizeof name));
+                     "tokenizer.ggml.pre \"%s\" is not supported (qwen2, deepseek-r1-qwen, "
+                     "deepseek-v3, llama-bpe, llama3 are)",
+                     gguf_string_copy(pre_name, name, sizeof name));
         return NULL;
     }
 
@@ -138,8 +137,7 @@ Tokenizer *tokenizer_from_gguf(const struct GgufFile *file, char *err, size_t er
         !read_token_types(file, n_tokens, &types, err, err_size) ||
         !read_token_id(file, "tokenizer.ggml.bos_token_id", n_tokens, &spec.bos_id, err,
                        err_size) ||
-        !read_token_id(file, "tokenizer.ggml.eos_token_id", n_tokens, &spec.eos_id, err,
-                       err_size))
+        !read_token_id(file, "tokenizer.ggml.eos_token_id", n_tokens, &spec.eos_id, err, err_size))
         goto done;
     // Without the key, llama.cpp adds BOS for Llama 3 and not for Qwen2.
     spec.add_bos = spec.pre == TOKENIZER_PRE_LLAMA3;
@@ -149,8 +147,7 @@ Tokenizer *tokenizer_from_gguf(const struct GgufFile *file, char *err, size_t er
         goto done;
     }
     if (spec.add_bos && spec.bos_id < 0) {
-        ponder_failf(err, err_size,
-                            "tokenizer.ggml.add_bos_token is set but there is no BOS id");
+        ponder_failf(err, err_size, "tokenizer.ggml.add_bos_token is set but there is no BOS id");
         goto done;
     }
     spec.n_tokens = n_tokens;

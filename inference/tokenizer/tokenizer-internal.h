@@ -15,18 +15,18 @@ struct Tokenizer {
     bool normalize_nfc;
     bool ignore_merges; // a piece that is a whole vocabulary entry skips BPE
     uint32_t n_tokens;
-    int32_t *types; // [n_tokens]
-    char *texts;           // token texts as stored, each NUL-terminated
-    size_t *text_offsets;  // [n_tokens + 1]
-    char *bytes;           // raw bytes of each token (byte-level mapping undone)
-    size_t *byte_offsets;  // [n_tokens + 1]
+    int32_t *types;       // [n_tokens]
+    char *texts;          // token texts as stored, each NUL-terminated
+    size_t *text_offsets; // [n_tokens + 1]
+    char *bytes;          // raw bytes of each token (byte-level mapping undone)
+    size_t *byte_offsets; // [n_tokens + 1]
     size_t max_token_bytes;
     // Open-addressing hash tables.
     int32_t *index; // text -> id; -1 empty
     size_t index_mask;
     MergeSlot *merges; // (left, right) -> rank, result
     size_t merge_mask;
-    uint32_t n_merges; // usable rules
+    uint32_t n_merges;        // usable rules
     int32_t byte_tokens[256]; // the single-byte token of each byte, or -1
     // Added tokens sorted by first byte, then longest first.
     int32_t *added_ids;

@@ -43,8 +43,7 @@ static const JsonValue *steps_of(const JsonValue *v, const char *key, size_t *co
     return v;
 }
 
-static bool read_pre_tokenizer(const JsonValue *root, TokenizerPre *pre, char *err,
-                               size_t err_size)
+static bool read_pre_tokenizer(const JsonValue *root, TokenizerPre *pre, char *err, size_t err_size)
 {
     size_t n;
     const JsonValue *steps = steps_of(json_get(root, "pre_tokenizer"), "pretokenizers", &n);
@@ -61,8 +60,8 @@ static bool read_pre_tokenizer(const JsonValue *root, TokenizerPre *pre, char *e
             const char *behavior = json_get_string(&steps[i], "behavior", "");
             if (!pattern || strcmp(behavior, "Isolated") != 0 ||
                 json_get_bool(&steps[i], "invert", false)) {
-                ponder_failf(err, err_size,
-                                    "unsupported Split pre-tokenizer (behavior \"%s\")", behavior);
+                ponder_failf(err, err_size, "unsupported Split pre-tokenizer (behavior \"%s\")",
+                             behavior);
                 return false;
             }
         } else if (type_is(&steps[i], "ByteLevel") &&
@@ -71,13 +70,12 @@ static bool read_pre_tokenizer(const JsonValue *root, TokenizerPre *pre, char *e
             byte_level = true;
         } else {
             ponder_failf(err, err_size, "unsupported pre-tokenizer step \"%s\"",
-                                json_get_string(&steps[i], "type", "?"));
+                         json_get_string(&steps[i], "type", "?"));
             return false;
         }
     }
     if (!pattern || !byte_level) {
-        ponder_failf(err, err_size,
-                            "the pre-tokenizer is not a Split regex followed by ByteLevel");
+        ponder_failf(err, err_size, "the pre-tokenizer is not a Split regex followed by ByteLevel");
         return false;
     }
     bool deepseek_v3 = n_patterns == 3;
@@ -86,8 +84,7 @@ static bool read_pre_tokenizer(const JsonValue *root, TokenizerPre *pre, char *e
     if (deepseek_v3)
         *pre = TOKENIZER_PRE_DEEPSEEK_V3;
     else if (n_patterns != 1) {
-        ponder_failf(err, err_size, "unsupported pre-tokenizer: %zu Split steps",
-                            n_patterns);
+        ponder_failf(err, err_size, "unsupported pre-tokenizer: %zu Split steps", n_patterns);
         return false;
     } else if (strcmp(pattern, QWEN2_PATTERN) == 0)
         *pre = TOKENIZER_PRE_QWEN2;
@@ -108,7 +105,7 @@ static bool read_normalizer(const JsonValue *root, bool *nfc, char *err, size_t 
     for (size_t i = 0; i < n; i++) {
         if (!type_is(&steps[i], "NFC")) {
             ponder_failf(err, err_size, "unsupported normalizer \"%s\"",
-                                json_get_string(&steps[i], "type", "?"));
+                         json_get_string(&steps[i], "type", "?"));
             return false;
         }
         *nfc = true;
@@ -172,8 +169,8 @@ static bool read_id(const JsonValue *v, const char *what, int64_t *id, char *err
     return true;
 }
 
-static bool read_tokens(const JsonValue *vocab, const JsonValue *added, JsonVocab *out,
-                        char *err, size_t err_size)
+static bool read_tokens(const JsonValue *vocab, const JsonValue *added, JsonVocab *out, char *err,
+                        size_t err_size)
 {
     int64_t max_id = -1, id;
     for (size_t i = 0; i < vocab->count; i++) {
@@ -246,8 +243,7 @@ static bool read_merges(const JsonValue *merges, JsonVocab *out, char *err, size
             continue;
         if (m->type != JSON_ARRAY || m->count != 2 || m->items[0].type != JSON_STRING ||
             m->items[1].type != JSON_STRING) {
-            ponder_failf(err, err_size, "merge %zu is neither \"a b\" nor [\"a\", \"b\"]",
-                                i);
+            ponder_failf(err, err_size, "merge %zu is neither \"a b\" nor [\"a\", \"b\"]", i);
             return false;
         }
         pair_bytes += m->items[0].string_len + m->items[1].string_len + 1;
@@ -291,13 +287,12 @@ static int32_t find_token(const JsonVocab *v, const char *text)
     return -1;
 }
 
-static Tokenizer *build(const JsonValue *root, const JsonValue *config, char *err,
-                        size_t err_size)
+static Tokenizer *build(const JsonValue *root, const JsonValue *config, char *err, size_t err_size)
 {
     const JsonValue *model = json_get(root, "model");
     if (!type_is(model, "BPE")) {
         ponder_failf(err, err_size, "model type \"%s\" is not BPE",
-                            json_get_string(model, "type", "?"));
+                     json_get_string(model, "type", "?"));
         return NULL;
     }
     if (json_get_bool(model, "byte_fallback", false)) {
@@ -310,16 +305,14 @@ static Tokenizer *build(const JsonValue *root, const JsonValue *config, char *er
         return NULL;
     // tokenizer.c ties ignore_merges to the Llama 3 pre-tokenizer, as llama.cpp does.
     if (json_get_bool(model, "ignore_merges", false) != (spec.pre == TOKENIZER_PRE_LLAMA3)) {
-        ponder_failf(err, err_size,
-                            "ignore_merges = %s with this pre-tokenizer is not supported",
-                            json_get_bool(model, "ignore_merges", false) ? "true" : "false");
+        ponder_failf(err, err_size, "ignore_merges = %s with this pre-tokenizer is not supported",
+                     json_get_bool(model, "ignore_merges", false) ? "true" : "false");
         return NULL;
     }
     const JsonValue *vocab = json_get(model, "vocab");
     const JsonValue *added = json_get(root, "added_tokens");
     if (!vocab || vocab->type != JSON_OBJECT || (added && added->type != JSON_ARRAY)) {
-        ponder_failf(err, err_size,
-                            "model.vocab (an object) or added_tokens (an array) missing");
+        ponder_failf(err, err_size, "model.vocab (an object) or added_tokens (an array) missing");
         return NULL;
     }
     JsonVocab v = {0};

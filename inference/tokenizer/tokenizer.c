@@ -144,8 +144,7 @@ static bool is_added_type(int32_t type)
 }
 
 // Stores every token's text and raw bytes, and the longest decoded length.
-static bool store_token_texts(Tokenizer *tok, const TokenizerSpec *spec, char *err,
-                              size_t err_size)
+static bool store_token_texts(Tokenizer *tok, const TokenizerSpec *spec, char *err, size_t err_size)
 {
     size_t total = 0;
     for (uint32_t i = 0; i < spec->n_tokens; i++) {
@@ -155,7 +154,7 @@ static bool store_token_texts(Tokenizer *tok, const TokenizerSpec *spec, char *e
         }
         if (spec->token_lens[i] > MAX_TOKEN_TEXT) {
             ponder_failf(err, err_size, "token %u is %zu bytes long (the limit is %d)", i,
-                                spec->token_lens[i], MAX_TOKEN_TEXT);
+                         spec->token_lens[i], MAX_TOKEN_TEXT);
             return false;
         }
         total += spec->token_lens[i] + 1;
@@ -179,8 +178,8 @@ static bool store_token_texts(Tokenizer *tok, const TokenizerSpec *spec, char *e
         t += len + 1;
         b += tokenizer_text_to_bytes(tok->texts + tok->text_offsets[i], len,
                                      is_added_type(tok->types[i]), tok->bytes + b);
-        size_t decoded = tokenizer_decoded_bound(tok->bytes + tok->byte_offsets[i],
-                                                 b - tok->byte_offsets[i]);
+        size_t decoded =
+            tokenizer_decoded_bound(tok->bytes + tok->byte_offsets[i], b - tok->byte_offsets[i]);
         if (decoded > tok->max_token_bytes)
             tok->max_token_bytes = decoded;
     }
@@ -267,8 +266,7 @@ Tokenizer *tokenizer_new(const TokenizerSpec *spec, char *err, size_t err_size)
 {
     if (spec->n_tokens == 0 || spec->n_tokens > INT32_MAX - 1 || !spec->tokens ||
         !spec->token_lens) {
-        ponder_failf(err, err_size, "a tokenizer needs between 1 and %d tokens",
-                            INT32_MAX - 1);
+        ponder_failf(err, err_size, "a tokenizer needs between 1 and %d tokens", INT32_MAX - 1);
         return NULL;
     }
     if (spec->n_merges && (!spec->merges || !spec->merge_lens)) {
@@ -282,7 +280,7 @@ Tokenizer *tokenizer_new(const TokenizerSpec *spec, char *err, size_t err_size)
     for (int i = 0; i < 2; i++) {
         if (specials[i].id < -1 || specials[i].id >= (int64_t)spec->n_tokens) {
             ponder_failf(err, err_size, "%s id %d is outside the vocabulary of %u tokens",
-                                specials[i].name, specials[i].id, spec->n_tokens);
+                         specials[i].name, specials[i].id, spec->n_tokens);
             return NULL;
         }
     }
@@ -383,11 +381,26 @@ void tokenizer_free(Tokenizer *tok)
 
 // ---- Accessors ---------------------------------------------------------------------
 
-uint32_t tokenizer_vocab_size(const Tokenizer *tok) { return tok->n_tokens; }
-int32_t tokenizer_bos(const Tokenizer *tok) { return tok->bos_id; }
-int32_t tokenizer_eos(const Tokenizer *tok) { return tok->eos_id; }
-bool tokenizer_add_bos(const Tokenizer *tok) { return tok->add_bos; }
-TokenizerPre tokenizer_pre(const Tokenizer *tok) { return tok->pre; }
+uint32_t tokenizer_vocab_size(const Tokenizer *tok)
+{
+    return tok->n_tokens;
+}
+int32_t tokenizer_bos(const Tokenizer *tok)
+{
+    return tok->bos_id;
+}
+int32_t tokenizer_eos(const Tokenizer *tok)
+{
+    return tok->eos_id;
+}
+bool tokenizer_add_bos(const Tokenizer *tok)
+{
+    return tok->add_bos;
+}
+TokenizerPre tokenizer_pre(const Tokenizer *tok)
+{
+    return tok->pre;
+}
 bool tokenizer_generation_opens_think(const Tokenizer *tok)
 {
     return tok->generation_opens_think;
@@ -396,7 +409,10 @@ void tokenizer_set_generation_opens_think(Tokenizer *tok, bool opens)
 {
     tok->generation_opens_think = opens;
 }
-size_t tokenizer_max_token_bytes(const Tokenizer *tok) { return tok->max_token_bytes; }
+size_t tokenizer_max_token_bytes(const Tokenizer *tok)
+{
+    return tok->max_token_bytes;
+}
 
 static bool valid_id(const Tokenizer *tok, int32_t id)
 {

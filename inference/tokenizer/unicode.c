@@ -91,8 +91,7 @@ size_t utf8_encode(uint32_t cp, char *out)
 
 // The range holding CP in a sorted TABLE of COUNT entries, STRIDE bytes apart, that each
 // begin with a UnicodeRange; NULL if none does.
-static const UnicodeRange *find_range(const void *table, size_t count, size_t stride,
-                                      uint32_t cp)
+static const UnicodeRange *find_range(const void *table, size_t count, size_t stride, uint32_t cp)
 {
     size_t lo = 0, hi = count;
     while (lo < hi) {

@@ -14,10 +14,10 @@ size_t utf8_decode(const char *s, size_t len, uint32_t *cp, bool *valid);
 // Encodes CP into OUT (4 bytes of room); returns the byte count.
 size_t utf8_encode(uint32_t cp, char *out);
 
-bool unicode_is_letter(uint32_t cp);     // \p{L}
-bool unicode_is_number(uint32_t cp);     // \p{N}
-bool unicode_is_whitespace(uint32_t cp); // \s as the Rust/Oniguruma regexes of HF define it
-bool unicode_is_mark(uint32_t cp);       // \p{M}
+bool unicode_is_letter(uint32_t cp);      // \p{L}
+bool unicode_is_number(uint32_t cp);      // \p{N}
+bool unicode_is_whitespace(uint32_t cp);  // \s as the Rust/Oniguruma regexes of HF define it
+bool unicode_is_mark(uint32_t cp);        // \p{M}
 bool unicode_is_punctuation(uint32_t cp); // \p{P}
 bool unicode_is_symbol(uint32_t cp);      // \p{S}
 

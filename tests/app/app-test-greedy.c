@@ -147,4 +147,3 @@ void submit(PonderEngine *engine, PonderGeneration *g)
     g_assert_true(ponder_engine_submit(engine, g, &error));
     g_assert_no_error(error);
 }
-

@@ -28,7 +28,8 @@ char *app_test_shared_path(const char *relative)
 
 char *app_test_make_tiny_model(const char *dir, guint64 seed)
 {
-    g_autofree char *tokenizer = app_test_shared_path("tokenizers/deepseek-r1-distill-qwen/tokenizer.json");
+    g_autofree char *tokenizer =
+        app_test_shared_path("tokenizers/deepseek-r1-distill-qwen/tokenizer.json");
     if (!g_file_test(tokenizer, G_FILE_TEST_EXISTS))
         return NULL;
     char *path = g_build_filename(dir, "tiny-qwen2-q8_0.gguf", NULL);

@@ -384,8 +384,8 @@ static void test_dialect(gconstpointer data)
     guint before = n_conversations();
     // The window's sidebar refreshes on this signal.
     gint64 announced = 0;
-    gulong handler = g_signal_connect(store, "api-exchange-saved", G_CALLBACK(on_exchange_saved),
-                                      &announced);
+    gulong handler =
+        g_signal_connect(store, "api-exchange-saved", G_CALLBACK(on_exchange_saved), &announced);
 
     g_auto(Answer) plain = {0};
     chat(dialect, FALSE, sky, G_N_ELEMENTS(sky), &plain);

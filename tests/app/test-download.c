@@ -425,7 +425,8 @@ static void test_catalog_entries(void)
         // bartowski's newer repositories carry the organisation in front
         if (strcmp(repo, "bartowski/deepseek-ai_DeepSeek-R1-0528-Qwen3-8B-GGUF") == 0 &&
             strcmp(file, "deepseek-ai_DeepSeek-R1-0528-Qwen3-8B-Q4_K_M.gguf") == 0 &&
-            strcmp(id, "r1-0528-qwen3-8b-q4_k_m") == 0 && ponder_catalog_entry_get_n_layer(entry) == 36)
+            strcmp(id, "r1-0528-qwen3-8b-q4_k_m") == 0 &&
+            ponder_catalog_entry_get_n_layer(entry) == 36)
             seen_0528_example = TRUE;
     }
     g_assert_cmpuint(iq4_seen, ==, 5);

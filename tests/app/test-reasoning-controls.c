@@ -73,7 +73,8 @@ static GArray *reference_closed_at(const GArray *prompt, guint k, guint total)
 {
     g_autoptr(GArray) closing = closing_ids();
     g_assert_cmpuint(k + closing->len, <, total);
-    GArray *ids = reference_greedy_forcing((const gint32 *)prompt->data, prompt->len, total, k, closing);
+    GArray *ids =
+        reference_greedy_forcing((const gint32 *)prompt->data, prompt->len, total, k, closing);
     for (guint i = 0; i < k; i++)
         g_assert_cmpint(g_array_index(ids, gint32, i), !=, end_think_id()); // not the model's own
     return ids;
@@ -175,17 +176,23 @@ static void test_effort_presets(void)
         PonderReasoningEffort effort;
         gint roomy, tight; // 16,384-token context, 4,096-token context; 100 of prompt
     } cases[] = {
-        {PONDER_REASONING_EFFORT_DEFAULT, -1, -1},      {PONDER_REASONING_EFFORT_NONE, 0, 0},
-        {PONDER_REASONING_EFFORT_MINIMAL, 256, 256},    {PONDER_REASONING_EFFORT_LOW, 1024, 1024},
-        {PONDER_REASONING_EFFORT_MEDIUM, 4096, 2972},   {PONDER_REASONING_EFFORT_HIGH, 12288, 2972},
+        {PONDER_REASONING_EFFORT_DEFAULT, -1, -1},
+        {PONDER_REASONING_EFFORT_NONE, 0, 0},
+        {PONDER_REASONING_EFFORT_MINIMAL, 256, 256},
+        {PONDER_REASONING_EFFORT_LOW, 1024, 1024},
+        {PONDER_REASONING_EFFORT_MEDIUM, 4096, 2972},
+        {PONDER_REASONING_EFFORT_HIGH, 12288, 2972},
         {PONDER_REASONING_EFFORT_UNLIMITED, 15260, 2972},
     };
     for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
-        g_assert_cmpint(ponder_reasoning_effort_budget(cases[i].effort, 16384, 100), ==, cases[i].roomy);
-        g_assert_cmpint(ponder_reasoning_effort_budget(cases[i].effort, 4096, 100), ==, cases[i].tight);
+        g_assert_cmpint(ponder_reasoning_effort_budget(cases[i].effort, 16384, 100), ==,
+                        cases[i].roomy);
+        g_assert_cmpint(ponder_reasoning_effort_budget(cases[i].effort, 4096, 100), ==,
+                        cases[i].tight);
     }
     // a prompt that leaves less than the answer's share: no thinking at all
-    g_assert_cmpint(ponder_reasoning_effort_budget(PONDER_REASONING_EFFORT_HIGH, 4096, 3500), ==, 0);
+    g_assert_cmpint(ponder_reasoning_effort_budget(PONDER_REASONING_EFFORT_HIGH, 4096, 3500), ==,
+                    0);
 
     // In the engine: this test's 512-token context leaves no room beyond the answer's 1,024,
     // so "low" answers at once, as budget 0 does.
@@ -248,7 +255,8 @@ static void test_loop_guard(void)
     const ChatMessage *questions[] = {question, other_question};
     for (guint q = 0; q < G_N_ELEMENTS(questions); q++) {
         g_autoptr(GArray) prompt = chat_prompt_ids(questions[q], 1);
-        g_autoptr(GArray) free_run = reference_greedy((const gint32 *)prompt->data, prompt->len, TOTAL);
+        g_autoptr(GArray) free_run =
+            reference_greedy((const gint32 *)prompt->data, prompt->len, TOTAL);
         guint loop_at = 0;
         for (guint n = 64; n < TOTAL - 8 && !loop_at; n++) {
             if (g_array_index(free_run, gint32, n - 1) == end_think_id())

@@ -119,8 +119,8 @@ static void start_server(void)
     g_subprocess_launcher_set_stdout_file_path(launcher, log);
     g_subprocess_launcher_set_flags(launcher, G_SUBPROCESS_FLAGS_STDERR_MERGE);
     g_subprocess_launcher_setenv(launcher, "HOME", home, TRUE);
-    const char *dirs[][2] = {{"XDG_DATA_HOME", "data"}, {"XDG_CONFIG_HOME", "config"},
-                             {"XDG_CACHE_HOME", "cache"}};
+    const char *dirs[][2] = {
+        {"XDG_DATA_HOME", "data"}, {"XDG_CONFIG_HOME", "config"}, {"XDG_CACHE_HOME", "cache"}};
     for (guint i = 0; i < G_N_ELEMENTS(dirs); i++) {
         g_autofree char *dir = g_build_filename(home, dirs[i][1], NULL);
         g_subprocess_launcher_setenv(launcher, dirs[i][0], dir, TRUE);
@@ -133,12 +133,12 @@ static void start_server(void)
     g_subprocess_launcher_set_child_setup(launcher, die_with_parent, NULL, NULL);
     g_autofree char *port_arg = g_strdup_printf("%u", port);
     // No session bus: another test's `ponder` on a shared bus would take the command line.
-    g_subprocess_launcher_setenv(launcher, "DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent", TRUE);
+    g_subprocess_launcher_setenv(launcher, "DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent",
+                                 TRUE);
     g_autoptr(GError) error = NULL;
-    server = g_subprocess_launcher_spawn(launcher, &error, ponder_exe,
-                                         "--serve", "--port", port_arg, "--model", model_path,
-                                         "--backend", "cpu", "--ctx", "1024", "--api-key-file",
-                                         key_file, NULL);
+    server = g_subprocess_launcher_spawn(launcher, &error, ponder_exe, "--serve", "--port",
+                                         port_arg, "--model", model_path, "--backend", "cpu",
+                                         "--ctx", "1024", "--api-key-file", key_file, NULL);
     g_assert_no_error(error);
 
     // Serving once /v1/models answers (the key is required, so send it).
@@ -158,7 +158,8 @@ static void start_server(void)
 static void test_models_listed(void)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(PonderRemoteProvider) provider = ponder_remote_provider_new(server_url, API_KEY, &error);
+    g_autoptr(PonderRemoteProvider) provider =
+        ponder_remote_provider_new(server_url, API_KEY, &error);
     g_assert_no_error(error);
     // A URL without a path gets the OpenAI root.
     g_autofree char *expected_root = g_strconcat(server_url, "/v1", NULL);
@@ -178,7 +179,8 @@ static void test_chat_matches_local_engine(void)
     g_assert_true(ponder_engine_submit(local, reference, &error));
     wait_finished(reference);
 
-    g_autoptr(PonderRemoteProvider) provider = ponder_remote_provider_new(server_url, API_KEY, &error);
+    g_autoptr(PonderRemoteProvider) provider =
+        ponder_remote_provider_new(server_url, API_KEY, &error);
     g_autoptr(PonderEngine) engine = remote_engine(provider, model_slug);
     g_autoptr(PonderGeneration) remote = chat_generation("Why is the sky blue?", MAX_TOKENS);
     g_assert_true(ponder_engine_submit(engine, remote, &error));
@@ -216,7 +218,8 @@ static void test_raw_completion_matches_local_engine(void)
     g_assert_true(ponder_engine_submit(local, reference, &error));
     wait_finished(reference);
 
-    g_autoptr(PonderRemoteProvider) provider = ponder_remote_provider_new(server_url, API_KEY, &error);
+    g_autoptr(PonderRemoteProvider) provider =
+        ponder_remote_provider_new(server_url, API_KEY, &error);
     g_autoptr(PonderEngine) engine = remote_engine(provider, model_slug);
     g_autoptr(PonderGeneration) remote = ponder_generation_new_raw("Once upon a time");
     ponder_generation_set_sampling(remote, greedy());
@@ -224,7 +227,8 @@ static void test_raw_completion_matches_local_engine(void)
     g_assert_true(ponder_engine_submit(engine, remote, &error));
     wait_finished(remote);
     g_assert_no_error(ponder_generation_get_error(remote));
-    g_assert_cmpstr(ponder_generation_get_answer(remote), ==, ponder_generation_get_answer(reference));
+    g_assert_cmpstr(ponder_generation_get_answer(remote), ==,
+                    ponder_generation_get_answer(reference));
     g_assert_cmpstr(ponder_generation_get_reasoning(remote), ==, "");
 }
 
@@ -241,10 +245,13 @@ static void test_reply_saved_in_history(void)
     g_autoptr(PonderStore) store = ponder_store_new(db, &error);
     g_assert_no_error(error);
     gint64 conversation = ponder_store_create_conversation(store, "Colours", &error);
-    g_autoptr(PonderRemoteProvider) provider = ponder_remote_provider_new(server_url, API_KEY, &error);
+    g_autoptr(PonderRemoteProvider) provider =
+        ponder_remote_provider_new(server_url, API_KEY, &error);
     g_autoptr(PonderEngine) engine = remote_engine(provider, model_slug);
-    PonderReplyOptions options = {.model_name = model_slug, .max_tokens = MAX_TOKENS,
-                                  .save_interval_ms = 20, .sampling = greedy()};
+    PonderReplyOptions options = {.model_name = model_slug,
+                                  .max_tokens = MAX_TOKENS,
+                                  .save_interval_ms = 20,
+                                  .sampling = greedy()};
     g_autoptr(PonderReply) reply =
         ponder_reply_send(store, engine, conversation, 0, "Name a colour.", &options, &error);
     g_assert_no_error(error);
@@ -278,7 +285,8 @@ static void test_reply_saved_in_history(void)
 static void test_cancel_mid_stream(void)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(PonderRemoteProvider) provider = ponder_remote_provider_new(server_url, API_KEY, &error);
+    g_autoptr(PonderRemoteProvider) provider =
+        ponder_remote_provider_new(server_url, API_KEY, &error);
     g_autoptr(PonderEngine) engine = remote_engine(provider, model_slug);
     g_autoptr(PonderGeneration) g = chat_generation("Tell me everything.", 100000);
     SamplerParams wander = *greedy();
@@ -306,7 +314,8 @@ static void test_cancel_mid_stream(void)
 static void test_wrong_key_and_unreachable_server(void)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(PonderRemoteProvider) wrong = ponder_remote_provider_new(server_url, "not-the-key", &error);
+    g_autoptr(PonderRemoteProvider) wrong =
+        ponder_remote_provider_new(server_url, "not-the-key", &error);
     g_assert_false(refresh(wrong, &error));
     g_assert_error(error, PONDER_ENGINE_ERROR, PONDER_ENGINE_ERROR_BACKEND);
     g_assert_nonnull(strstr(error->message, "refused the API key (HTTP 401)"));
@@ -338,8 +347,8 @@ static void test_wrong_key_and_unreachable_server(void)
 
 static void test_bad_urls(void)
 {
-    const char *bad[] = {"", "gpu-box:8000", "ftp://host/v1", "http://", "not a url",
-                         "http://user:secret@gpu-box:8000/v1"};
+    const char *bad[] = {"",        "gpu-box:8000", "ftp://host/v1",
+                         "http://", "not a url",    "http://user:secret@gpu-box:8000/v1"};
     for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autoptr(GError) error = NULL;
         g_autoptr(PonderRemoteProvider) p = ponder_remote_provider_new(bad[i], NULL, &error);
@@ -349,12 +358,14 @@ static void test_bad_urls(void)
         g_assert_null(strstr(error->message, "secret"));
     }
     g_autoptr(GError) error = NULL;
-    g_autoptr(PonderRemoteProvider) p = ponder_remote_provider_new(" https://h.example/api/v1/ ", NULL, &error);
+    g_autoptr(PonderRemoteProvider) p =
+        ponder_remote_provider_new(" https://h.example/api/v1/ ", NULL, &error);
     g_assert_no_error(error);
     g_assert_cmpstr(ponder_remote_provider_get_base_url(p), ==, "https://h.example/api/v1");
 }
 
-// ---- what other servers send ----------------------------------------------------------------------
+// ---- what other servers send
+// ----------------------------------------------------------------------
 
 // The scripted server answers /v1/chat/completions with the current case's status and body.
 // A case with REFUSE_MAX_TOKENS first answers a request carrying max_tokens with vLLM's 400.
@@ -471,17 +482,22 @@ static void test_other_servers(void)
         {"inline think tags (no reasoning parser)", NULL, 200,
          "data: {\"choices\":[{\"delta\":{\"content\":\"<thi\"}}]}\n\n"
          "data: {\"choices\":[{\"delta\":{\"content\":\"nk>Let me see.</th\"}}]}\n\n"
-         "data: {\"choices\":[{\"delta\":{\"content\":\"ink>Blue.\"},\"finish_reason\":\"stop\"}]}\n\n"
+         "data: "
+         "{\"choices\":[{\"delta\":{\"content\":\"ink>Blue.\"},\"finish_reason\":\"stop\"}]}\n\n"
          "data: [DONE]\n\n",
          "Let me see.", "Blue.", PONDER_FINISH_STOP, NULL, FALSE, 1},
         {"R1's newer template: no opening tag", "deepseek-r1-distill-qwen-32b", 200,
          "data: {\"choices\":[{\"delta\":{\"content\":\"Let me see.\"},\"error\":null}]}\n\n"
-         "data: {\"choices\":[{\"delta\":{\"content\":\"</think>\\n\\nBlue.\"},\"finish_reason\":\"stop\"}]}\n\n"
+         "data: "
+         "{\"choices\":[{\"delta\":{\"content\":\"</"
+         "think>\\n\\nBlue.\"},\"finish_reason\":\"stop\"}]}\n\n"
          "data: [DONE]\n\n",
          "Let me see.", "\n\nBlue.", PONDER_FINISH_STOP, NULL, FALSE, 1},
         {"Ollama's reasoning field, CRLF lines, odd types, negative usage", NULL, 200,
          "data: {\"choices\":[{\"delta\":{\"reasoning\":\"Hmm.\"}}]}\r\n\r\n"
-         "data: {\"choices\":[{\"delta\":{\"content\":[\"x\"]}}],\"usage\":{\"prompt_tokens\":{}}}\r\n\r\n"
+         "data: "
+         "{\"choices\":[{\"delta\":{\"content\":[\"x\"]}}],\"usage\":{\"prompt_tokens\":{}}}"
+         "\r\n\r\n"
          "data: {\"choices\":[{\"delta\":{\"content\":\"Red\"}}],\"error\":null}\r\n\r\n"
          ": a comment line\r\n"
          "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"length\"}],"
@@ -502,7 +518,8 @@ static void test_other_servers(void)
         {"an error inside the stream", NULL, 200,
          "data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"Thinking\"}}]}\n\n"
          "data: {\"error\":{\"message\":\"CUDA out of memory\",\"type\":\"server_error\"}}\n\n",
-         "Thinking", "", PONDER_FINISH_ERROR, "failed in the middle of the answer: CUDA out of memory", FALSE, 1},
+         "Thinking", "", PONDER_FINISH_ERROR,
+         "failed in the middle of the answer: CUDA out of memory", FALSE, 1},
         {"cut off without finish_reason", NULL, 200,
          "data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"Half\"}}]}\n\n", "Half", "",
          PONDER_FINISH_ERROR, "closed the connection in the middle of the answer", FALSE, 1},
@@ -512,15 +529,23 @@ static void test_other_servers(void)
          "", "Fits.", PONDER_FINISH_STOP, NULL, TRUE, 2},
         {"HTTP 404 with an OpenAI error", NULL, 404,
          "{\"error\":{\"message\":\"The model `x` does not exist.\",\"code\":\"model_not_found\"}}",
-         "", "", PONDER_FINISH_ERROR, "answered HTTP 404 Not Found: The model `x` does not exist.", FALSE, 1},
+         "", "", PONDER_FINISH_ERROR, "answered HTTP 404 Not Found: The model `x` does not exist.",
+         FALSE, 1},
         {"HTTP 400 context too long (vLLM)", NULL, 400,
-         "{\"object\":\"error\",\"message\":\"This model's maximum context length is 4096 tokens.\","
+         "{\"object\":\"error\",\"message\":\"This model's maximum context length is 4096 "
+         "tokens.\","
          "\"code\":\"context_length_exceeded\"}",
          "", "", PONDER_FINISH_ERROR, "maximum context length is 4096", FALSE, 2},
-        {"HTTP 502 from a proxy, not UTF-8", NULL, 502, "\xe9" "chec du proxy\n", "", "",
-         PONDER_FINISH_ERROR, "answered HTTP 502 Bad Gateway: \xef\xbf\xbd" "chec du proxy", FALSE, 1},
+        {"HTTP 502 from a proxy, not UTF-8", NULL, 502,
+         "\xe9"
+         "chec du proxy\n",
+         "", "", PONDER_FINISH_ERROR,
+         "answered HTTP 502 Bad Gateway: \xef\xbf\xbd"
+         "chec du proxy",
+         FALSE, 1},
         {"HTTP 500 with a plain body", NULL, 500, "upstream exploded\n", "", "",
-         PONDER_FINISH_ERROR, "answered HTTP 500 Internal Server Error: upstream exploded", FALSE, 1},
+         PONDER_FINISH_ERROR, "answered HTTP 500 Internal Server Error: upstream exploded", FALSE,
+         1},
     };
     Script script = {0};
     g_autoptr(PonderRemoteProvider) provider = NULL;
@@ -551,12 +576,12 @@ static void test_nested_json_from_server(void)
     g_autofree char *objects = g_strnfill(5 * 100000, ' ');
     for (guint i = 0; i < 100000; i++)
         memcpy(objects + 5 * i, "{\"a\":", 5);
-    g_autofree char *stream_chunk = g_strdup_printf(
-        "data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"Thinking\"}}]}\n\n"
-        "data: %s\n\n"
-        "data: {\"choices\":[{\"delta\":{\"content\":\"never read\"}}]}\n\n"
-        "data: [DONE]\n\n",
-        brackets);
+    g_autofree char *stream_chunk =
+        g_strdup_printf("data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"Thinking\"}}]}\n\n"
+                        "data: %s\n\n"
+                        "data: {\"choices\":[{\"delta\":{\"content\":\"never read\"}}]}\n\n"
+                        "data: [DONE]\n\n",
+                        brackets);
     g_autofree char *unstreamed = g_strdup_printf("{\"choices\":%s\n", objects);
     g_autofree char *error_body = g_strdup_printf("{\"error\":%s", brackets);
     const char *too_deep = "sent JSON nested deeper than 512 levels";
@@ -575,7 +600,8 @@ static void test_nested_json_from_server(void)
         check_case(provider, &script, &cases[i]);
 
     // The model list.
-    const Case models = {.name = "a model list nested 100,000 deep", .status = 200, .body = unstreamed};
+    const Case models = {
+        .name = "a model list nested 100,000 deep", .status = 200, .body = unstreamed};
     script.current = &models;
     soup_server_add_handler(soup_server, "/v1/models", scripted, &script, NULL);
     g_autoptr(GError) error = NULL;
@@ -591,7 +617,8 @@ int main(int argc, char **argv)
     ponder_exe = argc > 1 ? argv[1] : NULL;
     tmp_dir = g_dir_make_tmp("ponder-remote-XXXXXX", NULL);
     // In the server's own models folder, where its library finds it.
-    g_autofree char *models_dir = g_build_filename(tmp_dir, "server-home", "data", "ponder", "models", NULL);
+    g_autofree char *models_dir =
+        g_build_filename(tmp_dir, "server-home", "data", "ponder", "models", NULL);
     g_mkdir_with_parents(models_dir, 0700);
     model_path = app_test_make_tiny_model(models_dir, 7);
 
@@ -602,8 +629,8 @@ int main(int argc, char **argv)
         g_test_message("skipped the served-model tests: %s",
                        !model_path ? "no R1 tokenizer in ../shared" : "no ponder executable given");
     } else {
-        g_autoptr(PonderModelEntry) entry =
-            ponder_model_entry_new_from_file(model_path, PONDER_MODEL_SOURCE_FOLDER, NULL, NULL, NULL);
+        g_autoptr(PonderModelEntry) entry = ponder_model_entry_new_from_file(
+            model_path, PONDER_MODEL_SOURCE_FOLDER, NULL, NULL, NULL);
         model_slug = g_strdup(ponder_model_entry_get_slug(entry));
         start_server();
         g_test_add_func("/remote/models-listed", test_models_listed);

@@ -290,13 +290,15 @@ static void test_sampling_json_read_back(void)
 
     // an older conversation's two members
     back = sampler_default_params();
-    g_assert_true(ponder_sampling_from_json("{\"temperature\":1,\"top_p\":0.5}", &back, NULL, &error));
+    g_assert_true(
+        ponder_sampling_from_json("{\"temperature\":1,\"top_p\":0.5}", &back, NULL, &error));
     g_assert_cmpfloat(back.temperature, ==, 1.0f);
     g_assert_cmpfloat(back.top_p, ==, 0.5f);
     g_assert_cmpfloat(back.min_p, ==, sampler_default_params().min_p);
 
     // wrong kinds: nothing changes
-    const char *bad[] = {"{\"temperature\":\"hot\",\"top_k\":3}", "{\"top_k\":2.5}", "[1]", "{\"seed\":true}", "0,6"};
+    const char *bad[] = {"{\"temperature\":\"hot\",\"top_k\":3}", "{\"top_k\":2.5}", "[1]",
+                         "{\"seed\":true}", "0,6"};
     for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
         back = sampler_default_params();
         g_assert_false(ponder_sampling_from_json(bad[i], &back, NULL, &error));

@@ -269,13 +269,14 @@ static void test_huge_integers_are_refused(void)
         {"max_tokens", "1e30"},
     };
     for (guint i = 0; i < G_N_ELEMENTS(values); i++) {
-        g_autofree char *body = g_strdup_printf(
-            "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"%s\":%s}", values[i][0],
-            values[i][1]);
+        g_autofree char *body =
+            g_strdup_printf("{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"%s\":%s}",
+                            values[i][0], values[i][1]);
         PonderApiParsedRequest parsed;
         g_autoptr(PonderApiError) error = NULL;
         g_assert_false(ponder_api_parse_request(&access, "POST", "/v1/chat/completions", host, 1,
-                                                (const guint8 *)body, strlen(body), &parsed, &error));
+                                                (const guint8 *)body, strlen(body), &parsed,
+                                                &error));
         g_assert_cmpuint(error->status, ==, 400);
         g_assert_nonnull(strstr(error->message, values[i][0]));
         ponder_api_parsed_request_clear(&parsed);

@@ -19,8 +19,8 @@ static double gpu_bound(const char *file)
 {
     // the GPU quantizes activations per 32 (the CPU per 32 or 256) and stores fp16 K/V
     // (the 1-3 bit types round activations' errors into coarser weights, like q2_k/q3_k)
-    bool coarse = strstr(file, "q2_k") || strstr(file, "q3_k") || strstr(file, "-iq1") || strstr(file, "-iq2") ||
-                  strstr(file, "-iq3");
+    bool coarse = strstr(file, "q2_k") || strstr(file, "q3_k") || strstr(file, "-iq1") ||
+                  strstr(file, "-iq2") || strstr(file, "-iq3");
     return strstr(file, "f16") ? 0.01 : coarse ? 0.05 : 0.03;
 }
 
@@ -49,8 +49,8 @@ static bool open_pair(BackendPair *pair, const char *file, uint32_t n_seq, int32
     return ok;
 }
 
-static void check_file(const char *file, const JsonValue *ref, const int32_t *prompt, uint32_t n_prompt,
-                       bool quick)
+static void check_file(const char *file, const JsonValue *ref, const int32_t *prompt,
+                       uint32_t n_prompt, bool quick)
 {
     BackendPair p;
     if (!open_pair(&p, file, 1, -1, 256)) {
@@ -63,8 +63,9 @@ static void check_file(const char *file, const JsonValue *ref, const int32_t *pr
                                                   gpu_l, gpu_bound(file), first);
     double rel_llama = reference_rel_rms(ref, first, p.n_vocab);
     CHECKF(rel_llama <= llama_bound(file), "%s: GPU vs llama.cpp rel %.4f", file, rel_llama);
-    printf("  %-20s GPU vs CPU worst rel %.4f over prompt + decode; GPU vs llama.cpp %.4f (bound %.2f)\n", file,
-           worst, rel_llama, llama_bound(file));
+    printf("  %-20s GPU vs CPU worst rel %.4f over prompt + decode; GPU vs llama.cpp %.4f (bound "
+           "%.2f)\n",
+           file, worst, rel_llama, llama_bound(file));
     free(cpu_l);
     free(gpu_l);
     free(first);
@@ -92,8 +93,8 @@ static void check_batched(const char *file, const int32_t *prompt, uint32_t n_pr
 
 // One configuration of the GPU context on one file: prompt of N_PROMPT tokens in chunks of
 // CHUNK, then decode steps; returns the GPU's prompt logits in FIRST.
-static void check_variant(const char *label, const char *file, const int32_t *prompt, uint32_t n_prompt,
-                          int32_t gpu_layers, uint32_t chunk, float *first)
+static void check_variant(const char *label, const char *file, const int32_t *prompt,
+                          uint32_t n_prompt, int32_t gpu_layers, uint32_t chunk, float *first)
 {
     BackendPair p;
     if (!open_pair(&p, file, 1, gpu_layers, chunk)) {
@@ -115,7 +116,8 @@ static void check_variants(const char *file, const int32_t *prompt, uint32_t n_p
     int32_t long_prompt[MAX_PROMPT];
     for (uint32_t i = 0; i < 100; i++)
         long_prompt[i] = (prompt[i % n_prompt] + 11 * (i / n_prompt)) % 1024;
-    float *with_graphs = calloc(MAX_VOCAB, sizeof(float)), *without = calloc(MAX_VOCAB, sizeof(float));
+    float *with_graphs = calloc(MAX_VOCAB, sizeof(float)),
+          *without = calloc(MAX_VOCAB, sizeof(float));
 
     check_variant("100-token prompt, chunks of 48", file, long_prompt, 100, -1, 48, NULL);
     check_variant("partial offload: 1 layer on GPU", file, prompt, n_prompt, 1, 256, NULL);

@@ -11,11 +11,12 @@
 #include "cuda-test.h"
 
 static const PonderType weight_types[] = {
-    PONDER_TYPE_Q4_0, PONDER_TYPE_Q4_1, PONDER_TYPE_Q5_0, PONDER_TYPE_Q5_1, PONDER_TYPE_Q8_0,
-    PONDER_TYPE_Q2_K, PONDER_TYPE_Q3_K, PONDER_TYPE_Q4_K, PONDER_TYPE_Q5_K, PONDER_TYPE_Q6_K,
-    PONDER_TYPE_F16,  PONDER_TYPE_BF16, PONDER_TYPE_F32,
-    PONDER_TYPE_IQ4_NL, PONDER_TYPE_IQ4_XS, PONDER_TYPE_IQ3_XXS, PONDER_TYPE_IQ3_S,
-    PONDER_TYPE_IQ2_XXS, PONDER_TYPE_IQ2_XS, PONDER_TYPE_IQ2_S, PONDER_TYPE_IQ1_S, PONDER_TYPE_IQ1_M,
+    PONDER_TYPE_Q4_0,  PONDER_TYPE_Q4_1,    PONDER_TYPE_Q5_0,   PONDER_TYPE_Q5_1,
+    PONDER_TYPE_Q8_0,  PONDER_TYPE_Q2_K,    PONDER_TYPE_Q3_K,   PONDER_TYPE_Q4_K,
+    PONDER_TYPE_Q5_K,  PONDER_TYPE_Q6_K,    PONDER_TYPE_F16,    PONDER_TYPE_BF16,
+    PONDER_TYPE_F32,   PONDER_TYPE_IQ4_NL,  PONDER_TYPE_IQ4_XS, PONDER_TYPE_IQ3_XXS,
+    PONDER_TYPE_IQ3_S, PONDER_TYPE_IQ2_XXS, PONDER_TYPE_IQ2_XS, PONDER_TYPE_IQ2_S,
+    PONDER_TYPE_IQ1_S, PONDER_TYPE_IQ1_M,
 };
 
 static bool all_finite(const float *x, size_t n)
@@ -32,9 +33,9 @@ static float half_to_float(uint16_t h)
 }
 
 typedef struct HostMatrix {
-    Weight w;       // host blocks
-    GpuWeight g;    // the same bytes on the device
-    float *deq;     // dequantized rows (the exact reference)
+    Weight w;    // host blocks
+    GpuWeight g; // the same bytes on the device
+    float *deq;  // dequantized rows (the exact reference)
 } HostMatrix;
 
 static HostMatrix make_matrix(PonderType type, uint32_t row_len, uint32_t n_rows)
@@ -48,13 +49,18 @@ static HostMatrix make_matrix(PonderType type, uint32_t row_len, uint32_t n_rows
     test_fill(values, (size_t)n_rows * row_len, 0.05f);
     for (uint32_t r = 0; r < n_rows; r++) {
         // (random valid blocks for the IQ types without a quantizer)
-        ponder_synth_row(type, values + (size_t)r * row_len, blocks + r * row_bytes, row_len, (uint64_t)r + 1);
+        ponder_synth_row(type, values + (size_t)r * row_len, blocks + r * row_bytes, row_len,
+                         (uint64_t)r + 1);
         ponder_dequantize_row(type, blocks + r * row_bytes, m.deq + (size_t)r * row_len, row_len);
     }
     free(values);
-    m.w = (Weight){.type = type, .data = blocks, .row_len = row_len, .n_rows = n_rows, .row_bytes = row_bytes};
-    m.g = (GpuWeight){.type = type, .data = dev_upload(blocks, (size_t)n_rows * row_bytes), .row_len = row_len,
-                      .n_rows = n_rows, .row_bytes = row_bytes};
+    m.w = (Weight){
+        .type = type, .data = blocks, .row_len = row_len, .n_rows = n_rows, .row_bytes = row_bytes};
+    m.g = (GpuWeight){.type = type,
+                      .data = dev_upload(blocks, (size_t)n_rows * row_bytes),
+                      .row_len = row_len,
+                      .n_rows = n_rows,
+                      .row_bytes = row_bytes};
     return m;
 }
 
@@ -80,8 +86,8 @@ static void exact_product(const HostMatrix *m, const float *x, uint32_t n_tokens
 // Single-token products that normalise their input row themselves (cuda_matvec_norm),
 // plain and GLU, against RMSNorm + the product in float64 and against the two launches
 // they replace (cuda_norm_to_act, then cuda_matvec).
-static void test_matvec_norm(ThreadPool *pool, const HostMatrix *m, const HostMatrix *up, const float *x,
-                             double bound_exact)
+static void test_matvec_norm(ThreadPool *pool, const HostMatrix *m, const HostMatrix *up,
+                             const float *x, double bound_exact)
 {
     const char *name = ponder_type_traits(m->w.type)->name;
     const uint32_t n = (uint32_t)m->w.row_len, n_rows = (uint32_t)m->w.n_rows;
@@ -97,13 +103,15 @@ static void test_matvec_norm(ThreadPool *pool, const HostMatrix *m, const HostMa
     exact_product(m, xn, 1, want);
     exact_product(up, xn, 1, want_up);
 
-    float *d_x = dev_upload(x, (size_t)ROWS * n * sizeof(float)), *d_w = dev_upload(w, n * sizeof(float));
+    float *d_x = dev_upload(x, (size_t)ROWS * n * sizeof(float)),
+          *d_w = dev_upload(w, n * sizeof(float));
     uint32_t *d_row = dev_upload(&row, sizeof row);
     float *d_y = dev_alloc(n_rows * sizeof(float));
     CudaAct act = dev_act(1, n);
     for (int glu = 0; glu < 2; glu++) {
         cudaMemset(d_y, 0xff, n_rows * sizeof(float));
-        cuda_ok(cuda_matvec_norm(0, &m->g, glu ? &up->g : NULL, d_x, d_row, n, d_w, 1e-6f, d_y), "cuda_matvec_norm");
+        cuda_ok(cuda_matvec_norm(0, &m->g, glu ? &up->g : NULL, d_x, d_row, n, d_w, 1e-6f, d_y),
+                "cuda_matvec_norm");
         dev_download(got, d_y, n_rows * sizeof(float));
         cuda_ok(cuda_norm_to_act(0, d_x, n, d_row, 1, n, d_w, 1e-6f, &act), "cuda_norm_to_act");
         cudaMemset(d_y, 0xff, n_rows * sizeof(float));
@@ -115,17 +123,19 @@ static void test_matvec_norm(ThreadPool *pool, const HostMatrix *m, const HostMa
         if (glu)
             for (uint32_t r = 0; r < n_rows; r++)
                 exact[r] = want[r] / (1.0f + expf(-want[r])) * want_up[r];
-        double rel_exact = test_rel_rms(got, exact, n_rows), rel_unfused = test_rel_rms(got, unfused, n_rows);
+        double rel_exact = test_rel_rms(got, exact, n_rows),
+               rel_unfused = test_rel_rms(got, unfused, n_rows);
         // the same 8-bit activations but for the order of the sum of squares
-        CHECKF(all_finite(got, n_rows) && rel_exact <= (glu ? 2 : 1) * bound_exact && rel_unfused <= 2e-3,
-               "matvec+norm %s%s: rel vs float64 %.2e, vs norm then matvec %.2e", name, glu ? " GLU" : "",
-               rel_exact, rel_unfused);
+        CHECKF(all_finite(got, n_rows) && rel_exact <= (glu ? 2 : 1) * bound_exact &&
+                   rel_unfused <= 2e-3,
+               "matvec+norm %s%s: rel vs float64 %.2e, vs norm then matvec %.2e", name,
+               glu ? " GLU" : "", rel_exact, rel_unfused);
         if (glu)
             free(exact);
     }
     // a row longer than the kernels stage is refused, not overrun
-    CHECK(cuda_matvec_norm(0, &m->g, NULL, d_x, d_row, CUDA_NORM_MATVEC_MAX + 32, d_w, 1e-6f, d_y) ==
-          cudaErrorInvalidValue);
+    CHECK(cuda_matvec_norm(0, &m->g, NULL, d_x, d_row, CUDA_NORM_MATVEC_MAX + 32, d_w, 1e-6f,
+                           d_y) == cudaErrorInvalidValue);
     dev_act_free(&act);
     cudaFree(d_x);
     cudaFree(d_w);
@@ -139,7 +149,8 @@ static void test_matvec_norm(ThreadPool *pool, const HostMatrix *m, const HostMa
     free(unfused);
 }
 
-static void test_matvec_type(ThreadPool *pool, PonderType type, uint32_t row_len, uint32_t n_rows, bool quick)
+static void test_matvec_type(ThreadPool *pool, PonderType type, uint32_t row_len, uint32_t n_rows,
+                             bool quick)
 {
     const char *name = ponder_type_traits(type)->name;
     const bool float_type = cuda_weight_reads_float(type);
@@ -155,7 +166,8 @@ static void test_matvec_type(ThreadPool *pool, PonderType type, uint32_t row_len
     test_fill(x, (size_t)MAX_T * row_len, 1.0f);
     float *d_x = dev_upload(x, (size_t)MAX_T * row_len * sizeof(float));
     CudaAct act = dev_act(MAX_T, row_len);
-    cuda_ok(cuda_norm_to_act(0, d_x, row_len, NULL, MAX_T, row_len, NULL, 0.0f, &act), "activations");
+    cuda_ok(cuda_norm_to_act(0, d_x, row_len, NULL, MAX_T, row_len, NULL, 0.0f, &act),
+            "activations");
 
     size_t y_floats = (size_t)MAX_T * n_rows;
     float *y_cpu = malloc(y_floats * sizeof(float)), *y_gpu = malloc(y_floats * sizeof(float));
@@ -173,11 +185,12 @@ static void test_matvec_type(ThreadPool *pool, PonderType type, uint32_t row_len
         dev_download(y_gpu, d_y, n * sizeof(float));
         double rel_cpu = test_rel_rms(y_gpu, y_cpu, n), rel_exact = test_rel_rms(y_gpu, y_exact, n);
         CHECKF(all_finite(y_gpu, n) && rel_cpu <= bound_cpu && rel_exact <= bound_exact,
-               "matvec %s %ux%u T=%u: rel vs CPU %.2e (bound %.0e), vs exact %.2e", name, n_rows, row_len, T,
-               rel_cpu, bound_cpu, rel_exact);
+               "matvec %s %ux%u T=%u: rel vs CPU %.2e (bound %.0e), vs exact %.2e", name, n_rows,
+               row_len, T, rel_cpu, bound_cpu, rel_exact);
         if (c == 0)
-            printf("  matvec %-5s %5ux%-5u rel vs CPU op %.2e, vs float64 %.2e (CPU op vs float64 %.2e)\n", name,
-                   n_rows, row_len, rel_cpu, rel_exact, test_rel_rms(y_cpu, y_exact, n));
+            printf("  matvec %-5s %5ux%-5u rel vs CPU op %.2e, vs float64 %.2e (CPU op vs float64 "
+                   "%.2e)\n",
+                   name, n_rows, row_len, rel_cpu, rel_exact, test_rel_rms(y_cpu, y_exact, n));
     }
 
     // single-token steps with every rows-per-block choice (the default is 4)
@@ -188,8 +201,8 @@ static void test_matvec_type(ThreadPool *pool, PonderType type, uint32_t row_len
         cuda_ok(cuda_matvec(0, &m.g, &act, 1, d_y, n_rows, false), "cuda_matvec");
         dev_download(y_gpu, d_y, n_rows * sizeof(float));
         double rel = test_rel_rms(y_gpu, y_exact, n_rows);
-        CHECKF(all_finite(y_gpu, n_rows) && rel <= bound_exact, "matvec %s T=1, %d rows per block: rel %.2e",
-               name, decode_rows[k], rel);
+        CHECKF(all_finite(y_gpu, n_rows) && rel <= bound_exact,
+               "matvec %s T=1, %d rows per block: rel %.2e", name, decode_rows[k], rel);
     }
     cuda_matvec_set_decode_rows(4);
 
@@ -231,7 +244,8 @@ static void test_matvec_type(ThreadPool *pool, PonderType type, uint32_t row_len
     for (size_t i = 0; i < (size_t)nr * row_len; i++)
         hf[i] = half_to_float(h[i]);
     rel = test_rel_rms(hf, m.deq + (size_t)r0 * row_len, (size_t)nr * row_len);
-    CHECKF(all_finite(hf, (size_t)nr * row_len) && rel <= 1e-3, "dequantize %s: rel %.2e", name, rel);
+    CHECKF(all_finite(hf, (size_t)nr * row_len) && rel <= 1e-3, "dequantize %s: rel %.2e", name,
+           rel);
 
     free(h);
     free(hf);
@@ -284,15 +298,17 @@ static void test_norm_and_swiglu(ThreadPool *pool)
             deq[i] = half_to_float(h[r * N + i]);
         worst_h = fmax(worst_h, test_rel_rms(deq, want, N));
     }
-    printf("  rms_norm rel vs CPU op %.2e (8-bit form %.2e, fp16 form %.2e)\n", worst, worst_q, worst_h);
-    CHECKF(worst <= 1e-5 && worst_q <= 0.01 && worst_h <= 1e-3, "rms_norm: rel %.2e / %.2e / %.2e", worst,
-           worst_q, worst_h);
+    printf("  rms_norm rel vs CPU op %.2e (8-bit form %.2e, fp16 form %.2e)\n", worst, worst_q,
+           worst_h);
+    CHECKF(worst <= 1e-5 && worst_q <= 0.01 && worst_h <= 1e-3, "rms_norm: rel %.2e / %.2e / %.2e",
+           worst, worst_q, worst_h);
 
     // SwiGLU on rows of N, as floats and 8-bit
     float *gate = malloc(T * N * sizeof(float)), *up = malloc(T * N * sizeof(float));
     test_fill(gate, T * N, 2.0f);
     test_fill(up, T * N, 1.0f);
-    float *d_gate = dev_upload(gate, T * N * sizeof(float)), *d_up = dev_upload(up, T * N * sizeof(float));
+    float *d_gate = dev_upload(gate, T * N * sizeof(float)),
+          *d_up = dev_upload(up, T * N * sizeof(float));
     cpu_swiglu(pool, gate, up, T * N);
     cuda_ok(cuda_swiglu_to_act(0, d_gate, d_up, N, T, N, &act), "cuda_swiglu_to_act");
     dev_download(got, act.f, T * N * sizeof(float));
@@ -329,20 +345,36 @@ static void test_rope(RopeStyle style, uint32_t n_rot)
     test_fill(bias, stride, 0.5f);
     double inv_freq[HD / 2];
     for (uint32_t i = 0; i < n_rot / 2; i++)
-        inv_freq[i] = pow(10000.0, -2.0 * i / n_rot) / (i % 3 == 0 ? 1.0 : 4.0); // uneven factors too
+        inv_freq[i] =
+            pow(10000.0, -2.0 * i / n_rot) / (i % 3 == 0 ? 1.0 : 4.0); // uneven factors too
 
-    float *d_qkv = dev_upload(qkv, T * stride * sizeof(float)), *d_bias = dev_upload(bias, stride * sizeof(float));
+    float *d_qkv = dev_upload(qkv, T * stride * sizeof(float)),
+          *d_bias = dev_upload(bias, stride * sizeof(float));
     double *d_freq = dev_upload(inv_freq, sizeof inv_freq);
     int32_t *d_seq = dev_upload(seq, sizeof seq);
     uint32_t *d_pos = dev_upload(pos, sizeof pos);
     size_t cache_elems = (size_t)N_SEQ * N_KV * N_CTX * HD;
     uint16_t *d_k = dev_alloc(cache_elems * 2), *d_v = dev_alloc(cache_elems * 2);
     CudaRopeArgs args = {
-        .q = d_qkv, .k = d_qkv + q_dim, .v = d_qkv + q_dim + kv_dim, .qkv_stride = stride,
-        .bq = d_bias, .bk = d_bias + q_dim, .bv = d_bias + q_dim + kv_dim,
-        .n_tokens = T, .n_head = N_HEAD, .n_head_kv = N_KV, .head_dim = HD, .n_rot = n_rot,
-        .rope_halves = style == ROPE_STYLE_HALVES, .d_inv_freq = d_freq, .d_seq = d_seq, .d_pos = d_pos,
-        .k_cache = d_k, .v_cache = d_v, .n_ctx = N_CTX,
+        .q = d_qkv,
+        .k = d_qkv + q_dim,
+        .v = d_qkv + q_dim + kv_dim,
+        .qkv_stride = stride,
+        .bq = d_bias,
+        .bk = d_bias + q_dim,
+        .bv = d_bias + q_dim + kv_dim,
+        .n_tokens = T,
+        .n_head = N_HEAD,
+        .n_head_kv = N_KV,
+        .head_dim = HD,
+        .n_rot = n_rot,
+        .rope_halves = style == ROPE_STYLE_HALVES,
+        .d_inv_freq = d_freq,
+        .d_seq = d_seq,
+        .d_pos = d_pos,
+        .k_cache = d_k,
+        .v_cache = d_v,
+        .n_ctx = N_CTX,
     };
     cuda_ok(cuda_rope_store_kv(0, &args), "cuda_rope_store_kv");
     float *got = malloc(T * stride * sizeof(float));
@@ -373,7 +405,8 @@ static void test_rope(RopeStyle style, uint32_t n_rot)
     }
     printf("  rope %s n_rot=%u: q rel vs CPU op %.2e, cached k/v %.2e\n",
            style == ROPE_STYLE_HALVES ? "halves  " : "adjacent", n_rot, worst_q, worst_kv);
-    CHECKF(worst_q <= 1e-5 && worst_kv <= 1e-3, "rope: q rel %.2e, k/v rel %.2e", worst_q, worst_kv);
+    CHECKF(worst_q <= 1e-5 && worst_kv <= 1e-3, "rope: q rel %.2e, k/v rel %.2e", worst_q,
+           worst_kv);
     free(qkv);
     free(bias);
     free(got);
@@ -388,7 +421,8 @@ static void test_rope(RopeStyle style, uint32_t n_rot)
     cudaFree(d_v);
 }
 
-static void test_attention(uint32_t n_head, uint32_t n_kv, uint32_t hd, uint32_t forced_split, int n_sm)
+static void test_attention(uint32_t n_head, uint32_t n_kv, uint32_t hd, uint32_t forced_split,
+                           int n_sm)
 {
     enum { T = 5, N_SEQ = 3, N_CTX = 1100 };
     static const int32_t seq[T] = {0, 1, 2, 0, 2};
@@ -454,10 +488,10 @@ static void test_attention(uint32_t n_head, uint32_t n_kv, uint32_t hd, uint32_t
             }
         }
     double rel = test_rel_rms(got, want, T * q_dim);
-    printf("  attention heads %2u/%u, head_dim %3u, %3u slices: rel vs float64 %.2e\n", n_head, n_kv, hd, n_split,
-           rel);
-    CHECKF(all_finite(got, T * q_dim) && rel <= 1e-4, "attention %u/%u hd %u split %u: rel %.2e", n_head, n_kv,
-           hd, n_split, rel);
+    printf("  attention heads %2u/%u, head_dim %3u, %3u slices: rel vs float64 %.2e\n", n_head,
+           n_kv, hd, n_split, rel);
+    CHECKF(all_finite(got, T * q_dim) && rel <= 1e-4, "attention %u/%u hd %u split %u: rel %.2e",
+           n_head, n_kv, hd, n_split, rel);
     free(scores);
     free(got);
     free(want);
@@ -478,8 +512,8 @@ static void test_attention(uint32_t n_head, uint32_t n_kv, uint32_t hd, uint32_t
 
 // The fused decode attention (RoPE + KV store + attention + merge in one launch) against
 // the separate kernels, which the tests above check against the CPU: same output, same cache.
-static void test_attention_decode(uint32_t n_head, uint32_t n_kv, uint32_t hd, uint32_t n_rot, RopeStyle style,
-                                  uint32_t n_split)
+static void test_attention_decode(uint32_t n_head, uint32_t n_kv, uint32_t hd, uint32_t n_rot,
+                                  RopeStyle style, uint32_t n_split)
 {
     enum { T = 5, N_SEQ = 5, N_CTX = 1100 };
     static const int32_t seq[T] = {3, 0, 1, 4, 2};
@@ -498,9 +532,12 @@ static void test_attention_decode(uint32_t n_head, uint32_t n_kv, uint32_t hd, u
     for (uint32_t i = 0; i < n_rot / 2; i++)
         inv_freq[i] = pow(1e6, -2.0 * i / n_rot);
 
-    uint16_t *k_sep = dev_upload(cache, cache_elems * 2), *v_sep = dev_upload(cache, cache_elems * 2);
-    uint16_t *k_fused = dev_upload(cache, cache_elems * 2), *v_fused = dev_upload(cache, cache_elems * 2);
-    float *qkv_sep = dev_upload(qkv, T * stride * sizeof(float)), *qkv_fused = dev_upload(qkv, T * stride * sizeof(float));
+    uint16_t *k_sep = dev_upload(cache, cache_elems * 2),
+             *v_sep = dev_upload(cache, cache_elems * 2);
+    uint16_t *k_fused = dev_upload(cache, cache_elems * 2),
+             *v_fused = dev_upload(cache, cache_elems * 2);
+    float *qkv_sep = dev_upload(qkv, T * stride * sizeof(float)),
+          *qkv_fused = dev_upload(qkv, T * stride * sizeof(float));
     float *d_bias = dev_upload(bias, stride * sizeof(float));
     double *d_freq = dev_upload(inv_freq, sizeof inv_freq);
     int32_t *d_seq = dev_upload(seq, sizeof seq);
@@ -513,11 +550,25 @@ static void test_attention_decode(uint32_t n_head, uint32_t n_kv, uint32_t hd, u
     CudaAct out_sep = dev_act(T, q_dim), out_fused = dev_act(T, q_dim);
 
     CudaRopeArgs rope = {
-        .q = qkv_sep, .k = qkv_sep + q_dim, .v = qkv_sep + q_dim + kv_dim, .qkv_stride = stride,
-        .bq = d_bias, .bk = d_bias + q_dim, .bv = d_bias + q_dim + kv_dim,
-        .n_tokens = T, .n_head = n_head, .n_head_kv = n_kv, .head_dim = hd, .n_rot = n_rot,
-        .rope_halves = style == ROPE_STYLE_HALVES, .d_inv_freq = d_freq, .d_seq = d_seq, .d_pos = d_pos,
-        .k_cache = k_sep, .v_cache = v_sep, .n_ctx = N_CTX,
+        .q = qkv_sep,
+        .k = qkv_sep + q_dim,
+        .v = qkv_sep + q_dim + kv_dim,
+        .qkv_stride = stride,
+        .bq = d_bias,
+        .bk = d_bias + q_dim,
+        .bv = d_bias + q_dim + kv_dim,
+        .n_tokens = T,
+        .n_head = n_head,
+        .n_head_kv = n_kv,
+        .head_dim = hd,
+        .n_rot = n_rot,
+        .rope_halves = style == ROPE_STYLE_HALVES,
+        .d_inv_freq = d_freq,
+        .d_seq = d_seq,
+        .d_pos = d_pos,
+        .k_cache = k_sep,
+        .v_cache = v_sep,
+        .n_ctx = N_CTX,
     };
     CudaAttentionArgs att = {
         .q = qkv_sep,
@@ -541,7 +592,8 @@ static void test_attention_decode(uint32_t n_head, uint32_t n_kv, uint32_t hd, u
     cuda_ok(cuda_attention(0, &att), "cuda_attention");
 
     CudaDecodeAttentionArgs fused = {.rope = rope, .att = att, .d_counters = d_counters};
-    fused.rope.q = qkv_fused, fused.rope.k = qkv_fused + q_dim, fused.rope.v = qkv_fused + q_dim + kv_dim;
+    fused.rope.q = qkv_fused, fused.rope.k = qkv_fused + q_dim,
+    fused.rope.v = qkv_fused + q_dim + kv_dim;
     fused.rope.k_cache = k_fused, fused.rope.v_cache = v_fused;
     fused.att.k_cache = k_fused, fused.att.v_cache = v_fused, fused.att.out = out_fused;
     float *want = malloc(T * q_dim * sizeof(float)), *got = malloc(T * q_dim * sizeof(float));
@@ -557,10 +609,13 @@ static void test_attention_decode(uint32_t n_head, uint32_t n_kv, uint32_t hd, u
         dev_download(got, out_fused.f, T * q_dim * sizeof(float));
         double rel = test_rel_rms(got, want, T * q_dim);
         if (run % 2 == 0)
-            printf("  fused decode attention %2u/%u heads (%u per block), head_dim %3u, n_rot %3u, %3u slices: rel "
-                   "vs separate kernels %.2e\n", n_head, n_kv, fused.heads_per_block, hd, n_rot, n_split, rel);
-        CHECKF(all_finite(got, T * q_dim) && rel <= 1e-5, "fused decode attention run %d (%u heads per block): rel %.2e",
-               run, fused.heads_per_block, rel);
+            printf("  fused decode attention %2u/%u heads (%u per block), head_dim %3u, n_rot %3u, "
+                   "%3u slices: rel "
+                   "vs separate kernels %.2e\n",
+                   n_head, n_kv, fused.heads_per_block, hd, n_rot, n_split, rel);
+        CHECKF(all_finite(got, T * q_dim) && rel <= 1e-5,
+               "fused decode attention run %d (%u heads per block): rel %.2e", run,
+               fused.heads_per_block, rel);
     }
     dev_download(c_sep, k_sep, cache_elems * 2);
     dev_download(c_fused, k_fused, cache_elems * 2);
@@ -577,8 +632,8 @@ static void test_attention_decode(uint32_t n_head, uint32_t n_kv, uint32_t hd, u
     free(tmp);
     free(qkv);
     free(bias);
-    void *bufs[] = {k_sep, v_sep, k_fused, v_fused, qkv_sep, qkv_fused, d_bias, d_freq, d_seq, d_pos,
-                    d_counters, part_acc, part_ml};
+    void *bufs[] = {k_sep,  v_sep, k_fused, v_fused,    qkv_sep,  qkv_fused, d_bias,
+                    d_freq, d_seq, d_pos,   d_counters, part_acc, part_ml};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         cudaFree(bufs[i]);
     dev_act_free(&out_sep);
@@ -594,7 +649,8 @@ void run_op_tests(bool quick)
     for (size_t i = 0; i < sizeof weight_types / sizeof weight_types[0]; i++) {
         test_matvec_type(pool, weight_types[i], 512, quick ? 32 : 67, quick);
         if (!quick) {
-            test_matvec_type(pool, weight_types[i], 3072, 19, quick); // rows longer than a block's stride
+            test_matvec_type(pool, weight_types[i], 3072, 19,
+                             quick); // rows longer than a block's stride
         }
     }
     test_norm_and_swiglu(pool);
@@ -611,7 +667,8 @@ void run_op_tests(bool quick)
     }
     test_attention_decode(4, 2, 64, 64, ROPE_STYLE_ADJACENT, 3);
     if (!quick) {
-        test_attention_decode(12, 2, 128, 128, ROPE_STYLE_HALVES, cuda_attention_splits(5, 2, (uint32_t)n_sm));
+        test_attention_decode(12, 2, 128, 128, ROPE_STYLE_HALVES,
+                              cuda_attention_splits(5, 2, (uint32_t)n_sm));
         test_attention_decode(28, 4, 128, 128, ROPE_STYLE_HALVES, 7);
         test_attention_decode(16, 2, 128, 64, ROPE_STYLE_ADJACENT, 1);
     }

@@ -60,9 +60,8 @@ static unsigned touch_kv(const GgufFile *f, const GgufKv *kv, char *name, size_t
     float f32;
     bool flag;
     GgufString s;
-    sum += gguf_get_u32(f, name, &u32) + gguf_get_u64(f, name, &u64) +
-           gguf_get_i32(f, name, &i32) + gguf_get_f32(f, name, &f32) +
-           gguf_get_bool(f, name, &flag);
+    sum += gguf_get_u32(f, name, &u32) + gguf_get_u64(f, name, &u64) + gguf_get_i32(f, name, &i32) +
+           gguf_get_f32(f, name, &f32) + gguf_get_bool(f, name, &flag);
     if (gguf_get_string(f, name, &s)) {
         if (!inside(f, s.data, s.len))
             broken("string value outside the file");
@@ -91,8 +90,7 @@ static unsigned touch_kv(const GgufFile *f, const GgufKv *kv, char *name, size_t
     return sum;
 }
 
-static unsigned touch_tensor(const GgufFile *f, const GgufTensor *t, char *name,
-                             size_t name_size)
+static unsigned touch_tensor(const GgufFile *f, const GgufTensor *t, char *name, size_t name_size)
 {
     if (!inside(f, t->name.data, t->name.len) || t->name.len + 1 > name_size)
         broken("tensor name outside the file or too long");

@@ -23,7 +23,7 @@ enum { N_EMBD = 48, N_HEAD = 2, HEAD_DIM = 32, N_FF = 64, N_VOCAB = 1536 };
 
 typedef struct SynTensor {
     const char *name;
-    const char *dtype; // "F32" or "F16" (the values are rounded to it)
+    const char *dtype;   // "F32" or "F16" (the values are rounded to it)
     uint64_t rows, cols; // cols 0: a vector
     float *values;
 } SynTensor;
@@ -119,10 +119,11 @@ static void write_checkpoint(const char *path, const char *skip, const char *ext
                      (unsigned long long)t->cols);
         else
             snprintf(shape, sizeof shape, "[%llu]", (unsigned long long)t->rows);
-        used += (size_t)snprintf(header + used, cap - used,
-                                 ",\"%s\":{\"dtype\":\"%s\",\"shape\":%s,\"data_offsets\":[%llu,%llu]}",
-                                 i < n_syn ? t->name : extra, dtype, shape,
-                                 (unsigned long long)begin, (unsigned long long)(begin + bytes));
+        used +=
+            (size_t)snprintf(header + used, cap - used,
+                             ",\"%s\":{\"dtype\":\"%s\",\"shape\":%s,\"data_offsets\":[%llu,%llu]}",
+                             i < n_syn ? t->name : extra, dtype, shape, (unsigned long long)begin,
+                             (unsigned long long)(begin + bytes));
         data = realloc(data, data_len + bytes);
         for (uint64_t e = 0; e < n && bytes >= n * 2; e++) {
             if (f16) {
@@ -167,8 +168,8 @@ static const char *syn_config_v5 =
     " \"original_max_position_embeddings\": 8192}}";
 
 // A folder DIR with the synthetic checkpoint and the fixture tokenizer.
-static void make_syn_dir(const char *dir, const char *config, const char *skip,
-                         const char *extra, Corruption corruption)
+static void make_syn_dir(const char *dir, const char *config, const char *skip, const char *extra,
+                         Corruption corruption)
 {
     char path[4096];
     mkdir(dir, 0700);
@@ -189,9 +190,15 @@ static void make_syn_dir(const char *dir, const char *config, const char *skip,
 static void remove_dir(const char *dir)
 {
     static const char *const names[] = {
-        "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-        "model.safetensors.index.json", "model-00001-of-00002.safetensors",
-        "model-00002-of-00002.safetensors", "generation_config.json", "expected.json",
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "model.safetensors.index.json",
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+        "generation_config.json",
+        "expected.json",
         "expected-logits.f32",
     };
     char path[4096];
@@ -229,10 +236,9 @@ static void check_values(const GgufFile *g, const char *gguf_name, const char *h
     for (uint64_t r = 0; r < rows; r++) {
         // llama q/k: GGUF row 2i + j of a head holds HF row j * head_dim/2 + i.
         uint64_t head = r / HEAD_DIM, within = r % HEAD_DIM;
-        uint64_t hf_r = permuted ? head * HEAD_DIM + (within & 1) * (HEAD_DIM / 2) + within / 2
-                                 : r;
-        ponder_dequantize_row((PonderType)t->type, (const uint8_t *)t->data + r * row_bytes,
-                              row, (int64_t)cols);
+        uint64_t hf_r = permuted ? head * HEAD_DIM + (within & 1) * (HEAD_DIM / 2) + within / 2 : r;
+        ponder_dequantize_row((PonderType)t->type, (const uint8_t *)t->data + r * row_bytes, row,
+                              (int64_t)cols);
         for (uint64_t i = 0; i < cols; i++) {
             double want = s->values[hf_r * cols + i], d = row[i] - want;
             err2 += d * d;
@@ -264,7 +270,7 @@ static void check_synthetic(void)
         CHECK(gguf_get_u32(g, "tokenizer.ggml.bos_token_id", &v) && v == 1503);
         float theta = 0;
         CHECK(gguf_get_f32(g, "llama.rope.freq_base", &theta) && theta == 10000.0f);
-        CHECK(gguf_find_tensor(g, "output.weight") == NULL); // tied
+        CHECK(gguf_find_tensor(g, "output.weight") == NULL);     // tied
         CHECK(gguf_find_tensor(g, "rope_freqs.weight") == NULL); // no rope_scaling
         CHECK(g->n_tensors == 11);
         // Rows of 48 cannot be Q8_0 blocks: F16, as llama.cpp falls back; rows of 64 can.
@@ -323,8 +329,7 @@ static void check_synthetic(void)
 // ---- broken folders -----------------------------------------------------------------
 
 // Converting DIR must fail with a message containing NEEDLE and leave no output.
-static void expect_failure(const char *what, const char *dir, const char *type,
-                           const char *needle)
+static void expect_failure(const char *what, const char *dir, const char *type, const char *needle)
 {
     char out[4096], err[1024] = "";
     snprintf(out, sizeof out, "%s/broken.gguf", tmp_dir);
@@ -339,8 +344,12 @@ static void expect_failure(const char *what, const char *dir, const char *type,
 static void copy_fixture(const char *name, const char *dir)
 {
     static const char *const names[] = {
-        "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-        "model.safetensors.index.json", "model-00001-of-00002.safetensors",
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "model.safetensors.index.json",
+        "model-00001-of-00002.safetensors",
         "model-00002-of-00002.safetensors",
     };
     mkdir(dir, 0700);
@@ -373,8 +382,7 @@ static void damage(const char *dir, const char *name, size_t keep, const void *p
     free(data);
 }
 
-static void replace_in_file(const char *dir, const char *name, const char *from,
-                            const char *to)
+static void replace_in_file(const char *dir, const char *name, const char *from, const char *to)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);

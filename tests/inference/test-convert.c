@@ -168,8 +168,7 @@ static void check_f32(const GgufFile *g, const char *arch, const char *suffix, d
     char key[128];
     snprintf(key, sizeof key, "%s.%s", arch, suffix);
     float got = 0;
-    CHECKF(gguf_get_f32(g, key, &got) && got == (float)want, "%s = %g, want %g", key, got,
-           want);
+    CHECKF(gguf_get_f32(g, key, &got) && got == (float)want, "%s = %g, want %g", key, got, want);
 }
 
 static void check_hparams(const GgufFile *g, const RefConfig *c, uint32_t file_type)
@@ -232,14 +231,14 @@ static size_t expected_tensors(const RefConfig *c, Expected *out)
 {
     size_t n = 0;
     int64_t q = c->n_head * c->head_dim, kv = c->n_head_kv * c->head_dim;
-#define ADD(G, H, R, C, P)                                                                 \
-    do {                                                                                   \
-        snprintf(out[n].gguf, sizeof out[n].gguf, "%s", G);                                \
-        snprintf(out[n].hf, sizeof out[n].hf, "%s", H);                                    \
-        out[n].rows = (uint64_t)(R);                                                       \
-        out[n].cols = (uint64_t)(C);                                                       \
-        out[n].rope_heads = (uint32_t)(P);                                                 \
-        n++;                                                                               \
+#define ADD(G, H, R, C, P)                                                                         \
+    do {                                                                                           \
+        snprintf(out[n].gguf, sizeof out[n].gguf, "%s", G);                                        \
+        snprintf(out[n].hf, sizeof out[n].hf, "%s", H);                                            \
+        out[n].rows = (uint64_t)(R);                                                               \
+        out[n].cols = (uint64_t)(C);                                                               \
+        out[n].rope_heads = (uint32_t)(P);                                                         \
+        n++;                                                                                       \
     } while (0)
     ADD("token_embd.weight", "model.embed_tokens.weight", c->n_vocab, c->n_embd, 0);
     ADD("output_norm.weight", "model.norm.weight", c->n_embd, 1, 0);
@@ -347,8 +346,8 @@ static void check_tensor_values(const GgufTensor *t, const RefTensor *ref, const
                 mismatches++;
         }
     }
-    CHECKF(mismatches == 0, "%s (%s): %llu values differ from the checkpoint", e->gguf,
-           out_type, (unsigned long long)mismatches);
+    CHECKF(mismatches == 0, "%s (%s): %llu values differ from the checkpoint", e->gguf, out_type,
+           (unsigned long long)mismatches);
     if (t->type == PONDER_TYPE_Q8_0)
         CHECKF(sqrt(err2 / norm2) < 0.01, "%s (q8_0): rel. RMS error %.4f", e->gguf,
                sqrt(err2 / norm2));
@@ -457,8 +456,7 @@ static void rope(double *v, int64_t n_heads, int64_t hd, int pos, double theta, 
 
 // Attention scores of rotated q (position 9) against rotated k (position 4), per head:
 // the converted llama weights with adjacent pairs must reproduce HF's half-split result.
-static void check_rope_equivalence(const GgufFile *g, const RefConfig *c,
-                                   const RefCheckpoint *ref)
+static void check_rope_equivalence(const GgufFile *g, const RefConfig *c, const RefCheckpoint *ref)
 {
     const RefTensor *wq = ref_find(ref, "model.layers.0.self_attn.q_proj.weight");
     const RefTensor *wk = ref_find(ref, "model.layers.0.self_attn.k_proj.weight");
@@ -469,7 +467,8 @@ static void check_rope_equivalence(const GgufFile *g, const RefConfig *c,
         return;
     }
     int64_t hd = c->head_dim, nq = c->n_head * hd, nk = c->n_head_kv * hd;
-    float *xq = malloc((size_t)c->n_embd * sizeof *xq), *xk = malloc((size_t)c->n_embd * sizeof *xk);
+    float *xq = malloc((size_t)c->n_embd * sizeof *xq),
+          *xk = malloc((size_t)c->n_embd * sizeof *xk);
     for (int64_t i = 0; i < c->n_embd; i++) {
         xq[i] = lcg_uniform();
         xk[i] = lcg_uniform();
@@ -532,10 +531,9 @@ static void check_tokenizer(const GgufFile *g, const char *dir, const RefConfig 
         goto done;
     GgufString s;
     CHECK(gguf_get_string(g, "tokenizer.ggml.model", &s) && gguf_string_equals(s, "gpt2"));
-    const char *regex =
-        json_get_string(json_get(json_at(json_get(json_get(tok, "pre_tokenizer"),
-                                                  "pretokenizers"), 0), "pattern"),
-                        "Regex", "");
+    const char *regex = json_get_string(
+        json_get(json_at(json_get(json_get(tok, "pre_tokenizer"), "pretokenizers"), 0), "pattern"),
+        "Regex", "");
     const char *want_pre = strstr(regex, "\\p{N}{1,3}") ? "llama-bpe" : "deepseek-r1-qwen";
     CHECK(gguf_get_string(g, "tokenizer.ggml.pre", &s) && gguf_string_equals(s, want_pre));
 
@@ -776,8 +774,8 @@ int main(void)
     check_fixture("hf-tiny-llama");
     check_fixture("hf-tiny-qwen2-tied");
     check_fixture("hf-tiny-qwen3");
-    check_full_tokenizer("tokenizers/deepseek-r1-distill-qwen", 151665, 151387,
-                         "deepseek-r1-qwen", 151646, 151643);
+    check_full_tokenizer("tokenizers/deepseek-r1-distill-qwen", 151665, 151387, "deepseek-r1-qwen",
+                         151646, 151643);
     check_full_tokenizer("tokenizers/llama-3.1", 128256, 280147, "llama-bpe", 128000, 128009);
     rmdir(tmp_dir);
     return test_finish();

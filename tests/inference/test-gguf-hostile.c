@@ -102,16 +102,16 @@ static void test_hostile_corpus(void)
         CHECKF(err[0] != '\0', "%s: rejected without a message", e->d_name);
         if (want) {
             want->seen = true;
-            CHECKF(strstr(err, want->fragment) != NULL, "%s: message '%s' lacks '%s'",
-                   e->d_name, err, want->fragment);
+            CHECKF(strstr(err, want->fragment) != NULL, "%s: message '%s' lacks '%s'", e->d_name,
+                   err, want->fragment);
         }
         printf("%-32s %s\n", e->d_name, err + strlen(dir) + 1);
 
         size_t size;
         char *bytes = test_read_file(path, &size);
         uint8_t *copy = exact_copy(bytes, size);
-        CHECKF(!fuzz_gguf_open_and_touch(copy, size, err, sizeof err),
-               "%s accepted from memory", e->d_name);
+        CHECKF(!fuzz_gguf_open_and_touch(copy, size, err, sizeof err), "%s accepted from memory",
+               e->d_name);
         free(copy);
         free(bytes);
     }
@@ -163,8 +163,7 @@ static uint8_t *make_valid_file(size_t *size)
     gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", true);
     const char *tokens[] = {"a", "bb", "", "<think>", "\xc4\xa0the"};
     gguf_writer_set_array_strings(w, "tokenizer.ggml.tokens", tokens, NULL, 5);
-    gguf_writer_set_array_i32(w, "tokenizer.ggml.token_type", (const int32_t[]){1, 1, 3, 4, 1},
-                              5);
+    gguf_writer_set_array_i32(w, "tokenizer.ggml.token_type", (const int32_t[]){1, 1, 3, 4, 1}, 5);
     gguf_writer_set_array_f32(w, "scores", (const float[]){0.5f, -1.0f}, 2);
     static uint8_t data[2048];
     for (size_t i = 0; i < sizeof data; i++)
@@ -219,8 +218,8 @@ static void test_mutations(void)
     CHECKF(accepted_prefixes == 0, "%d truncated prefixes accepted", accepted_prefixes);
 
     // Random damage: byte flips, bit flips, and boundary values written over 8-byte fields.
-    static const uint64_t boundary[] = {0, 1, 3, 0xff, 0xffffffffu, 0x100000000u,
-                                        (uint64_t)1 << 62, (uint64_t)1 << 63, UINT64_MAX};
+    static const uint64_t boundary[] = {
+        0, 1, 3, 0xff, 0xffffffffu, 0x100000000u, (uint64_t)1 << 62, (uint64_t)1 << 63, UINT64_MAX};
     int accepted = 0, rejected = 0;
     enum { N_MUTATIONS = 5000 };
     uint8_t *copy = exact_copy(valid, size);
@@ -230,12 +229,8 @@ static void test_mutations(void)
         for (int e = 0; e < n_edits; e++) {
             size_t at = (size_t)(next_random() % size);
             switch (next_random() % 3) {
-            case 0:
-                copy[at] = (uint8_t)next_random();
-                break;
-            case 1:
-                copy[at] ^= (uint8_t)(1u << (next_random() % 8));
-                break;
+            case 0: copy[at] = (uint8_t)next_random(); break;
+            case 1: copy[at] ^= (uint8_t)(1u << (next_random() % 8)); break;
             default: {
                 uint64_t v = boundary[next_random() % (sizeof boundary / sizeof boundary[0])];
                 for (size_t i = 0; i < 8 && at + i < size; i++)
@@ -249,8 +244,8 @@ static void test_mutations(void)
             rejected++;
     }
     free(copy);
-    printf("%zu-byte file: %zu prefixes rejected; %d mutations: %d accepted, %d rejected\n",
-           size, size, N_MUTATIONS, accepted, rejected);
+    printf("%zu-byte file: %zu prefixes rejected; %d mutations: %d accepted, %d rejected\n", size,
+           size, N_MUTATIONS, accepted, rejected);
     CHECK(rejected > 0 && accepted > 0); // the mutations reach past the first check
     free(valid);
 }

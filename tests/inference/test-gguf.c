@@ -137,8 +137,7 @@ static bool kv_equal(const GgufKv *a, const GgufKv *b)
         return a->array_count == 0 ||
                memcmp(a->array_data, b->array_data,
                       a->array_count * gguf_value_type_size(a->array_type)) == 0;
-    default:
-        return a->value.u64 == b->value.u64; // the union's integer view covers both signs
+    default: return a->value.u64 == b->value.u64; // the union's integer view covers both signs
     }
 }
 
@@ -173,7 +172,7 @@ static bool file_bytes_equal(const char *path, const void *data, size_t size)
 
 // ---- A hand-built file with every value type -------------------------------------------
 
-static const uint8_t tensor_a[24] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+static const uint8_t tensor_a[24] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12,
                                      13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24};
 static uint8_t tensor_b[34]; // one q8_0 block, filled in main
 
@@ -357,8 +356,8 @@ static void test_all_value_types(void)
     for (uint64_t i = 0; i < f->n_tensors; i++) {
         char name[64];
         const GgufTensor *t = &f->tensors[i];
-        gguf_writer_add_tensor(w, gguf_string_copy(t->name, name, sizeof name), t->type,
-                               t->n_dims, t->ne, t->data);
+        gguf_writer_add_tensor(w, gguf_string_copy(t->name, name, sizeof name), t->type, t->n_dims,
+                               t->ne, t->data);
     }
     const char *path = temp_path("all-types.gguf");
     CHECKF(gguf_writer_write(w, path, err, sizeof err), "write: %s", err);
@@ -525,8 +524,8 @@ static void test_writer_round_trip(uint32_t alignment)
     int64_t i64;
     double f64;
     kv = gguf_find_kv(f, "ints");
-    CHECK(kv && kv->array_type == GGUF_VALUE_INT32 && gguf_array_i64(kv, 0, &i64) &&
-          i64 == -1 && gguf_array_i64(kv, 2, &i64) && i64 == INT32_MAX);
+    CHECK(kv && kv->array_type == GGUF_VALUE_INT32 && gguf_array_i64(kv, 0, &i64) && i64 == -1 &&
+          gguf_array_i64(kv, 2, &i64) && i64 == INT32_MAX);
     kv = gguf_find_kv(f, "floats");
     CHECK(kv && gguf_array_f64(kv, 1, &f64) && (float)f64 == -1e30f);
     kv = gguf_find_kv(f, "no_ints");
@@ -539,8 +538,7 @@ static void test_writer_round_trip(uint32_t alignment)
         CHECK(gguf_find_tensor(f, specs[i].name) == t);
         CHECK(t->type == specs[i].type && t->n_dims == specs[i].n_dims);
         CHECK(memcmp(t->ne, specs[i].ne, sizeof t->ne) == 0);
-        CHECK(t->offset % alignment == 0 &&
-              ((const uint8_t *)t->data - f->map) % alignment == 0);
+        CHECK(t->offset % alignment == 0 && ((const uint8_t *)t->data - f->map) % alignment == 0);
         CHECKF(memcmp(t->data, buffers[i], t->n_bytes) == 0, "tensor %s bytes differ",
                specs[i].name);
     }
@@ -640,7 +638,7 @@ static void test_writer_errors(void)
 static void test_open_speed(void)
 {
     enum { N_TOKENS = 151936 };
-    char (*tokens)[16] = malloc(N_TOKENS * sizeof *tokens);
+    char(*tokens)[16] = malloc(N_TOKENS * sizeof *tokens);
     const char **ptrs = malloc(N_TOKENS * sizeof *ptrs);
     for (int i = 0; i < N_TOKENS; i++) {
         snprintf(tokens[i], sizeof tokens[i], "tok%d", i);
@@ -650,8 +648,8 @@ static void test_open_speed(void)
     gguf_writer_set_array_strings(w, "tokenizer.ggml.tokens", ptrs, NULL, N_TOKENS);
     FillState fill = {.seed = 1};
     gguf_writer_add_tensor_fill(w, "big", PONDER_TYPE_Q8_0, 2,
-                                (const uint64_t[]){4096, 64 * 1024 * 1024 / 34 / 128},
-                                fill_pattern, &fill);
+                                (const uint64_t[]){4096, 64 * 1024 * 1024 / 34 / 128}, fill_pattern,
+                                &fill);
     const char *path = temp_path("speed.gguf");
     char err[256];
     CHECKF(gguf_writer_write(w, path, err, sizeof err), "write: %s", err);
@@ -683,12 +681,12 @@ static int type_from_file_name(const char *name)
         const char *suffix;
         PonderType type;
     } map[] = {
-        {"-f16.gguf", PONDER_TYPE_F16},    {"-bf16.gguf", PONDER_TYPE_BF16},
-        {"-q2_k.gguf", PONDER_TYPE_Q2_K},  {"-q3_k_m.gguf", PONDER_TYPE_Q3_K},
-        {"-q4_0.gguf", PONDER_TYPE_Q4_0},  {"-q4_1.gguf", PONDER_TYPE_Q4_1},
+        {"-f16.gguf", PONDER_TYPE_F16},     {"-bf16.gguf", PONDER_TYPE_BF16},
+        {"-q2_k.gguf", PONDER_TYPE_Q2_K},   {"-q3_k_m.gguf", PONDER_TYPE_Q3_K},
+        {"-q4_0.gguf", PONDER_TYPE_Q4_0},   {"-q4_1.gguf", PONDER_TYPE_Q4_1},
         {"-q4_k_m.gguf", PONDER_TYPE_Q4_K}, {"-q5_0.gguf", PONDER_TYPE_Q5_0},
-        {"-q5_1.gguf", PONDER_TYPE_Q5_1},  {"-q5_k_m.gguf", PONDER_TYPE_Q5_K},
-        {"-q6_k.gguf", PONDER_TYPE_Q6_K},  {"-q8_0.gguf", PONDER_TYPE_Q8_0},
+        {"-q5_1.gguf", PONDER_TYPE_Q5_1},   {"-q5_k_m.gguf", PONDER_TYPE_Q5_K},
+        {"-q6_k.gguf", PONDER_TYPE_Q6_K},   {"-q8_0.gguf", PONDER_TYPE_Q8_0},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
         size_t n = strlen(name), m = strlen(map[i].suffix);
@@ -710,8 +708,7 @@ static void check_real_file(const char *dir, const char *name)
 
     GgufString arch;
     const char *want_arch = strncmp(name, "qwen2", 5) == 0 ? "qwen2" : "llama";
-    CHECKF(gguf_get_string(f, "general.architecture", &arch) &&
-               gguf_string_equals(arch, want_arch),
+    CHECKF(gguf_get_string(f, "general.architecture", &arch) && gguf_string_equals(arch, want_arch),
            "%s: architecture", name);
     CHECKF(f->n_tensors > 0, "%s: no tensors", name);
     const GgufKv *tokens = gguf_find_kv(f, "tokenizer.ggml.tokens");
@@ -779,8 +776,7 @@ static void check_real_file(const char *dir, const char *name)
     CHECKF(copy != NULL, "%s: copy rejected: %s", name, err);
     if (copy) {
         check_same_file(f, copy, name);
-        CHECKF(copy->map_size == f->map_size &&
-                   memcmp(copy->map, f->map, f->map_size) == 0,
+        CHECKF(copy->map_size == f->map_size && memcmp(copy->map, f->map, f->map_size) == 0,
                "%s: copy is not byte-identical", name);
     }
     gguf_close(copy);

@@ -143,10 +143,10 @@ static void test_errors(void)
     expect_error("[1e]", "1:4");
     expect_error("[-]", "1:2");
     expect_error("[tru]", "1:2");
-    expect_error("[\"a\nb\"]", "1:4");         // raw control character
-    expect_error("[\"\\x\"]", "1:3");          // unknown escape
-    expect_error("[\"\\u12G4\"]", "1:3");      // bad hex
-    expect_error("[\"\\ud800\"]", "1:3");      // lone high surrogate
+    expect_error("[\"a\nb\"]", "1:4");           // raw control character
+    expect_error("[\"\\x\"]", "1:3");            // unknown escape
+    expect_error("[\"\\u12G4\"]", "1:3");        // bad hex
+    expect_error("[\"\\ud800\"]", "1:3");        // lone high surrogate
     expect_error("[\"\\udc00\\ud800\"]", "1:3"); // lone low surrogate
     expect_error("[\"\\ud800\\u0041\"]", "1:3");
     expect_error("[\"\xC3\"]", "1:3");         // truncated UTF-8

@@ -88,9 +88,10 @@ static void check_file(const char *folder, const char *name, const JsonValue *re
         int32_t theirs = (int32_t)greedy->items[i].integer;
         if (ours != theirs) {
             float gap = logits[ours] - runner_up(logits, n_vocab, ours);
-            CHECKF(gap < 0.1f, "%s: greedy token %zu is %d, llama.cpp %d (margin %.3f)", name, i, ours,
-                   theirs, gap);
-            printf("%-22s greedy agrees for %zu tokens, then a near-tie (margin %.3f)\n", name, i, gap);
+            CHECKF(gap < 0.1f, "%s: greedy token %zu is %d, llama.cpp %d (margin %.3f)", name, i,
+                   ours, theirs, gap);
+            printf("%-22s greedy agrees for %zu tokens, then a near-tie (margin %.3f)\n", name, i,
+                   gap);
             break;
         }
         entry = (PonderBatchEntry){.seq = seq, .tokens = &ours, .n_tokens = 1, .logits = logits};

@@ -19,8 +19,9 @@ enum { N_WEIGHT_TYPES = sizeof weight_types / sizeof weight_types[0] };
 // The IQ types (codebook quants): their layouts are checked against llama.cpp's files in
 // ../shared/models2, their kernels with the others.
 static const PonderType iq_types[] = {
-    PONDER_TYPE_IQ4_NL,  PONDER_TYPE_IQ4_XS, PONDER_TYPE_IQ3_XXS, PONDER_TYPE_IQ3_S, PONDER_TYPE_IQ2_XXS,
-    PONDER_TYPE_IQ2_XS,  PONDER_TYPE_IQ2_S,  PONDER_TYPE_IQ1_S,   PONDER_TYPE_IQ1_M,
+    PONDER_TYPE_IQ4_NL, PONDER_TYPE_IQ4_XS,  PONDER_TYPE_IQ3_XXS,
+    PONDER_TYPE_IQ3_S,  PONDER_TYPE_IQ2_XXS, PONDER_TYPE_IQ2_XS,
+    PONDER_TYPE_IQ2_S,  PONDER_TYPE_IQ1_S,   PONDER_TYPE_IQ1_M,
 };
 enum { N_IQ_TYPES = sizeof iq_types / sizeof iq_types[0] };
 
@@ -33,7 +34,9 @@ enum { N_KERNEL_TYPES = N_WEIGHT_TYPES + N_IQ_TYPES };
 
 static const char *level_name(PonderCpuLevel level)
 {
-    return level == PONDER_CPU_AVX512 ? "avx512-vnni" : level == PONDER_CPU_AVX2 ? "avx2" : "scalar";
+    return level == PONDER_CPU_AVX512 ? "avx512-vnni"
+           : level == PONDER_CPU_AVX2 ? "avx2"
+                                      : "scalar";
 }
 
 // ---- Random data ----
@@ -116,12 +119,12 @@ typedef struct TypeBound {
 } TypeBound;
 
 static const TypeBound bounds[] = {
-    {PONDER_TYPE_F32, 1e-9, 1e-9},        {PONDER_TYPE_F16, 5e-4, 1e-9},
-    {PONDER_TYPE_BF16, 4e-3, 4e-3},       {PONDER_TYPE_Q8_0, 0.006, 0.008},
-    {PONDER_TYPE_Q6_K, 0.025, 0.03},      {PONDER_TYPE_Q5_0, 0.05, 0.06},
-    {PONDER_TYPE_Q5_1, 0.045, 0.06},      {PONDER_TYPE_Q5_K, 0.04, 0.06},
-    {PONDER_TYPE_Q4_0, 0.1, 0.12},        {PONDER_TYPE_Q4_1, 0.09, 0.12},
-    {PONDER_TYPE_Q4_K, 0.085, 0.11},      {PONDER_TYPE_Q3_K, 0.19, 0.25},
+    {PONDER_TYPE_F32, 1e-9, 1e-9},   {PONDER_TYPE_F16, 5e-4, 1e-9},
+    {PONDER_TYPE_BF16, 4e-3, 4e-3},  {PONDER_TYPE_Q8_0, 0.006, 0.008},
+    {PONDER_TYPE_Q6_K, 0.025, 0.03}, {PONDER_TYPE_Q5_0, 0.05, 0.06},
+    {PONDER_TYPE_Q5_1, 0.045, 0.06}, {PONDER_TYPE_Q5_K, 0.04, 0.06},
+    {PONDER_TYPE_Q4_0, 0.1, 0.12},   {PONDER_TYPE_Q4_1, 0.09, 0.12},
+    {PONDER_TYPE_Q4_K, 0.085, 0.11}, {PONDER_TYPE_Q3_K, 0.19, 0.25},
     {PONDER_TYPE_Q2_K, 0.35, 0.45},
 };
 
@@ -143,7 +146,8 @@ static void test_roundtrip_accuracy(void)
         PonderType type = weight_types[t];
         double err = rel_rms_after_roundtrip(type, x, n);
         printf("  %-5s %.5f\n", ponder_type_traits(type)->name, err);
-        CHECKF(err <= bound_for(type)->roundtrip_max, "%s: %g", ponder_type_traits(type)->name, err);
+        CHECKF(err <= bound_for(type)->roundtrip_max, "%s: %g", ponder_type_traits(type)->name,
+               err);
     }
     // Extreme data must not blow up (NaN, overflowing quants): the error stays that of the
     // type, measured per 256-value block so tiny blocks count as much as huge ones.
@@ -187,7 +191,8 @@ static void test_activation_quantizers(void)
                     fill_gaussian(x, (size_t)n);
                 ponder_quantize_row_at_level(types[t], x, want, n, PONDER_CPU_SCALAR);
                 ponder_quantize_row_at_level(types[t], x, got, n, level);
-                CHECKF(memcmp(want, got, bytes) == 0, "%s quantizer at level %s differs from scalar",
+                CHECKF(memcmp(want, got, bytes) == 0,
+                       "%s quantizer at level %s differs from scalar",
                        ponder_type_traits(types[t])->name, level_name(level));
             }
             free(want);
@@ -306,7 +311,8 @@ static bool mini_gguf_open(MiniGguf *g, const char *path)
         t->type = (uint32_t)take(&c, 4);
         offsets[i] = take(&c, 8);
     }
-    size_t data_start = (size_t)((c.p - (const uint8_t *)g->bytes + alignment - 1) / alignment * alignment);
+    size_t data_start =
+        (size_t)((c.p - (const uint8_t *)g->bytes + alignment - 1) / alignment * alignment);
     bool ok = !c.bad;
     for (uint64_t i = 0; i < g->n_tensors && ok; i++) {
         uint64_t bytes;
@@ -342,7 +348,7 @@ static float *dequantize_tensor(const MiniTensor *t)
 static void test_llama_cpp_files(void)
 {
     static const char *const archs[] = {"qwen2", "llama"};
-    static const char *const variants[] = {"bf16", "q8_0", "q6_k", "q5_k_m", "q5_0", "q5_1",
+    static const char *const variants[] = {"bf16",   "q8_0", "q6_k", "q5_k_m", "q5_0", "q5_1",
                                            "q4_k_m", "q4_0", "q4_1", "q3_k_m", "q2_k"};
     bool seen[PONDER_TYPE_COUNT] = {false};
     int files = 0;
@@ -397,8 +403,9 @@ static void test_llama_cpp_files(void)
                     free(back);
                     free(q);
                     // comparable with llama.cpp's quantizer (which sees no importance matrix here)
-                    CHECKF(mine <= 1.1 * err + 1e-6, "%s: %s our %s quantizer error %g vs llama.cpp %g",
-                           path, t->name, ponder_type_traits(t->type)->name, mine, err);
+                    CHECKF(mine <= 1.1 * err + 1e-6,
+                           "%s: %s our %s quantizer error %g vs llama.cpp %g", path, t->name,
+                           ponder_type_traits(t->type)->name, mine, err);
                 }
                 if (mine > ours[t->type])
                     ours[t->type] = mine;
@@ -453,14 +460,40 @@ static void *random_weight_row(PonderType type, int64_t n, bool raw_bits)
         uint8_t keep[8];
         size_t at, len;
         switch (type) {
-        case PONDER_TYPE_Q4_0: case PONDER_TYPE_Q5_0: case PONDER_TYPE_Q8_0: at = 0; len = 2; break;
-        case PONDER_TYPE_IQ4_NL: case PONDER_TYPE_IQ4_XS: at = 0; len = 2; break;
-        case PONDER_TYPE_Q4_1: case PONDER_TYPE_Q5_1: case PONDER_TYPE_Q4_K: case PONDER_TYPE_Q5_K:
-            at = 0; len = 4; break;
-        case PONDER_TYPE_Q2_K: at = 80; len = 4; break;
-        case PONDER_TYPE_Q3_K: at = 108; len = 2; break;
-        case PONDER_TYPE_Q6_K: at = 208; len = 2; break;
-        default: at = 0; len = 0; break;
+        case PONDER_TYPE_Q4_0:
+        case PONDER_TYPE_Q5_0:
+        case PONDER_TYPE_Q8_0:
+            at = 0;
+            len = 2;
+            break;
+        case PONDER_TYPE_IQ4_NL:
+        case PONDER_TYPE_IQ4_XS:
+            at = 0;
+            len = 2;
+            break;
+        case PONDER_TYPE_Q4_1:
+        case PONDER_TYPE_Q5_1:
+        case PONDER_TYPE_Q4_K:
+        case PONDER_TYPE_Q5_K:
+            at = 0;
+            len = 4;
+            break;
+        case PONDER_TYPE_Q2_K:
+            at = 80;
+            len = 4;
+            break;
+        case PONDER_TYPE_Q3_K:
+            at = 108;
+            len = 2;
+            break;
+        case PONDER_TYPE_Q6_K:
+            at = 208;
+            len = 2;
+            break;
+        default:
+            at = 0;
+            len = 0;
+            break;
         }
         memcpy(keep, p + at, len);
         for (uint32_t i = 0; i < t->block_bytes; i++)
@@ -511,7 +544,6 @@ static void test_scalar_dot_vs_dequantized(void)
     free(xf);
 }
 
-
 // Every SIMD level against the scalar kernel, and every tile kernel against its own
 // level's vec_dot.
 static void test_kernel_levels(void)
@@ -543,7 +575,8 @@ static void test_kernel_levels(void)
                 const int max_rows = 33, max_cols = 33;
                 // odd strides: rows are not packed back to back in the tile tests
                 size_t w_stride = (size_t)w_bytes + 64, x_stride = (size_t)x_bytes + 32;
-                // the last row ends exactly at the end of its buffer, so AddressSanitizer sees over-reads
+                // the last row ends exactly at the end of its buffer, so AddressSanitizer sees
+                // over-reads
                 uint8_t *w = malloc(w_stride * (max_rows - 1) + w_bytes);
                 uint8_t *xq = malloc(x_stride * (max_cols - 1) + x_bytes);
                 float *x = malloc((size_t)k * sizeof *x);
@@ -567,7 +600,8 @@ static void test_kernel_levels(void)
                     ponder_dequantize_row(dot_type, xq + c * x_stride, xf, k);
                     double mag;
                     ref_dot(wf, xf, k, &mag);
-                    float want = ponder_vec_dot_scalar(type)(w + r * w_stride, xq + c * x_stride, k);
+                    float want =
+                        ponder_vec_dot_scalar(type)(w + r * w_stride, xq + c * x_stride, k);
                     float got = dot(w + r * w_stride, xq + c * x_stride, k);
                     CHECKF(fabs((double)got - want) <= 1e-5 * mag + 1e-30,
                            "%s %s k=%lld row %d col %d: %.9g vs scalar %.9g", level_name(level),
@@ -606,9 +640,15 @@ static void test_kernel_levels(void)
                                     continue;
                                 }
                                 float expect = want[r * max_cols + c];
-                                if (!(fabs((double)o - expect) <= 1e-5 * mag[r * max_cols + c] + 1e-30)) {
+                                if (!(fabs((double)o - expect) <=
+                                      1e-5 * mag[r * max_cols + c] + 1e-30)) {
                                     if (bad == 0)
-                                        fprintf(stderr, "  row %d col %d: %.9g vs vec_dot %.9g (sum of abs terms %.9g, scalar %.9g)\n", r, c, o, expect, mag[r * max_cols + c], ponder_vec_dot_scalar(type)(w + r * w_stride, xq + c * x_stride, k));
+                                        fprintf(stderr,
+                                                "  row %d col %d: %.9g vs vec_dot %.9g (sum of abs "
+                                                "terms %.9g, scalar %.9g)\n",
+                                                r, c, o, expect, mag[r * max_cols + c],
+                                                ponder_vec_dot_scalar(type)(w + r * w_stride,
+                                                                            xq + c * x_stride, k));
                                     bad++;
                                 }
                             }
@@ -638,7 +678,7 @@ static void test_kernel_levels(void)
 // near llama.cpp's (which had an importance matrix of random values).
 static void test_iq_files(void)
 {
-    static const char *const files[] = {"iq4_nl", "iq4_xs", "iq3_s",  "iq3_xxs", "iq3_m", "iq2_s",
+    static const char *const files[] = {"iq4_nl", "iq4_xs",  "iq3_s", "iq3_xxs", "iq3_m", "iq2_s",
                                         "iq2_xs", "iq2_xxs", "iq2_m", "iq1_m",   "iq1_s"};
     // worst relative RMS of a tensor per type: about 1.25 x what llama.cpp's files show
     // (0.076, 0.143, 0.193, 0.259, 0.319, 0.357, 0.474, 0.511); a wrong layout gives ~1
@@ -646,9 +686,9 @@ static void test_iq_files(void)
         PonderType type;
         double max;
     } bounds_iq[] = {
-        {PONDER_TYPE_IQ4_NL, 0.095},  {PONDER_TYPE_IQ4_XS, 0.095}, {PONDER_TYPE_IQ3_S, 0.18},
-        {PONDER_TYPE_IQ3_XXS, 0.24},  {PONDER_TYPE_IQ2_S, 0.32},   {PONDER_TYPE_IQ2_XS, 0.40},
-        {PONDER_TYPE_IQ2_XXS, 0.45},  {PONDER_TYPE_IQ1_M, 0.59},   {PONDER_TYPE_IQ1_S, 0.64},
+        {PONDER_TYPE_IQ4_NL, 0.095}, {PONDER_TYPE_IQ4_XS, 0.095}, {PONDER_TYPE_IQ3_S, 0.18},
+        {PONDER_TYPE_IQ3_XXS, 0.24}, {PONDER_TYPE_IQ2_S, 0.32},   {PONDER_TYPE_IQ2_XS, 0.40},
+        {PONDER_TYPE_IQ2_XXS, 0.45}, {PONDER_TYPE_IQ1_M, 0.59},   {PONDER_TYPE_IQ1_S, 0.64},
     };
     MiniGguf f16;
     if (!mini_gguf_open(&f16, test_shared_path("models/qwen2-f16.gguf"))) {
@@ -679,7 +719,8 @@ static void test_iq_files(void)
             seen[t->type] = true;
             float *theirs = dequantize_tensor(t), *orig = dequantize_tensor(ref);
             double err = test_rel_rms(theirs, orig, t->n_elements);
-            CHECKF(err <= max, "%s: %s (%s) error %g", path, t->name, ponder_type_traits(t->type)->name, err);
+            CHECKF(err <= max, "%s: %s (%s) error %g", path, t->name,
+                   ponder_type_traits(t->type)->name, err);
             worst[t->type] = err > worst[t->type] ? err : worst[t->type];
             if (ponder_can_quantize((PonderType)t->type)) {
                 void *q = quantize_new((PonderType)t->type, orig, (int64_t)t->n_elements);
@@ -707,7 +748,8 @@ static void test_iq_files(void)
     }
     mini_gguf_close(&f16);
     for (int t = 0; t < N_IQ_TYPES; t++)
-        CHECKF(seen[iq_types[t]], "no tensor of type %s in the IQ files", ponder_type_traits(iq_types[t])->name);
+        CHECKF(seen[iq_types[t]], "no tensor of type %s in the IQ files",
+               ponder_type_traits(iq_types[t])->name);
 }
 
 // IQ4 quantizers on Gaussian data, like the other types.
@@ -765,13 +807,13 @@ static void test_iq_hostile_blocks(void)
             for (uint64_t i = 0; i < w_bytes; i++)
                 w[i] = pattern == 0 ? 0xff : pattern == 1 ? 0 : (uint8_t)rng_next();
             bool nan_expected = pattern != 1; // all-ones bytes make d a NaN too
-            if (pattern >= 2) { // every block's d non-finite
+            if (pattern >= 2) {               // every block's d non-finite
                 uint16_t d = bad_d[pattern - 2];
                 for (uint64_t b = 0; b < w_bytes; b += traits->block_bytes) {
                     if (type == PONDER_TYPE_IQ1_M)
                         for (int k = 0; k < 4; k++)
-                            w[b + 32 + 16 + 2 * k + 1] =
-                                (uint8_t)((w[b + 48 + 2 * k + 1] & 0xf) | ((d >> (4 * k)) & 0xf) << 4);
+                            w[b + 32 + 16 + 2 * k + 1] = (uint8_t)((w[b + 48 + 2 * k + 1] & 0xf) |
+                                                                   ((d >> (4 * k)) & 0xf) << 4);
                     else
                         memcpy(w + b, &d, 2);
                 }
@@ -782,8 +824,8 @@ static void test_iq_hostile_blocks(void)
                 if (!dot)
                     continue;
                 float r = dot(w, xq, n);
-                CHECKF(nan_expected ? !isfinite(r) : isfinite(r), "%s %s pattern %d: %g", traits->name,
-                       level_name(level), pattern, r);
+                CHECKF(nan_expected ? !isfinite(r) : isfinite(r), "%s %s pattern %d: %g",
+                       traits->name, level_name(level), pattern, r);
             }
         }
         free(w);
@@ -829,8 +871,8 @@ static void test_weighted_quantizers(void)
     float *x = malloc((size_t)n * sizeof *x), *imp = malloc((size_t)n * sizeof *imp);
     float *y = malloc((size_t)n * sizeof *y);
     static const PonderType searched[] = {
-        PONDER_TYPE_Q4_0, PONDER_TYPE_Q4_1, PONDER_TYPE_Q5_0, PONDER_TYPE_Q5_1,
-        PONDER_TYPE_Q2_K, PONDER_TYPE_Q3_K, PONDER_TYPE_Q4_K, PONDER_TYPE_Q5_K,
+        PONDER_TYPE_Q4_0, PONDER_TYPE_Q4_1,   PONDER_TYPE_Q5_0,   PONDER_TYPE_Q5_1,
+        PONDER_TYPE_Q2_K, PONDER_TYPE_Q3_K,   PONDER_TYPE_Q4_K,   PONDER_TYPE_Q5_K,
         PONDER_TYPE_Q6_K, PONDER_TYPE_IQ4_NL, PONDER_TYPE_IQ4_XS,
     };
     static const PonderType plain[] = {PONDER_TYPE_F32, PONDER_TYPE_F16, PONDER_TYPE_BF16,
@@ -901,8 +943,8 @@ static void test_level_cap(void)
         CHECK(ponder_vec_dot_for(kernel_type(t)) == ponder_vec_dot_at_level(kernel_type(t), want));
         CHECK(ponder_gemm_for(kernel_type(t)) == ponder_gemm_at_level(kernel_type(t), want));
     }
-    printf("CPU supports kernels up to %s; PONDER_CPU_KERNELS=avx2 gives %s\n", level_name(supported),
-           ponder_cpu_kernel_level());
+    printf("CPU supports kernels up to %s; PONDER_CPU_KERNELS=avx2 gives %s\n",
+           level_name(supported), ponder_cpu_kernel_level());
 }
 
 int main(void)

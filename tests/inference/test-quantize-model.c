@@ -75,8 +75,12 @@ static double error_ceiling(uint32_t type)
     case PONDER_TYPE_BF16: return 0.005;
     case PONDER_TYPE_Q8_0: return 0.01;
     case PONDER_TYPE_Q6_K: return 0.03;
-    case PONDER_TYPE_Q5_0: case PONDER_TYPE_Q5_1: case PONDER_TYPE_Q5_K: return 0.06;
-    case PONDER_TYPE_Q4_0: case PONDER_TYPE_Q4_1: case PONDER_TYPE_Q4_K: return 0.12;
+    case PONDER_TYPE_Q5_0:
+    case PONDER_TYPE_Q5_1:
+    case PONDER_TYPE_Q5_K: return 0.06;
+    case PONDER_TYPE_Q4_0:
+    case PONDER_TYPE_Q4_1:
+    case PONDER_TYPE_Q4_K: return 0.12;
     case PONDER_TYPE_Q3_K: return 0.22;
     case PONDER_TYPE_Q2_K: return 0.45;
     default: return 0.0;
@@ -109,8 +113,8 @@ static void check_quantized(const char *arch, const char *type)
     }
 
     // Per-tensor types and shapes: exactly llama.cpp's.
-    CHECKF(ours->n_tensors == ref->n_tensors, "%s %s: %llu tensors, llama.cpp %llu", arch,
-           type, (unsigned long long)ours->n_tensors, (unsigned long long)ref->n_tensors);
+    CHECKF(ours->n_tensors == ref->n_tensors, "%s %s: %llu tensors, llama.cpp %llu", arch, type,
+           (unsigned long long)ours->n_tensors, (unsigned long long)ref->n_tensors);
     double ours_sq = 0, ref_sq = 0, norm_sq = 0;
     for (uint64_t i = 0; i < ref->n_tensors; i++) {
         const GgufTensor *r = &ref->tensors[i];
@@ -270,7 +274,7 @@ static void test_q4_k_m_mix_1_5b(void)
         bool more = false;
         for (size_t k = 0; k < sizeof more_bits_layers / sizeof more_bits_layers[0]; k++)
             more |= more_bits_layers[k] == l;
-        static const char *const matrices[] = {"attn_q", "attn_k", "attn_v", "attn_output",
+        static const char *const matrices[] = {"attn_q",   "attn_k", "attn_v",  "attn_output",
                                                "ffn_gate", "ffn_up", "ffn_down"};
         for (size_t k = 0; k < 7; k++) {
             char name[64];
@@ -296,9 +300,9 @@ static bool same_value_expected(const char *key)
 {
     return strstr(key, ".block_count") || strstr(key, ".context_length") ||
            strstr(key, ".embedding_length") || strstr(key, ".feed_forward_length") ||
-           strstr(key, ".head_count") || strstr(key, ".freq_base") ||
-           strstr(key, "rms_epsilon") || strstr(key, "rope.dimension_count") ||
-           strcmp(key, "general.architecture") == 0 || strcmp(key, "tokenizer.ggml.model") == 0 ||
+           strstr(key, ".head_count") || strstr(key, ".freq_base") || strstr(key, "rms_epsilon") ||
+           strstr(key, "rope.dimension_count") || strcmp(key, "general.architecture") == 0 ||
+           strcmp(key, "tokenizer.ggml.model") == 0 ||
            strcmp(key, "tokenizer.ggml.add_bos_token") == 0 ||
            strcmp(key, "general.file_type") == 0 ||
            strcmp(key, "general.quantization_version") == 0;
@@ -336,8 +340,8 @@ static void check_tiny(const char *preset, const char *arch, const char *type,
 
     // Same tensors, shapes and types as llama.cpp's file of the tiny model (f32: the F16
     // file's shapes, with every tensor F32).
-    CHECKF(ours->n_tensors == ref->n_tensors, "%s %s: %llu tensors, llama.cpp's %llu", preset,
-           type, (unsigned long long)ours->n_tensors, (unsigned long long)ref->n_tensors);
+    CHECKF(ours->n_tensors == ref->n_tensors, "%s %s: %llu tensors, llama.cpp's %llu", preset, type,
+           (unsigned long long)ours->n_tensors, (unsigned long long)ref->n_tensors);
     for (uint64_t i = 0; i < ref->n_tensors; i++) {
         const GgufTensor *r = &ref->tensors[i];
         const char *tname = test_tensor_name(r);
@@ -346,8 +350,7 @@ static void check_tiny(const char *preset, const char *arch, const char *type,
         if (!o)
             continue;
         uint32_t want = strcmp(type, "f32") == 0 ? PONDER_TYPE_F32 : r->type;
-        CHECKF(o->type == want && o->n_dims == r->n_dims &&
-                   memcmp(o->ne, r->ne, sizeof o->ne) == 0,
+        CHECKF(o->type == want && o->n_dims == r->n_dims && memcmp(o->ne, r->ne, sizeof o->ne) == 0,
                "%s %s: %s is %s [%llu, %llu], llama.cpp's %s [%llu, %llu]", preset, type, tname,
                type_name(o->type), (unsigned long long)o->ne[0], (unsigned long long)o->ne[1],
                type_name(r->type), (unsigned long long)r->ne[0], (unsigned long long)r->ne[1]);
@@ -416,8 +419,8 @@ static void test_tiny_vocab(void)
         const GgufKv *b = gguf_find_kv(ref, "tokenizer.ggml.tokens");
         GgufString x, y;
         for (uint64_t i = 0; i < 1031; i++)
-            CHECKF(gguf_array_string(a, i, &x) && gguf_array_string(b, i, &y) &&
-                       x.len == y.len && memcmp(x.data, y.data, x.len) == 0,
+            CHECKF(gguf_array_string(a, i, &x) && gguf_array_string(b, i, &y) && x.len == y.len &&
+                       memcmp(x.data, y.data, x.len) == 0,
                    "token %llu differs", (unsigned long long)i);
         uint32_t bos = 0, eos = 0;
         CHECK(gguf_get_u32(ours, "tokenizer.ggml.bos_token_id", &bos) && bos == 1027);
@@ -463,8 +466,8 @@ static void test_synth_errors(void)
     CHECKF(strstr(err, "r1-distill-qwen-3b") != NULL, "message: %s", err);
     CHECK(!synth_gguf("tiny-qwen2", "q7_k", NULL, tmp_path("x.gguf"), 1, 1, err, sizeof err));
     CHECKF(strstr(err, "q7_k") != NULL, "message: %s", err);
-    CHECK(!synth_gguf("tiny-qwen2", "q8_0", tmp_path("no-tokenizer.json"), tmp_path("x.gguf"),
-                      1, 1, err, sizeof err));
+    CHECK(!synth_gguf("tiny-qwen2", "q8_0", tmp_path("no-tokenizer.json"), tmp_path("x.gguf"), 1, 1,
+                      err, sizeof err));
     CHECKF(strstr(err, "no-tokenizer.json") != NULL, "message: %s", err);
     struct stat st;
     CHECK(stat(tmp_path("x.gguf"), &st) != 0);
@@ -477,8 +480,8 @@ static void synth_big_timed(void)
     SynthPlan plan;
     CHECK(synth_plan("r1-distill-qwen-1.5b", "q4_k_m", qwen_tokenizer(), &plan, err, sizeof err));
     double t0 = now_seconds();
-    bool ok = synth_gguf("r1-distill-qwen-1.5b", "q4_k_m", qwen_tokenizer(), path, 1, 2, err,
-                         sizeof err);
+    bool ok =
+        synth_gguf("r1-distill-qwen-1.5b", "q4_k_m", qwen_tokenizer(), path, 1, 2, err, sizeof err);
     double seconds = now_seconds() - t0;
     CHECKF(ok, "%s", err);
     struct stat st;
@@ -505,7 +508,7 @@ int main(void)
         return test_skip("../shared/models not found");
     }
 
-    static const char *const types[] = {"q4_0", "q4_1",   "q5_0",   "q5_1",   "q8_0", "q2_k",
+    static const char *const types[] = {"q4_0",   "q4_1",   "q5_0",   "q5_1", "q8_0", "q2_k",
                                         "q3_k_m", "q4_k_m", "q5_k_m", "q6_k", "bf16"};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         check_quantized("qwen2", types[i]);
@@ -515,8 +518,8 @@ int main(void)
 
     test_published_sizes();
     test_q4_k_m_mix_1_5b();
-    static const char *const tiny_types[] = {"f32", "f16", "q8_0", "q4_0", "q2_k", "q3_k_m",
-                                             "q4_k_m", "q6_k"};
+    static const char *const tiny_types[] = {"f32",  "f16",    "q8_0",   "q4_0",
+                                             "q2_k", "q3_k_m", "q4_k_m", "q6_k"};
     for (size_t i = 0; i < sizeof tiny_types / sizeof tiny_types[0]; i++) {
         check_tiny("tiny-qwen2", "qwen2", tiny_types[i], qwen_tokenizer(), "deepseek-r1-qwen");
         check_tiny("tiny-llama", "llama", tiny_types[i], llama_tokenizer(), "llama-bpe");

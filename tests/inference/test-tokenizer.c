@@ -97,8 +97,7 @@ static void check_golden_set(const Tokenizer *tok, const JsonValue *set, const c
             const JsonValue *expected = json_get(entry, kinds[k]);
             if (n < 0 || !ids_equal(ids, (size_t)n, expected)) {
                 if (mismatches[k]++ < 3) {
-                    fprintf(stderr, "%s %s #%zu differs: %.80s\n", name, kinds[k], i,
-                            text->string);
+                    fprintf(stderr, "%s %s #%zu differs: %.80s\n", name, kinds[k], i, text->string);
                     print_ids("ours", ids, n > 0 ? (size_t)n : 0);
                     IdList want = json_ids(expected);
                     print_ids("HF  ", want.ids, want.n);
@@ -112,8 +111,8 @@ static void check_golden_set(const Tokenizer *tok, const JsonValue *set, const c
         char *decoded = tokenizer_decode(tok, plain.ids, plain.n);
         if (!decoded || strcmp(decoded, want) != 0) {
             if (mismatches[2]++ < 3)
-                fprintf(stderr, "%s decoded #%zu differs:\n    ours: %s\n    HF:   %s\n", name,
-                        i, decoded ? decoded : "(null)", want);
+                fprintf(stderr, "%s decoded #%zu differs:\n    ours: %s\n    HF:   %s\n", name, i,
+                        decoded ? decoded : "(null)", want);
         }
         size_t stream_len;
         char *streamed = stream_decode(tok, plain.ids, plain.n, &stream_len);
@@ -170,8 +169,8 @@ static void check_llama_cpp_vectors(const Tokenizer *tok, const char *name)
         for (int special = 0; special < 2; special++) {
             int32_t *ids;
             int64_t n = tokenizer_encode(tok, text, text_len, special, &ids);
-            bool same = n == (int64_t)n_expected &&
-                        memcmp(ids, expected, n_expected * sizeof *ids) == 0;
+            bool same =
+                n == (int64_t)n_expected && memcmp(ids, expected, n_expected * sizeof *ids) == 0;
             if (!same && mismatches++ < 3) {
                 fprintf(stderr, "llama.cpp %s #%zu differs: %.*s\n", name, texts,
                         (int)(text_len < 60 ? text_len : 60), text);
@@ -223,13 +222,19 @@ static void check_decoder_rules(const Tokenizer *tok)
     } cases[] = {
         {"\xF0\x9F\xA6\x99", "\xF0\x9F\xA6\x99"},
         {"\xC3\xA9", "\xC3\xA9"},
-        {"\xF0\x9F" "A", "\xEF\xBF\xBD" "A"},
+        {"\xF0\x9F"
+         "A",
+         "\xEF\xBF\xBD"
+         "A"},
         {"\x80", "\xEF\xBF\xBD"},
         {"\xE0\x80", "\xEF\xBF\xBD\xEF\xBF\xBD"},
         {"\xED\xA0\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"},
         {"\xF4\x90\x80\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"},
         {"\xE4\xBD", "\xEF\xBF\xBD"},
-        {"a\xFF" "b\xC0\xAF", "a\xEF\xBF\xBD" "b\xEF\xBF\xBD\xEF\xBF\xBD"},
+        {"a\xFF"
+         "b\xC0\xAF",
+         "a\xEF\xBF\xBD"
+         "b\xEF\xBF\xBD\xEF\xBF\xBD"},
         {"\xE2\x82\xAC\xE2\x82", "\xE2\x82\xAC\xEF\xBF\xBD"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
@@ -276,7 +281,8 @@ static void check_api(const Tokenizer *tok, bool qwen)
 {
     CHECK(tokenizer_pre(tok) == (qwen ? TOKENIZER_PRE_QWEN2 : TOKENIZER_PRE_LLAMA3));
     CHECK(tokenizer_vocab_size(tok) == (qwen ? 151665u : 128256u));
-    const char *bos_text = qwen ? "<\xEF\xBD\x9C" "begin\xE2\x96\x81of\xE2\x96\x81sentence"
+    const char *bos_text = qwen ? "<\xEF\xBD\x9C"
+                                  "begin\xE2\x96\x81of\xE2\x96\x81sentence"
                                   "\xEF\xBD\x9C>"
                                 : "<|begin_of_text|>";
     CHECK(tokenizer_bos(tok) == (qwen ? 151646 : 128000));
@@ -364,10 +370,13 @@ static void check_gguf(const Tokenizer *full, const JsonValue *golden_set)
     CHECK(tokenizer_pre(cut) == TOKENIZER_PRE_QWEN2);
     // The markers are found by their text (models/README.md gives the ids).
     const char *markers[] = {
-        "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
+        "<\xEF\xBD\x9C"
+        "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
         "<\xEF\xBD\x9CUser\xEF\xBD\x9C>",
-        "<\xEF\xBD\x9C" "Assistant\xEF\xBD\x9C>",
-        "<\xEF\xBD\x9C" "begin\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
+        "<\xEF\xBD\x9C"
+        "Assistant\xEF\xBD\x9C>",
+        "<\xEF\xBD\x9C"
+        "begin\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
         "<|EOT|>",
         "<think>",
         "</think>",
@@ -380,7 +389,8 @@ static void check_gguf(const Tokenizer *full, const JsonValue *golden_set)
     CHECK(tokenizer_bos(cut) == 1027);
     CHECK(tokenizer_eos(cut) == 1024);
 
-    const char *chat = "<\xEF\xBD\x9CUser\xEF\xBD\x9C>hello<\xEF\xBD\x9C" "Assistant\xEF\xBD\x9C>"
+    const char *chat = "<\xEF\xBD\x9CUser\xEF\xBD\x9C>hello<\xEF\xBD\x9C"
+                       "Assistant\xEF\xBD\x9C>"
                        "<think>\n";
     int32_t *ids;
     int64_t n = tokenizer_encode(cut, chat, strlen(chat), true, &ids);
@@ -417,8 +427,8 @@ static void check_gguf(const Tokenizer *full, const JsonValue *golden_set)
         free(full_ids);
         free(cut_ids);
     }
-    CHECKF(compared >= 5 && differ == 0, "%zu of %zu texts differ from the full tokenizer",
-           differ, compared);
+    CHECKF(compared >= 5 && differ == 0, "%zu of %zu texts differ from the full tokenizer", differ,
+           compared);
     CHECKF(roundtrip_fail == 0, "%zu texts do not round-trip through the cut vocabulary",
            roundtrip_fail);
     printf("GGUF cut vocabulary: %zu texts compared with the full one, %zu differ; %zu "
@@ -559,8 +569,8 @@ static void check_binary_round_trip(const Tokenizer *tok, const char *name)
 // The full vocabulary through GGUF: tokenizer.json's tokens and merges written as
 // tokenizer.ggml.* keys (as llama.cpp's converter does) must load fast and tokenize the
 // golden texts exactly as the tokenizer.json path does.
-static void check_full_vocab_gguf(const Tokenizer *from_json, const char *dir,
-                                  const char *pre_name, const JsonValue *set)
+static void check_full_vocab_gguf(const Tokenizer *from_json, const char *dir, const char *pre_name,
+                                  const JsonValue *set)
 {
     char err[512], path[4200];
     snprintf(path, sizeof path, "%s/tokenizer.json", test_shared_path(dir));

@@ -63,14 +63,14 @@ static void test_utf8(void)
 static void test_classes(void)
 {
     // Spot checks from the Unicode Standard (independent of the generated tables).
-    const uint32_t letters[] = {'a', 'Z', 0xAA, 0xE9, 0x3A9, 0x436, 0x5D0, 0x627, 0x905,
-                                0x4E2D, 0xAC00, 0x3042, 0x1F0, 0x2B5, 0x20000, 0x31350};
-    const uint32_t numbers[] = {'0', '9', 0xB2, 0xBD, 0x663, 0x967, 0x2163, 0x3007, 0xFF11,
-                                0x1D7CE, 0x1F100};
-    const uint32_t spaces[] = {' ', '\t', '\n', 0x0B, 0x0C, '\r', 0x85, 0xA0, 0x1680, 0x2000,
-                               0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000};
-    const uint32_t others[] = {'_', '-', '!', 0x300, 0x2019, 0x200B, 0x200D, 0xFEFF, 0x1F600,
-                               0xFFFD, 0xE000, 0x180E, 0x10FFFF, 0x1C, 0x1F};
+    const uint32_t letters[] = {'a',   'Z',    0xAA,   0xE9,   0x3A9, 0x436, 0x5D0,   0x627,
+                                0x905, 0x4E2D, 0xAC00, 0x3042, 0x1F0, 0x2B5, 0x20000, 0x31350};
+    const uint32_t numbers[] = {'0',    '9',    0xB2,   0xBD,    0x663,  0x967,
+                                0x2163, 0x3007, 0xFF11, 0x1D7CE, 0x1F100};
+    const uint32_t spaces[] = {' ',    '\t',   '\n',   0x0B,   0x0C,   '\r',   0x85,   0xA0,
+                               0x1680, 0x2000, 0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000};
+    const uint32_t others[] = {'_',     '-',    '!',    0x300,  0x2019,   0x200B, 0x200D, 0xFEFF,
+                               0x1F600, 0xFFFD, 0xE000, 0x180E, 0x10FFFF, 0x1C,   0x1F};
     for (size_t i = 0; i < sizeof letters / sizeof *letters; i++)
         CHECKF(unicode_is_letter(letters[i]) && !unicode_is_number(letters[i]) &&
                    !unicode_is_whitespace(letters[i]),
@@ -264,13 +264,14 @@ static void test_tables_are_current(void)
         return;
     }
     size_t committed_len;
-    char *committed = test_read_file(test_source_path("inference/tokenizer/unicode-tables.c"),
-                                     &committed_len);
+    char *committed =
+        test_read_file(test_source_path("inference/tokenizer/unicode-tables.c"), &committed_len);
     CHECKF(committed != NULL, "cannot read inference/tokenizer/unicode-tables.c");
-    CHECKF(committed && fresh && n == committed_len && memcmp(fresh, committed, n) == 0,
-           "inference/tokenizer/unicode-tables.c differs from what tools/gen-unicode-tables.py writes "
-           "(%zu vs %zu bytes): regenerate and commit it",
-           n, committed_len);
+    CHECKF(
+        committed && fresh && n == committed_len && memcmp(fresh, committed, n) == 0,
+        "inference/tokenizer/unicode-tables.c differs from what tools/gen-unicode-tables.py writes "
+        "(%zu vs %zu bytes): regenerate and commit it",
+        n, committed_len);
     free(committed);
     free(fresh);
 }

@@ -26,8 +26,8 @@ int test_skip(const char *why)
     return 77;
 }
 
-static const char *join_env(const char *var, const char *fallback, const char *relative,
-                            char *buf, size_t size)
+static const char *join_env(const char *var, const char *fallback, const char *relative, char *buf,
+                            size_t size)
 {
     const char *root = getenv(var);
     snprintf(buf, size, "%s/%s", root ? root : fallback, relative);
@@ -58,9 +58,8 @@ bool test_model_available(const char *name)
 
 // ../shared/models: two architectures, each in every type.
 static const char *const model_archs[] = {"qwen2", "llama"};
-static const char *const model_types[] = {"f16",    "bf16",   "q8_0",   "q6_k",
-                                          "q5_k_m", "q5_0",   "q5_1",   "q4_k_m",
-                                          "q4_0",   "q4_1",   "q3_k_m", "q2_k"};
+static const char *const model_types[] = {"f16",  "bf16",   "q8_0", "q6_k", "q5_k_m", "q5_0",
+                                          "q5_1", "q4_k_m", "q4_0", "q4_1", "q3_k_m", "q2_k"};
 #define N_MODEL_ARCHS (sizeof model_archs / sizeof model_archs[0])
 #define N_MODEL_TYPES (sizeof model_types / sizeof model_types[0])
 
@@ -156,8 +155,8 @@ float *test_dequantize_tensor(const GgufTensor *t)
         return NULL;
     }
     for (uint64_t r = 0; r < t->n_elements / t->ne[0]; r++)
-        ponder_dequantize_row(t->type, (const uint8_t *)t->data + r * row_bytes,
-                              x + r * t->ne[0], (int64_t)t->ne[0]);
+        ponder_dequantize_row(t->type, (const uint8_t *)t->data + r * row_bytes, x + r * t->ne[0],
+                              (int64_t)t->ne[0]);
     return x;
 }
 

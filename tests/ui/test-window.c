@@ -213,7 +213,7 @@ static void onboarding_scenario(PonderUiApplication *app, GtkWidget *window)
     g_assert_cmpuint(g_list_model_get_n_items(catalog), >, 0);
     g_autoptr(PonderCatalogEntry) first = g_list_model_get_item(catalog, 0);
     g_assert_nonnull(ui_test_find_widget(onboarding, is_preferences_row_titled,
-                                 ponder_catalog_entry_get_model_name(first)));
+                                         ponder_catalog_entry_get_model_name(first)));
     g_assert_nonnull(ui_test_find_widget(onboarding, is_button_labelled, "_Open GGUF File…"));
     g_assert_nonnull(ui_test_find_widget(onboarding, ui_test_is_label_with_text, MARKUP_FILE_NAME));
 
@@ -301,7 +301,8 @@ static void send_scenario(PonderUiApplication *app, GtkWidget *window)
 
     // Onboarding lists the tiny model found in Ponder's folder; "Use" chooses it.
     GtkWidget *onboarding = find_by_type(window, "PonderOnboardingPage");
-    g_assert_nonnull(ui_test_find_widget(onboarding, ui_test_is_label_with_text, "Found in Ponder"));
+    g_assert_nonnull(
+        ui_test_find_widget(onboarding, ui_test_is_label_with_text, "Found in Ponder"));
     GtkWidget *use = ui_test_find_widget(onboarding, is_choose_model_button, NULL);
     g_assert_nonnull(use);
     g_signal_emit_by_name(use, "clicked");
@@ -313,8 +314,8 @@ static void send_scenario(PonderUiApplication *app, GtkWidget *window)
     GtkWidget *picker = find_by_type(window, "PonderModelPicker");
     g_assert_cmpstr(ponder_model_picker_get_label(PONDER_MODEL_PICKER(picker)), ==,
                     ponder_model_entry_get_display_name(entry));
-    g_assert_nonnull(
-        ui_test_find_widget(picker, ui_test_is_label_with_text, ponder_model_entry_get_display_name(entry)));
+    g_assert_nonnull(ui_test_find_widget(picker, ui_test_is_label_with_text,
+                                         ponder_model_entry_get_display_name(entry)));
     g_object_unref(entry);
 
     // Type the question and press Enter in the composer.
@@ -703,11 +704,17 @@ static gboolean has_tooltip(GtkWidget *widget, gconstpointer text)
 static void api_conversation_appears(PonderCore *core, GtkWidget *window)
 {
     PonderExchangeMessage question = {PONDER_MESSAGE_ROLE_USER, "Which plugin asked?", NULL};
-    PonderAnswerStats stats = {.finish = PONDER_FINISH_STOP, .prompt_tokens = -1,
-                               .completion_tokens = -1, .first_token_s = -1, .total_s = -1,
+    PonderAnswerStats stats = {.finish = PONDER_FINISH_STOP,
+                               .prompt_tokens = -1,
+                               .completion_tokens = -1,
+                               .first_token_s = -1,
+                               .total_s = -1,
                                .tokens_per_second = -1};
-    PonderApiExchange exchange = {.title = "Which plugin asked?", .messages = &question,
-                                  .n_messages = 1, .model = "tiny", .content = "Continue.",
+    PonderApiExchange exchange = {.title = "Which plugin asked?",
+                                  .messages = &question,
+                                  .n_messages = 1,
+                                  .model = "tiny",
+                                  .content = "Continue.",
                                   .stats = &stats};
     g_autoptr(GError) error = NULL;
     g_assert_cmpint(ponder_store_add_api_exchange(ponder_core_get_store(core), &exchange, &error),
@@ -719,8 +726,8 @@ static void api_conversation_appears(PonderCore *core, GtkWidget *window)
     GtkWidget *row = gtk_widget_get_ancestor(title, GTK_TYPE_LIST_BOX_ROW);
     g_assert_nonnull(ui_test_find_widget(row, has_tooltip, "Saved from the local API"));
     // The window's own conversations carry no such mark.
-    GtkWidget *own = gtk_widget_get_ancestor(ui_test_find_widget(list, ui_test_is_label_with_text, QUESTION),
-                                             GTK_TYPE_LIST_BOX_ROW);
+    GtkWidget *own = gtk_widget_get_ancestor(
+        ui_test_find_widget(list, ui_test_is_label_with_text, QUESTION), GTK_TYPE_LIST_BOX_ROW);
     g_assert_null(ui_test_find_widget(own, has_tooltip, "Saved from the local API"));
 }
 
@@ -734,8 +741,8 @@ static void remote_scenario(PonderUiApplication *app, GtkWidget *window)
     // Preferences → Remote Server: the URL (no path: /v1 is added), then Connect.
     GtkWidget *preferences = open_preferences(app);
     settle();
-    GtkWidget *url_row =
-        ui_test_find_widget(preferences, is_preferences_row_titled, "Server URL (e.g. http://gpu-box:8000/v1)");
+    GtkWidget *url_row = ui_test_find_widget(preferences, is_preferences_row_titled,
+                                             "Server URL (e.g. http://gpu-box:8000/v1)");
     g_assert_nonnull(url_row);
     gtk_editable_set_text(GTK_EDITABLE(url_row), remote_root);
     GtkWidget *connect = ui_test_find_widget(preferences, is_button_labelled, "_Connect");
@@ -755,8 +762,8 @@ static void remote_scenario(PonderUiApplication *app, GtkWidget *window)
     gtk_menu_button_popup(GTK_MENU_BUTTON(menu_button));
     GtkWidget *popover = GTK_WIDGET(gtk_menu_button_get_popover(GTK_MENU_BUTTON(menu_button)));
     wait_until(picker_lists_remote_model, popover, "the picker listed the remote model");
-    GtkWidget *row = gtk_widget_get_ancestor(ui_test_find_widget(popover, ui_test_is_label_with_text, "big-r1"),
-                                             GTK_TYPE_LIST_BOX_ROW);
+    GtkWidget *row = gtk_widget_get_ancestor(
+        ui_test_find_widget(popover, ui_test_is_label_with_text, "big-r1"), GTK_TYPE_LIST_BOX_ROW);
     gtk_widget_activate(row);
     wait_until(remote_model_ready, core, "the remote model was chosen");
     g_assert_cmpstr(ponder_model_picker_get_label(PONDER_MODEL_PICKER(picker)), ==, "big-r1");
@@ -827,9 +834,12 @@ static void test_catalog_memory_estimate(void)
     g_assert_cmpuint(ponder_onboarding_estimate_catalog_bytes("1.5B", "q8_0", 28, 2, 128, 8192), ==,
                      1593750000ull + 28672ull * 8192 + scratch);
     // What the table does not know gives no note rather than a wrong one.
-    g_assert_cmpuint(ponder_onboarding_estimate_catalog_bytes("7B", "TQ2_0", 28, 4, 128, 8192), ==, 0);
-    g_assert_cmpuint(ponder_onboarding_estimate_catalog_bytes("seven", "Q8_0", 28, 4, 128, 8192), ==, 0);
-    g_assert_cmpuint(ponder_onboarding_estimate_catalog_bytes("7B", "Q8_0", 0, 4, 128, 8192), ==, 0);
+    g_assert_cmpuint(ponder_onboarding_estimate_catalog_bytes("7B", "TQ2_0", 28, 4, 128, 8192), ==,
+                     0);
+    g_assert_cmpuint(ponder_onboarding_estimate_catalog_bytes("seven", "Q8_0", 28, 4, 128, 8192),
+                     ==, 0);
+    g_assert_cmpuint(ponder_onboarding_estimate_catalog_bytes("7B", "Q8_0", 0, 4, 128, 8192), ==,
+                     0);
 }
 
 int main(int argc, char **argv)

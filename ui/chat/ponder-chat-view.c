@@ -117,7 +117,8 @@ static guint context_length(PonderChatView *self)
     const char *path = ponder_engine_get_model_path(engine_of(self));
     PonderModelEntry *entry =
         path ? ponder_model_library_find_by_path(ponder_core_get_library(self->core), path) : NULL;
-    return ponder_context_length(settings.n_ctx, entry ? ponder_model_entry_get_context_length(entry) : 0);
+    return ponder_context_length(settings.n_ctx,
+                                 entry ? ponder_model_entry_get_context_length(entry) : 0);
 }
 
 static void update_context(PonderChatView *self)
@@ -320,9 +321,10 @@ static void on_started(PonderGeneration *generation, PonderChatView *self)
     if (stats.dropped_messages == 0)
         return;
     g_autofree char *text = g_strdup_printf(
-        ngettext("This conversation is longer than the context: its oldest message was left out",
-                 "This conversation is longer than the context: its %u oldest messages were left out",
-                 stats.dropped_messages),
+        ngettext(
+            "This conversation is longer than the context: its oldest message was left out",
+            "This conversation is longer than the context: its %u oldest messages were left out",
+            stats.dropped_messages),
         stats.dropped_messages);
     toast(self, text);
 }

@@ -131,8 +131,10 @@ static void rebuild_list(PonderModelPicker *self)
             self->list_box,
             make_local_row(entry, g_strcmp0(current, ponder_model_entry_get_path(entry)) == 0));
     }
-    PonderRemoteProvider *remote = ponder_engine_get_remote_provider(ponder_core_get_engine(self->core));
-    for (const char *const *id = remote ? ponder_remote_provider_get_models(remote) : NULL; id && *id; id++)
+    PonderRemoteProvider *remote =
+        ponder_engine_get_remote_provider(ponder_core_get_engine(self->core));
+    for (const char *const *id = remote ? ponder_remote_provider_get_models(remote) : NULL;
+         id && *id; id++)
         gtk_list_box_append(self->list_box, make_remote_row(remote, *id, current));
 }
 
@@ -145,7 +147,7 @@ static void update_state(PonderModelPicker *self)
         path ? ponder_model_library_find_by_path(ponder_core_get_library(self->core), path) : NULL;
     g_autofree char *remote_id = ponder_remote_model_id(path);
     g_autofree char *basename = path && !remote_id ? g_path_get_basename(path) : NULL;
-    const char *name = entry ? ponder_model_entry_get_display_name(entry)
+    const char *name = entry       ? ponder_model_entry_get_display_name(entry)
                        : remote_id ? remote_id
                                    : basename;
 

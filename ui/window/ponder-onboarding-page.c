@@ -79,7 +79,8 @@ guint64 ponder_onboarding_estimate_catalog_bytes(const char *size_label, const c
         .tensor_bytes = (guint64)(count * scale * bits / 8.0 + 0.5), // rounded, not truncated
     };
     PonderMemoryEstimate estimate;
-    return ponder_estimate_memory(&probe, n_ctx, PONDER_KV_F16, &estimate, NULL) ? estimate.total : 0;
+    return ponder_estimate_memory(&probe, n_ctx, PONDER_KV_F16, &estimate, NULL) ? estimate.total
+                                                                                 : 0;
 }
 
 static char *memory_note(guint64 bytes)

@@ -48,20 +48,20 @@ static char *describe_models(PonderRemoteProvider *provider)
     g_autofree char *list = g_strjoinv(", ", (char **)models);
     if (!n)
         return g_strdup(_("The server lists no models"));
-    return g_strdup_printf(ngettext("%u model: %s", "%u models: %s", n), n,
-                           list);
+    return g_strdup_printf(ngettext("%u model: %s", "%u models: %s", n), n, list);
 }
 
 static void show_connected(PonderRemoteGroup *self)
 {
-    PonderRemoteProvider *provider = ponder_engine_get_remote_provider(ponder_core_get_engine(self->core));
+    PonderRemoteProvider *provider =
+        ponder_engine_get_remote_provider(ponder_core_get_engine(self->core));
     gtk_widget_set_sensitive(GTK_WIDGET(self->forget_button), provider != NULL);
     if (!provider) {
         set_status(self, _("Not connected"), NULL);
         return;
     }
-    g_autofree char *title = g_strdup_printf(_("Connected to %s"),
-                                             ponder_remote_provider_get_base_url(provider));
+    g_autofree char *title =
+        g_strdup_printf(_("Connected to %s"), ponder_remote_provider_get_base_url(provider));
     g_autofree char *models = describe_models(provider);
     set_status(self, title, models);
 }
