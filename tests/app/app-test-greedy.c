@@ -119,9 +119,9 @@ void wait_finished(PonderGeneration **generations, guint n)
     g_source_remove(timeout);
 }
 
-PonderGeneration *greedy_raw(const char *text, guint max_tokens)
+// Greedy sampling, exactly MAX_TOKENS tokens (end-of-sentence ignored).
+static PonderGeneration *made_greedy(PonderGeneration *g, guint max_tokens)
 {
-    PonderGeneration *g = ponder_generation_new_raw(text);
     SamplerParams greedy = sampler_default_params();
     greedy.temperature = 0;
     ponder_generation_set_sampling(g, &greedy);
@@ -130,15 +130,14 @@ PonderGeneration *greedy_raw(const char *text, guint max_tokens)
     return g;
 }
 
+PonderGeneration *greedy_raw(const char *text, guint max_tokens)
+{
+    return made_greedy(ponder_generation_new_raw(text), max_tokens);
+}
+
 PonderGeneration *greedy_chat(const ChatMessage *messages, gsize n, guint max_tokens)
 {
-    PonderGeneration *g = ponder_generation_new_chat(messages, n, NULL);
-    SamplerParams greedy = sampler_default_params();
-    greedy.temperature = 0;
-    ponder_generation_set_sampling(g, &greedy);
-    ponder_generation_set_max_tokens(g, max_tokens);
-    ponder_generation_set_ignore_eos(g, TRUE);
-    return g;
+    return made_greedy(ponder_generation_new_chat(messages, n, NULL), max_tokens);
 }
 
 void submit(PonderEngine *engine, PonderGeneration *g)
