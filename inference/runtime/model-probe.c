@@ -37,6 +37,12 @@ PonderType ponder_kv_element_type(PonderKvType kv)
     return PONDER_TYPE_F32;
 }
 
+// ASCII only: a locale's case rules (Turkish i) must not change a type name.
+static char ascii_upper(char c)
+{
+    return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+}
+
 // When general.file_type is absent or unknown: the type holding most of the matrix bytes,
 // upper case as users know it ("Q4_K").
 static void dominant_tensor_type(const GgufFile *file, char *out, size_t size)
@@ -55,7 +61,7 @@ static void dominant_tensor_type(const GgufFile *file, char *out, size_t size)
     const PonderTypeTraits *traits = best < PONDER_TYPE_COUNT ? ponder_type_traits(best) : NULL;
     size_t n = 0;
     for (const char *p = traits ? traits->name : ""; *p && n + 1 < size; p++)
-        out[n++] = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+        out[n++] = ascii_upper(*p);
     out[n] = '\0';
 }
 
@@ -166,15 +172,11 @@ bool ponder_estimate_memory(const PonderModelProbe *probe, uint32_t n_ctx, Ponde
     return true;
 }
 
-// ASCII only: a locale's case rules (Turkish i) must not change a type name's match.
 static bool ascii_equal_ci(const char *a, const char *b)
 {
-    for (; *a && *b; a++, b++) {
-        char x = *a >= 'a' && *a <= 'z' ? (char)(*a - 'a' + 'A') : *a;
-        char y = *b >= 'a' && *b <= 'z' ? (char)(*b - 'a' + 'A') : *b;
-        if (x != y)
+    for (; *a && *b; a++, b++)
+        if (ascii_upper(*a) != ascii_upper(*b))
             return false;
-    }
     return *a == *b;
 }
 
