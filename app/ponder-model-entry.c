@@ -40,9 +40,7 @@ struct _PonderModelEntry {
     char *quant_type;
     guint64 n_params;
     guint64 tensor_bytes;
-    guint32 context_length;
-    guint32 n_layer, n_embd, n_ff, n_head, n_head_kv, head_dim, n_vocab;
-    PonderModelProbe probe; // what the library read, for the memory estimate
+    PonderModelProbe probe; // what the library read: shapes, context, and the memory estimate
 };
 
 G_DEFINE_FINAL_TYPE(PonderModelEntry, ponder_model_entry, G_TYPE_OBJECT)
@@ -163,14 +161,6 @@ static void read_header(PonderModelEntry *self, const char *path)
     self->architecture = nonempty_dup(p->architecture);
     self->n_params = p->n_params;
     self->tensor_bytes = p->tensor_bytes;
-    self->n_vocab = p->n_vocab;
-    self->context_length = p->n_ctx_train;
-    self->n_layer = p->n_layer;
-    self->n_embd = p->n_embd;
-    self->n_head = p->n_head;
-    self->n_head_kv = p->n_head_kv;
-    self->head_dim = p->head_dim;
-    self->n_ff = p->n_ff;
     if (p->unusable[0])
         mark_unusable(self, p->unusable);
 }
@@ -344,25 +334,25 @@ const char *ponder_model_entry_get_quant_type(PonderModelEntry *self)
     return self->quant_type;
 }
 
-#define ENTRY_NUMBER_GETTER(type, field)                                                           \
-    type ponder_model_entry_get_##field(PonderModelEntry *self)                                    \
+#define ENTRY_NUMBER_GETTER(type, name, value)                                                     \
+    type ponder_model_entry_get_##name(PonderModelEntry *self)                                     \
     {                                                                                              \
         g_return_val_if_fail(PONDER_IS_MODEL_ENTRY(self), 0);                                      \
-        return self->field;                                                                        \
+        return value;                                                                              \
     }
 
-ENTRY_NUMBER_GETTER(guint64, n_params)
-ENTRY_NUMBER_GETTER(guint64, tensor_bytes)
-ENTRY_NUMBER_GETTER(guint32, context_length)
-ENTRY_NUMBER_GETTER(guint32, n_layer)
-ENTRY_NUMBER_GETTER(guint32, n_embd)
-ENTRY_NUMBER_GETTER(guint32, n_ff)
-ENTRY_NUMBER_GETTER(guint32, n_head)
-ENTRY_NUMBER_GETTER(guint32, n_head_kv)
-ENTRY_NUMBER_GETTER(guint32, head_dim)
-ENTRY_NUMBER_GETTER(guint32, n_vocab)
-ENTRY_NUMBER_GETTER(guint64, file_size)
-ENTRY_NUMBER_GETTER(guint, n_parts)
+ENTRY_NUMBER_GETTER(guint64, n_params, self->n_params)
+ENTRY_NUMBER_GETTER(guint64, tensor_bytes, self->tensor_bytes)
+ENTRY_NUMBER_GETTER(guint32, context_length, self->probe.n_ctx_train)
+ENTRY_NUMBER_GETTER(guint32, n_layer, self->probe.n_layer)
+ENTRY_NUMBER_GETTER(guint32, n_embd, self->probe.n_embd)
+ENTRY_NUMBER_GETTER(guint32, n_ff, self->probe.n_ff)
+ENTRY_NUMBER_GETTER(guint32, n_head, self->probe.n_head)
+ENTRY_NUMBER_GETTER(guint32, n_head_kv, self->probe.n_head_kv)
+ENTRY_NUMBER_GETTER(guint32, head_dim, self->probe.head_dim)
+ENTRY_NUMBER_GETTER(guint32, n_vocab, self->probe.n_vocab)
+ENTRY_NUMBER_GETTER(guint64, file_size, self->file_size)
+ENTRY_NUMBER_GETTER(guint, n_parts, self->n_parts)
 
 #undef ENTRY_NUMBER_GETTER
 
@@ -447,7 +437,7 @@ static void ponder_model_entry_get_property(GObject *object, guint prop_id, GVal
     case PROP_ARCHITECTURE: g_value_set_string(value, self->architecture); break;
     case PROP_QUANT_TYPE: g_value_set_string(value, self->quant_type); break;
     case PROP_N_PARAMS: g_value_set_uint64(value, self->n_params); break;
-    case PROP_CONTEXT_LENGTH: g_value_set_uint(value, self->context_length); break;
+    case PROP_CONTEXT_LENGTH: g_value_set_uint(value, self->probe.n_ctx_train); break;
     case PROP_FILE_SIZE: g_value_set_uint64(value, self->file_size); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
     }
